@@ -1,0 +1,1 @@
+"""Ports: one protocol per role. The core depends on these, never on a client library."""

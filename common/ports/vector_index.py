@@ -1,0 +1,42 @@
+"""The approximate-nearest-neighbour index over L2-normalised embeddings.
+
+Scores are cosine similarities; callers turn them into Robotoff's distance
+``(1 - cos) / 2``. The index is derived data: PostgreSQL/SQLite is the source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from common.domain import Neighbour
+
+
+class VectorIndex(Protocol):
+    def upsert(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Insert or replace the vectors (``float32 [n, dim]``, normalised) under these ids."""
+        ...
+
+    def delete(self, ids: Iterable[int]) -> None: ...
+
+    def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:
+        """The ``k`` nearest ids by ascending distance, ``exclude`` never among them."""
+        ...
+
+    def ids(self) -> set[int]:
+        """Every id in the index (for reconciliation)."""
+        ...
+
+    def get_vectors(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
+        """Stored vectors of those ids that exist (for reconciliation of stale vectors)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def flush(self) -> None:
+        """Make writes durable/visible (save to disk, or refresh)."""
+        ...
+
+    def health(self) -> Mapping[str, Any]: ...

@@ -1,0 +1,163 @@
+"""One typed settings object, read from ``LOGO_ANN_*`` environment variables.
+
+Every field is documented by its default and validated at start-up: a bad value raises
+``ConfigError`` naming the variable, so a misconfigured function fails on its first request
+with a readable message instead of deep inside a use case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from common.errors import ConfigError
+
+PREFIX = "LOGO_ANN_"
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "image_store": ("local", "s3"),
+    "queue": ("inprocess", "pubsub"),
+    "model_runtime": ("onnx", "triton"),
+    "index": ("usearch", "elasticsearch"),
+    "store": ("sqlite", "postgres"),
+    "index_dtype": ("f32", "f16", "i8"),
+    "crop_recipe": ("robotoff-v1",),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # where the embedded default keeps its data (bucket folder, SQLite file, index files)
+    home: Path = Path(".logo-ann")
+    # adapters
+    image_store: str = "local"
+    queue: str = "inprocess"
+    model_runtime: str = "onnx"
+    index: str = "usearch"
+    store: str = "sqlite"
+    # object storage (S3 API: GCS interoperability, AWS S3, SeaweedFS, MinIO, R2)
+    bucket: str = "uploads"
+    s3_endpoint_url: str = ""
+    s3_region: str = "auto"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # crops queue (Pub/Sub)
+    pubsub_project: str = "logo-ann-local"
+    crops_topic: str = "logo-crops"
+    # models: ONNX files (onnx runtime) or Triton model names (triton runtime)
+    detector_model: str = "models/detector.onnx"
+    embedder_model: str = "models/embedder.onnx"
+    detector_triton_name: str = "universal_logo_detector_yolo"
+    embedder_triton_name: str = "clip"
+    triton_url: str = "127.0.0.1:8000"
+    triton_timeout_s: float = 30.0
+    detector_classes: str = ""  # comma-separated; empty: from model metadata, else "object"
+    score_threshold: float = 0.25
+    nms_iou: float = 0.7
+    max_logos_per_image: int = 100
+    embed_batch_size: int = 32
+    crop_recipe: str = "robotoff-v1"
+    # images
+    max_image_bytes: int = 30_000_000
+    max_image_pixels: int = 60_000_000
+    # ANN index
+    index_dtype: str = "i8"
+    index_connectivity: int = 16
+    index_expansion_add: int = 128
+    index_expansion_search: int = 64
+    index_rescore: bool = True
+    es_url: str = ""
+    es_api_key: str = ""
+    es_index: str = "logo"
+    es_index_type: str = "int8_hnsw"
+    es_m: int = 16
+    es_ef_construction: int = 100
+    es_num_candidates_min: int = 100
+    es_num_candidates_factor: float = 2.0
+    es_timeout_s: float = 10.0
+    # metadata store
+    database_url: str = ""  # postgresql://user:password@host:port/dbname
+    db_pool_size: int = 4
+    # neighbours
+    neighbours_k: int = 10
+    neighbours_update_candidates: int = 100
+    # delivery and security
+    max_attempts: int = 5
+    api_token: str = ""
+    max_body_bytes: int = 20_000_000
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "logo-ann.sqlite3"
+
+    @property
+    def local_bucket_dir(self) -> Path:
+        return self.home / "buckets"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    def validate(self) -> Settings:
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{env_name(name)}={value!r}: expected one of {', '.join(allowed)}")
+        checks = [
+            ("score_threshold", 0.0 <= self.score_threshold <= 1.0, "a number in [0, 1]"),
+            ("nms_iou", 0.0 < self.nms_iou <= 1.0, "a number in (0, 1]"),
+            ("max_logos_per_image", self.max_logos_per_image >= 1, "at least 1"),
+            ("embed_batch_size", self.embed_batch_size >= 1, "at least 1"),
+            ("neighbours_k", 1 <= self.neighbours_k <= 500, "between 1 and 500"),
+            ("max_attempts", self.max_attempts >= 1, "at least 1"),
+            ("es_num_candidates_min", 1 <= self.es_num_candidates_min <= 10_000, "in 1..10000"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"{env_name(name)}={getattr(self, name)!r}: expected {expected}")
+        required = {
+            "s3_endpoint_url": self.image_store == "s3" and not self.s3_endpoint_url,
+            "es_url": self.index == "elasticsearch" and not self.es_url,
+            "database_url": self.store == "postgres" and not self.database_url,
+        }
+        for name, missing in required.items():
+            if missing:
+                raise ConfigError(f"{env_name(name)} is required by the chosen adapters")
+        return self
+
+
+def env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def _parse(field: dataclasses.Field[Any], raw: str) -> Any:
+    kind = field.type if isinstance(field.type, type) else str(field.type)
+    try:
+        if kind in (bool, "bool"):
+            if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError("not a boolean")
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (Path, "Path"):
+            return Path(raw).expanduser()
+    except ValueError as exc:
+        raise ConfigError(f"{env_name(field.name)}={raw!r}: expected {kind}") from exc
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build and validate settings from ``environ`` (default: the process environment)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Settings):
+        raw = environ.get(env_name(field.name))
+        if raw is not None and raw != "":
+            values[field.name] = _parse(field, raw)
+    values.update(overrides)
+    return Settings(**values).validate()
