@@ -14,7 +14,9 @@ import numpy as np
 from common.domain import Box, Detection, ObjectRef
 
 # image.status values
-PENDING, DETECTED, INDEXED, FAILED, DELETED = "pending", "detected", "indexed", "failed", "deleted"
+PENDING, DETECTED, INDEXED, FAILED, DELETED, SUPERSEDED = (
+    "pending", "detected", "indexed", "failed", "deleted", "superseded"
+)
 
 
 @dataclasses.dataclass(frozen=True)

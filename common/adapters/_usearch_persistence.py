@@ -1,0 +1,161 @@
+"""Saving, reloading and catching up a ``UsearchIndex`` (kept apart to keep modules small)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from common.adapters import _index_files as files
+from common.adapters._vector_file import RowMap, VectorFile
+from common.ports.metadata_store import MetadataStore
+
+if TYPE_CHECKING:
+    from usearch.index import Index
+
+log = logging.getLogger(__name__)
+
+COMPACT_CHUNK = 65_536
+
+
+class Persistence:
+    """Mixed into ``UsearchIndex``; relies on the attributes declared below."""
+
+    directory: Path
+    dim: int
+    dtype: str
+    params: dict[str, int]
+    rescore: bool
+    _mutex: threading.RLock
+    _graph: Index
+    _rows: RowMap
+    _vectors: VectorFile | None
+    _applied_seq: int
+    _generation: int
+    _dirty: bool
+    _stamp: tuple[int, int, int] | None
+
+    def upsert(self, ids: Any, vectors: np.ndarray) -> None: ...  # provided by UsearchIndex
+    def delete(self, ids: Any) -> None: ...
+    def clear(self) -> None: ...
+    def _load(self) -> bool: ...
+
+    def flush(self) -> None:
+        """Commit the in-memory state as a new generation, atomically, under an exclusive lock."""
+        with self._mutex, files.locked(self.directory, exclusive=True):
+            disk = files.read_meta(self.directory) or {}
+            disk_generation = int(disk.get("generation", 0) or 0)
+            if not self._dirty and disk_generation == self._generation and disk:
+                return
+            self._compact_if_needed()
+            generation = max(self._generation, disk_generation) + 1
+            meta = self._write_generation(generation)
+            files.write_meta(self.directory, meta)
+            files.remove_unreferenced(self.directory, {meta["index_file"], meta["rows_file"], meta["vectors_file"]})
+            self._generation, self._dirty = generation, False
+            self._stamp = files.meta_stamp(self.directory)
+        log.info(
+            "saved usearch index %s: generation %d, %d vectors, applied_seq %d",
+            self.directory,
+            generation,
+            len(self._graph),
+            self._applied_seq,
+        )
+
+    def _write_generation(self, generation: int) -> dict[str, Any]:
+        graph_path = self.directory / f"index-{generation}.usearch"
+        files.write_atomically(graph_path, lambda tmp: self._graph.save(str(tmp)))
+        rows_name = f"rows-{generation}.npy"
+        keys, rows = self._rows.items()
+        pairs = np.stack([keys, rows], axis=1).astype(np.int64)
+
+        def write_rows(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.save(handle, pairs, allow_pickle=False)
+
+        files.write_atomically(self.directory / rows_name, write_rows)
+        if self._vectors is not None:
+            self._vectors.sync()
+        return {
+            "format": 1,
+            "dim": self.dim,
+            "dtype": self.dtype,
+            "metric": "cos",
+            "rescore": self.rescore,
+            **self.params,
+            "generation": generation,
+            "applied_seq": self._applied_seq,
+            "count": len(self._graph),
+            "index_file": graph_path.name,
+            "index_bytes": graph_path.stat().st_size,
+            "index_crc32": files.crc32_of(graph_path),
+            "rows_file": rows_name,
+            "vectors_file": self._vectors.name if self._vectors is not None else None,
+        }
+
+    def _compact_if_needed(self) -> None:
+        """Copy live vectors to a fresh file when ours was replaced by another writer or is mostly garbage."""
+        vectors = self._vectors
+        if vectors is None:
+            return
+        gone = not vectors.path.exists()
+        if not gone and vectors.rows <= 2 * len(self._graph) + COMPACT_CHUNK:
+            return
+        keys, rows = self._rows.items()
+        fresh = VectorFile.create(self.directory, self.dim)
+        new_rows = np.empty_like(rows)
+        for start in range(0, len(rows), COMPACT_CHUNK):
+            chunk = slice(start, start + COMPACT_CHUNK)
+            new_rows[chunk] = fresh.append(vectors.read(rows[chunk]))
+        self._vectors, self._rows = fresh, RowMap(keys, new_rows)
+        vectors.close()
+        log.info("compacted usearch vectors into %s (%d rows)", fresh.name, len(rows))
+
+    def reload_if_changed(self) -> bool:
+        """Load a generation another process committed since we last loaded or saved; True if reloaded."""
+        if files.meta_stamp(self.directory) == self._stamp:
+            return False
+        with self._mutex:
+            if self._dirty:
+                log.warning(
+                    "usearch index %s changed on disk but has unsaved changes here; not reloading", self.directory
+                )
+                return False
+            return self._load()
+
+    def catch_up(self, store: MetadataStore, batch_size: int = 10_000) -> int:
+        """Apply the store's changes after ``applied_seq`` (rebuilding when the index is empty)."""
+        if self._applied_seq == 0 and len(self._graph) == 0:
+            return self.rebuild(store, batch_size)
+        applied = 0
+        while changes := sorted(store.changes_since(self._applied_seq, limit=batch_size), key=lambda c: c.seq):
+            latest = {change.logo_id: change.op for change in changes}  # the last change of an id wins
+            wanted = [logo_id for logo_id, op in latest.items() if op == "upsert"]
+            found = store.get_embeddings(wanted) if wanted else {}
+            gone = [logo_id for logo_id, op in latest.items() if op != "upsert" or logo_id not in found]
+            with self._mutex:
+                self.delete(gone)
+                if found:
+                    ids = list(found)
+                    self.upsert(ids, np.stack([found[i] for i in ids]))
+                self._applied_seq, self._dirty = changes[-1].seq, True
+            applied += len(changes)
+        if applied:
+            log.info("usearch index caught up %d changes to seq %d", applied, self._applied_seq)
+        return applied
+
+    def rebuild(self, store: MetadataStore, batch_size: int = 10_000) -> int:
+        """Clear and re-add every embedding; changes made meanwhile are replayed by ``catch_up``."""
+        seq = store.last_change_seq()  # read first: anything later is replayed, never missed
+        with self._mutex:
+            self.clear()
+            added = 0
+            for ids, vectors in store.iter_embeddings(batch_size=batch_size):
+                self.upsert(ids, vectors)
+                added += len(ids)
+            self._applied_seq, self._dirty = seq, True
+        log.info("rebuilt usearch index %s: %d vectors at seq %d", self.directory, added, seq)
+        return added

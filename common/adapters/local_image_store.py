@@ -1,0 +1,138 @@
+"""The embedded default object store: one folder per bucket under a root directory.
+
+Object names may contain ``/`` (sub-folders). A name that would resolve outside its bucket
+folder (``..`` segments, an absolute path, a NUL byte, a symlink pointing elsewhere) is refused
+with ``InvalidEventError``. Writes are atomic (temporary file then ``os.replace``), so a reader
+never sees half an image. The generation of an object is the ``st_mtime_ns`` of its file at
+``put`` time: a reference to an older generation no longer matches once the file is rewritten.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from common.domain import ObjectRef
+from common.errors import DependencyError, InvalidEventError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+_TMP_PREFIX = ".tmp-"
+
+
+class LocalImageStore:
+    """``ImageStore`` over a local folder: ``root/<bucket>/<name>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def get(self, ref: ObjectRef) -> bytes:
+        path = self._path(ref.bucket, ref.name)
+        try:
+            with path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                if ref.generation != "0" and str(stat.st_mtime_ns) != ref.generation:
+                    raise NotFoundError(
+                        f"{ref.bucket}/{ref.name} generation {ref.generation} is gone (now {stat.st_mtime_ns})"
+                    )
+                return handle.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise NotFoundError(f"no object {ref.bucket}/{ref.name}") from exc
+        except PermissionError as exc:
+            raise DependencyError("storage", f"cannot read {ref.bucket}/{ref.name}: {exc}") from exc
+
+    def put(self, bucket: str, name: str, data: bytes, content_type: str = "application/octet-stream") -> ObjectRef:
+        path = self._path(bucket, name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            generation = _write_atomically(path, data)
+        except OSError as exc:
+            raise DependencyError("storage", f"cannot write {bucket}/{name}: {exc}") from exc
+        log.debug("stored %s/%s (%d bytes, generation %s)", bucket, name, len(data), generation)
+        return ObjectRef(bucket, name, generation)
+
+    def delete(self, ref: ObjectRef) -> None:
+        """Remove the object; deleting a missing object is not an error (idempotent)."""
+        path = self._path(ref.bucket, ref.name)
+        try:
+            path.unlink(missing_ok=True)
+        except IsADirectoryError as exc:
+            raise NotFoundError(f"no object {ref.bucket}/{ref.name}") from exc
+        except OSError as exc:
+            raise DependencyError("storage", f"cannot delete {ref.bucket}/{ref.name}: {exc}") from exc
+
+    def list(self, bucket: str) -> list[ObjectRef]:
+        """Every object of a bucket (current generations), sorted by name."""
+        folder = self._bucket_dir(bucket)
+        if not folder.is_dir():
+            return []
+        refs = []
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.name.startswith(_TMP_PREFIX):
+                name = path.relative_to(folder).as_posix()
+                refs.append(ObjectRef(bucket, name, str(path.stat().st_mtime_ns)))
+        return sorted(refs, key=lambda ref: ref.name)
+
+    def ping(self) -> None:
+        if self.root.exists() and not os.access(self.root, os.R_OK | os.W_OK):
+            raise DependencyError("storage", f"{self.root} is not readable and writable")
+
+    # --- paths --------------------------------------------------------------------------
+    def _bucket_dir(self, bucket: str) -> Path:
+        if not bucket or "\x00" in bucket or "/" in bucket or "\\" in bucket or bucket in (".", ".."):
+            raise InvalidEventError(f"invalid bucket name {bucket!r}")
+        return self.root / bucket
+
+    def _path(self, bucket: str, name: str) -> Path:
+        folder = self._bucket_dir(bucket)
+        check_object_name(name)
+        if name.endswith("/"):
+            raise InvalidEventError(f"object name {name!r} names a folder")
+        path = folder / name
+        resolved_root = folder.resolve()
+        resolved = path.resolve()
+        if resolved != resolved_root and resolved_root not in resolved.parents:
+            raise InvalidEventError(f"object name {name!r} resolves outside bucket {bucket!r}")
+        return path
+
+
+def check_object_name(name: str) -> None:
+    """Refuse names that are empty, absolute, hold a NUL byte or a ``..`` path segment."""
+    if not name:
+        raise InvalidEventError("empty object name")
+    if "\x00" in name:
+        raise InvalidEventError(f"object name {name!r} contains a NUL byte")
+    if name.startswith(("/", "\\")):
+        raise InvalidEventError(f"object name {name!r} is absolute")
+    if ".." in name.replace("\\", "/").split("/"):
+        raise InvalidEventError(f"object name {name!r} contains a '..' segment")
+
+
+def _write_atomically(path: Path, data: bytes) -> str:
+    """Write through a temporary file and ``os.replace``; returns the new generation.
+
+    File timestamps tick coarsely (a few ms on Linux), so two writes in one tick would share
+    an ``mtime_ns``; the new file's mtime is pushed past the old one's to keep generations unique.
+    """
+    try:
+        previous: int | None = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        previous = None
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            stat = os.fstat(handle.fileno())
+            mtime = stat.st_mtime_ns
+            if previous is not None and mtime <= previous:
+                mtime = previous + 1
+                os.utime(handle.fileno(), ns=(stat.st_atime_ns, mtime))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return str(mtime)

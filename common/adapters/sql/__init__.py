@@ -1,0 +1,1 @@
+"""Building blocks shared by the SQL metadata stores: connection pool, row mapping, URL parsing."""

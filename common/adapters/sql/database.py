@@ -1,0 +1,166 @@
+"""The dialect object: how one SQL engine connects, opens transactions and reports failures.
+
+The store writes its SQL once, with ``?`` placeholders; a dialect adapts the few places where
+engines differ (row locks, JSON casts, timestamp types, placeholder style) and runs each unit of
+work in one transaction on a pooled connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from common.adapters.sql.pool import ConnectionPool
+from common.errors import DependencyError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Tx:
+    """A cursor inside one open transaction, speaking ``?`` placeholders."""
+
+    def __init__(self, cursor: Any, prepare: Callable[[str], str]) -> None:
+        self._cursor = cursor
+        self._prepare = prepare
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        self._execute(sql, params)
+        return [tuple(row) for row in self._cursor.fetchall()] if self._cursor.description else []
+
+    def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
+        rows = self.rows(sql, *params)
+        return rows[0] if rows else None
+
+    def exec(self, sql: str, *params: Any) -> int:
+        """Run a statement; returns the number of rows it changed."""
+        self._execute(sql, params)
+        return int(self._cursor.rowcount)
+
+    def many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        batch = [tuple(p) for p in params]
+        if batch:
+            self._cursor.executemany(self._prepare(sql), batch)
+
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        if params:
+            self._cursor.execute(self._prepare(sql), params)
+        else:
+            self._cursor.execute(sql)
+
+
+class Database:
+    """Base dialect: subclasses open connections and classify their driver's exceptions."""
+
+    name = "sql"  # also the ``dependency`` of the DependencyError it raises
+    lock_row = ""  # appended to a SELECT that must lock the row until commit
+    json_param = "?"  # how a JSON document is passed as a parameter
+
+    def __init__(self, pool_size: int) -> None:
+        self._pool = ConnectionPool(self.connect, pool_size, self.name)
+
+    # --- engine specifics ---------------------------------------------------------------
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    def begin(self, tx: Tx, write: bool) -> None:
+        """Open the transaction (drivers that open one implicitly do nothing)."""
+
+    def prepare(self, sql: str) -> str:
+        return sql
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        """The connection is unusable: discard it (and retry once on a fresh one)."""
+        return False
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """The failure may pass on retry: reported as ``DependencyError``."""
+        return False
+
+    def lock_migrations(self, tx: Tx) -> None:
+        """Serialise schema migrations across processes (within the current transaction)."""
+
+    def lock_changes(self, tx: Tx) -> None:
+        """Serialise writers of the change log, so sequence numbers commit in order."""
+
+    def to_ts(self, value: dt.datetime) -> Any:
+        return iso(value)
+
+    def from_ts(self, value: Any) -> str:
+        return iso(value) if isinstance(value, dt.datetime) else str(value)
+
+    # --- running work -------------------------------------------------------------------
+    def run(self, work: Callable[[Tx], T], write: bool) -> T:
+        """Run ``work`` in one transaction; a dropped pooled connection is retried once."""
+        try:
+            return self._attempt(work, write)
+        except _Reconnect as retry:
+            logger.warning("%s connection lost (%s); retrying on a fresh connection", self.name, retry.cause)
+            try:
+                return self._attempt(work, write)
+            except _Reconnect as again:
+                raise self._dependency_error(again.cause) from again.cause
+
+    def _attempt(self, work: Callable[[Tx], T], write: bool) -> T:
+        conn = self._pool.acquire()
+        broken = False
+        committing = False
+        try:
+            tx = Tx(conn.cursor(), self.prepare)
+            self.begin(tx, write)
+            result = work(tx)
+            committing = True
+            conn.commit()
+            return result
+        except Exception as exc:
+            broken = self.is_disconnect(exc)
+            if not broken:
+                _rollback(conn)
+            if broken and not committing:
+                raise _Reconnect(exc) from exc
+            if broken or self.is_transient(exc):
+                raise self._dependency_error(exc) from exc
+            raise
+        finally:
+            self._pool.release(conn, broken)
+
+    def _dependency_error(self, exc: BaseException) -> DependencyError:
+        return DependencyError(self.name, describe(exc))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _Reconnect(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _rollback(conn: Any) -> None:
+    try:
+        conn.rollback()
+    except Exception as exc:  # the original error matters more than a failed rollback
+        logger.debug("rollback failed: %s", exc)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line description of a driver error (pg8000 puts a dict of fields in args[0])."""
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, dict):
+        return f"{first.get('M', '')} (SQLSTATE {first.get('C', '?')})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with microseconds, e.g. ``2026-01-31T12:00:00.000000+00:00``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")

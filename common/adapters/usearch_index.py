@@ -1,0 +1,247 @@
+"""``UsearchIndex``: the embedded ANN index (usearch HNSW) persisted in a directory.
+
+The graph holds int8 (or f16/f32) vectors; with ``rescore`` the float32 vectors live in an
+append-only memory-mapped file and every search re-ranks ``max(k * oversample, k + 16)`` graph
+candidates by exact dot product, which brings recall back to that of exact search.
+
+On disk (see ``_index_files``): ``meta.json`` names the committed generation's files, the graph
+``index-<gen>.usearch``, the id → row map ``rows-<gen>.npy`` and the shared ``vectors-*.f32``.
+``flush`` commits a new generation atomically under an exclusive ``flock``; a missing, partial or
+corrupt save is logged and the index starts empty, to be rebuilt from the metadata store, which
+stays the source of truth. ``applied_seq`` records the last store change the index contains.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import common.adapters  # noqa: F401  (imports onnxruntime before usearch)
+from common.adapters import _index_files as files
+from common.adapters._usearch_persistence import Persistence
+from common.adapters._vector_file import MISSING, RowMap, VectorFile
+from common.domain import Neighbour, cosine_to_distance
+from common.errors import LogoAnnError
+
+from usearch.index import Index  # isort: skip  (after common.adapters, which loads onnxruntime)
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+DTYPES = ("f32", "f16", "i8")
+
+
+class UsearchIndex(Persistence):
+    """A ``VectorIndex`` over cosine similarity of L2-normalised vectors, keyed by logo id."""
+
+    def __init__(
+        self,
+        directory: Path,
+        dim: int,
+        *,
+        dtype: str = "i8",
+        connectivity: int = 16,
+        expansion_add: int = 128,
+        expansion_search: int = 64,
+        rescore: bool = True,
+        oversample: int = 4,
+        threads: int = 0,
+    ) -> None:
+        if dtype not in DTYPES:
+            raise LogoAnnError(f"usearch dtype must be one of {DTYPES}, got {dtype!r}")
+        self.directory, self.dim, self.dtype = Path(directory), int(dim), dtype
+        self.params = {
+            "connectivity": connectivity,
+            "expansion_add": expansion_add,
+            "expansion_search": expansion_search,
+        }
+        self.rescore, self.oversample, self.threads = rescore, max(1, oversample), threads
+        self._mutex = threading.RLock()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._start_empty()
+        self._load()
+
+    # --- state ---------------------------------------------------------------------------------
+    def _new_graph(self) -> Index:
+        return Index(ndim=self.dim, metric="cos", dtype=self.dtype, **self.params)
+
+    def _start_empty(self) -> None:
+        self._graph = self._new_graph()
+        self._rows = RowMap()
+        self._vectors: VectorFile | None = None  # created on the first write
+        self._applied_seq, self._generation, self._dirty = 0, 0, False
+        self._stamp: tuple[int, int, int] | None = None
+
+    def _load(self) -> bool:
+        """Load the committed generation; on any inconsistency log it and stay empty."""
+        with files.locked(self.directory, exclusive=False):
+            stamp = files.meta_stamp(self.directory)
+            meta = files.read_meta(self.directory)
+            if meta is None:
+                return False
+            try:
+                state = self._read_generation(meta)
+            except (LogoAnnError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+                log.warning(
+                    "usearch index in %s is unusable (%s); starting empty, rebuild from the store", self.directory, exc
+                )
+                self._stamp = stamp
+                return False
+        self._graph, self._rows, vectors, self._applied_seq, self._generation = state
+        if self._vectors is not None and self._vectors is not vectors:
+            self._vectors.close()
+        self._vectors, self._dirty, self._stamp = vectors, False, stamp
+        log.info(
+            "loaded usearch index from %s: %d vectors, generation %d, applied_seq %d",
+            self.directory,
+            len(self._graph),
+            self._generation,
+            self._applied_seq,
+        )
+        return True
+
+    def _read_generation(self, meta: dict[str, Any]) -> tuple[Index, RowMap, VectorFile | None, int, int]:
+        expected = {"format": FORMAT, "dim": self.dim, "dtype": self.dtype, "rescore": self.rescore}
+        for key, value in expected.items():
+            if meta.get(key) != value:
+                raise LogoAnnError(f"saved {key}={meta.get(key)!r}, this index wants {value!r}")
+        graph_path = self.directory / meta["index_file"]
+        if graph_path.stat().st_size != meta["index_bytes"] or files.crc32_of(graph_path) != meta["index_crc32"]:
+            raise LogoAnnError(f"{graph_path.name} does not match its recorded size and checksum")
+        graph = self._new_graph()
+        graph.load(str(graph_path))
+        vectors, rows = None, RowMap()
+        if self.rescore:
+            pairs = np.load(self.directory / meta["rows_file"], allow_pickle=False).reshape(-1, 2)
+            if meta.get("vectors_file"):
+                path = self.directory / meta["vectors_file"]
+                if not path.is_file():
+                    raise LogoAnnError(f"{path.name} is missing")
+                vectors = VectorFile(path, self.dim)
+            if len(pairs) != len(graph) or (len(pairs) and pairs[:, 1].max() >= (vectors.rows if vectors else 0)):
+                raise LogoAnnError("row map and vectors file disagree with the graph")
+            rows = RowMap(pairs[:, 0], pairs[:, 1])
+        return graph, rows, vectors, int(meta["applied_seq"]), int(meta["generation"])
+
+    @property
+    def applied_seq(self) -> int:
+        return self._applied_seq
+
+    def set_applied_seq(self, seq: int) -> None:
+        with self._mutex:
+            self._applied_seq, self._dirty = int(seq), True
+
+    # --- writes --------------------------------------------------------------------------------
+    def upsert(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        keys, matrix = self._checked(ids, vectors)
+        if not len(keys):
+            return
+        with self._mutex:
+            present = keys[np.asarray(self._graph.contains(keys), bool).reshape(-1)]
+            if len(present):
+                self._graph.remove(present)
+            if self.rescore:
+                with files.locked(self.directory, exclusive=True):
+                    if self._vectors is None:
+                        self._vectors = VectorFile.create(self.directory, self.dim)
+                    rows = self._vectors.append(matrix)
+                self._rows.assign(keys.astype(np.int64), rows)
+            self._graph.add(keys, matrix, threads=self.threads)
+            self._dirty = True
+
+    def _checked(self, ids: Sequence[int], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.asarray(list(ids), dtype=np.int64).reshape(-1)
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(keys), -1) if len(keys) else None
+        if matrix is None:
+            return keys.astype(np.uint64), np.zeros((0, self.dim), np.float32)
+        if matrix.shape[1] != self.dim:
+            raise LogoAnnError(f"vectors have {matrix.shape[1]} dimensions, the index {self.dim}")
+        if (keys < 0).any():
+            raise LogoAnnError("logo ids must be non-negative")
+        _, last = np.unique(keys[::-1], return_index=True)  # a repeated id keeps its last vector
+        keep = np.sort(len(keys) - 1 - last)
+        return keys[keep].astype(np.uint64), matrix[keep]
+
+    def delete(self, ids: Iterable[int]) -> None:
+        keys = np.asarray(list(ids), dtype=np.uint64).reshape(-1)
+        if not len(keys):
+            return
+        with self._mutex:
+            present = keys[np.asarray(self._graph.contains(keys), bool).reshape(-1)]
+            if len(present):
+                self._graph.remove(present)
+                self._rows.discard(present.astype(np.int64))
+                self._dirty = True
+
+    def clear(self) -> None:
+        """Forget everything (in memory); the next ``flush`` commits the empty index."""
+        with self._mutex:
+            old = self._vectors
+            generation = self._generation
+            self._start_empty()
+            self._generation, self._dirty = generation, True
+            if old is not None:
+                old.close()
+
+    # --- reads ---------------------------------------------------------------------------------
+    def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        if query.shape[0] != self.dim:
+            raise LogoAnnError(f"query has {query.shape[0]} dimensions, the index {self.dim}")
+        graph, rows, vectors = self._graph, self._rows, self._vectors
+        size = len(graph)
+        if k <= 0 or size == 0:
+            return []
+        wanted = max(k * self.oversample, k + 16) if self.rescore else k
+        wanted = min(size, wanted + (1 if exclude is not None else 0))
+        found = graph.search(query, wanted)
+        keys = np.asarray(found.keys, dtype=np.int64).reshape(-1)
+        cosines = 1.0 - np.asarray(found.distances, dtype=np.float64).reshape(-1)
+        if vectors is not None and len(keys):
+            row_of = rows.lookup(keys)
+            have = row_of != MISSING
+            cosines[have] = vectors.read(row_of[have]) @ query
+        if exclude is not None:
+            keep = keys != exclude
+            keys, cosines = keys[keep], cosines[keep]
+        order = np.lexsort((keys, -cosines))[:k]
+        return [Neighbour(int(keys[i]), cosine_to_distance(float(cosines[i]))) for i in order]
+
+    def ids(self) -> set[int]:
+        return {int(key) for key in np.asarray(self._graph.keys, dtype=np.int64)}
+
+    def get_vectors(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
+        keys = np.asarray(list(ids), dtype=np.int64).reshape(-1)
+        if not len(keys):
+            return {}
+        present = keys[np.asarray(self._graph.contains(keys.astype(np.uint64)), bool).reshape(-1)]
+        if self.rescore:
+            if self._vectors is None:
+                return {}
+            row_of = self._rows.lookup(present)
+            ok = row_of != MISSING
+            return dict(zip(present[ok].tolist(), self._vectors.read(row_of[ok]), strict=True))
+        stored = self._graph.get(present.astype(np.uint64), dtype=np.float32)
+        return {int(key): np.asarray(vec, np.float32) for key, vec in zip(present, stored, strict=True)}
+
+    def count(self) -> int:
+        return len(self._graph)
+
+    def health(self) -> Mapping[str, Any]:
+        return {
+            "backend": "usearch",
+            "status": "ok",
+            "count": self.count(),
+            "dim": self.dim,
+            "dtype": self.dtype,
+            "rescore": self.rescore,
+            "applied_seq": self._applied_seq,
+            "generation": self._generation,
+            "unsaved_changes": self._dirty,
+            "directory": str(self.directory),
+        }

@@ -1,0 +1,52 @@
+"""Query-parameter parsing: every bad value is a 400 with a message naming the parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from common.pipeline.search import BadQuery
+
+MAX_COUNT = 500
+DEFAULT_COUNT = 100
+MAX_IDS = 500
+
+
+def int_param(args: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise BadQuery(f"'{name}' must be an integer, got {str(raw)[:40]!r}") from None
+    if not low <= value <= high:
+        raise BadQuery(f"'{name}' must be between {low} and {high}, got {value}")
+    return value
+
+
+def count_param(args: Mapping[str, Any], default: int = DEFAULT_COUNT) -> int:
+    return int_param(args, "count", default, 1, MAX_COUNT)
+
+
+def id_value(raw: Any, name: str = "logo_id") -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise BadQuery(f"'{name}' must be a positive integer, got {str(raw)[:40]!r}") from None
+    if not 1 <= value <= 2**63 - 1:
+        raise BadQuery(f"'{name}' must be a positive integer, got {value}")
+    return value
+
+
+def id_list(values: list[str], name: str = "logo_ids", limit: int = MAX_IDS) -> list[int]:
+    """Ids from ``?logo_ids=1,2,3`` and/or repeated ``?logo_ids=1&logo_ids=2``; order kept, no repeats."""
+    ids: list[int] = []
+    for value in values:
+        ids.extend(id_value(part, name) for part in str(value).split(",") if part.strip())
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        raise BadQuery(f"'{name}' must name at least one id")
+    if len(unique) > limit:
+        raise BadQuery(f"'{name}' accepts at most {limit} ids, got {len(unique)}")
+    return unique

@@ -1,0 +1,133 @@
+"""What the cloud functions do with an event: decode, call one use case, apply the retry rule.
+
+- ``TransientError`` propagates: the platform retries with back-off, then dead-letters.
+- ``PermanentError`` (bad event, bad image) is logged and acknowledged: no retry storm.
+Each invocation writes one structured log line with its per-stage timings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from typing import Any
+
+from common.bootstrap import get_container
+from common.domain import ObjectRef
+from common.errors import InvalidEventError, PermanentError, TransientError
+from common.messages import CropsMessage
+from common.observability import configure_logging, log_invocation
+from common.pipeline.detect import delete_object, detect_object
+from common.pipeline.embed_index import embed_and_index
+
+logger = logging.getLogger("logo_ann.function")
+
+FINALIZED = "google.cloud.storage.object.v1.finalized"
+DELETED = "google.cloud.storage.object.v1.deleted"
+PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def storage_ref(data: Any) -> tuple[ObjectRef, int | None, str | None]:
+    if not isinstance(data, dict):
+        raise InvalidEventError("storage event data must be a JSON object")
+    bucket, name = data.get("bucket"), data.get("name")
+    if not isinstance(bucket, str) or not bucket or not isinstance(name, str) or not name:
+        raise InvalidEventError("storage event needs non-empty string 'bucket' and 'name'")
+    generation = str(data.get("generation") or "0")
+    if not generation.isdigit():
+        raise InvalidEventError(f"storage event 'generation' must be digits, got {generation[:40]!r}")
+    size = data.get("size")
+    try:
+        size_value = int(size) if size is not None else None
+    except (TypeError, ValueError):
+        raise InvalidEventError(f"storage event 'size' must be an integer, got {str(size)[:40]!r}") from None
+    content_type = data.get("contentType") if isinstance(data.get("contentType"), str) else None
+    return ObjectRef(bucket, name, generation), size_value, content_type
+
+
+def crops_message(data: Any) -> CropsMessage:
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict) or not isinstance(message.get("data"), str):
+        raise InvalidEventError("Pub/Sub event needs 'message.data' (base64)")
+    try:
+        payload = base64.b64decode(message["data"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidEventError(f"'message.data' is not base64: {exc}") from exc
+    return CropsMessage.from_json(payload)
+
+
+def handle_storage_event(event: Any) -> None:
+    configure_logging()
+    _run(event, _storage)
+
+
+def handle_crops_event(event: Any) -> None:
+    configure_logging()
+    _run(event, _crops)
+
+
+def _storage(event: Any) -> dict[str, Any]:
+    kind = event["type"]
+    if kind not in (FINALIZED, DELETED):
+        raise InvalidEventError(f"detect does not handle events of type {kind!r}")
+    ref, size, content_type = storage_ref(event.data)
+    deps = get_container().detect_deps()
+    if kind == DELETED:
+        return {"image": ref.name, "removed_logos": len(delete_object(ref, deps))}
+    result = detect_object(ref, size, content_type, deps)
+    return {"image_id": result.image_id, "status": result.status, "error": result.error,
+            "logos": len(result.logos), "timings_ms": result.timings.ms}
+
+
+def _crops(event: Any) -> dict[str, Any]:
+    if event["type"] != PUBLISHED:
+        raise InvalidEventError(f"embed_index does not handle events of type {event['type']!r}")
+    message = crops_message(event.data)
+    result = embed_and_index(message, get_container().embed_deps())
+    return {"image_id": result.image_id, "status": result.status, "embedded": len(result.embedded),
+            "indexed": len(result.indexed), "timings_ms": result.timings.ms}
+
+
+def _run(event: Any, handler: Any) -> None:
+    start = time.perf_counter()
+    fields: dict[str, Any] = {"event_id": _attr(event, "id"), "event_type": _attr(event, "type")}
+    try:
+        fields.update(handler(event))
+        fields["outcome"] = "done"
+    except PermanentError as exc:
+        fields.update(outcome="rejected", error=str(exc))
+    except TransientError as exc:
+        fields.update(outcome="retry", error=str(exc))
+        raise
+    finally:
+        fields["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        level = logging.INFO if fields.get("outcome") == "done" else logging.WARNING
+        log_invocation(logger, f"{handler.__name__.strip('_')} {fields.get('outcome', 'error')}", level, **fields)
+
+
+def _attr(event: Any, name: str) -> Any:
+    try:
+        return event[name]
+    except (KeyError, TypeError):
+        return None
+
+
+def handle_http(request: Any) -> Any:
+    """Dispatch a functions-framework request to the search API app (built once)."""
+    configure_logging()
+    app = _search_app()
+    with app.request_context(request.environ):
+        return app.full_dispatch_request()
+
+
+_app: Any = None
+
+
+def _search_app() -> Any:
+    global _app
+    if _app is None:
+        from common.api import create_app
+
+        _app = create_app(get_container())
+    return _app

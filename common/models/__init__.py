@@ -1,0 +1,1 @@
+"""Small ONNX models the project builds itself, for tests and offline demos."""

@@ -1,0 +1,156 @@
+"""Use case: an object landed in storage → record the image and its logos, queue the crops."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Protocol
+
+import PIL.Image
+
+from common.domain import Detection, ObjectRef
+from common.errors import InvalidImageError, NotFoundError, PermanentError, TransientError
+from common.images import decode_image
+from common.messages import CropLogo, CropsMessage
+from common.observability import Timings
+from common.pipeline.retry import handle_transient
+from common.ports.crops_queue import CropsQueue
+from common.ports.image_store import ImageStore
+from common.ports.metadata_store import (
+    DELETED,
+    DETECTED,
+    FAILED,
+    INDEXED,
+    SUPERSEDED,
+    ImageRecord,
+    LogoRecord,
+    MetadataStore,
+)
+from common.ports.vector_index import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+FINAL_STATES = (INDEXED, FAILED, DELETED, SUPERSEDED)
+
+
+class LogoDetector(Protocol):
+    @property
+    def version(self) -> str: ...
+
+    def detect(self, image: PIL.Image.Image) -> list[Detection]: ...
+
+
+@dataclasses.dataclass
+class DetectDeps:
+    store: MetadataStore
+    images: ImageStore
+    detector: LogoDetector
+    queue: CropsQueue
+    index: VectorIndex
+    max_image_bytes: int
+    max_image_pixels: int
+    max_attempts: int
+
+
+@dataclasses.dataclass
+class DetectResult:
+    image_id: int
+    status: str
+    error: str | None
+    logos: list[LogoRecord]
+    timings: Timings
+
+
+def generation_key(generation: str) -> tuple[int, str]:
+    """Order generations: numeric ones (GCS) numerically, others as strings."""
+    return (int(generation), "") if generation.isdigit() else (-1, generation)
+
+
+def detect_object(ref: ObjectRef, size: int | None, content_type: str | None, deps: DetectDeps) -> DetectResult:
+    """Idempotent on ``(bucket, name, generation)``: a repeated event changes nothing."""
+    timings = Timings()
+    with timings.stage("db"):
+        image, _ = deps.store.upsert_image(ref, size, content_type)
+    if image.status in FINAL_STATES:
+        return _result(deps, image.id, timings)
+    if _superseded(deps, image):
+        return _result(deps, image.id, timings)
+    try:
+        logos = deps.store.logos_of_image(image.id)
+        if image.status != DETECTED:
+            logos = _run_detection(image, deps, timings)
+        _publish(image, logos, deps, timings)
+    except PermanentError as exc:
+        deps.store.mark_image(image.id, FAILED, str(exc))
+        logger.warning("image %s failed: %s", image.id, exc)
+    except TransientError as exc:
+        handle_transient(deps.store, image.id, exc, deps.max_attempts)
+    return _result(deps, image.id, timings)
+
+
+def _run_detection(image: ImageRecord, deps: DetectDeps, timings: Timings) -> list[LogoRecord]:
+    if image.size is not None and image.size > deps.max_image_bytes:
+        raise InvalidImageError(f"image of {image.size} bytes exceeds the limit of {deps.max_image_bytes} bytes")
+    with timings.stage("download"):
+        try:
+            data = deps.images.get(image.ref)
+        except NotFoundError as exc:
+            raise NotFoundError(f"the object is gone or was replaced before it could be read: {exc}") from exc
+    with timings.stage("decode"):
+        pixels = decode_image(data, max_pixels=deps.max_image_pixels, max_bytes=deps.max_image_bytes)
+    with timings.stage("detect"):
+        detections = deps.detector.detect(pixels)
+    with timings.stage("db"):
+        logos = deps.store.record_detections(image.id, pixels.width, pixels.height, detections,
+                                             deps.detector.version)
+        deps.store.mark_image(image.id, DETECTED if logos else INDEXED)
+    return logos
+
+
+def _publish(image: ImageRecord, logos: list[LogoRecord], deps: DetectDeps, timings: Timings) -> None:
+    if not logos:
+        return
+    message = CropsMessage(image_id=image.id, image=image.ref,
+                           logos=tuple(CropLogo(logo.id, logo.box) for logo in logos))
+    with timings.stage("publish"):
+        deps.queue.publish(message)
+
+
+def _superseded(deps: DetectDeps, image: ImageRecord) -> bool:
+    """Newest generation wins: retire older generations, ignore a late older one."""
+    versions = deps.store.find_images(image.ref.bucket, image.ref.name)
+    mine = generation_key(image.ref.generation)
+    if any(generation_key(o.ref.generation) > mine and o.status != DELETED for o in versions):
+        deps.store.mark_image(image.id, SUPERSEDED, "a newer generation of the object exists")
+        return True
+    for other in versions:
+        if generation_key(other.ref.generation) < mine and other.status not in (SUPERSEDED, DELETED):
+            retire_image(deps.store, deps.index, other.id, SUPERSEDED, "replaced by a newer generation")
+    return False
+
+
+def retire_image(store: MetadataStore, index: VectorIndex, image_id: int, status: str, reason: str) -> list[int]:
+    """Take an image's logos out of search (annotated logos keep their record)."""
+    removed = store.delete_logos_of_image(image_id, keep_annotated=True)
+    if removed:
+        index.delete(removed)
+        index.flush()
+    store.mark_image(image_id, status, reason)
+    return removed
+
+
+def delete_object(ref: ObjectRef, deps: DetectDeps) -> list[int]:
+    """``object.deleted``: retire every stored generation up to the deleted one."""
+    removed: list[int] = []
+    for image in deps.store.find_images(ref.bucket, ref.name):
+        if ref.generation == "0" or generation_key(image.ref.generation) <= generation_key(ref.generation):
+            if image.status != DELETED:
+                removed += retire_image(deps.store, deps.index, image.id, DELETED, "the object was deleted")
+    return removed
+
+
+def _result(deps: DetectDeps, image_id: int, timings: Timings) -> DetectResult:
+    image = deps.store.get_image(image_id)
+    assert image is not None
+    logos = deps.store.logos_of_image(image_id) if image.status in (DETECTED, INDEXED) else []
+    return DetectResult(image_id, image.status, image.error, logos, timings)

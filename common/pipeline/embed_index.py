@@ -1,0 +1,112 @@
+"""Use case: a crops message → embed the logos, store and index them, store neighbours."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import PIL.Image
+
+from common.errors import NotFoundError, PermanentError, TransientError
+from common.images import crop_box, decode_image
+from common.messages import CropsMessage
+from common.observability import Timings
+from common.pipeline.neighbours import NeighbourLists
+from common.pipeline.retry import handle_transient
+from common.ports.image_store import ImageStore
+from common.ports.metadata_store import DETECTED, FAILED, INDEXED, PENDING, LogoRecord, MetadataStore
+from common.ports.vector_index import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+
+class CropEmbedder(Protocol):
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def recipe(self) -> str: ...
+
+    def embed(self, crops: Sequence[PIL.Image.Image]) -> np.ndarray: ...
+
+
+@dataclasses.dataclass
+class EmbedDeps:
+    store: MetadataStore
+    images: ImageStore
+    embedder: CropEmbedder
+    index: VectorIndex
+    neighbours: NeighbourLists
+    max_image_bytes: int
+    max_image_pixels: int
+    max_attempts: int
+
+
+@dataclasses.dataclass
+class EmbedResult:
+    image_id: int
+    status: str
+    embedded: list[int]
+    indexed: list[int]
+    timings: Timings
+
+
+def embed_and_index(message: CropsMessage, deps: EmbedDeps) -> EmbedResult:
+    """Idempotent: a repeated message creates no second embedding or index document."""
+    timings = Timings()
+    image = deps.store.get_image(message.image_id)
+    if image is None or image.status not in (PENDING, DETECTED, INDEXED):
+        status = "missing" if image is None else image.status
+        logger.info("crops message for image %s ignored (status %s)", message.image_id, status)
+        return EmbedResult(message.image_id, status, [], [], timings)
+    wanted = {logo.logo_id for logo in message.logos}
+    logos = [logo for logo in deps.store.logos_of_image(image.id) if logo.id in wanted]
+    embedded: list[int] = []
+    try:
+        embedded = _embed_missing(image.ref, [logo for logo in logos if not logo.has_embedding], deps, timings)
+        indexed = _index(logos, deps, timings)
+        deps.store.mark_image(image.id, INDEXED)
+    except PermanentError as exc:
+        deps.store.mark_image(image.id, FAILED, str(exc))
+        logger.warning("image %s failed: %s", image.id, exc)
+        return EmbedResult(image.id, FAILED, embedded, [], timings)
+    except TransientError as exc:
+        handle_transient(deps.store, image.id, exc, deps.max_attempts)
+        return EmbedResult(image.id, FAILED, embedded, [], timings)
+    return EmbedResult(image.id, INDEXED, embedded, indexed, timings)
+
+
+def _embed_missing(ref: object, logos: list[LogoRecord], deps: EmbedDeps, timings: Timings) -> list[int]:
+    if not logos:
+        return []
+    with timings.stage("download"):
+        try:
+            data = deps.images.get(ref)  # type: ignore[arg-type]
+        except NotFoundError as exc:
+            raise NotFoundError(f"the object is gone or was replaced before its logos were cropped: {exc}") from exc
+    with timings.stage("decode"):
+        image = decode_image(data, max_pixels=deps.max_image_pixels, max_bytes=deps.max_image_bytes)
+        crops = [crop_box(image, logo.box) for logo in logos]
+    with timings.stage("embed"):
+        vectors = deps.embedder.embed(crops)
+    with timings.stage("db"):
+        return deps.store.save_embeddings([logo.id for logo in logos], vectors, deps.embedder.version,
+                                          deps.embedder.recipe)
+
+
+def _index(logos: list[LogoRecord], deps: EmbedDeps, timings: Timings) -> list[int]:
+    with timings.stage("db"):
+        stored = deps.store.get_embeddings([logo.id for logo in logos])
+    if not stored:
+        return []
+    ids = sorted(stored)
+    matrix = np.stack([stored[i] for i in ids]).astype(np.float32)
+    with timings.stage("index"):
+        deps.index.upsert(ids, matrix)
+        deps.index.flush()
+    with timings.stage("search"):
+        deps.neighbours.update_for_new(ids, matrix)
+    return ids

@@ -1,0 +1,79 @@
+"""``logo-ann serve``: the search API, the upload endpoint and an inbox folder, on one machine."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from common.api import create_app
+from common.ingest import IMAGE_SUFFIXES, ingest_file
+
+logger = logging.getLogger(__name__)
+
+
+class InboxWatcher(threading.Thread):
+    """Processes image files dropped into ``inbox/``; moves each to ``done/`` or ``failed/``.
+
+    A file is taken once its size has stayed the same for one poll (so half-copied files
+    are left alone); names starting with '.' are ignored (write to ``.name`` then rename).
+    """
+
+    def __init__(self, container: Any, inbox: Path, interval: float = 1.0) -> None:
+        super().__init__(name="inbox", daemon=True)
+        self.container = container
+        self.inbox = inbox
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self._sizes: dict[Path, int] = {}
+        for folder in ("done", "failed"):
+            (inbox / folder).mkdir(parents=True, exist_ok=True)
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - keep watching; the error is logged
+                logger.exception("inbox poll failed")
+
+    def poll(self) -> int:
+        done = 0
+        for path in sorted(self.inbox.iterdir()):
+            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            size = path.stat().st_size
+            if self._sizes.get(path) != size:
+                self._sizes[path] = size
+                continue
+            record = ingest_file(path, self.container)
+            target = "failed" if record["status"] == "failed" else "done"
+            shutil.move(str(path), self.inbox / target / path.name)
+            self._sizes.pop(path, None)
+            logger.info("inbox image processed", extra={"fields": record})
+            done += 1
+        return done
+
+
+def serve(container: Any, host: str, port: int, watch_inbox: bool = True) -> None:
+    app = create_app(container)
+    container.fresh_index()  # load and catch the index up before the first request
+    watcher = None
+    if watch_inbox:
+        watcher = InboxWatcher(container, container.settings.home / "inbox")
+        watcher.start()
+    server = make_server(host, port, app, threaded=True)
+    logger.warning("serving on http://%s:%s (inbox: %s)", host, server.server_port,
+                   watcher.inbox if watcher else "off")
+    print(f"Logo-ANN serving on http://{host}:{server.server_port}/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if watcher:
+            watcher.stop_event.set()
+        container.fresh_index().flush()
