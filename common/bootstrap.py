@@ -10,7 +10,7 @@ import functools
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import common.adapters  # noqa: F401  (imports onnxruntime before usearch)
 from common.messages import CropsMessage
@@ -21,6 +21,15 @@ from common.pipeline.search import SearchService
 from common.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class DerivedIndex(Protocol):
+    """An index kept on local disk and caught up from the store's change log (embedded)."""
+
+    def reload_if_changed(self) -> bool: ...
+
+    def catch_up(self, store: Any) -> int: ...
 
 
 class Container:
@@ -122,7 +131,7 @@ class Container:
     def fresh_index(self) -> Any:
         """The index, caught up with writes made by other processes (embedded mode)."""
         index = self.index
-        if self.settings.index == "usearch" and time.monotonic() - self._last_sync > 0.2:
+        if isinstance(index, DerivedIndex) and time.monotonic() - self._last_sync > 0.2:
             with self._lock:
                 index.reload_if_changed()
                 index.catch_up(self.store)

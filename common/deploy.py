@@ -33,30 +33,19 @@ _TRITON = frozenset({"model_runtime", "triton_url", "triton_timeout_s"})
 _DETECTOR = frozenset({"detector_triton_name", "detector_classes", "score_threshold", "nms_iou", "max_logos_per_image"})
 _EMBEDDER = frozenset({"embedder_triton_name", "embed_batch_size", "crop_recipe"})
 _ES = frozenset({"index", "es_url", "es_api_key", "es_index", "es_timeout_s"})
-_ES_WRITE = frozenset(
-    {"es_index_type", "es_m", "es_ef_construction", "es_num_candidates_min", "es_num_candidates_factor"}
-)
+_ES_SEARCH = frozenset({"es_num_candidates_min", "es_num_candidates_factor"})
+_ES_WRITE = _ES_SEARCH | {"es_index_type", "es_m", "es_ef_construction"}
 _DB = frozenset({"store", "database_url", "db_pool_size"})
 
+_QUEUE = frozenset({"queue", "pubsub_project", "crops_topic"})
+_NEIGHBOURS = frozenset({"neighbours_k", "neighbours_update_candidates"})
+_DELIVERY = frozenset({"max_attempts"})
+_API = frozenset({"api_token", "max_body_bytes", "neighbours_k"})
+
 FUNCTION_SETTINGS: dict[str, frozenset[str]] = {
-    "detect": _S3 | _IMAGES | _TRITON | _DETECTOR | _ES | _DB | {"queue", "pubsub_project", "crops_topic", "max_attempts"},
-    "embed_index": _S3
-    | _IMAGES
-    | _TRITON
-    | _EMBEDDER
-    | _ES
-    | _ES_WRITE
-    | _DB
-    | {"neighbours_k", "neighbours_update_candidates", "max_attempts"},
-    "search": _S3
-    | _IMAGES
-    | _TRITON
-    | _DETECTOR
-    | _EMBEDDER
-    | _ES
-    | {"es_num_candidates_min", "es_num_candidates_factor"}
-    | _DB
-    | {"api_token", "max_body_bytes", "neighbours_k"},
+    "detect": _S3 | _IMAGES | _TRITON | _DETECTOR | _ES | _DB | _QUEUE | _DELIVERY,
+    "embed_index": _S3 | _IMAGES | _TRITON | _EMBEDDER | _ES | _ES_WRITE | _DB | _NEIGHBOURS | _DELIVERY,
+    "search": _S3 | _IMAGES | _TRITON | _DETECTOR | _EMBEDDER | _ES | _ES_SEARCH | _DB | _API,
 }
 
 _CONNECTIONS = frozenset(
@@ -78,8 +67,9 @@ REQUIRED_SETTINGS: dict[str, frozenset[str]] = {
 REQUIRED_SETTINGS["detect"] |= {"pubsub_project", "crops_topic"}
 REQUIRED_SETTINGS["search"] |= {"api_token"}
 
-# Distributions each function imports in the cloud. The embedded-default runtimes (onnxruntime,
-# usearch) and the CLI's progress bars stay out: the functions talk to Triton and Elasticsearch.
+# Distributions each function imports in the cloud. usearch (the embedded index) and the CLI's
+# progress bars stay out: the functions talk to Triton and Elasticsearch. onnxruntime stays in
+# because ``common.adapters`` imports it first, to keep its load order ahead of usearch.
 _BASE_DISTRIBUTIONS = (
     "functions-framework",
     "cloudevents",
@@ -89,6 +79,7 @@ _BASE_DISTRIBUTIONS = (
     "pg8000",
     "elasticsearch",
     "tritonclient",
+    "onnxruntime",
 )
 FUNCTION_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "detect": (*_BASE_DISTRIBUTIONS, "google-cloud-pubsub"),

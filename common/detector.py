@@ -193,8 +193,9 @@ class Detector:
         tensor, scale, pad_x, pad_y = letterbox(image, self.input_size)
         feed = tensor.astype(self._input.dtype) if self._input.dtype in ("float16", "float64") else tensor
         (raw,) = self._session.run([self._output.name], {self._input.name: feed})
-        boxes, scores, class_ids = decode_yolo(np.asarray(raw), self.score_threshold)
-        names = self.class_names or self._names_for(raw.shape[1] - 4)
+        output = np.asarray(raw)
+        boxes, scores, class_ids = decode_yolo(output, self.score_threshold)
+        names = self.class_names or self._names_for(output.shape[1] - 4)
         keep = nms(boxes, scores, self.nms_iou)
         return self._to_detections(boxes[keep], scores[keep], class_ids[keep], names, image.size, (scale, pad_x, pad_y))
 

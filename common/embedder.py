@@ -62,10 +62,9 @@ def resize_linear_u8(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
         raise ValueError(f"expected an [H, W, C] uint8 array, got {pixels.dtype} {pixels.shape}")
     x0, x1, a0, a1 = _linear_taps(pixels.shape[1], width, clamp_weights=True)
     y0, y1, b0, b1 = _linear_taps(pixels.shape[0], height, clamp_weights=False)
-    src = pixels.astype(np.int32)
 
     def horizontal(rows: np.ndarray) -> np.ndarray:
-        picked = src[rows]
+        picked = pixels[rows].astype(np.int32)
         return picked[:, x0] * a0[None, :, None] + picked[:, x1] * a1[None, :, None]
 
     # OpenCV's vectorised vertical pass: drop 4 bits, keep the high 16 bits of each product,

@@ -108,7 +108,7 @@ def _available_formats() -> tuple[str, ...]:
 def _guess_kind(data: bytes) -> str:
     head = data[:512].lstrip().lower()
     for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
+        if head.startswith(signature.lower()):
             return f" (looks like {kind})"
     if head.startswith(b"<?xml"):
         return " (looks like SVG)" if b"<svg" in data[:4096].lower() else " (looks like XML)"

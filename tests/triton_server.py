@@ -36,6 +36,7 @@ log = logging.getLogger("triton_server")
 DETECTOR_NAME = "universal_logo_detector_yolo"
 EMBEDDER_NAME = "clip"
 EMBEDDER_MAX_BATCH = 32
+EMBEDDER_OUTPUT = "image_embeds"  # the full-CLIP export's text and logits outputs stay unexposed
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
@@ -70,8 +71,7 @@ def _per_request(session: ort.InferenceSession) -> Callable[[list[Any]], list[di
     return infer
 
 
-def _batched(session: ort.InferenceSession) -> Callable[..., dict[str, np.ndarray]]:
-    names = [out.name for out in session.get_outputs()]
+def _batched(session: ort.InferenceSession, names: list[str]) -> Callable[..., dict[str, np.ndarray]]:
 
     @batch
     def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -93,11 +93,12 @@ def bind_models(triton: Triton, detector: Path | None, embedder: Path | None) ->
         )
     if embedder is not None:
         session = _session(embedder)
+        outputs = [out for out in session.get_outputs() if out.name == EMBEDDER_OUTPUT]
         triton.bind(
             model_name=EMBEDDER_NAME,
-            infer_func=_batched(session),
+            infer_func=_batched(session, [EMBEDDER_OUTPUT]),
             inputs=_tensors(session.get_inputs(), batched=True),
-            outputs=_tensors(session.get_outputs(), batched=True),
+            outputs=_tensors(outputs, batched=True),
             config=ModelConfig(max_batch_size=EMBEDDER_MAX_BATCH, batcher=DynamicBatcher()),
             strict=True,
         )
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics_address=args.host,
         metrics_port=args.metrics_port,
         allow_gpu_metrics=False,
-        exit_timeout_secs=5,
+        exit_timeout_secs=2,
     )
     triton = Triton(config=config, workspace=args.workspace)
     try:

@@ -44,7 +44,7 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` for a temporary file next to ``path``, fsync it, rename it over ``path``."""
     tmp = path.with_name(path.name + TMP_SUFFIX)
     write(tmp)

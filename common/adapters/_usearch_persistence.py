@@ -38,10 +38,17 @@ class Persistence:
     _dirty: bool
     _stamp: tuple[int, int, int] | None
 
-    def upsert(self, ids: Any, vectors: np.ndarray) -> None: ...  # provided by UsearchIndex
-    def delete(self, ids: Any) -> None: ...
-    def clear(self) -> None: ...
-    def _load(self) -> bool: ...
+    def upsert(self, ids: Any, vectors: np.ndarray) -> None:
+        raise NotImplementedError  # provided by UsearchIndex
+
+    def delete(self, ids: Any) -> None:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def _load(self) -> bool:
+        raise NotImplementedError
 
     def flush(self) -> None:
         """Commit the in-memory state as a new generation, atomically, under an exclusive lock."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,7 @@ class VectorFile:
         self._row_bytes = 4 * dim
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # kept open: valid even once unlinked
         self._file = os.fdopen(self._fd, "r+b", buffering=0)
+        self._closer = weakref.finalize(self, self._file.close)
         self._view: np.ndarray = np.zeros((0, dim), np.float32)
         self._remap()
 
@@ -109,7 +111,7 @@ class VectorFile:
 
     def close(self) -> None:
         """Close the descriptor; maps already handed out stay readable until dropped."""
-        self._file.close()
+        self._closer()
 
     def _remap(self) -> None:
         rows = os.fstat(self._fd).st_size // self._row_bytes

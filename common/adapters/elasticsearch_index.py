@@ -232,28 +232,27 @@ class ElasticsearchIndex:
         return sorted(found, key=lambda n: (n.distance, n.logo_id))[:k]
 
     def ids(self) -> set[int]:
+        """Every logo id, paged with ``search_after`` on the ``logo_id`` doc values."""
         found: set[int] = set()
-        after: list[Any] | None = None
+        after: dict[str, Any] = {}
         while True:
-            page_after = after
-            extra = {"search_after": page_after} if page_after is not None else {}
-            hits = self._read(
-                "list ids",
-                lambda extra=extra: self._client.search(
-                    index=self.alias,
-                    query={"match_all": {}},
-                    sort=[{"logo_id": "asc"}],
-                    size=PAGE,
-                    _source=False,
-                    track_total_hits=False,
-                    **extra,
-                )["hits"]["hits"],
-                [],
-            )
+            hits = self._read("list ids", lambda after=after: self._page_of_ids(after), [])
             found.update(int(hit["_id"]) for hit in hits)
             if len(hits) < PAGE:
                 return found
-            after = hits[-1]["sort"]
+            after = {"search_after": hits[-1]["sort"]}
+
+    def _page_of_ids(self, after: dict[str, Any]) -> list[dict[str, Any]]:
+        response = self._client.search(
+            index=self.alias,
+            query={"match_all": {}},
+            sort=[{"logo_id": "asc"}],
+            size=PAGE,
+            source=False,
+            track_total_hits=False,
+            **after,
+        )
+        return list(response["hits"]["hits"])
 
     def get_vectors(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
         if not len(ids):

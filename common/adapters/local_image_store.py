@@ -53,6 +53,14 @@ class LocalImageStore:
         log.debug("stored %s/%s (%d bytes, generation %s)", bucket, name, len(data), generation)
         return ObjectRef(bucket, name, generation)
 
+    def stat(self, bucket: str, name: str) -> ObjectRef | None:
+        """The current generation of an object, or None if it does not exist."""
+        path = self._path(bucket, name)
+        try:
+            return ObjectRef(bucket, name, str(path.stat().st_mtime_ns)) if path.is_file() else None
+        except FileNotFoundError:
+            return None
+
     def delete(self, ref: ObjectRef) -> None:
         """Remove the object; deleting a missing object is not an error (idempotent)."""
         path = self._path(ref.bucket, ref.name)

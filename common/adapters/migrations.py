@@ -46,8 +46,11 @@ class Migration:
 BOX_CHECK = "CHECK (0 <= y_min AND y_min < y_max AND y_max <= 1 AND 0 <= x_min AND x_min < x_max AND x_max <= 1)"
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "images, logos, embeddings, change log", (
-        """CREATE TABLE image (
+    Migration(
+        1,
+        "images, logos, embeddings, change log",
+        (
+            """CREATE TABLE image (
             id {pk},
             bucket TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -65,7 +68,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             updated_at {ts} NOT NULL,
             CONSTRAINT image_object_key UNIQUE (bucket, name, generation)
         )""",
-        """CREATE TABLE logo (
+            """CREATE TABLE logo (
             id {pk},
             image_id {bigint} NOT NULL REFERENCES image (id),
             box_index INTEGER NOT NULL,
@@ -81,9 +84,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             nearest_neighbors {json},
             created_at {ts} NOT NULL,
             CONSTRAINT logo_box_key UNIQUE (image_id, box_index),
-            """ + BOX_CHECK + """
+            """
+            + BOX_CHECK
+            + """
         )""",
-        """CREATE TABLE embedding (
+            """CREATE TABLE embedding (
             logo_id {bigint} PRIMARY KEY REFERENCES logo (id),
             vector {bytes} NOT NULL,
             dim INTEGER NOT NULL CHECK (dim > 0),
@@ -92,16 +97,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             created_at {ts} NOT NULL,
             CHECK (length(vector) = 4 * dim)
         )""",
-        """CREATE TABLE embedding_change (
+            """CREATE TABLE embedding_change (
             seq {pk},
             logo_id {bigint} NOT NULL,
             op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
             created_at {ts} NOT NULL
         )""",
-        # annotated logos are looked up by their label (annotation game, exports)
-        "CREATE INDEX logo_annotation_idx ON logo (annotation_type, annotation_value) "
-        "WHERE annotation_type IS NOT NULL",
-    )),
+            # annotated logos are looked up by their label (annotation game, exports)
+            "CREATE INDEX logo_annotation_idx ON logo (annotation_type, annotation_value) "
+            "WHERE annotation_type IS NOT NULL",
+        ),
+    ),
 )
 
 CREATE_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -129,8 +135,12 @@ def apply_migrations(tx: Tx, db: Database, migrations: tuple[Migration, ...] = M
             continue
         for statement in migration.statements:
             tx.exec(render(statement, db.name))
-        tx.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                migration.version, migration.name, db.to_ts(utc_now()))
+        tx.exec(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            migration.version,
+            migration.name,
+            db.to_ts(utc_now()),
+        )
         logger.info("%s schema migrated to version %d (%s)", db.name, migration.version, migration.name)
         applied.append(migration.version)
     return applied

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -56,6 +57,10 @@ class S3ImageStore:
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 retries={"max_attempts": max_attempts, "mode": "standard"},
+                # botocore >= 1.36 adds CRC checksums to every upload by default; the GCS
+                # interoperability endpoint and several S3 clones reject or mangle them
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
             )
             client = boto3.session.Session().client(
                 "s3",
@@ -84,11 +89,20 @@ class S3ImageStore:
         _check_ref(bucket, name)
         with _translated(f"{bucket}/{name}"):
             response = self._client.put_object(Bucket=bucket, Key=name, Body=data, ContentType=content_type)
-            generation = _reported_generation(response)
-            if generation is None:  # neither GCS nor versioned: derive it from the stored object
-                generation = _generation(self._client.head_object(Bucket=bucket, Key=name))
+            reported = _reported_generation(response)
+            # neither GCS nor a versioned bucket: derive it from the stored object's ETag and date
+            generation = reported or _generation(self._client.head_object(Bucket=bucket, Key=name))
         log.debug("stored %s/%s (%d bytes, generation %s)", bucket, name, len(data), generation)
         return ObjectRef(bucket, name, generation)
+
+    def stat(self, bucket: str, name: str) -> ObjectRef | None:
+        """The current generation of an object, or None if it does not exist."""
+        _check_ref(bucket, name)
+        try:
+            with _translated(f"{bucket}/{name}"):
+                return ObjectRef(bucket, name, _generation(self._client.head_object(Bucket=bucket, Key=name)))
+        except NotFoundError:
+            return None
 
     def delete(self, ref: ObjectRef) -> None:
         """Delete the current object; a missing object is not an error (S3 semantics)."""
@@ -145,26 +159,20 @@ def _generation(response: Mapping[str, Any]) -> str:
     if reported is not None:
         return reported
     etag = str(response.get("ETag", "")).strip('"')
-    modified = response.get("LastModified")
+    modified: Any = response.get("LastModified")
     stamp = modified.isoformat() if hasattr(modified, "isoformat") else str(modified or "")
     return "e" + hashlib.sha256(f"{etag}|{stamp}".encode()).hexdigest()[:24]
 
 
-class _translated:
-    """Context manager turning boto3/botocore exceptions into the project's error tree."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        if isinstance(exc, ClientError):
-            raise _client_error(exc, self.where) from exc
-        if isinstance(exc, BotoCoreError):
-            raise DependencyError("storage", f"{self.where}: {exc}") from exc
-        return False
+@contextmanager
+def _translated(where: str) -> Iterator[None]:
+    """Turn boto3/botocore exceptions raised in the block into the project's error tree."""
+    try:
+        yield
+    except ClientError as exc:
+        raise _client_error(exc, where) from exc
+    except BotoCoreError as exc:
+        raise DependencyError("storage", f"{where}: {exc}") from exc
 
 
 def _client_error(exc: ClientError, where: str) -> Exception:

@@ -27,13 +27,11 @@ from common.adapters.sql.database import Database, Tx, iso, utc_now
 from common.adapters.sql.records import (
     IMAGE_COLUMNS,
     LOGO_COLUMNS,
-    chunks,
     decode_vector,
     encode_vector,
     image_from_row,
     load_json,
     logo_from_row,
-    placeholders,
 )
 from common.domain import Detection, ObjectRef
 from common.errors import NotFoundError
@@ -41,12 +39,29 @@ from common.ports.metadata_store import PENDING, Change, ImageRecord, LogoRecord
 
 logger = logging.getLogger(__name__)
 
+INSERT_IMAGE = (
+    "INSERT INTO image (bucket, name, generation, size, content_type, status, attempts, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (bucket, name, generation) DO NOTHING RETURNING id"
+)
+INSERT_LOGO = (
+    "INSERT INTO logo (image_id, box_index, y_min, x_min, y_max, x_max, score, label, detector_version, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_EMBEDDING = (
+    "INSERT INTO embedding (logo_id, vector, dim, embedder_version, crop_recipe, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (logo_id) DO NOTHING RETURNING logo_id"
+)
+
+SET_EMBEDDER = (
+    "UPDATE image SET embedder_version = ?, updated_at = ? WHERE id IN (SELECT image_id FROM logo WHERE id IN {ids})"
+)
+
 
 class SqlStore:
     """``MetadataStore`` over a SQL database; the schema is migrated when the store opens."""
 
     def __init__(self, db: Database, migrate: bool = True) -> None:
-        self._db = db
+        self.db = db  # the dialect and its connection pool
         if migrate:
             try:
                 db.run(lambda tx: apply_migrations(tx, db), write=True)
@@ -59,30 +74,28 @@ class SqlStore:
         key = (str(ref.bucket), str(ref.name), str(ref.generation))
 
         def work(tx: Tx) -> tuple[ImageRecord, bool]:
-            now = self._db.to_ts(utc_now())
-            created = tx.rows(
-                "INSERT INTO image (bucket, name, generation, size, content_type, status, attempts, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)"
-                " ON CONFLICT (bucket, name, generation) DO NOTHING RETURNING id",
-                *key, _opt_int(size), content_type, PENDING, now, now,
-            )
+            now = self.db.to_ts(utc_now())
+            size_ = None if size is None else int(size)
+            created = tx.rows(INSERT_IMAGE, *key, size_, content_type, PENDING, now, now)
             row = tx.one(f"SELECT {IMAGE_COLUMNS} FROM image WHERE bucket = ? AND name = ? AND generation = ?", *key)
-            assert row is not None  # inserted or already there, and never deleted
-            return image_from_row(row, self._db), bool(created)
+            assert row is not None  # inserted, or already there (images are never deleted)
+            return image_from_row(row, self.db), bool(created)
 
-        return self._db.run(work, write=True)
+        return self.db.run(work, write=True)
 
     def get_image(self, image_id: int) -> ImageRecord | None:
-        row = self._db.run(lambda tx: tx.one(f"SELECT {IMAGE_COLUMNS} FROM image WHERE id = ?", int(image_id)),
-                           write=False)
-        return image_from_row(row, self._db) if row else None
+        rows = self._read(f"SELECT {IMAGE_COLUMNS} FROM image WHERE id = ?", int(image_id))
+        return image_from_row(rows[0], self.db) if rows else None
 
     def find_images(self, bucket: str, name: str) -> list[ImageRecord]:
-        """Every generation of an object; numeric generations (GCS) compare as numbers."""
-        rows = self._db.run(lambda tx: tx.rows(
+        """Every generation of an object, newest first; numeric generations (GCS) compare as numbers."""
+        rows = self._read(
             f"SELECT {IMAGE_COLUMNS} FROM image WHERE bucket = ? AND name = ?"
-            " ORDER BY length(generation) DESC, generation DESC, id DESC", str(bucket), str(name)), write=False)
-        return [image_from_row(row, self._db) for row in rows]
+            " ORDER BY length(generation) DESC, generation DESC, id DESC",
+            str(bucket),
+            str(name),
+        )
+        return [image_from_row(row, self.db) for row in rows]
 
     def mark_image(self, image_id: int, status: str, error: str | None = None) -> None:
         self._update_image(image_id, "status = ?, error = ?", str(status), error)
@@ -92,49 +105,47 @@ class SqlStore:
 
     def _update_image(self, image_id: int, assignments: str, *params: Any) -> int:
         def work(tx: Tx) -> int:
-            row = tx.one(f"UPDATE image SET {assignments}, updated_at = ? WHERE id = ? RETURNING attempts",
-                         *params, self._db.to_ts(utc_now()), int(image_id))
+            now = self.db.to_ts(utc_now())
+            sql = f"UPDATE image SET {assignments}, updated_at = ? WHERE id = ? RETURNING attempts"
+            row = tx.one(sql, *params, now, int(image_id))
             if row is None:
                 raise NotFoundError(f"image {image_id} does not exist")
             return int(row[0])
 
-        return self._db.run(work, write=True)
+        return self.db.run(work, write=True)
 
     # --- logos --------------------------------------------------------------------------
-    def record_detections(self, image_id: int, width: int, height: int, detections: Sequence[Detection],
-                          detector_version: str) -> list[LogoRecord]:
+    def record_detections(
+        self, image_id: int, width: int, height: int, detections: Sequence[Detection], detector_version: str
+    ) -> list[LogoRecord]:
+        image_id, version = int(image_id), str(detector_version)
+
         def work(tx: Tx) -> list[LogoRecord]:
             self._lock_image(tx, image_id)
-            existing = _logos_where(tx, "l.image_id = ?", int(image_id))
+            existing = _logos_where(tx, "l.image_id = ?", image_id)
             if existing:
                 return existing
-            now = self._db.to_ts(utc_now())
-            tx.many(
-                "INSERT INTO logo (image_id, box_index, y_min, x_min, y_max, x_max, score, label, detector_version,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((int(image_id), index, *(float(v) for v in d.box.as_list()), float(d.score), str(d.label),
-                  str(detector_version), now) for index, d in enumerate(detections)),
-            )
-            tx.exec("UPDATE image SET width = ?, height = ?, detector_version = ?, updated_at = ? WHERE id = ?",
-                    int(width), int(height), str(detector_version), now, int(image_id))
-            return _logos_where(tx, "l.image_id = ?", int(image_id))
+            now = self.db.to_ts(utc_now())
+            rows = [
+                (image_id, index, *(float(v) for v in d.box.as_list()), float(d.score), str(d.label), version, now)
+                for index, d in enumerate(detections)
+            ]
+            tx.many(INSERT_LOGO, rows)
+            sql = "UPDATE image SET width = ?, height = ?, detector_version = ?, updated_at = ? WHERE id = ?"
+            tx.exec(sql, int(width), int(height), version, now, image_id)
+            return _logos_where(tx, "l.image_id = ?", image_id)
 
-        return self._db.run(work, write=True)
+        return self.db.run(work, write=True)
 
     def logos_of_image(self, image_id: int) -> list[LogoRecord]:
-        return self._db.run(lambda tx: _logos_where(tx, "l.image_id = ?", int(image_id)), write=False)
+        return self.db.run(lambda tx: _logos_where(tx, "l.image_id = ?", int(image_id)), write=False)
 
     def get_logos(self, logo_ids: Sequence[int]) -> list[LogoRecord]:
         """The logos in the order asked for; unknown ids are left out."""
-        wanted = list(dict.fromkeys(int(i) for i in logo_ids))
-
-        def work(tx: Tx) -> list[LogoRecord]:
-            found: list[LogoRecord] = []
-            for part in chunks(wanted):
-                found += _logos_where(tx, f"l.id IN ({placeholders(len(part))})", *part)
-            return found
-
-        by_id = {logo.id: logo for logo in self._db.run(work, write=False)}
+        wanted = _distinct(logo_ids)
+        sql = f"SELECT {LOGO_COLUMNS} FROM logo l WHERE l.id IN {{ids}}"
+        rows = self.db.run(lambda tx: tx.rows_in(sql, wanted), write=False)
+        by_id = {logo.id: logo for logo in map(logo_from_row, rows)}
         return [by_id[i] for i in wanted if i in by_id]
 
     def delete_logos_of_image(self, image_id: int, keep_annotated: bool = True) -> list[int]:
@@ -145,18 +156,21 @@ class SqlStore:
         """
 
         def work(tx: Tx) -> list[int]:
-            self._db.lock_changes(tx)
+            self.db.lock_changes(tx)
             self._lock_image(tx, image_id)
-            rows = tx.rows("SELECT l.id, l.annotation_type, l.annotation_value, e.logo_id FROM logo l"
-                           " LEFT JOIN embedding e ON e.logo_id = l.id WHERE l.image_id = ?", int(image_id))
-            embedded = [int(r[0]) for r in rows if r[3] is not None]
-            doomed = [int(r[0]) for r in rows if not (keep_annotated and (r[1] is not None or r[2] is not None))]
-            self._delete_embeddings(tx, embedded)
-            for part in chunks(doomed):
-                tx.exec(f"DELETE FROM logo WHERE id IN ({placeholders(len(part))})", *part)
+            rows = tx.rows(
+                "SELECT l.id, l.annotation_type IS NOT NULL OR l.annotation_value IS NOT NULL, e.logo_id"
+                " FROM logo l LEFT JOIN embedding e ON e.logo_id = l.id WHERE l.image_id = ?",
+                int(image_id),
+            )
+            embedded = [int(logo_id) for logo_id, _, has in rows if has is not None]
+            doomed = [int(logo_id) for logo_id, annotated, _ in rows if not (keep_annotated and annotated)]
+            tx.rows_in("DELETE FROM embedding WHERE logo_id IN {ids}", embedded)
+            _log_changes(tx, embedded, "delete", self.db.to_ts(utc_now()))
+            tx.rows_in("DELETE FROM logo WHERE id IN {ids}", doomed)
             return sorted(set(embedded) | set(doomed))
 
-        return self._db.run(work, write=True)
+        return self.db.run(work, write=True)
 
     def random_logo_with_embedding(self) -> int | None:
         """A random id in [min, max], then the first embedded logo at or above it: two index probes."""
@@ -169,53 +183,41 @@ class SqlStore:
             row = tx.one("SELECT logo_id FROM embedding WHERE logo_id >= ? ORDER BY logo_id LIMIT 1", pick)
             return int(row[0]) if row else None
 
-        return self._db.run(work, write=False)
+        return self.db.run(work, write=False)
 
     # --- embeddings ---------------------------------------------------------------------
-    def save_embeddings(self, logo_ids: Sequence[int], vectors: np.ndarray, embedder_version: str,
-                        crop_recipe: str) -> list[int]:
+    def save_embeddings(
+        self, logo_ids: Sequence[int], vectors: np.ndarray, embedder_version: str, crop_recipe: str
+    ) -> list[int]:
         """Insert the embeddings not stored yet; logos that no longer exist are skipped."""
         ids = [int(i) for i in logo_ids]
         matrix = np.asarray(vectors, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[0] != len(ids) or len(set(ids)) != len(ids):
             raise ValueError(f"expected one vector per distinct logo id: {len(ids)} ids, vectors {matrix.shape}")
+        version, recipe = str(embedder_version), str(crop_recipe)
 
         def work(tx: Tx) -> list[int]:
-            self._db.lock_changes(tx)
-            present = set()
-            for part in chunks(ids):
-                present |= {int(r[0]) for r in tx.rows(f"SELECT id FROM logo WHERE id IN ({placeholders(len(part))})",
-                                                        *part)}
+            self.db.lock_changes(tx)
+            present = {int(row[0]) for row in tx.rows_in("SELECT id FROM logo WHERE id IN {ids}", ids)}
             if len(present) < len(ids):
                 logger.warning("not saving embeddings of deleted logos %s", sorted(set(ids) - present))
-            now = self._db.to_ts(utc_now())
+            now = self.db.to_ts(utc_now())
             inserted = [
-                logo_id for logo_id, vector in zip(ids, matrix, strict=True)
-                if logo_id in present and tx.rows(
-                    "INSERT INTO embedding (logo_id, vector, dim, embedder_version, crop_recipe, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (logo_id) DO NOTHING RETURNING logo_id",
-                    logo_id, encode_vector(vector), int(vector.shape[0]), str(embedder_version), str(crop_recipe), now)
+                logo_id
+                for logo_id, vector in zip(ids, matrix, strict=True)
+                if logo_id in present
+                and tx.rows(INSERT_EMBEDDING, logo_id, encode_vector(vector), len(vector), version, recipe, now)
             ]
             _log_changes(tx, inserted, "upsert", now)
-            for part in chunks(inserted):
-                tx.exec(f"UPDATE image SET embedder_version = ?, updated_at = ? WHERE id IN (SELECT image_id FROM logo"
-                        f" WHERE id IN ({placeholders(len(part))}))", str(embedder_version), now, *part)
+            tx.rows_in(SET_EMBEDDER, inserted, version, now)
             return inserted
 
-        return self._db.run(work, write=True)
+        return self.db.run(work, write=True)
 
     def get_embeddings(self, logo_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        wanted = list(dict.fromkeys(int(i) for i in logo_ids))
-
-        def work(tx: Tx) -> dict[int, np.ndarray]:
-            found: dict[int, np.ndarray] = {}
-            for part in chunks(wanted):
-                for logo_id, blob in tx.rows(f"SELECT logo_id, vector FROM embedding WHERE logo_id IN"
-                                             f" ({placeholders(len(part))})", *part):
-                    found[int(logo_id)] = decode_vector(blob)
-            return found
-
-        return self._db.run(work, write=False)
+        sql = "SELECT logo_id, vector FROM embedding WHERE logo_id IN {ids}"
+        rows = self.db.run(lambda tx: tx.rows_in(sql, _distinct(logo_ids)), write=False)
+        return {int(logo_id): decode_vector(blob) for logo_id, blob in rows}
 
     def iter_embeddings(self, batch_size: int = 10_000) -> Iterator[tuple[list[int], np.ndarray]]:
         """Keyset pages in logo id order, one short read transaction per batch."""
@@ -223,85 +225,68 @@ class SqlStore:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         after = -1
         while True:
-            rows = self._db.run(lambda tx, a=after: tx.rows(
-                "SELECT logo_id, vector FROM embedding WHERE logo_id > ? ORDER BY logo_id LIMIT ?", a, batch_size),
-                write=False)
+            sql = "SELECT logo_id, vector FROM embedding WHERE logo_id > ? ORDER BY logo_id LIMIT ?"
+            rows = self._read(sql, after, int(batch_size))
             if not rows:
                 return
-            ids = [int(r[0]) for r in rows]
-            yield ids, np.stack([decode_vector(r[1]) for r in rows])
+            ids = [int(row[0]) for row in rows]
+            yield ids, np.stack([decode_vector(row[1]) for row in rows])
             after = ids[-1]
 
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
-        rows = self._db.run(lambda tx: tx.rows(
-            "SELECT seq, logo_id, op FROM embedding_change WHERE seq > ? ORDER BY seq LIMIT ?", int(seq), int(limit)),
-            write=False)
-        return [Change(int(s), int(logo_id), str(op)) for s, logo_id, op in rows]
+        sql = "SELECT seq, logo_id, op FROM embedding_change WHERE seq > ? ORDER BY seq LIMIT ?"
+        return [Change(int(s), int(logo_id), str(op)) for s, logo_id, op in self._read(sql, int(seq), int(limit))]
 
     def last_change_seq(self) -> int:
-        return self._scalar("SELECT coalesce(max(seq), 0) FROM embedding_change")
+        return int(self._read("SELECT coalesce(max(seq), 0) FROM embedding_change")[0][0])
 
     def embedding_count(self) -> int:
-        return self._scalar("SELECT count(*) FROM embedding")
+        return int(self._read("SELECT count(*) FROM embedding")[0][0])
 
     # --- neighbours ---------------------------------------------------------------------
     def set_neighbours(self, logo_id: int, logo_ids: Sequence[int], distances: Sequence[float]) -> None:
         if len(logo_ids) != len(distances):
             raise ValueError(f"{len(logo_ids)} neighbour ids but {len(distances)} distances")
-        document = json.dumps({"logo_ids": [int(i) for i in logo_ids], "distances": [float(d) for d in distances],
-                               "updated_at": iso(utc_now())})
+        document = {"logo_ids": [int(i) for i in logo_ids], "distances": [float(d) for d in distances]}
+        text = json.dumps({**document, "updated_at": iso(utc_now())})
+        sql = f"UPDATE logo SET nearest_neighbors = {self.db.json_param} WHERE id = ?"
 
         def work(tx: Tx) -> None:
-            if not tx.exec(f"UPDATE logo SET nearest_neighbors = {self._db.json_param} WHERE id = ?",
-                           document, int(logo_id)):
+            if not tx.exec(sql, text, int(logo_id)):
                 raise NotFoundError(f"logo {logo_id} does not exist")
 
-        self._db.run(work, write=True)
+        self.db.run(work, write=True)
 
     def get_neighbours(self, logo_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        wanted = list(dict.fromkeys(int(i) for i in logo_ids))
-
-        def work(tx: Tx) -> dict[int, dict[str, Any]]:
-            found: dict[int, dict[str, Any]] = {}
-            for part in chunks(wanted):
-                for logo_id, value in tx.rows(f"SELECT id, nearest_neighbors FROM logo WHERE id IN"
-                                              f" ({placeholders(len(part))}) AND nearest_neighbors IS NOT NULL", *part):
-                    found[int(logo_id)] = load_json(value)
-            return found
-
-        return self._db.run(work, write=False)
+        sql = "SELECT id, nearest_neighbors FROM logo WHERE id IN {ids} AND nearest_neighbors IS NOT NULL"
+        rows = self.db.run(lambda tx: tx.rows_in(sql, _distinct(logo_ids)), write=False)
+        return {int(logo_id): load_json(value) for logo_id, value in rows}
 
     # --- operations ---------------------------------------------------------------------
     def ping(self) -> None:
-        self._db.run(lambda tx: tx.one("SELECT 1"), write=False)
+        self._read("SELECT 1")
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
     # --- helpers ------------------------------------------------------------------------
+    def _read(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return self.db.run(lambda tx: tx.rows(sql, *params), write=False)
+
     def _lock_image(self, tx: Tx, image_id: int) -> None:
-        if tx.one(f"SELECT id FROM image WHERE id = ?{self._db.lock_row}", int(image_id)) is None:
+        if tx.one(f"SELECT id FROM image WHERE id = ?{self.db.lock_row}", int(image_id)) is None:
             raise NotFoundError(f"image {image_id} does not exist")
-
-    def _delete_embeddings(self, tx: Tx, logo_ids: list[int]) -> None:
-        for part in chunks(logo_ids):
-            tx.exec(f"DELETE FROM embedding WHERE logo_id IN ({placeholders(len(part))})", *part)
-        _log_changes(tx, logo_ids, "delete", self._db.to_ts(utc_now()))
-
-    def _scalar(self, sql: str) -> int:
-        row = self._db.run(lambda tx: tx.one(sql), write=False)
-        return int(row[0]) if row else 0
 
 
 def _logos_where(tx: Tx, condition: str, *params: Any) -> list[LogoRecord]:
-    return [logo_from_row(row) for row in tx.rows(f"SELECT {LOGO_COLUMNS} FROM logo l WHERE {condition}"
-                                                  " ORDER BY l.id", *params)]
+    rows = tx.rows(f"SELECT {LOGO_COLUMNS} FROM logo l WHERE {condition} ORDER BY l.id", *params)
+    return [logo_from_row(row) for row in rows]
 
 
 def _log_changes(tx: Tx, logo_ids: list[int], op: str, now: Any) -> None:
-    tx.many("INSERT INTO embedding_change (logo_id, op, created_at) VALUES (?, ?, ?)",
-            ((logo_id, op, now) for logo_id in logo_ids))
+    sql = "INSERT INTO embedding_change (logo_id, op, created_at) VALUES (?, ?, ?)"
+    tx.many(sql, [(logo_id, op, now) for logo_id in logo_ids])
 
 
-def _opt_int(value: int | None) -> int | None:
-    return None if value is None else int(value)
+def _distinct(ids: Sequence[int]) -> list[int]:
+    return list(dict.fromkeys(int(i) for i in ids))

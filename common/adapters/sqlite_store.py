@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
 from common.adapters.sql.database import Database, Tx
 from common.adapters.sql_store import SqlStore
 from common.errors import DependencyError

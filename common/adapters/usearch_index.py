@@ -68,7 +68,15 @@ class UsearchIndex(Persistence):
 
     # --- state ---------------------------------------------------------------------------------
     def _new_graph(self) -> Index:
-        return Index(ndim=self.dim, metric="cos", dtype=self.dtype, **self.params)
+        params = self.params
+        return Index(
+            ndim=self.dim,
+            metric="cos",
+            dtype=self.dtype,
+            connectivity=params["connectivity"],
+            expansion_add=params["expansion_add"],
+            expansion_search=params["expansion_search"],
+        )
 
     def _start_empty(self) -> None:
         self._graph = self._new_graph()
@@ -226,8 +234,14 @@ class UsearchIndex(Persistence):
             row_of = self._rows.lookup(present)
             ok = row_of != MISSING
             return dict(zip(present[ok].tolist(), self._vectors.read(row_of[ok]), strict=True))
-        stored = self._graph.get(present.astype(np.uint64), dtype=np.float32)
+        stored: Any = self._graph.get(present.astype(np.uint64), dtype="f32")
         return {int(key): np.asarray(vec, np.float32) for key, vec in zip(present, stored, strict=True)}
+
+    def close(self) -> None:
+        """Release the vectors file (unsaved changes are dropped; ``flush`` first to keep them)."""
+        with self._mutex:
+            if self._vectors is not None:
+                self._vectors.close()
 
     def count(self) -> int:
         return len(self._graph)

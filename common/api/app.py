@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(container: Any) -> Flask:
     """The search API over a ``Container`` (see ``common.bootstrap``)."""
-    from common.api import routes_ann, routes_logos
+    from common.api import openapi, routes_ann, routes_batch, routes_logos, routes_search, routes_web
 
     app = Flask("logo_ann", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_body_bytes
@@ -26,7 +26,12 @@ def create_app(container: Any) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     routes_ann.register(app)
     routes_logos.register(app)
+    routes_batch.register(app)
+    routes_search.register(app)
+    routes_web.register(app)
+    openapi.register(app)
     _register_errors(app)
+    app.before_request(_preflight)
     app.after_request(_cors)
     return app
 
@@ -41,26 +46,39 @@ def error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message, "status": status}), status
 
 
+def token_error() -> tuple[Response, int] | None:
+    """A 401 response unless the request carries the API token (or none is configured)."""
+    token = container().settings.api_token
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return error(401, "this route needs a valid API token (Authorization: Bearer ...)")
+    return None
+
+
 def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
     """State-changing routes need ``Authorization: Bearer <LOGO_ANN_API_TOKEN>`` when a token is set."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = container().settings.api_token
-        if token:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return error(401, "this route needs a valid API token (Authorization: Bearer ...)")
-        return view(*args, **kwargs)
+        return token_error() or view(*args, **kwargs)
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__
     return wrapper
 
 
+def _preflight() -> Response | None:
+    """Answer a CORS preflight for any known route before its view (and token check) runs."""
+    if request.method == "OPTIONS" and request.url_rule is not None:
+        return Response(status=204)
+    return None
+
+
 def _cors(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Max-Age"] = "86400"
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ MAX_IDS = 500
 
 def int_param(args: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     raw = args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(str(raw).strip())
@@ -50,3 +51,27 @@ def id_list(values: list[str], name: str = "logo_ids", limit: int = MAX_IDS) -> 
     if len(unique) > limit:
         raise BadQuery(f"'{name}' accepts at most {limit} ids, got {len(unique)}")
     return unique
+
+
+def bool_param(args: Mapping[str, Any], name: str) -> bool | None:
+    """``true``/``false`` (also 1/0, yes/no); ``None`` when absent."""
+    raw = args.get(name)
+    if raw is None:
+        return None
+    value = str(raw).strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise BadQuery(f"'{name}' must be true or false, got {str(raw)[:40]!r}")
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be one JSON object."""
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise BadQuery("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadQuery("the request body must be a JSON object")
+    return body

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 
 from common.api.app import container
+from common.api.paging import RankedCache, neighbours_body
 from common.api.params import count_param, id_value
 from common.domain import Neighbour
 
@@ -19,21 +20,29 @@ def results_body(neighbours: list[Neighbour], query_logo_id: int | None) -> dict
     }
 
 
+def ranked_cache() -> RankedCache:
+    return current_app.extensions["logo_ann_ranked"]  # type: ignore[no-any-return]
+
+
 def register(app: Flask) -> None:
+    app.extensions["logo_ann_ranked"] = RankedCache()
+
     @app.get("/api/v1/ann/search/<logo_id>")
     def ann_search(logo_id: str) -> Any:
-        """Nearest neighbours of a logo, ascending distance, the logo itself excluded."""
+        """Nearest neighbours of a logo, ascending distance, the logo itself excluded.
+
+        Optional filters (``annotated``, ``label``, ``image_id``) and pagination (``paginate=true``
+        or ``cursor``) are handled by ``common.api.paging``.
+        """
         query = id_value(logo_id)
-        count = count_param(request.args)
-        neighbours = container().search_service().by_logo(query, count)
-        return jsonify(results_body(neighbours, query))
+        return jsonify(neighbours_body(container().search_service(), ranked_cache(), query, request.args))
 
     @app.get("/api/v1/ann/search")
     def ann_search_random() -> Any:
         """The same for a random logo that has an embedding."""
-        count = count_param(request.args)
+        count_param(request.args)  # a bad count is a 400 even when the index is empty
         service = container().search_service()
         query = service.random_logo()
         if query is None:
             return jsonify(results_body([], None))
-        return jsonify(results_body(service.by_logo(query, count), query))
+        return jsonify(neighbours_body(service, ranked_cache(), query, request.args))

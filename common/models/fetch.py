@@ -138,12 +138,13 @@ def fetch_all(
     dest_dir: Path,
     *,
     base_url: str = DEFAULT_BASE_URL,
-    entries: Sequence[ModelEntry] = CATALOGUE,
+    entries: Sequence[ModelEntry] | None = None,
     timeout: float = 60.0,
     attempts: int = 4,
     backoff_s: float = 1.0,
 ) -> list[FetchResult]:
-    """Fetch every catalogue entry into ``dest_dir`` under its local ``filename``."""
+    """Fetch ``entries`` (default: the catalogue) into ``dest_dir`` under their local ``filename``."""
+    entries = CATALOGUE if entries is None else entries
     options: dict[str, Any] = {"base_url": base_url, "timeout": timeout, "attempts": attempts, "backoff_s": backoff_s}
     return [fetch_model(entry, Path(dest_dir) / entry.filename, **options) for entry in entries]
 

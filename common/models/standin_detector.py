@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -91,7 +92,7 @@ def build_constant_detector(
         helper.make_node("Mul", ["total", "zero"], ["nothing"]),
         helper.make_node("Add", ["constant", "nothing"], ["output0"]),
     ]
-    initializers = [numpy_helper.from_array(raw, "constant"), numpy_helper.from_array(np.float32(0), "zero")]
+    initializers = [numpy_helper.from_array(raw, "constant"), numpy_helper.from_array(np.zeros((), np.float32), "zero")]
     output = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(raw.shape))
     graph = helper.make_graph(nodes, "constant_detector", [_input(input_size)], [output], initializers)
     if metadata is None:
@@ -119,7 +120,7 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(array, name))
         return name
 
-    def op(self, op_type: str, *inputs: str, **attributes: object) -> str:
+    def op(self, op_type: str, *inputs: str, **attributes: Any) -> str:
         self._count += 1
         name = f"{op_type.lower()}{self._count}"
         self.nodes.append(helper.make_node(op_type, list(inputs), [name], **attributes))

@@ -6,30 +6,18 @@ import threading
 from typing import Any
 
 from tests.doubles.es_engine import (
+    SHARDS,
+    Doc,
     EsError,
     IndexState,
     bad_request,
-    knn_hits,
+    filter_source,
     matches,
     not_found,
     validate_doc,
     validate_mappings,
 )
-
-SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
-
-
-def filter_source(source: dict[str, Any], spec: Any, includes: list[str] | None = None) -> dict[str, Any] | None:
-    """Apply ``_source`` filtering: False hides it, a list or ``{includes, excludes}`` picks fields."""
-    if spec is False or spec == "false":
-        return None
-    wanted, unwanted = includes, []
-    if isinstance(spec, (list, str)) and spec not in ("true", True):
-        wanted = [spec] if isinstance(spec, str) else spec
-    elif isinstance(spec, dict):
-        wanted = spec.get("includes", wanted)
-        unwanted = spec.get("excludes", [])
-    return {k: v for k, v in source.items() if (not wanted or k in wanted) and k not in unwanted}
+from tests.doubles.es_search import run_search
 
 
 class Cluster:
@@ -62,16 +50,17 @@ class Cluster:
         members = self.aliases[name]
         writers = [i for i, is_write in members.items() if is_write] or (list(members) if len(members) == 1 else [])
         if not writers:
-            raise bad_request(f"no write index is defined for alias [{name}]. The write index may be explicitly "
-                              "disabled using is_write_index=false or the alias points to multiple indices "
-                              "without one being designated as a write index")
+            raise bad_request(
+                f"no write index is defined for alias [{name}]. The write index may be explicitly "
+                "disabled using is_write_index=false or the alias points to multiple indices "
+                "without one being designated as a write index"
+            )
         return self.indices[writers[0]]
 
     # --- indices and aliases ---------------------------------------------------------------
     def create_index(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         if name in self.indices:
-            raise EsError(400, "resource_already_exists_exception", f"index [{name}/x] already exists",
-                          index=name)
+            raise EsError(400, "resource_already_exists_exception", f"index [{name}/x] already exists", index=name)
         if name in self.aliases or name.startswith(("_", "-")) or name != name.lower():
             raise bad_request(f"Invalid index name [{name}]", "invalid_index_name_exception")
         mappings = body.get("mappings", {})
@@ -92,14 +81,20 @@ class Cluster:
         if index not in self.indices:
             raise not_found(index)
         if alias in self.indices:
-            raise bad_request(f"an index or data stream exists with the same name as the alias [{alias}]",
-                              "invalid_alias_name_exception")
+            raise bad_request(
+                f"an index or data stream exists with the same name as the alias [{alias}]",
+                "invalid_alias_name_exception",
+            )
         self.aliases.setdefault(alias, {})[index] = bool(spec.get("is_write_index", False))
 
     def remove_alias(self, index: str, alias: str) -> None:
         if index not in self.aliases.get(alias, {}):
-            raise EsError(404, "aliases_not_found_exception", f"aliases [{alias}] missing", **{
-                "resource.type": "aliases", "resource.id": alias})
+            raise EsError(
+                404,
+                "aliases_not_found_exception",
+                f"aliases [{alias}] missing",
+                **{"resource.type": "aliases", "resource.id": alias},
+            )
         del self.aliases[alias][index]
         if not self.aliases[alias]:
             del self.aliases[alias]
@@ -108,8 +103,11 @@ class Cluster:
         result: dict[str, Any] = {}
         names = [i.name for i in self.resolve(index)] if index else list(self.indices)
         for name in names:
-            entries = {a: ({"is_write_index": True} if m[name] else {}) for a, m in self.aliases.items()
-                       if name in m and (alias is None or a == alias)}
+            entries = {
+                a: ({"is_write_index": True} if m[name] else {})
+                for a, m in self.aliases.items()
+                if name in m and (alias is None or a == alias)
+            }
             if entries or alias is None:
                 result[name] = {"aliases": entries}
         if alias is not None and not result:
@@ -122,13 +120,14 @@ class Cluster:
         validate_doc(index, doc_id, source)
         old = index.docs.get(doc_id)
         if create and old is not None:
-            raise EsError(409, "version_conflict_engine_exception",
-                          f"[{doc_id}]: version conflict, document already exists (current version [{old.version}])",
-                          index=index.name)
+            raise EsError(
+                409,
+                "version_conflict_engine_exception",
+                f"[{doc_id}]: version conflict, document already exists (current version [{old.version}])",
+                index=index.name,
+            )
         index.seq_no += 1
         version = old.version + 1 if old else 1
-        from tests.doubles.es_engine import Doc
-
         index.docs[doc_id] = Doc(dict(source), version, index.seq_no)
         return self._doc_result(index, doc_id, "updated" if old else "created", 200 if old else 201, version)
 
@@ -141,17 +140,31 @@ class Cluster:
 
     @staticmethod
     def _doc_result(index: IndexState, doc_id: str, result: str, status: int, version: int) -> dict[str, Any]:
-        return {"_index": index.name, "_id": doc_id, "_version": version, "result": result,
-                "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": index.seq_no,
-                "_primary_term": 1, "status": status}
+        return {
+            "_index": index.name,
+            "_id": doc_id,
+            "_version": version,
+            "result": result,
+            "_shards": {"total": 1, "successful": 1, "failed": 0},
+            "_seq_no": index.seq_no,
+            "_primary_term": 1,
+            "status": status,
+        }
 
-    def get_doc(self, target: str, doc_id: str, source_spec: Any = True,
-                includes: list[str] | None = None) -> dict[str, Any]:
+    def get_doc(
+        self, target: str, doc_id: str, source_spec: Any = True, includes: list[str] | None = None
+    ) -> dict[str, Any]:
         for index in self.resolve(target):
             doc = index.docs.get(doc_id)
             if doc is not None:
-                out = {"_index": index.name, "_id": doc_id, "_version": doc.version, "_seq_no": doc.seq_no,
-                       "_primary_term": 1, "found": True}
+                out = {
+                    "_index": index.name,
+                    "_id": doc_id,
+                    "_version": doc.version,
+                    "_seq_no": doc.seq_no,
+                    "_primary_term": 1,
+                    "found": True,
+                }
                 source = filter_source(doc.source, source_spec, includes)
                 return out if source is None else {**out, "_source": source}
         return {"_index": target, "_id": doc_id, "found": False}
@@ -166,8 +179,10 @@ class Cluster:
             if action in ("index", "create", "update"):
                 body, pos = lines[pos], pos + 1
             elif action != "delete":
-                raise bad_request(f"Malformed action/metadata line [{pos}], expected one of [create, delete, "
-                                  f"index, update] but found [{action}]")
+                raise bad_request(
+                    f"Malformed action/metadata line [{pos}], expected one of [create, delete, "
+                    f"index, update] but found [{action}]"
+                )
             result = self._bulk_item(action, meta, body, default_index)
             errors = errors or result["status"] >= 300 and not (action == "delete" and result["status"] == 404)
             items.append({action: result})
@@ -189,8 +204,12 @@ class Cluster:
                 return self._update(target, doc_id, body)
             return self.put_doc(target, doc_id, body, create=action == "create")
         except EsError as exc:
-            return {"_index": target, "_id": doc_id, "status": exc.status,
-                    "error": {"type": exc.kind, "reason": exc.reason, **exc.extra}}
+            return {
+                "_index": target,
+                "_id": doc_id,
+                "status": exc.status,
+                "error": {"type": exc.kind, "reason": exc.reason, **exc.extra},
+            }
 
     def _update(self, target: str, doc_id: str, body: dict[str, Any]) -> dict[str, Any]:
         index = self.write_target(target)
@@ -202,19 +221,18 @@ class Cluster:
 
     # --- search ----------------------------------------------------------------------------
     def search(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
-        from tests.doubles.es_search import run_search
-
         return run_search(self.resolve(target), body)
 
     def count(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
-        total = sum(1 for index in self.resolve(target) for i, d in index.searchable.items()
-                    if matches(body.get("query"), i, d.source))
+        total = sum(
+            1
+            for index in self.resolve(target)
+            for i, d in index.searchable.items()
+            if matches(body.get("query"), i, d.source)
+        )
         return {"count": total, "_shards": SHARDS}
 
     def refresh(self, target: str) -> dict[str, Any]:
         for index in self.resolve(target):
             index.refresh()
         return {"_shards": SHARDS}
-
-
-__all__ = ["Cluster", "filter_source", "knn_hits", "SHARDS"]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 MAX_CANDIDATES = 10_000
+SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
 
 
 class EsError(Exception):
@@ -30,8 +31,12 @@ class EsError(Exception):
 
 
 def not_found(name: str) -> EsError:
-    return EsError(404, "index_not_found_exception", f"no such index [{name}]", **{
-        "resource.type": "index_or_alias", "resource.id": name, "index": name})
+    return EsError(
+        404,
+        "index_not_found_exception",
+        f"no such index [{name}]",
+        **{"resource.type": "index_or_alias", "resource.id": name, "index": name},
+    )
 
 
 def bad_request(reason: str, kind: str = "illegal_argument_exception") -> EsError:
@@ -86,14 +91,17 @@ def validate_mappings(mappings: dict[str, Any]) -> None:
             continue
         dims = spec.get("dims")
         if not isinstance(dims, int) or not 1 <= dims <= 4096:
-            raise bad_request(f"The number of dimensions for field [{name}] should be in the range [1, 4096]",
-                              "mapper_parsing_exception")
+            raise bad_request(
+                f"The number of dimensions for field [{name}] should be in the range [1, 4096]",
+                "mapper_parsing_exception",
+            )
         if spec.get("similarity", "cosine") not in SIMILARITIES:
             raise bad_request(f"Unknown similarity [{spec.get('similarity')}]", "mapper_parsing_exception")
         kind = spec.get("index_options", {}).get("type", "hnsw")
         if kind not in INDEX_TYPES:
-            raise bad_request(f"Unknown vector index options type [{kind}] for field [{name}]",
-                              "mapper_parsing_exception")
+            raise bad_request(
+                f"Unknown vector index options type [{kind}] for field [{name}]", "mapper_parsing_exception"
+            )
 
 
 def validate_doc(index: IndexState, doc_id: str, source: dict[str, Any]) -> None:
@@ -104,32 +112,38 @@ def validate_doc(index: IndexState, doc_id: str, source: dict[str, Any]) -> None
         spec = props.get(field)
         if spec is None:
             if strict:
-                raise bad_request(f"[1:2] mapping set to strict, dynamic introduction of [{field}] within [_doc] "
-                                  "is not allowed", "strict_dynamic_mapping_exception")
+                raise bad_request(
+                    f"[1:2] mapping set to strict, dynamic introduction of [{field}] within [_doc] is not allowed",
+                    "strict_dynamic_mapping_exception",
+                )
             continue
         if spec.get("type") == "dense_vector":
             _validate_vector(field, spec, doc_id, value)
         elif spec.get("type") == "long" and (isinstance(value, bool) or not isinstance(value, int)):
-            raise bad_request(f"[1:2] failed to parse field [{field}] of type [long] in document with id "
-                              f"'{doc_id}'", "document_parsing_exception")
+            raise bad_request(
+                f"[1:2] failed to parse field [{field}] of type [long] in document with id '{doc_id}'",
+                "document_parsing_exception",
+            )
 
 
 def _validate_vector(field: str, spec: dict[str, Any], doc_id: str, value: Any) -> None:
     where = f"The [dense_vector] field [{field}] in doc [document with id '{doc_id}']"
-    if not isinstance(value, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                              for x in value):
-        raise bad_request(f"[1:2] failed to parse: {where} must be an array of numbers",
-                          "document_parsing_exception")
+    if not isinstance(value, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        raise bad_request(f"[1:2] failed to parse: {where} must be an array of numbers", "document_parsing_exception")
     if len(value) != spec["dims"]:
         more = "more" if len(value) > spec["dims"] else "a different number of"
-        raise bad_request(f"[1:2] failed to parse: {where} has {more} dimensions than defined in the mapping "
-                          f"[{spec['dims']}]", "document_parsing_exception")
+        raise bad_request(
+            f"[1:2] failed to parse: {where} has {more} dimensions than defined in the mapping [{spec['dims']}]",
+            "document_parsing_exception",
+        )
     if spec.get("similarity", "cosine") == "dot_product":
         norm2 = float(np.sum(np.asarray(value, dtype=np.float32) ** 2))
         if abs(norm2 - 1.0) > 1e-4:
-            raise bad_request(f"[1:2] failed to parse: The [dot_product] similarity can only be used with "
-                              f"unit-length vectors. Preview of invalid vector: {value[:5]}",
-                              "document_parsing_exception")
+            raise bad_request(
+                f"[1:2] failed to parse: The [dot_product] similarity can only be used with "
+                f"unit-length vectors. Preview of invalid vector: {value[:5]}",
+                "document_parsing_exception",
+            )
 
 
 def matches(query: dict[str, Any] | None, doc_id: str, source: dict[str, Any]) -> bool:
@@ -182,17 +196,18 @@ def knn_hits(indices: list[IndexState], knn: dict[str, Any], size: int) -> list[
         raise bad_request("[num_candidates] cannot be less than [k]")
     if candidates > MAX_CANDIDATES:
         raise bad_request(f"[num_candidates] cannot exceed [{MAX_CANDIDATES}]")
-    field, query = knn.get("field"), np.asarray(knn.get("query_vector", []), dtype=np.float32)
+    field, query = str(knn.get("field")), np.asarray(knn.get("query_vector", []), dtype=np.float32)
     scored: list[tuple[float, IndexState, str]] = []
     for index in indices:
         spec = index.vector_fields().get(field)
         if spec is None:
             raise bad_request(f"[knn] queries are only supported on [dense_vector] fields, not on [{field}]")
         if query.shape != (spec["dims"],):
-            raise bad_request(f"The query vector has a different number of dimensions [{query.size}] than the "
-                              f"document vectors [{spec['dims']}].")
-        ids = [i for i, d in index.searchable.items() if field in d.source
-               and matches(knn.get("filter"), i, d.source)]
+            raise bad_request(
+                f"The query vector has a different number of dimensions [{query.size}] than the "
+                f"document vectors [{spec['dims']}]."
+            )
+        ids = [i for i, d in index.searchable.items() if field in d.source and matches(knn.get("filter"), i, d.source)]
         if not ids:
             continue
         vectors = np.asarray([index.searchable[i].source[field] for i in ids], dtype=np.float32)
@@ -200,3 +215,16 @@ def knn_hits(indices: list[IndexState], knn: dict[str, Any], size: int) -> list[
         scored.extend((float(s), index, i) for s, i in zip(scores, ids, strict=True))
     scored.sort(key=lambda hit: -hit[0])
     return scored[:k]
+
+
+def filter_source(source: dict[str, Any], spec: Any, includes: list[str] | None = None) -> dict[str, Any] | None:
+    """Apply ``_source`` filtering: False hides it, a list or ``{includes, excludes}`` picks fields."""
+    if spec is False or spec == "false":
+        return None
+    wanted, unwanted = includes, []
+    if isinstance(spec, (list, str)) and spec not in ("true", True):
+        wanted = [spec] if isinstance(spec, str) else spec
+    elif isinstance(spec, dict):
+        wanted = spec.get("includes", wanted)
+        unwanted = spec.get("excludes", [])
+    return {k: v for k, v in source.items() if (not wanted or k in wanted) and k not in unwanted}

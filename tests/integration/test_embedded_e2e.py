@@ -51,8 +51,9 @@ def ingest(env: dict[str, str], folder: str) -> list[dict]:
 def server(env: dict[str, str]) -> Iterator[str]:
     ingest(env, "first")
     port = free_port()
-    proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    log = Path(env["E2E_ROOT"]) / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -63,7 +64,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
             time.sleep(0.2)
     else:
         proc.kill()
-        pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
+        pytest.fail(f"server did not start: {log.read_text()}")
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -156,8 +156,9 @@ def is_red(rgb: tuple[int, ...]) -> bool:
         (3, (60, 40), (54, 34)),  # rotate 180°: top-left goes bottom-right
     ],
 )
-def test_exif_orientation_is_applied(orientation: int | None, size: tuple[int, int],
-                                     red_corner: tuple[int, int]) -> None:
+def test_exif_orientation_is_applied(
+    orientation: int | None, size: tuple[int, int], red_corner: tuple[int, int]
+) -> None:
     image = decode(red_corner_jpeg(orientation))
     assert image.size == size
     width, height = size
@@ -177,7 +178,7 @@ def test_corrupt_exif_does_not_lose_the_image() -> None:
 def test_animated_gif_uses_its_first_frame() -> None:
     frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    assert Image.open(io.BytesIO(data)).n_frames == 2
+    assert getattr(Image.open(io.BytesIO(data)), "n_frames", 1) == 2
     assert pixel(decode(data), 4, 4) == (255, 0, 0)
 
 
@@ -201,8 +202,8 @@ def png_header_only(width: int, height: int) -> bytes:
 
 
 def test_declared_size_above_the_limit_is_refused_before_decoding() -> None:
-    with pytest.raises(InvalidImageError, match=r"30000x30000 pixels, above the limit of 10000000"):
-        decode_image(png_header_only(30_000, 30_000), max_pixels=10_000_000, max_bytes=10_000_000)
+    with pytest.raises(InvalidImageError, match=r"5000x5000 pixels, above the limit of 10000000"):
+        decode_image(png_header_only(5_000, 5_000), max_pixels=10_000_000, max_bytes=10_000_000)
 
 
 def test_pillow_decompression_bomb_is_refused() -> None:

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters per statement, PostgreSQL 65,535)
+
 
 class Tx:
     """A cursor inside one open transaction, speaking ``?`` placeholders."""
@@ -40,6 +42,15 @@ class Tx:
         self._execute(sql, params)
         return int(self._cursor.rowcount)
 
+    def rows_in(self, sql: str, ids: Sequence[int], *params: Any) -> list[tuple[Any, ...]]:
+        """``sql`` with ``{ids}`` standing for ``(?, ?, ...)``, run once per chunk of ``ids``
+        (engines cap the parameters of one statement); ``params`` come before the ids."""
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), CHUNK):
+            part = [int(i) for i in ids[start : start + CHUNK]]
+            found += self.rows(sql.format(ids="(" + ", ".join("?" * len(part)) + ")"), *params, *part)
+        return found
+
     def many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         batch = [tuple(p) for p in params]
         if batch:
@@ -60,7 +71,7 @@ class Database:
     json_param = "?"  # how a JSON document is passed as a parameter
 
     def __init__(self, pool_size: int) -> None:
-        self._pool = ConnectionPool(self.connect, pool_size, self.name)
+        self.pool = ConnectionPool(self.connect, pool_size, self.name)
 
     # --- engine specifics ---------------------------------------------------------------
     def connect(self) -> Any:
@@ -98,14 +109,20 @@ class Database:
         try:
             return self._attempt(work, write)
         except _Reconnect as retry:
-            logger.warning("%s connection lost (%s); retrying on a fresh connection", self.name, retry.cause)
+            stale = self.pool.discard_idle()
+            logger.warning(
+                "%s connection lost (%s); %d idle connection(s) dropped, retrying on a fresh one",
+                self.name,
+                describe(retry.cause),
+                stale,
+            )
             try:
                 return self._attempt(work, write)
             except _Reconnect as again:
                 raise self._dependency_error(again.cause) from again.cause
 
     def _attempt(self, work: Callable[[Tx], T], write: bool) -> T:
-        conn = self._pool.acquire()
+        conn = self.pool.acquire()
         broken = False
         committing = False
         try:
@@ -115,7 +132,7 @@ class Database:
             committing = True
             conn.commit()
             return result
-        except Exception as exc:
+        except BaseException as exc:  # even an interrupt must not leave a transaction open in the pool
             broken = self.is_disconnect(exc)
             if not broken:
                 _rollback(conn)
@@ -125,13 +142,13 @@ class Database:
                 raise self._dependency_error(exc) from exc
             raise
         finally:
-            self._pool.release(conn, broken)
+            self.pool.release(conn, broken)
 
     def _dependency_error(self, exc: BaseException) -> DependencyError:
         return DependencyError(self.name, describe(exc))
 
     def close(self) -> None:
-        self._pool.close()
+        self.pool.close()
 
 
 class _Reconnect(Exception):

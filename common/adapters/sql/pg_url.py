@@ -64,7 +64,9 @@ def _query(raw: str) -> dict[str, str]:
     values = {key: items[-1] for key, items in parse_qs(raw, keep_blank_values=True).items()}
     unknown = sorted(set(values) - KNOWN)
     if unknown:
-        raise ConfigError(f"{VARIABLE}: unsupported parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN))}")
+        raise ConfigError(
+            f"{VARIABLE}: unsupported parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN))}"
+        )
     return values
 
 

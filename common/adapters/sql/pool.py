@@ -56,13 +56,19 @@ class ConnectionPool:
         finally:
             self._slots.release()
 
+    def discard_idle(self) -> int:
+        """Close the idle connections (after a server restart they are all dead); returns how many."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            close_quietly(conn)
+        return len(idle)
+
     def close(self) -> None:
         """Close idle connections now; busy ones are closed when released."""
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            close_quietly(conn)
+        self.discard_idle()
 
 
 def close_quietly(conn: Any) -> None:

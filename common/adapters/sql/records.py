@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from common.adapters.sql.database import Database
 from common.domain import Box, ObjectRef
 from common.ports.metadata_store import ImageRecord, LogoRecord
-
-T = TypeVar("T")
-
-# Engines cap the number of parameters per statement (SQLite 32,766; PostgreSQL 65,535).
-CHUNK = 500
 
 IMAGE_COLUMNS = (
     "id, bucket, name, generation, size, content_type, width, height, status, error, "
@@ -30,23 +25,66 @@ VECTOR_DTYPE = np.dtype("<f4")  # raw little-endian float32, as Robotoff stores 
 
 
 def image_from_row(row: Sequence[Any], db: Database) -> ImageRecord:
-    (id_, bucket, name, generation, size, content_type, width, height, status, error,
-     detector_version, embedder_version, attempts, created_at, updated_at) = row
+    (
+        id_,
+        bucket,
+        name,
+        generation,
+        size,
+        content_type,
+        width,
+        height,
+        status,
+        error,
+        detector_version,
+        embedder_version,
+        attempts,
+        created_at,
+        updated_at,
+    ) = row
     return ImageRecord(
-        id=int(id_), ref=ObjectRef(bucket, name, generation), size=size, content_type=content_type,
-        width=width, height=height, status=status, error=error, detector_version=detector_version,
-        embedder_version=embedder_version, attempts=int(attempts),
-        created_at=db.from_ts(created_at), updated_at=db.from_ts(updated_at),
+        id=int(id_),
+        ref=ObjectRef(bucket, name, generation),
+        size=size,
+        content_type=content_type,
+        width=width,
+        height=height,
+        status=status,
+        error=error,
+        detector_version=detector_version,
+        embedder_version=embedder_version,
+        attempts=int(attempts),
+        created_at=db.from_ts(created_at),
+        updated_at=db.from_ts(updated_at),
     )
 
 
 def logo_from_row(row: Sequence[Any]) -> LogoRecord:
-    (id_, image_id, y_min, x_min, y_max, x_max, score, label, detector_version,
-     annotation_type, annotation_value, neighbours, has_embedding) = row
+    (
+        id_,
+        image_id,
+        y_min,
+        x_min,
+        y_max,
+        x_max,
+        score,
+        label,
+        detector_version,
+        annotation_type,
+        annotation_value,
+        neighbours,
+        has_embedding,
+    ) = row
     return LogoRecord(
-        id=int(id_), image_id=int(image_id), box=Box(float(y_min), float(x_min), float(y_max), float(x_max)),
-        score=float(score), label=label, detector_version=detector_version, annotation_type=annotation_type,
-        annotation_value=annotation_value, nearest_neighbors=load_json(neighbours),
+        id=int(id_),
+        image_id=int(image_id),
+        box=Box(float(y_min), float(x_min), float(y_max), float(x_max)),
+        score=float(score),
+        label=label,
+        detector_version=detector_version,
+        annotation_type=annotation_type,
+        annotation_value=annotation_value,
+        nearest_neighbors=load_json(neighbours),
         has_embedding=bool(has_embedding),
     )
 
@@ -64,12 +102,3 @@ def encode_vector(vector: np.ndarray) -> bytes:
 
 def decode_vector(blob: bytes | memoryview) -> np.ndarray:
     return np.frombuffer(bytes(blob), dtype=VECTOR_DTYPE).astype(np.float32)
-
-
-def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def placeholders(count: int) -> str:
-    return ", ".join("?" * count)

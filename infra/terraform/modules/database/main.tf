@@ -61,12 +61,24 @@ resource "google_sql_database_instance" "this" {
       value = "on"
     }
     database_flags {
+      name  = "log_hostname"
+      value = "on"
+    }
+    database_flags {
       name  = "log_lock_waits"
       value = "on"
     }
     database_flags {
       name  = "log_min_duration_statement"
       value = "-1"
+    }
+    database_flags {
+      name  = "log_min_error_statement"
+      value = "error"
+    }
+    database_flags {
+      name  = "log_statement"
+      value = "ddl"
     }
     database_flags {
       name  = "log_min_messages"

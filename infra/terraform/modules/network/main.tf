@@ -10,6 +10,24 @@ resource "google_compute_network" "this" {
   auto_create_subnetworks = false
 }
 
+# Explicit, logged default: nothing enters unless a narrower rule (Triton's module) allows it.
+resource "google_compute_firewall" "deny_ingress" {
+  project       = var.project_id
+  name          = "${var.prefix}-deny-ingress"
+  network       = google_compute_network.this.id
+  direction     = "INGRESS"
+  priority      = 65534
+  source_ranges = ["0.0.0.0/0"]
+
+  deny {
+    protocol = "all"
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
 resource "google_compute_subnetwork" "this" {
   project                  = var.project_id
   name                     = "${var.prefix}-subnet"

