@@ -62,12 +62,17 @@ def api_container(tmp_path: Path, **overrides: Any) -> Container:
     """A container over SQLite and fakes: canned detector (``BOXES``), colour embedder, brute-force index."""
     from common.adapters.sqlite_store import SqliteStore
 
-    container = Container(load_settings({}, home=tmp_path, **overrides))
+    unused = {
+        "detector_model": str(tmp_path / "unused-detector.onnx"),  # the fakes stand in for both
+        "embedder_model": str(tmp_path / "unused-embedder.onnx"),
+    }
+    container = Container(load_settings({}, home=tmp_path, **{**unused, **overrides}))
     container.__dict__.update(
         store=SqliteStore(tmp_path / "meta.sqlite3"),
         images=DictImageStore(),
-        detector=CannedDetector([Detection(box, 0.9 - 0.1 * i, label)
-                                 for i, (box, label) in enumerate(zip(BOXES, LABELS, strict=True))]),
+        detector=CannedDetector(
+            [Detection(box, 0.9 - 0.1 * i, label) for i, (box, label) in enumerate(zip(BOXES, LABELS, strict=True))]
+        ),
         embedder=ColourEmbedder(),
         index=CountingIndex(),
     )
@@ -75,8 +80,9 @@ def api_container(tmp_path: Path, **overrides: Any) -> Container:
     return container
 
 
-def ingest(container: Container, pairs: list[tuple[tuple[int, int, int], tuple[int, int, int]]],
-           first: int = 0) -> None:
+def ingest(
+    container: Container, pairs: list[tuple[tuple[int, int, int], tuple[int, int, int]]], first: int = 0
+) -> None:
     """Upload one image per colour pair (``photo-{first}.png`` on) and run the pipeline: two logos each."""
     for i, (a, b) in enumerate(pairs, start=first):
         ref = container.images.put(container.settings.bucket, f"photo-{i}.png", two_squares(a, b))

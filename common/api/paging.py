@@ -128,8 +128,9 @@ def wants_page(args: Mapping[str, Any]) -> bool:
     return args.get("cursor") is not None or bool(bool_param(args, "paginate"))
 
 
-def neighbours_body(service: SearchService, cache: RankedCache, logo_id: int,
-                    args: Mapping[str, Any]) -> dict[str, Any]:
+def neighbours_body(
+    service: SearchService, cache: RankedCache, logo_id: int, args: Mapping[str, Any]
+) -> dict[str, Any]:
     """The Robotoff-shaped body, plus ``next_cursor`` when paginating."""
     count = count_param(args)
     filters = Filters.from_args(args)
@@ -145,7 +146,7 @@ def neighbours_body(service: SearchService, cache: RankedCache, logo_id: int,
         if _covers(cache.get(_key(logo_id, cursor.generation, filters)), offset + count):
             generation = cursor.generation  # keep paging the snapshot the first page came from
     ranked = _ranked(service, cache, logo_id, generation, filters, offset + count)
-    page = ranked.items[offset:offset + count]
+    page = ranked.items[offset : offset + count]
     body = _body(page, logo_id)
     if paginate:
         end = offset + len(page)
@@ -167,8 +168,9 @@ def _key(logo_id: int, generation: int, filters: Filters) -> tuple[Any, ...]:
     return (logo_id, generation, *filters.key())
 
 
-def _ranked(service: SearchService, cache: RankedCache, logo_id: int, generation: int,
-            filters: Filters, need: int) -> Ranked:
+def _ranked(
+    service: SearchService, cache: RankedCache, logo_id: int, generation: int, filters: Filters, need: int
+) -> Ranked:
     """At least ``need`` filtered neighbours (or all there are), ranking deeper only when short."""
     key = _key(logo_id, generation, filters)
     cached = cache.get(key)

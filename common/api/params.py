@@ -42,15 +42,12 @@ def id_value(raw: Any, name: str = "logo_id") -> int:
 
 def id_list(values: list[str], name: str = "logo_ids", limit: int = MAX_IDS) -> list[int]:
     """Ids from ``?logo_ids=1,2,3`` and/or repeated ``?logo_ids=1&logo_ids=2``; order kept, no repeats."""
-    ids: list[int] = []
-    for value in values:
-        ids.extend(id_value(part, name) for part in str(value).split(",") if part.strip())
-    unique = list(dict.fromkeys(ids))
-    if not unique:
+    parts = [part for value in values for part in str(value).split(",") if part.strip()]
+    if not parts:
         raise BadQuery(f"'{name}' must name at least one id")
-    if len(unique) > limit:
-        raise BadQuery(f"'{name}' accepts at most {limit} ids, got {len(unique)}")
-    return unique
+    if len(parts) > limit:
+        raise BadQuery(f"'{name}' accepts at most {limit} ids, got {len(parts)}")
+    return list(dict.fromkeys(id_value(part, name) for part in parts))
 
 
 def bool_param(args: Mapping[str, Any], name: str) -> bool | None:

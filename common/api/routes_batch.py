@@ -18,12 +18,11 @@ def batch_ids(body: dict[str, Any]) -> list[int]:
     raw = body.get("logo_ids")
     if not isinstance(raw, list):
         raise BadQuery("'logo_ids' must be a JSON array of logo ids")
-    ids = list(dict.fromkeys(id_value(value, "logo_ids") for value in raw))
-    if not ids:
+    if not raw:
         raise BadQuery("'logo_ids' must name at least one id")
-    if len(ids) > MAX_IDS:
-        raise BadQuery(f"'logo_ids' accepts at most {MAX_IDS} ids, got {len(ids)}")
-    return ids
+    if len(raw) > MAX_IDS:
+        raise BadQuery(f"'logo_ids' accepts at most {MAX_IDS} ids, got {len(raw)}")
+    return list(dict.fromkeys(id_value(value, "logo_ids") for value in raw))
 
 
 def batch_search(logo_ids: list[int], count: int) -> dict[str, Any]:
@@ -56,8 +55,10 @@ def register(app: Flask) -> None:
         ids = batch_ids(body)
         count = count_param(body)
         if len(ids) * count > MAX_BATCH_RESULTS:
-            raise BadQuery(f"len(logo_ids) x count must be at most {MAX_BATCH_RESULTS}, "
-                           f"got {len(ids)} x {count}: lower count or split the batch")
+            raise BadQuery(
+                f"len(logo_ids) x count must be at most {MAX_BATCH_RESULTS}, "
+                f"got {len(ids)} x {count}: lower count or split the batch"
+            )
         return jsonify(batch_search(ids, count))
 
     @app.get("/api/v1/images/logos")

@@ -41,10 +41,12 @@ def service_info() -> dict[str, Any]:
         dim = None
     flag = getattr(c, "models_are_standins", None)
     models = {
-        "detector": model_info(s.detector_model if s.model_runtime == "onnx" else s.detector_triton_name,
-                               s.model_runtime),
-        "embedder": model_info(s.embedder_model if s.model_runtime == "onnx" else s.embedder_triton_name,
-                               s.model_runtime),
+        "detector": model_info(
+            s.detector_model if s.model_runtime == "onnx" else s.detector_triton_name, s.model_runtime
+        ),
+        "embedder": model_info(
+            s.embedder_model if s.model_runtime == "onnx" else s.embedder_triton_name, s.model_runtime
+        ),
     }
     standins = flag if isinstance(flag, bool) else any(m["standin"] for m in models.values())
     return {

@@ -23,7 +23,7 @@ MAX_SKIPS = 8
 def _tool(name: str, variable: str) -> str | None:
     explicit = os.environ.get(variable)
     if explicit:
-        return explicit
+        return shutil.which(explicit)  # None (the test skips) if it is not an executable
     local = REPO_ROOT / ".venv-checkov" / "bin" / name
     if local.exists():
         return str(local)

@@ -14,8 +14,14 @@ from common.api import create_app
 from common.bootstrap import Container
 from tests.api_support import BOXES, LABELS, api_container, ingest, two_squares
 
-PAIRS = [((255, 0, 0), (0, 0, 255)), ((250, 10, 0), (0, 255, 0)), ((0, 0, 250), (255, 255, 0)),
-         ((20, 200, 20), (200, 0, 200)), ((128, 128, 0), (0, 128, 128)), ((240, 120, 0), (90, 90, 90))]
+PAIRS = [
+    ((255, 0, 0), (0, 0, 255)),
+    ((250, 10, 0), (0, 255, 0)),
+    ((0, 0, 250), (255, 255, 0)),
+    ((20, 200, 20), (200, 0, 200)),
+    ((128, 128, 0), (0, 128, 128)),
+    ((240, 120, 0), (90, 90, 90)),
+]
 
 
 @pytest.fixture
@@ -48,10 +54,15 @@ def test_logo_details_keep_the_order_asked_and_skip_unknown_ids(api: tuple[Any, 
     assert {"score", "annotation_type", "annotation_value", "nearest_neighbors"} <= set(first)
 
 
-@pytest.mark.parametrize(("query", "words"), [
-    ("", "at least one"), ("logo_ids=a", "positive integer"), ("logo_ids=0", "positive integer"),
-    ("logo_ids=" + ",".join(str(i) for i in range(1, 502)), "at most 500"),
-])
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("", "at least one"),
+        ("logo_ids=a", "positive integer"),
+        ("logo_ids=0", "positive integer"),
+        ("logo_ids=" + ",".join(str(i) for i in range(1, 502)), "at most 500"),
+    ],
+)
 def test_logo_details_reject_bad_ids(api: tuple[Any, Container], query: str, words: str) -> None:
     response = api[0].get(f"/api/v1/images/logos?{query}")
     assert response.status_code == 400 and words in response.get_json()["error"]
@@ -69,12 +80,18 @@ def test_batch_search_matches_brute_force_and_lists_missing(api: tuple[Any, Cont
         assert [r["distance"] for r in got] == pytest.approx([d for _, d in expected], abs=1e-6)
 
 
-@pytest.mark.parametrize(("body", "words"), [
-    (b"not json", "not valid JSON"), (b"[1, 2]", "JSON object"), (b'{"logo_ids": 3}', "JSON array"),
-    (b'{"logo_ids": []}', "at least one"), (b'{"logo_ids": [1], "count": 0}', "count"),
-    (b'{"logo_ids": [1.5]}', "positive integer"),
-    (b'{"logo_ids": [' + b",".join(b"%d" % i for i in range(1, 201)) + b'], "count": 500}', "at most 50000"),
-])
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"logo_ids": 3}', "JSON array"),
+        (b'{"logo_ids": []}', "at least one"),
+        (b'{"logo_ids": [1], "count": 0}', "count"),
+        (b'{"logo_ids": [1.5]}', "positive integer"),
+        (b'{"logo_ids": [' + b",".join(b"%d" % i for i in range(1, 201)) + b'], "count": 500}', "at most 50000"),
+    ],
+)
 def test_batch_search_rejects_bad_bodies(api: tuple[Any, Container], body: bytes, words: str) -> None:
     response = api[0].post("/api/v1/ann/batch", data=body, content_type="application/json")
     assert response.status_code == 400 and words in response.get_json()["error"]
@@ -102,8 +119,9 @@ def test_search_by_image_stores_only_when_asked_with_the_token(tmp_path: Path) -
     denied = client.post("/api/v1/search/image?store=true", data=photo)
     assert denied.status_code == 401 and "token" in denied.get_json()["error"]
     assert container.store.embedding_count() == 4
-    response = client.post("/api/v1/search/image?store=true&count=2", data=photo,
-                           headers={"Authorization": "Bearer s3cret"})
+    response = client.post(
+        "/api/v1/search/image?store=true&count=2", data=photo, headers={"Authorization": "Bearer s3cret"}
+    )
     body = response.get_json()
     assert response.status_code == 200 and body["stored"]["error"] is None
     assert len(body["stored"]["logo_ids"]) == 2 and container.store.embedding_count() == 6
@@ -125,19 +143,27 @@ def test_search_by_embedding_ranks_like_brute_force(api: tuple[Any, Container]) 
     client, container = api
     query = container.store.get_embeddings([7])[7]
     for scale in (1.0, 1e30, 1e-30):  # only the direction matters, at any magnitude
-        body = client.post("/api/v1/search/embedding",
-                           json={"embedding": [float(v) * scale for v in query], "count": 5}).get_json()
+        body = client.post(
+            "/api/v1/search/embedding", json={"embedding": [float(v) * scale for v in query], "count": 5}
+        ).get_json()
         expected = ranked(container, query)[:5]
         assert body["count"] == 5 and ids_of(body["results"]) == [i for i, _ in expected]
         assert body["results"][0]["logo_id"] == 7 and body["results"][0]["distance"] == pytest.approx(0, abs=1e-6)
 
 
-@pytest.mark.parametrize(("body", "words"), [
-    (b'{"embedding": [1, 2, 3]}', "8 dimensions"), (b'{"embedding": [1, 2, 3, 4, 5, 6, 7, NaN]}', "finite"),
-    (b'{"embedding": [1, 2, 3, 4, 5, 6, 7, Infinity]}', "finite"), (b'{"embedding": [0, 0, 0, 0, 0, 0, 0, 0]}', "zero"),
-    (b'{"embedding": ["1", 2, 3, 4, 5, 6, 7, 8]}', "only numbers"), (b'{"embedding": [[1, 2]]}', "only numbers"),
-    (b'{"vector": [1]}', "'embedding'"), (b'{"embedding": [1, 2, 3, 4, 5, 6, 7, 1e999]}', "finite"),
-])
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"embedding": [1, 2, 3]}', "8 dimensions"),
+        (b'{"embedding": [1, 2, 3, 4, 5, 6, 7, NaN]}', "finite"),
+        (b'{"embedding": [1, 2, 3, 4, 5, 6, 7, Infinity]}', "finite"),
+        (b'{"embedding": [0, 0, 0, 0, 0, 0, 0, 0]}', "zero"),
+        (b'{"embedding": ["1", 2, 3, 4, 5, 6, 7, 8]}', "only numbers"),
+        (b'{"embedding": [[1, 2]]}', "only numbers"),
+        (b'{"vector": [1]}', "'embedding'"),
+        (b'{"embedding": [1, 2, 3, 4, 5, 6, 7, 1e999]}', "finite"),
+    ],
+)
 def test_search_by_embedding_rejects_bad_vectors(api: tuple[Any, Container], body: bytes, words: str) -> None:
     response = api[0].post("/api/v1/search/embedding", data=body, content_type="application/json")
     assert response.status_code == 400 and words in response.get_json()["error"]
@@ -181,8 +207,10 @@ def test_a_new_embedding_starts_a_fresh_ranking(api: tuple[Any, Container]) -> N
 
 def annotate(tmp_path: Path, logo_ids: list[int]) -> None:
     with sqlite3.connect(tmp_path / "meta.sqlite3") as db:
-        db.executemany("UPDATE logo SET annotation_type = 'brand', annotation_value = 'acme' WHERE id = ?",
-                       [(i,) for i in logo_ids])
+        db.executemany(
+            "UPDATE logo SET annotation_type = 'brand', annotation_value = 'acme' WHERE id = ?",
+            [(i,) for i in logo_ids],
+        )
 
 
 def test_filters_keep_only_matching_neighbours_in_rank_order(api: tuple[Any, Container], tmp_path: Path) -> None:
@@ -206,11 +234,16 @@ def test_filters_keep_only_matching_neighbours_in_rank_order(api: tuple[Any, Con
         assert ids_of(paged) == expected, query
 
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("/api/v1/ann/search/1?cursor=%%%", "cursor"), ("/api/v1/ann/search/1?cursor=e30", "cursor"),
-    ("/api/v1/ann/search/1?annotated=maybe", "true or false"), ("/api/v1/ann/search/1?image_id=-1", "image_id"),
-    ("/api/v1/ann/search/1?paginate=2", "true or false"),
-])
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("/api/v1/ann/search/1?cursor=%%%", "cursor"),
+        ("/api/v1/ann/search/1?cursor=e30", "cursor"),
+        ("/api/v1/ann/search/1?annotated=maybe", "true or false"),
+        ("/api/v1/ann/search/1?image_id=-1", "image_id"),
+        ("/api/v1/ann/search/1?paginate=2", "true or false"),
+    ],
+)
 def test_bad_cursor_and_filters_are_400s(api: tuple[Any, Container], url: str, words: str) -> None:
     response = api[0].get(url)
     assert response.status_code == 400 and words in response.get_json()["error"]
@@ -233,14 +266,18 @@ def test_robotoff_shape_is_unchanged_unless_paginating(api: tuple[Any, Container
 
 def test_cors_preflight_and_json_errors(tmp_path: Path) -> None:
     client = create_app(api_container(tmp_path, api_token="s3cret")).test_client()
-    preflight = client.options("/api/v1/images", headers={"Origin": "https://example.org",
-                                                          "Access-Control-Request-Method": "POST"})
+    preflight = client.options(
+        "/api/v1/images", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
+    )
     assert preflight.status_code == 204  # answered before the token check
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert int(preflight.headers["Access-Control-Max-Age"]) > 0
-    for response, status in ((client.get("/api/v1/ann/batch"), 405), (client.get("/nowhere"), 404),
-                             (client.options("/nowhere"), 404)):
+    for response, status in (
+        (client.get("/api/v1/ann/batch"), 405),
+        (client.get("/nowhere"), 404),
+        (client.options("/nowhere"), 404),
+    ):
         assert response.status_code == status and response.is_json and response.get_json()["error"]
     assert client.get("/api/v1/info").headers["Access-Control-Allow-Origin"] == "*"
 
