@@ -90,8 +90,13 @@ class Container:
         s = self.settings
         names = [n.strip() for n in s.detector_classes.split(",") if n.strip()] or None
         session = self._session(s.detector_model, s.detector_triton_name)
-        return Detector(session, score_threshold=s.score_threshold, nms_iou=s.nms_iou,
-                        max_detections=s.max_logos_per_image, class_names=names)
+        return Detector(
+            session,
+            score_threshold=s.score_threshold,
+            nms_iou=s.nms_iou,
+            max_detections=s.max_logos_per_image,
+            class_names=names,
+        )
 
     @functools.cached_property
     def embedder(self) -> Any:
@@ -108,17 +113,31 @@ class Container:
         if s.index == "elasticsearch":
             from common.adapters.elasticsearch_index import ElasticsearchIndex
 
-            es = ElasticsearchIndex(s.es_url, api_key=s.es_api_key, alias=s.es_index, dim=dim,
-                                    index_type=s.es_index_type, m=s.es_m, ef_construction=s.es_ef_construction,
-                                    num_candidates_min=s.es_num_candidates_min,
-                                    num_candidates_factor=s.es_num_candidates_factor, timeout=s.es_timeout_s)
+            es = ElasticsearchIndex(
+                s.es_url,
+                api_key=s.es_api_key,
+                alias=s.es_index,
+                dim=dim,
+                index_type=s.es_index_type,
+                m=s.es_m,
+                ef_construction=s.es_ef_construction,
+                num_candidates_min=s.es_num_candidates_min,
+                num_candidates_factor=s.es_num_candidates_factor,
+                timeout=s.es_timeout_s,
+            )
             es.ensure_index()
             return es
         from common.adapters.usearch_index import UsearchIndex
 
-        index = UsearchIndex(s.index_dir, dim, dtype=s.index_dtype, connectivity=s.index_connectivity,
-                             expansion_add=s.index_expansion_add, expansion_search=s.index_expansion_search,
-                             rescore=s.index_rescore)
+        index = UsearchIndex(
+            s.index_dir,
+            dim,
+            dtype=s.index_dtype,
+            connectivity=s.index_connectivity,
+            expansion_add=s.index_expansion_add,
+            expansion_search=s.index_expansion_search,
+            rescore=s.index_rescore,
+        )
         index.catch_up(self.store)
         return index
 
@@ -141,15 +160,31 @@ class Container:
     # --- use case wiring ---------------------------------------------------------------
     def detect_deps(self) -> DetectDeps:
         s = self.settings
-        return DetectDeps(self.store, self.images, self.detector, self.queue, self.lazy_index(),
-                          s.max_image_bytes, s.max_image_pixels, s.max_attempts)
+        return DetectDeps(
+            self.store,
+            self.images,
+            self.detector,
+            self.queue,
+            self.lazy_index(),
+            s.max_image_bytes,
+            s.max_image_pixels,
+            s.max_attempts,
+        )
 
     def embed_deps(self) -> EmbedDeps:
         s = self.settings
         index = self.fresh_index()
         neighbours = NeighbourLists(self.store, index, s.neighbours_k, s.neighbours_update_candidates)
-        return EmbedDeps(self.store, self.images, self.embedder, index, neighbours,
-                         s.max_image_bytes, s.max_image_pixels, s.max_attempts)
+        return EmbedDeps(
+            self.store,
+            self.images,
+            self.embedder,
+            index,
+            neighbours,
+            s.max_image_bytes,
+            s.max_image_pixels,
+            s.max_attempts,
+        )
 
     def handle_crops(self, message: CropsMessage) -> None:
         with self._lock:
@@ -160,8 +195,14 @@ class Container:
 
     def search_service(self) -> SearchService:
         s = self.settings
-        return SearchService(self.store, self.fresh_index, lambda: self.detector, lambda: self.embedder,
-                             s.max_image_bytes, s.max_image_pixels)
+        return SearchService(
+            self.store,
+            self.fresh_index,
+            lambda: self.detector,
+            lambda: self.embedder,
+            s.max_image_bytes,
+            s.max_image_pixels,
+        )
 
 
 class _LazyIndex:

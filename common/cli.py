@@ -98,8 +98,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.image:
         response = client.post(f"/api/v1/search/image?count={args.count}", data=Path(args.image).read_bytes())
     elif args.embedding_file:
-        response = client.post("/api/v1/search/embedding",
-                               json={"embedding": _load_vector(args.embedding_file), "count": args.count})
+        response = client.post(
+            "/api/v1/search/embedding", json={"embedding": _load_vector(args.embedding_file), "count": args.count}
+        )
     elif args.logo_id is not None:
         response = client.get(f"/api/v1/ann/search/{args.logo_id}?count={args.count}")
     else:
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level.upper(), stream=sys.stderr)
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except LogoAnnError as exc:
         logging.getLogger("logo_ann").debug("command failed", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)

@@ -76,8 +76,13 @@ def _storage(event: Any) -> dict[str, Any]:
     if kind == DELETED:
         return {"image": ref.name, "removed_logos": len(delete_object(ref, deps))}
     result = detect_object(ref, size, content_type, deps)
-    return {"image_id": result.image_id, "status": result.status, "error": result.error,
-            "logos": len(result.logos), "timings_ms": result.timings.ms}
+    return {
+        "image_id": result.image_id,
+        "status": result.status,
+        "error": result.error,
+        "logos": len(result.logos),
+        "timings_ms": result.timings.ms,
+    }
 
 
 def _crops(event: Any) -> dict[str, Any]:
@@ -85,8 +90,13 @@ def _crops(event: Any) -> dict[str, Any]:
         raise InvalidEventError(f"embed_index does not handle events of type {event['type']!r}")
     message = crops_message(event.data)
     result = embed_and_index(message, get_container().embed_deps())
-    return {"image_id": result.image_id, "status": result.status, "embedded": len(result.embedded),
-            "indexed": len(result.indexed), "timings_ms": result.timings.ms}
+    return {
+        "image_id": result.image_id,
+        "status": result.status,
+        "embedded": len(result.embedded),
+        "indexed": len(result.indexed),
+        "timings_ms": result.timings.ms,
+    }
 
 
 def _run(event: Any, handler: Any) -> None:

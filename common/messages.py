@@ -62,8 +62,11 @@ class CropsMessage:
             raise InvalidEventError("crops message needs an 'image' object and a 'logos' list")
         return cls(
             image_id=_int(body.get("image_id"), "image_id"),
-            image=ObjectRef(_str(image.get("bucket"), "image.bucket"), _str(image.get("name"), "image.name"),
-                            str(image.get("generation", "0"))),
+            image=ObjectRef(
+                _str(image.get("bucket"), "image.bucket"),
+                _str(image.get("name"), "image.name"),
+                str(image.get("generation", "0")),
+            ),
             logos=tuple(_logo(item) for item in logos),
         )
 

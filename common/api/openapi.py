@@ -32,7 +32,10 @@ ERRORS = {
     422: "the image cannot be used (not an image, corrupt, too large)",
     503: "a dependency is temporarily unavailable",
 }
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {}]  # a token is needed only when the server sets LOGO_ANN_API_TOKEN
+BEARER: list[dict[str, list[str]]] = [
+    {"bearer": []},
+    {},
+]  # a token is needed only when the server sets LOGO_ANN_API_TOKEN
 
 
 def json_response(description: str, schema: str) -> dict[str, Any]:

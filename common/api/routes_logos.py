@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from common.api.app import container, error, require_token
+from common.api.app import container, require_token
 from common.api.params import id_value
 from common.errors import NotFoundError
 from common.images import crop_box, decode_image, encode_jpeg

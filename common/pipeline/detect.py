@@ -101,8 +101,7 @@ def _run_detection(image: ImageRecord, deps: DetectDeps, timings: Timings) -> li
     with timings.stage("detect"):
         detections = deps.detector.detect(pixels)
     with timings.stage("db"):
-        logos = deps.store.record_detections(image.id, pixels.width, pixels.height, detections,
-                                             deps.detector.version)
+        logos = deps.store.record_detections(image.id, pixels.width, pixels.height, detections, deps.detector.version)
         deps.store.mark_image(image.id, DETECTED if logos else INDEXED)
     return logos
 
@@ -110,8 +109,9 @@ def _run_detection(image: ImageRecord, deps: DetectDeps, timings: Timings) -> li
 def _publish(image: ImageRecord, logos: list[LogoRecord], deps: DetectDeps, timings: Timings) -> None:
     if not logos:
         return
-    message = CropsMessage(image_id=image.id, image=image.ref,
-                           logos=tuple(CropLogo(logo.id, logo.box) for logo in logos))
+    message = CropsMessage(
+        image_id=image.id, image=image.ref, logos=tuple(CropLogo(logo.id, logo.box) for logo in logos)
+    )
     with timings.stage("publish"):
         deps.queue.publish(message)
 

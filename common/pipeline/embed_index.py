@@ -93,8 +93,9 @@ def _embed_missing(ref: object, logos: list[LogoRecord], deps: EmbedDeps, timing
     with timings.stage("embed"):
         vectors = deps.embedder.embed(crops)
     with timings.stage("db"):
-        return deps.store.save_embeddings([logo.id for logo in logos], vectors, deps.embedder.version,
-                                          deps.embedder.recipe)
+        return deps.store.save_embeddings(
+            [logo.id for logo in logos], vectors, deps.embedder.version, deps.embedder.recipe
+        )
 
 
 def _index(logos: list[LogoRecord], deps: EmbedDeps, timings: Timings) -> list[int]:

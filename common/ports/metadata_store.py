@@ -15,7 +15,12 @@ from common.domain import Box, Detection, ObjectRef
 
 # image.status values
 PENDING, DETECTED, INDEXED, FAILED, DELETED, SUPERSEDED = (
-    "pending", "detected", "indexed", "failed", "deleted", "superseded"
+    "pending",
+    "detected",
+    "indexed",
+    "failed",
+    "deleted",
+    "superseded",
 )
 
 
@@ -78,8 +83,9 @@ class MetadataStore(Protocol):
         ...
 
     # --- logos --------------------------------------------------------------------------
-    def record_detections(self, image_id: int, width: int, height: int, detections: Sequence[Detection],
-                          detector_version: str) -> list[LogoRecord]:
+    def record_detections(
+        self, image_id: int, width: int, height: int, detections: Sequence[Detection], detector_version: str
+    ) -> list[LogoRecord]:
         """Store the logos of an image once; on a repeat, return the logos already stored."""
         ...
 
@@ -94,8 +100,9 @@ class MetadataStore(Protocol):
     def random_logo_with_embedding(self) -> int | None: ...
 
     # --- embeddings ---------------------------------------------------------------------
-    def save_embeddings(self, logo_ids: Sequence[int], vectors: np.ndarray, embedder_version: str,
-                        crop_recipe: str) -> list[int]:
+    def save_embeddings(
+        self, logo_ids: Sequence[int], vectors: np.ndarray, embedder_version: str, crop_recipe: str
+    ) -> list[int]:
         """Insert embeddings that do not exist yet; returns the ids actually inserted."""
         ...
 

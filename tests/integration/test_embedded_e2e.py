@@ -29,21 +29,35 @@ CLI = [sys.executable, "-m", "common.cli"]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("e2e")
-    environ = dict(os.environ, LOGO_ANN_HOME=str(root / "home"),
-                   LOGO_ANN_DETECTOR_MODEL=str(root / "models" / "detector.onnx"),
-                   LOGO_ANN_EMBEDDER_MODEL=str(root / "models" / "embedder.onnx"))
-    subprocess.run([*CLI, "models", "prepare", "--dest", str(root / "models")], env=environ, check=True,
-                   capture_output=True)
+    environ = dict(
+        os.environ,
+        LOGO_ANN_HOME=str(root / "home"),
+        LOGO_ANN_DETECTOR_MODEL=str(root / "models" / "detector.onnx"),
+        LOGO_ANN_EMBEDDER_MODEL=str(root / "models" / "embedder.onnx"),
+    )
+    subprocess.run(
+        [*CLI, "models", "prepare", "--dest", str(root / "models")], env=environ, check=True, capture_output=True
+    )
     for batch, seed in (("first", 1), ("second", 2)):
-        subprocess.run([*CLI, "samples", "--out", str(root / batch), "--count", "10", "--seed", str(seed)],
-                       env=environ, check=True, capture_output=True)
+        subprocess.run(
+            [*CLI, "samples", "--out", str(root / batch), "--count", "10", "--seed", str(seed)],
+            env=environ,
+            check=True,
+            capture_output=True,
+        )
     environ["E2E_ROOT"] = str(root)
     return environ
 
 
 def ingest(env: dict[str, str], folder: str) -> list[dict]:
-    done = subprocess.run([*CLI, "ingest", "--json", str(Path(env["E2E_ROOT"]) / folder)], env=env,
-                          check=True, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*CLI, "ingest", "--json", str(Path(env["E2E_ROOT"]) / folder)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 

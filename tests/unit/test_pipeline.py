@@ -38,11 +38,19 @@ class World:
         self.queue = ListQueue()
         self.index = BruteForceIndex()
         self.embedder = ColourEmbedder()
-        self.detect = DetectDeps(self.store, self.images, self.detector, self.queue, self.index,
-                                 10_000_000, 10_000_000, max_attempts)
-        self.embed = EmbedDeps(self.store, self.images, self.embedder, self.index,
-                               NeighbourLists(self.store, self.index, k=3, candidates=10),
-                               10_000_000, 10_000_000, max_attempts)
+        self.detect = DetectDeps(
+            self.store, self.images, self.detector, self.queue, self.index, 10_000_000, 10_000_000, max_attempts
+        )
+        self.embed = EmbedDeps(
+            self.store,
+            self.images,
+            self.embedder,
+            self.index,
+            NeighbourLists(self.store, self.index, k=3, candidates=10),
+            10_000_000,
+            10_000_000,
+            max_attempts,
+        )
 
     def upload(self, name: str, data: bytes) -> ObjectRef:
         return self.images.put("b", name, data)

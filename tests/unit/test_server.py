@@ -1,0 +1,26 @@
+"""The inbox folder of ``logo-ann serve``: dropped images are processed once and moved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.server import InboxWatcher
+from tests.unit.test_api import fake_container
+from tests.unit.test_pipeline import jpeg
+
+
+def test_inbox_processes_complete_files_and_moves_them(tmp_path: Path) -> None:
+    container = fake_container(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    watcher = InboxWatcher(container, inbox)
+    (inbox / "photo.png").write_bytes(jpeg((255, 0, 0), (0, 0, 255)))
+    (inbox / "broken.jpg").write_bytes(b"not an image")
+    (inbox / ".partial.jpg").write_bytes(b"still being copied")
+    (inbox / "notes.txt").write_text("ignored")
+    assert watcher.poll() == 0  # first sight: sizes recorded, nothing taken yet
+    assert watcher.poll() == 2
+    assert (inbox / "done" / "photo.png").exists() and (inbox / "failed" / "broken.jpg").exists()
+    assert (inbox / ".partial.jpg").exists() and (inbox / "notes.txt").exists()
+    assert container.index.count() == 2  # the photo's two logos were embedded and indexed
+    assert watcher.poll() == 0
