@@ -17,11 +17,11 @@ import dataclasses
 
 import numpy as np
 
-FAMILY_SPREAD = 0.55  # cluster centre = family + spread * noise: cosine between sibling clusters ~0.8
-MEMBER_SPREAD = 0.19  # member = cluster + spread * noise: cosine between near-duplicates ~0.96
-CLUSTERS_PER_FAMILY = 4
-PARETO_SHAPE = 1.1  # cluster sizes 1 + Pareto(1.1): most small, a few in the hundreds
-MAX_CLUSTER = 2_000
+FAMILY_SPREAD = 0.38  # cluster centre = family + spread * noise: sibling clusters ~0.87 apart
+MEMBER_SPREAD = 0.21  # member = cluster + spread * noise: near-duplicates ~0.96
+CLUSTERS_PER_FAMILY = 8
+PARETO_SHAPE = 1.6  # cluster sizes 1 + Pareto(1.6): most of 1-3, a few in the hundreds
+MAX_CLUSTER = 300
 
 
 @dataclasses.dataclass(frozen=True)
