@@ -51,9 +51,17 @@ def recall_at(found: Sequence[Sequence[int]], truth: np.ndarray, k: int) -> floa
 def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_search: int) -> tuple[UsearchIndex, float]:
     """A fresh ``UsearchIndex`` holding ``vectors`` under ids 0..n-1; returns it and the build seconds."""
     shutil.rmtree(directory, ignore_errors=True)
-    index = UsearchIndex(directory, vectors.shape[1], dtype=setting.dtype, connectivity=setting.connectivity,
-                         expansion_add=setting.expansion_add, expansion_search=expansion_search,
-                         rescore=setting.rescore, oversample=setting.oversample, threads=os.cpu_count() or 1)
+    index = UsearchIndex(
+        directory,
+        vectors.shape[1],
+        dtype=setting.dtype,
+        connectivity=setting.connectivity,
+        expansion_add=setting.expansion_add,
+        expansion_search=expansion_search,
+        rescore=setting.rescore,
+        oversample=setting.oversample,
+        threads=os.cpu_count() or 1,
+    )
     started = time.perf_counter()
     step = 200_000
     for start in range(0, len(vectors), step):
@@ -81,26 +89,36 @@ def timed_searches(index: UsearchIndex, queries: np.ndarray, k: int) -> tuple[li
 
 
 def resident_bytes(index: UsearchIndex) -> int:
-    """What must stay in memory for search speed: the usearch graph with its quantised vectors."""
-    return int(index._graph.memory_usage)  # noqa: SLF001
+    """What must stay in memory for search speed: the usearch graph with its quantised vectors
+    (its serialised size; ``memory_usage`` also counts allocator reserve, not needed data)."""
+    return int(index._graph.serialized_length)  # noqa: SLF001
 
 
-def measure(index: UsearchIndex, setting: Setting, data: Dataset, truth: np.ndarray, expansion_search: int,
-            build_s: float) -> dict[str, Any]:
+def measure(
+    index: UsearchIndex, setting: Setting, data: Dataset, truth: np.ndarray, expansion_search: int, build_s: float
+) -> dict[str, Any]:
     set_expansion_search(index, expansion_search)
     index.search(data.queries[0], 10)  # warm the caches once
     found10, seconds = timed_searches(index, data.queries, 10)
     found100, seconds100 = timed_searches(index, data.queries, 100)
     n = index.count()
     return {
-        "benchmark": "ann", "n": n, "dim": data.vectors.shape[1], "queries": len(data.queries),
-        **dataclasses.asdict(setting), "expansion_search": expansion_search, "setting": setting.label(),
-        "recall_at_1": recall_at(found10, truth, 1), "recall_at_10": recall_at(found10, truth, 10),
+        "benchmark": "ann",
+        "n": n,
+        "dim": data.vectors.shape[1],
+        "queries": len(data.queries),
+        **dataclasses.asdict(setting),
+        "expansion_search": expansion_search,
+        "setting": setting.label(),
+        "recall_at_1": recall_at(found10, truth, 1),
+        "recall_at_10": recall_at(found10, truth, 10),
         "recall_at_100": recall_at(found100, truth, 100),
         "qps_one_thread": len(seconds) / float(seconds.sum()),
-        "p50_ms": float(np.percentile(seconds, 50) * 1e3), "p99_ms": float(np.percentile(seconds, 99) * 1e3),
+        "p50_ms": float(np.percentile(seconds, 50) * 1e3),
+        "p99_ms": float(np.percentile(seconds, 99) * 1e3),
         "qps_one_thread_k100": len(seconds100) / float(seconds100.sum()),
-        "build_s": build_s, "build_vectors_per_s": n / build_s if build_s else None,
+        "build_s": build_s,
+        "build_vectors_per_s": n / build_s if build_s else None,
         "bytes_per_vector": resident_bytes(index) / n,
         "rescore_bytes_per_vector_on_disk": 4 * data.vectors.shape[1] if setting.rescore else 0,
     }
@@ -111,26 +129,44 @@ def exact_record(data: Dataset, k: int) -> tuple[np.ndarray, dict[str, Any]]:
     started = time.perf_counter()
     truth, _ = exact_neighbours(data.vectors, data.queries, k)
     seconds = time.perf_counter() - started
-    record = {"benchmark": "ann_exact", "n": len(data.vectors), "dim": data.vectors.shape[1],
-              "queries": len(data.queries), "k": k, "threads": os.cpu_count(), "seconds": seconds,
-              "qps_batched_all_cores": len(data.queries) / seconds}
+    record = {
+        "benchmark": "ann_exact",
+        "n": len(data.vectors),
+        "dim": data.vectors.shape[1],
+        "queries": len(data.queries),
+        "k": k,
+        "threads": os.cpu_count(),
+        "seconds": seconds,
+        "qps_batched_all_cores": len(data.queries) / seconds,
+    }
     return truth, record
 
 
-def run(data: Dataset, settings: Sequence[Setting], expansions: Sequence[int], workdir: Path,
-        default_expansion: int = 64) -> Iterator[dict[str, Any]]:
+def run(
+    data: Dataset,
+    settings: Sequence[Setting],
+    expansions: Sequence[int],
+    workdir: Path,
+    default_expansion: int = 64,
+    swept: Setting = DEFAULT,
+) -> Iterator[dict[str, Any]]:
     """Records: the exact baseline, then each setting at each search expansion."""
     truth, exact = exact_record(data, 100)
     yield exact
     for setting in settings:
         index, build_s = build(setting, data.vectors, workdir / "ann-index", default_expansion)
         log.info("built %s on %d vectors in %.1f s", setting.label(), len(data.vectors), build_s)
-        sweep = expansions if setting == DEFAULT else [default_expansion]
+        sweep = sorted({*expansions, default_expansion}) if setting == swept else [default_expansion]
         for expansion in sweep:
             record = measure(index, setting, data, truth, expansion, build_s)
             record["speedup_vs_exact"] = record["qps_one_thread"] / exact["qps_batched_all_cores"]
-            log.info("%s ef=%d: recall@10 %.4f, %.0f q/s", setting.label(), expansion,
-                     record["recall_at_10"], record["qps_one_thread"])
+            log.info(
+                "%s ef=%d: recall@10 %.4f, %.0f q/s",
+                setting.label(),
+                expansion,
+                record["recall_at_10"],
+                record["qps_one_thread"],
+            )
             yield record
         index.close()
         del index

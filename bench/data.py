@@ -77,13 +77,17 @@ def generate(n: int, queries: int, dim: int = 512, seed: int = 0, chunk: int = 1
     vectors = np.empty((n, dim), np.float32)
     for start in range(0, n, chunk):
         part = cluster_of[start : start + chunk]
-        vectors[start : start + len(part)] = _unit((centres[part] + MEMBER_SPREAD * _noise(rng, len(part), scale)) @ turn)
+        vectors[start : start + len(part)] = _unit(
+            (centres[part] + MEMBER_SPREAD * _noise(rng, len(part), scale)) @ turn
+        )
     picked = cluster_of[rng.integers(0, n, size=queries)]  # clusters weighted by size, like real traffic
     query_vectors = _unit((centres[picked] + MEMBER_SPREAD * _noise(rng, queries, scale)) @ turn)
     return Dataset(vectors, query_vectors.astype(np.float32), cluster_of)
 
 
-def exact_neighbours(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+def exact_neighbours(
+    vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 65_536
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` by dot product (ids [q, k], cosines [q, k]), in chunks; all cores via BLAS."""
     best_ids = np.zeros((len(queries), 0), np.int64)
     best_cos = np.zeros((len(queries), 0), np.float32)

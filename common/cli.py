@@ -39,7 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--neighbours", action="store_true", help="also recompute every stored neighbour list")
     p.set_defaults(func=cmd_reindex)
 
-    p = sub.add_parser("reconcile", help="compare the store with the ANN index and repair the index")
+    p = sub.add_parser("reconcile", help="compare the store with the ANN index and repair both")
+    p.add_argument(
+        "--requeue",
+        action="store_true",
+        help="also send again the work of images stuck in pending/detected (store side)",
+    )
+    p.add_argument(
+        "--older-than",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --requeue: only images untouched for this long (default 600)",
+    )
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("models", help="prepare model files")
@@ -137,11 +149,15 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from common.pipeline.reconcile import reconcile
+    """Print one JSON object: the index repairs, and with ``--requeue`` the store-side ones."""
+    from common.pipeline.reconcile import reconcile, requeue
 
     c = container()
-    report = reconcile(c.store, c.fresh_index())
-    print(json.dumps(report.as_dict()))
+    body: dict[str, Any] = {}
+    if args.requeue:
+        body["requeue"] = requeue(c.detect_deps(), older_than_s=args.older_than).as_dict()
+    body.update(reconcile(c.store, c.fresh_index()).as_dict())
+    print(json.dumps(body))
     return 0
 
 

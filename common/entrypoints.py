@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import logging
 import time
 from typing import Any
@@ -26,6 +27,9 @@ logger = logging.getLogger("logo_ann.function")
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 DELETED = "google.cloud.storage.object.v1.deleted"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+# GCS generations are digits; S3-compatible stores give version ids or ETag-derived tokens
+GENERATION = re.compile(r"[A-Za-z0-9._-]{1,128}")
+MAX_OBJECT_NAME_BYTES = 1024  # Cloud Storage's limit: anything longer is not a real object
 
 
 def storage_ref(data: Any) -> tuple[ObjectRef, int | None, str | None]:
@@ -34,9 +38,11 @@ def storage_ref(data: Any) -> tuple[ObjectRef, int | None, str | None]:
     bucket, name = data.get("bucket"), data.get("name")
     if not isinstance(bucket, str) or not bucket or not isinstance(name, str) or not name:
         raise InvalidEventError("storage event needs non-empty string 'bucket' and 'name'")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_OBJECT_NAME_BYTES:
+        raise InvalidEventError(f"storage event 'name' is longer than {MAX_OBJECT_NAME_BYTES} bytes")
     generation = str(data.get("generation") or "0")
-    if not generation.isdigit():
-        raise InvalidEventError(f"storage event 'generation' must be digits, got {generation[:40]!r}")
+    if not GENERATION.fullmatch(generation):
+        raise InvalidEventError(f"storage event 'generation' must be a version token, got {generation[:40]!r}")
     size = data.get("size")
     try:
         size_value = int(size) if size is not None else None

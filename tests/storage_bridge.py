@@ -20,7 +20,6 @@ acknowledged (or refused for good), so the filer's own retries cover a bridge th
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -80,10 +79,9 @@ def _change(kind: str, path: str, entry: Mapping[str, Any], prefix: str) -> Chan
 
 
 def event_generation(token: str) -> str:
-    """The ``generation`` field of the event: a numeric generation (GCS, numeric version ids) as is;
-    otherwise ``"0"``, "the current object", because the ``detect`` entry point accepts GCS's
-    numeric generations only and SeaweedFS has none (``S3ImageStore`` derives a token instead)."""
-    return token if token.isdigit() else "0"
+    """The ``generation`` field of the event: the version token ``S3ImageStore`` derives for the
+    object (SeaweedFS has no numeric generations), so a replaced object is a new image."""
+    return token
 
 
 def cloud_event(change: Change, bucket: str, token: str) -> tuple[dict[str, str], bytes]:

@@ -20,6 +20,8 @@ from common.errors import DependencyError, InvalidEventError, NotFoundError
 log = logging.getLogger(__name__)
 
 _TMP_PREFIX = ".tmp-"
+MAX_NAME_BYTES = 1024  # Cloud Storage's limit on object names
+MAX_SEGMENT_BYTES = 255  # a file name on common filesystems
 
 
 class LocalImageStore:
@@ -114,8 +116,15 @@ def check_object_name(name: str) -> None:
         raise InvalidEventError(f"object name {name!r} contains a NUL byte")
     if name.startswith(("/", "\\")):
         raise InvalidEventError(f"object name {name!r} is absolute")
-    if ".." in name.replace("\\", "/").split("/"):
+    segments = name.replace("\\", "/").split("/")
+    if ".." in segments:
         raise InvalidEventError(f"object name {name!r} contains a '..' segment")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise InvalidEventError(f"object name of {len(name.encode('utf-8', 'surrogatepass'))} bytes exceeds "
+                                f"the limit of {MAX_NAME_BYTES} bytes")
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES for part in segments):
+        raise InvalidEventError(f"object name {name[:60]!r}... has a part longer than {MAX_SEGMENT_BYTES} bytes, "
+                                "which a local folder cannot store")
 
 
 def _write_atomically(path: Path, data: bytes) -> str:

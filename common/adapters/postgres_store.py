@@ -58,6 +58,9 @@ class PostgresDatabase(Database):
     def is_transient(self, exc: BaseException) -> bool:
         return self.is_disconnect(exc) or _sqlstate(exc).startswith(TRANSIENT_CODES)
 
+    def is_bad_value(self, exc: BaseException) -> bool:
+        return _sqlstate(exc).startswith("22")  # data exception: bad encoding, value out of range...
+
     def lock_migrations(self, tx: Tx) -> None:
         tx.one("SELECT pg_advisory_xact_lock(?)", MIGRATION_LOCK)
 

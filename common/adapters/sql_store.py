@@ -14,6 +14,7 @@ transaction and idempotent on its natural key:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import random
@@ -94,6 +95,17 @@ class SqlStore:
             " ORDER BY length(generation) DESC, generation DESC, id DESC",
             str(bucket),
             str(name),
+        )
+        return [image_from_row(row, self.db) for row in rows]
+
+    def stalled_images(
+        self, statuses: Sequence[str], updated_before: dt.datetime, limit: int = 1000
+    ) -> list[ImageRecord]:
+        """Images in one of ``statuses`` untouched since ``updated_before``, oldest id first."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = self._read(
+            f"SELECT {IMAGE_COLUMNS} FROM image WHERE status IN ({marks}) AND updated_at < ? ORDER BY id LIMIT ?",
+            *[str(s) for s in statuses], self.db.to_ts(updated_before), int(limit),
         )
         return [image_from_row(row, self.db) for row in rows]
 

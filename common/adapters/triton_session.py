@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tritonclient.http as triton_http
@@ -26,8 +26,6 @@ from common.ports.model_session import TensorSpec
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 
 class TritonSession:
     """``ModelSession`` over ``tritonclient.http``; checks the server and the model at start."""
@@ -36,16 +34,16 @@ class TritonSession:
         self.url = url
         self.model_name = model_name
         self.timeout_s = timeout_s
-        self._lock = threading.Lock()  # the gevent-based client must not be shared across threads
-        self._client = client or triton_http.InferenceServerClient(
-            url, connection_timeout=timeout_s, network_timeout=timeout_s
-        )
-        if not self._call(self._client.is_server_live):
+        # tritonclient's HTTP client (geventhttpclient) ties its connections to the thread that
+        # opened them: every thread gets its own client, so concurrent requests are safe.
+        self._injected = client
+        self._local = threading.local()
+        if not self._call("is_server_live"):
             raise DependencyError("triton", f"server at {url} is not live")
-        if not self._call(self._client.is_model_ready, model_name):
+        if not self._call("is_model_ready", model_name):
             raise DependencyError("triton", f"model {model_name!r} is not ready on {url}")
-        metadata = self._call(self._client.get_model_metadata, model_name)
-        config = self._call(self._client.get_model_config, model_name)
+        metadata = self._call("get_model_metadata", model_name)
+        config = self._call("get_model_config", model_name)
         self._inputs = [_spec(item) for item in metadata.get("inputs", [])]
         self._outputs = [_spec(item) for item in metadata.get("outputs", [])]
         self._max_batch_size = int(config.get("max_batch_size", 0) or 0)
@@ -79,7 +77,22 @@ class TritonSession:
         return [np.concatenate([part[i] for part in parts], axis=0) for i in range(len(names))]
 
     def close(self) -> None:
-        self._client.close()
+        client = getattr(self._local, "client", None)
+        if client is not None and client is not self._injected:
+            client.close()
+            self._local.client = None
+
+    @property
+    def _client(self) -> Any:
+        if self._injected is not None:
+            return self._injected
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = triton_http.InferenceServerClient(
+                self.url, connection_timeout=self.timeout_s, network_timeout=self.timeout_s
+            )
+            self._local.client = client
+        return client
 
     # --- internals ----------------------------------------------------------------------
     def _checked_feeds(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -111,17 +124,16 @@ class TritonSession:
         except InferenceServerException as exc:
             raise ModelError(f"{self.model_name}: cannot encode inputs: {exc}") from exc
         outputs = [triton_http.InferRequestedOutput(name, binary_data=True) for name in names]
-        result = self._call(self._client.infer, self.model_name, inputs, outputs=outputs)
+        result = self._call("infer", self.model_name, inputs, outputs=outputs)
         arrays = [result.as_numpy(name) for name in names]
         missing = [name for name, array in zip(names, arrays, strict=True) if array is None]
         if missing:
             raise ModelError(f"{self.model_name}: the server returned no {missing}")
         return arrays
 
-    def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            with self._lock:
-                return method(*args, **kwargs)
+            return getattr(self._client, method)(*args, **kwargs)
         except InferenceServerException as exc:
             raise _server_error(exc, self.model_name) from exc
         except Exception as exc:  # geventhttpclient raises socket, timeout and parser errors

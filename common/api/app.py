@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(container: Any) -> Flask:
     """The search API over a ``Container`` (see ``common.bootstrap``)."""
-    from common.api import openapi, routes_ann, routes_batch, routes_logos, routes_search, routes_web
+    from common.api import openapi, routes_admin, routes_ann, routes_batch, routes_logos, routes_search, routes_web
 
     app = Flask("logo_ann", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_body_bytes
@@ -29,6 +29,7 @@ def create_app(container: Any) -> Flask:
     routes_batch.register(app)
     routes_search.register(app)
     routes_web.register(app)
+    routes_admin.register(app)
     openapi.register(app)
     _register_errors(app)
     app.before_request(_preflight)
@@ -46,18 +47,33 @@ def error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message, "status": status}), status
 
 
+LOOPBACK = ("127.0.0.1", "::1")
+
+
 def token_error() -> tuple[Response, int] | None:
-    """A 401 response unless the request carries the API token (or none is configured)."""
+    """Why a state-changing request is refused, or None when it may go on.
+
+    With ``LOGO_ANN_API_TOKEN`` set, the request must carry ``Authorization: Bearer <token>``
+    (401 otherwise). With no token set, only requests from this machine (the embedded server on
+    127.0.0.1) may change state; any other gets 403 saying how to configure a token.
+    """
     token = container().settings.api_token
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return error(401, "this route needs a valid API token (Authorization: Bearer ...)")
-    return None
+        return None
+    if request.remote_addr in LOOPBACK:
+        return None
+    return error(
+        403,
+        "this route changes state and this server has no API token: set LOGO_ANN_API_TOKEN "
+        "and send 'Authorization: Bearer <token>' (without one, only local requests may change state)",
+    )
 
 
 def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
-    """State-changing routes need ``Authorization: Bearer <LOGO_ANN_API_TOKEN>`` when a token is set."""
+    """Guard a state-changing route with ``token_error``."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return token_error() or view(*args, **kwargs)

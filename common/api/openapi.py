@@ -22,11 +22,13 @@ from common.api.openapi_schemas import (
     query,
     ref,
 )
+from common.api.routes_admin import openapi_paths
 
 JSON = "application/json"
 ERRORS = {
     400: "bad parameter or body",
     401: "missing or wrong API token",
+    403: "no API token is configured and the request is not from this machine",
     404: "not found",
     413: "request body too large",
     422: "the image cannot be used (not an image, corrupt, too large)",
@@ -35,7 +37,7 @@ ERRORS = {
 BEARER: list[dict[str, list[str]]] = [
     {"bearer": []},
     {},
-]  # a token is needed only when the server sets LOGO_ANN_API_TOKEN
+]  # with no LOGO_ANN_API_TOKEN set, only requests from the server's own machine may change state
 
 
 def json_response(description: str, schema: str) -> dict[str, Any]:
@@ -112,7 +114,7 @@ def _search_paths() -> dict[str, Any]:
             "post": operation(
                 "Detect the logos of an uploaded image and search with each; nothing is stored unless asked",
                 {200: json_response("every detected logo with its neighbours", "ImageSearchResults")},
-                [400, 401, 413, 422, 503],
+                [400, 401, 403, 413, 422, 503],
                 parameters=[COUNT_QUERY, store],
                 requestBody=image_body(),
                 security=BEARER,
@@ -156,7 +158,7 @@ def _logo_paths() -> dict[str, Any]:
                     201: json_response("stored and processed", "UploadResult"),
                     422: json_response("stored, but the image cannot be used", "UploadResult"),
                 },
-                [400, 401, 413, 503],
+                [400, 401, 403, 413, 503],
                 parameters=[name],
                 requestBody=image_body(),
                 security=BEARER,
@@ -211,7 +213,7 @@ def document() -> dict[str, Any]:
                     'Every error is JSON: {"error": message, "status": code}.'
                 ),
             },
-            "paths": {**_ann_paths(), **_search_paths(), **_logo_paths(), **_service_paths()},
+            "paths": {**_ann_paths(), **_search_paths(), **_logo_paths(), **_service_paths(), **openapi_paths()},
             "components": {
                 "schemas": SCHEMAS,
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

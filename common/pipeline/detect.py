@@ -61,9 +61,23 @@ class DetectResult:
     timings: Timings
 
 
-def generation_key(generation: str) -> tuple[int, str]:
-    """Order generations: numeric ones (GCS) numerically, others as strings."""
-    return (int(generation), "") if generation.isdigit() else (-1, generation)
+def is_older(candidate: str, than: str, current: str | None) -> bool:
+    """Whether generation ``candidate`` predates ``than``.
+
+    Numeric generations (GCS) compare as numbers. Opaque tokens (an S3 ETag-derived version)
+    have no order of their own: ``than`` is newer exactly when it is what storage holds now.
+    """
+    if candidate.isdigit() and than.isdigit():
+        return int(candidate) < int(than)
+    return candidate != than and than == current
+
+
+def _current_generation(deps: DetectDeps, ref: ObjectRef, generations: list[str]) -> str | None:
+    """What storage holds now; only asked when some generation is an opaque token."""
+    if all(g.isdigit() for g in generations):
+        return None
+    found = deps.images.stat(ref.bucket, ref.name)
+    return found.generation if found else None
 
 
 def detect_object(ref: ObjectRef, size: int | None, content_type: str | None, deps: DetectDeps) -> DetectResult:
@@ -118,13 +132,16 @@ def _publish(image: ImageRecord, logos: list[LogoRecord], deps: DetectDeps, timi
 
 def _superseded(deps: DetectDeps, image: ImageRecord) -> bool:
     """Newest generation wins: retire older generations, ignore a late older one."""
-    versions = deps.store.find_images(image.ref.bucket, image.ref.name)
-    mine = generation_key(image.ref.generation)
-    if any(generation_key(o.ref.generation) > mine and o.status != DELETED for o in versions):
+    others = [o for o in deps.store.find_images(image.ref.bucket, image.ref.name) if o.id != image.id]
+    if not others:
+        return False
+    mine = image.ref.generation
+    current = _current_generation(deps, image.ref, [mine] + [o.ref.generation for o in others])
+    if any(is_older(mine, o.ref.generation, current) and o.status != DELETED for o in others):
         deps.store.mark_image(image.id, SUPERSEDED, "a newer generation of the object exists")
         return True
-    for other in versions:
-        if generation_key(other.ref.generation) < mine and other.status not in (SUPERSEDED, DELETED):
+    for other in others:
+        if is_older(other.ref.generation, mine, current) and other.status not in (SUPERSEDED, DELETED):
             retire_image(deps.store, deps.index, other.id, SUPERSEDED, "replaced by a newer generation")
     return False
 
@@ -140,12 +157,14 @@ def retire_image(store: MetadataStore, index: VectorIndex, image_id: int, status
 
 
 def delete_object(ref: ObjectRef, deps: DetectDeps) -> list[int]:
-    """``object.deleted``: retire every stored generation up to the deleted one."""
+    """``object.deleted``: retire the deleted generation and every older one."""
+    images = deps.store.find_images(ref.bucket, ref.name)
+    current = _current_generation(deps, ref, [ref.generation] + [i.ref.generation for i in images])
     removed: list[int] = []
-    for image in deps.store.find_images(ref.bucket, ref.name):
-        if ref.generation == "0" or generation_key(image.ref.generation) <= generation_key(ref.generation):
-            if image.status != DELETED:
-                removed += retire_image(deps.store, deps.index, image.id, DELETED, "the object was deleted")
+    for image in images:
+        gen = image.ref.generation
+        if image.status != DELETED and (ref.generation in ("0", gen) or is_older(gen, ref.generation, current)):
+            removed += retire_image(deps.store, deps.index, image.id, DELETED, "the object was deleted")
     return removed
 
 

@@ -4,16 +4,28 @@
 orphans (ids the store no longer has embeddings for) removed, stale vectors replaced.
 ``reindex`` re-sends every vector. Both work through the ``VectorIndex`` port, so they serve
 the embedded index and Elasticsearch alike.
+
+``requeue`` repairs the other way, on the store side: images whose pipeline stopped half-way
+(``pending``: detect never finished; ``detected``: the crops message was lost, dead-lettered or
+its embedding never finished) and that have not moved for a while get their work sent again
+through the detect use case, which re-publishes their crops message. Both use cases are
+idempotent, so re-sending work that was merely slow creates nothing twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import logging
 
 import numpy as np
 
-from common.ports.metadata_store import MetadataStore
+from common.errors import TransientError
+from common.pipeline.detect import DetectDeps, detect_object
+from common.ports.metadata_store import DETECTED, PENDING, MetadataStore
 from common.ports.vector_index import VectorIndex
+
+logger = logging.getLogger(__name__)
 
 STALE_TOLERANCE = 2e-2  # int8/quantised indexes return vectors within this of the original
 
@@ -37,8 +49,9 @@ class ReconcileReport:
         }
 
 
-def reconcile(store: MetadataStore, index: VectorIndex, check_vectors: bool = True,
-              batch_size: int = 2_000) -> ReconcileReport:
+def reconcile(
+    store: MetadataStore, index: VectorIndex, check_vectors: bool = True, batch_size: int = 2_000
+) -> ReconcileReport:
     report = ReconcileReport()
     in_index = index.ids()
     report.index_documents_before = len(in_index)
@@ -74,3 +87,33 @@ def _stale(index: VectorIndex, ids: list[int], matrix: np.ndarray) -> list[int]:
         if vector is not None and float(np.max(np.abs(np.asarray(vector) - matrix[i]))) > STALE_TOLERANCE:
             stale.append(i)
     return stale
+
+
+@dataclasses.dataclass
+class RequeueReport:
+    requeued: dict[int, str] = dataclasses.field(default_factory=dict)  # image id -> status afterwards
+    errors: dict[int, str] = dataclasses.field(default_factory=dict)  # image id -> transient error
+
+    def as_dict(self) -> dict[str, object]:
+        statuses = sorted(set(self.requeued.values()))
+        return {
+            "requeued": len(self.requeued),
+            "after": {status: sum(1 for s in self.requeued.values() if s == status) for status in statuses},
+            "errors": len(self.errors),
+        }
+
+
+def requeue(deps: DetectDeps, older_than_s: float = 600.0, limit: int = 1000) -> RequeueReport:
+    """Send the work of stalled ``pending``/``detected`` images again (see the module docstring)."""
+    report = RequeueReport()
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max(0.0, older_than_s))
+    for image in deps.store.stalled_images((PENDING, DETECTED), cutoff, limit):
+        try:
+            result = detect_object(image.ref, image.size, image.content_type, deps)
+        except TransientError as exc:  # counted against the image; the next reconcile tries again
+            report.errors[image.id] = str(exc)
+            logger.warning("requeue of image %s failed: %s", image.id, exc)
+            continue
+        after = deps.store.get_image(image.id)
+        report.requeued[image.id] = after.status if after is not None else result.status
+    return report

@@ -6,6 +6,7 @@ Every write is idempotent on its natural key, so a repeated event or message cha
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -77,6 +78,12 @@ class MetadataStore(Protocol):
         ...
 
     def mark_image(self, image_id: int, status: str, error: str | None = None) -> None: ...
+
+    def stalled_images(
+        self, statuses: Sequence[str], updated_before: dt.datetime, limit: int = 1000
+    ) -> list[ImageRecord]:
+        """Images in one of ``statuses`` untouched since ``updated_before`` (for ``reconcile --requeue``)."""
+        ...
 
     def count_attempt(self, image_id: int, error: str) -> int:
         """Record a failed attempt (transient error text); returns the attempt count."""

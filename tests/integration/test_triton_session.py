@@ -99,6 +99,19 @@ def test_embeddings_through_triton_equal_onnxruntime(server: TritonServer, model
     np.testing.assert_allclose(embeds, expected, rtol=1e-6, atol=1e-5)
 
 
+def test_one_session_serves_concurrent_threads(server: TritonServer, models: dict[str, Path]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = TritonSession(server.url, EMBEDDER)
+    batches = [_clip_feeds(3, seed=10 + i) for i in range(8)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda feeds: session.run(["image_embeds"], feeds)[0], batches))
+
+    for feeds, embeds in zip(batches, results, strict=True):
+        np.testing.assert_allclose(embeds, _reference(models[EMBEDDER], feeds, "image_embeds"), rtol=1e-6, atol=1e-5)
+
+
 def test_batches_above_max_batch_size_are_split_and_reassembled(server: TritonServer, models: dict[str, Path]) -> None:
     import tritonclient.http as triton_http
 

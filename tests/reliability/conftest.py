@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +42,7 @@ class Recorder:
     def add(self, category: str, case: str, outcome: str, test: str) -> None:
         if category not in CATEGORIES:
             raise ValueError(f"unknown report category {category!r}; add it to CATEGORIES")
-        self.rows.append(Row(category, " ".join(case.split()), " ".join(outcome.split()), test))
+        self.rows.append(Row(category, _stable(case), _stable(outcome), test))
 
     def complete(self) -> bool:
         wanted = {p.name for p in HERE.glob("test_*.py")}
@@ -68,9 +69,19 @@ class Recorder:
                 result = self.results.get(r.test, "not finished")
                 name = r.test.split("::", 1)[-1]
                 lines.append(f"| {_cell(r.case)} | {_cell(r.outcome)} | `{_cell(name)}` | {result} |")
-        counts = {s: sum(1 for r in set(self.rows) if self.results.get(r.test) == s) for s in ("passed", "failed")}
-        lines += ["", f"{len(set(self.rows))} cases: {counts['passed']} in passing tests, {counts['failed']} in failing tests.", ""]
+        states = ("passed", "failed", "skipped")
+        counts = {s: sum(1 for r in set(self.rows) if self.results.get(r.test) == s) for s in states}
+        summary = ", ".join(f"{counts[s]} {s}" for s in states)
+        lines += ["", f"{len(set(self.rows))} cases ({summary}).", ""]
         return "\n".join(lines)
+
+
+def _stable(text: str) -> str:
+    """One line, with what changes from run to run (ports, temporary folders) masked."""
+    text = re.sub(r"(127\.0\.0\.1|localhost):\d+", r"\1:PORT", " ".join(text.split()))
+    text = re.sub(r"\bport \d+", "port PORT", text)
+    text = re.sub(r"\b\d{15,}\b", "<generation>", text)  # file-time generations of the local store
+    return re.sub(r"/tmp/\S+", "/tmp/...", text)
 
 
 def _cell(text: str) -> str:

@@ -174,3 +174,17 @@ def test_reverse_update_enters_a_closer_new_logo_into_existing_lists(world: Worl
         sims[row] = -np.inf
         expected = [ids[j] for j in np.argsort(-sims)[:2]]
         assert stored[logo_id]["logo_ids"] == expected, f"logo {logo_id}"
+
+
+def test_opaque_generation_tokens_are_ordered_by_what_storage_holds(world: World) -> None:
+    """S3-compatible stores give ETag-derived tokens, not numbers: the current object is newest."""
+    old = ObjectRef("b", "p.png", "e-old")
+    world.images.objects[("b", "p.png")] = ("e-old", jpeg((255, 0, 0), (0, 0, 255)))
+    old_id = world.process(old)
+    world.images.objects[("b", "p.png")] = ("e-new", jpeg((0, 255, 0), (0, 0, 0)))
+    new_id = world.process(ObjectRef("b", "p.png", "e-new"))
+    assert world.store.get_image(old_id).status == SUPERSEDED
+    new_logos = {logo.id for logo in world.store.logos_of_image(new_id)}
+    assert world.index.ids() == new_logos
+    world.process(old)  # the old token's event, late: storage holds "e-new", so it changes nothing
+    assert world.index.ids() == new_logos and world.store.get_image(new_id).status == INDEXED

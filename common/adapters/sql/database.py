@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from common.adapters.sql.pool import ConnectionPool
-from common.errors import DependencyError
+from common.errors import DependencyError, InvalidEventError
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,10 @@ class Database:
         """The failure may pass on retry: reported as ``DependencyError``."""
         return False
 
+    def is_bad_value(self, exc: BaseException) -> bool:
+        """The input itself is unacceptable (e.g. a NUL byte in text): reported as ``InvalidEventError``."""
+        return False
+
     def lock_migrations(self, tx: Tx) -> None:
         """Serialise schema migrations across processes (within the current transaction)."""
 
@@ -140,6 +144,8 @@ class Database:
                 raise _Reconnect(exc) from exc
             if broken or self.is_transient(exc):
                 raise self._dependency_error(exc) from exc
+            if self.is_bad_value(exc):
+                raise InvalidEventError(f"{self.name} refused a value: {describe(exc)}") from exc
             raise
         finally:
             self.pool.release(conn, broken)

@@ -1,0 +1,130 @@
+"""The search API over HTTP (``logo-ann serve``'s code path) on an index of n synthetic logos,
+against the raw ``index.search`` of the same queries in the same run.
+
+The embedded home holds the full index (built by ``bench.ann`` with the default setting) and a
+SQLite store with only the query logos (the route reads the query logo's vector from the store);
+the index's ``applied_seq`` is set to the store's last change, so nothing is caught up at start.
+The server runs in its own process; this process drives it with one keep-alive connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from bench.ann import DEFAULT, build, timed_searches
+from common.adapters.sqlite_store import SqliteStore
+from common.adapters.usearch_index import UsearchIndex
+from common.domain import Box, Detection, ObjectRef
+from tests.services import free_port
+
+log = logging.getLogger(__name__)
+
+
+def prepare_home(home: Path, vectors: np.ndarray, queries: int) -> list[int]:
+    """Store ``queries`` logos whose vectors are index rows; build and save the index; their ids."""
+    home.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(home / "logo-ann.sqlite3")
+    image, _ = store.upsert_image(ObjectRef("uploads", "bench.jpg", "1"), 1, "image/jpeg")
+    boxes = [Detection(Box(0.0, 0.0, 0.5, 0.5), 0.9, "logo") for _ in range(queries)]
+    logos = store.record_detections(image.id, 100, 100, boxes, "bench")
+    ids = [logo.id for logo in logos]
+    if max(ids) >= len(vectors):
+        raise ValueError("more query logos than indexed vectors")
+    store.save_embeddings(ids, vectors[ids], "bench", "robotoff-v1")
+    seq = store.last_change_seq()
+    store.close()
+    index, _ = build(DEFAULT, vectors, home / "index", 64)
+    index.set_applied_seq(seq)
+    index.flush()
+    index.close()
+    return ids
+
+
+def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, LOGO_ANN_HOME=str(home))
+    code = (
+        "import logging, sys; logging.basicConfig(level=logging.WARNING);"
+        "from common.bootstrap import Container; from common.settings import load_settings;"
+        "from common.server import serve;"
+        f"serve(Container(load_settings()), '127.0.0.1', {port}, watch_inbox=False)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/v1/ann/search/1?count=1"
+    deadline = time.monotonic() + 300
+    while not _ok(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the API server did not start (exit code {proc.poll()})")
+        time.sleep(0.5)
+    return proc
+
+
+def _ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def load(port: int, ids: list[int], count: int, rounds: int) -> np.ndarray:
+    """Sequential GETs on one keep-alive connection; seconds per request."""
+    session = requests.Session()
+    seconds = []
+    for _ in range(rounds):
+        for logo_id in ids:
+            started = time.perf_counter()
+            response = session.get(f"http://127.0.0.1:{port}/api/v1/ann/search/{logo_id}?count={count}", timeout=30)
+            seconds.append(time.perf_counter() - started)
+            if response.status_code != 200 or len(response.json()["results"]) != count:
+                raise RuntimeError(f"bad answer {response.status_code}: {response.text[:200]}")
+    return np.asarray(seconds)
+
+
+def raw_times(home: Path, vectors: np.ndarray, ids: list[int], count: int, rounds: int) -> np.ndarray:
+    index = UsearchIndex(home / "index", vectors.shape[1])
+    seconds = np.concatenate([timed_searches(index, vectors[ids], count)[1] for _ in range(rounds)])
+    index.close()
+    return seconds
+
+
+def run(vectors: np.ndarray, workdir: Path, queries: int, rounds: int) -> list[dict[str, Any]]:
+    home = workdir / "api-home"
+    ids = prepare_home(home, vectors, queries)
+    port = free_port()
+    proc = start_server(home, port)
+    records = []
+    try:
+        for count in (10, 100):
+            load(port, ids[:20], count, 1)  # warm up
+            http = load(port, ids, count, rounds)
+            raw = raw_times(home, vectors, ids, count, rounds)
+            records.append(
+                {
+                    "benchmark": "api",
+                    "n": len(vectors),
+                    "count": count,
+                    "requests": len(http),
+                    "server": "werkzeug threaded",
+                    "client": "requests.Session, one keep-alive connection",
+                    "requests_per_s": len(http) / float(http.sum()),
+                    "p50_ms": float(np.percentile(http, 50) * 1e3),
+                    "p99_ms": float(np.percentile(http, 99) * 1e3),
+                    "raw_p50_ms": float(np.percentile(raw, 50) * 1e3),
+                    "raw_p99_ms": float(np.percentile(raw, 99) * 1e3),
+                    "added_ms_p50": float((np.percentile(http, 50) - np.percentile(raw, 50)) * 1e3),
+                }
+            )
+            log.info("api count=%d: %s", count, records[-1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return records

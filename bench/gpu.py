@@ -1,0 +1,68 @@
+"""Crops/s of the CLIP-sized embedder on a GPU (onnxruntime CUDA or TensorRT provider), batch 32-512.
+
+Runs unattended in a few minutes: ``python -m bench.gpu``. Without onnxruntime-gpu and a device
+the record is written empty, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from bench.models import ensure
+
+log = logging.getLogger(__name__)
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZES = (32, 64, 128, 256, 512)
+
+
+def measure(seconds_per_size: float = 5.0) -> list[dict[str, Any]]:
+    available = ort.get_available_providers()
+    providers = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
+    if not providers:
+        return [
+            {
+                "benchmark": "gpu",
+                "skipped": True,
+                "reason": f"no CUDA/TensorRT provider in onnxruntime {ort.__version__} (available: {available})",
+            }
+        ]
+    model = ensure()["embedder"]
+    records = []
+    for provider in providers:
+        session = ort.InferenceSession(str(model), providers=[provider, "CPUExecutionProvider"])
+        for size in SIZES:
+            batch = np.random.default_rng(0).standard_normal((size, 3, 224, 224), dtype=np.float32)
+            session.run(None, {"pixel_values": batch})
+            runs, started = 0, time.perf_counter()
+            while runs == 0 or time.perf_counter() - started < seconds_per_size:
+                session.run(None, {"pixel_values": batch})
+                runs += 1
+            elapsed = time.perf_counter() - started
+            records.append(
+                {
+                    "benchmark": "gpu",
+                    "provider": provider,
+                    "batch_size": size,
+                    "crops_per_s": runs * size / elapsed,
+                    "ms_per_batch": elapsed / runs * 1e3,
+                }
+            )
+    return records
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    records = measure()
+    (RESULTS / "gpu.json").write_text(json.dumps(records, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

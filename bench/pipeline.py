@@ -1,0 +1,139 @@
+"""Images/s through detect → embed → index (the real ``ingest_file`` path of the embedded default)
+against raw onnxruntime inference of the same two models on the same inputs, in the same run.
+
+Raw: the detector on each image's letterboxed tensor, then the embedder on that image's crops
+(the same crops the pipeline cut, as one batch), sessions with onnxruntime's default threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from common.bootstrap import Container
+from common.detector import letterbox
+from common.embedder import preprocess_robotoff_v1
+from common.images import crop_box, decode_image
+from common.ingest import ingest_file
+from common.samples import draw_product
+from common.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def sample_images(directory: Path, count: int, seed: int = 7) -> list[Path]:
+    """Synthetic product photos (JPEG, 640×800) with a few logo-like marks each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    paths = []
+    for i in range(count):
+        image, _ = draw_product(rng)
+        path = directory / f"product-{i:04d}.jpg"
+        image.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def container_for(home: Path, models: dict[str, Path], **overrides: Any) -> Container:
+    shutil.rmtree(home, ignore_errors=True)
+    settings = load_settings(
+        {}, home=home, detector_model=str(models["detector"]), embedder_model=str(models["embedder"]), **overrides
+    )
+    return Container(settings)
+
+
+def run_pipeline(paths: list[Path], container: Container) -> tuple[float, list[list[Any]]]:
+    """Seconds to ingest every image (after one warm-up image) and the boxes found per image."""
+    ingest_file(paths[0], container)  # loads the models and the index
+    started = time.perf_counter()
+    boxes = []
+    for path in paths[1:]:
+        record = ingest_file(path, container)
+        if record["status"] == "failed":
+            raise RuntimeError(f"pipeline failed on {path}: {record['error']}")
+        boxes.append([logo["bounding_box"] for logo in record["logos"]])
+    return time.perf_counter() - started, boxes
+
+
+def run_raw(paths: list[Path], container: Container) -> tuple[float, int]:
+    """Seconds of raw inference on the same inputs (preprocessing done beforehand), and crops."""
+    detector = ort.InferenceSession(container.settings.detector_model, providers=["CPUExecutionProvider"])
+    embedder = ort.InferenceSession(container.settings.embedder_model, providers=["CPUExecutionProvider"])
+    tensors, crops = [], []
+    for path in paths[1:]:
+        image = decode_image(path.read_bytes(), max_pixels=10**8, max_bytes=10**8)
+        tensors.append(letterbox(image, (640, 640))[0])
+        found = container.detector.detect(image)
+        crops.append(preprocess_robotoff_v1([crop_box(image, d.box) for d in found]) if found else None)
+    detector.run(None, {"images": tensors[0]})
+    started = time.perf_counter()
+    for tensor, batch in zip(tensors, crops, strict=True):
+        detector.run(None, {"images": tensor})
+        if batch is not None:
+            embedder.run(None, {"pixel_values": batch})
+    return time.perf_counter() - started, sum(len(b) for b in crops if b is not None)
+
+
+def run(models: dict[str, Path], workdir: Path, images: int) -> list[dict[str, Any]]:
+    paths = sample_images(workdir / "images", images + 1)
+    container = container_for(workdir / "pipeline-home", models)
+    pipeline_s, boxes = run_pipeline(paths, container)
+    raw_s, crops = run_raw(paths, container)
+    common = {
+        "benchmark": "pipeline",
+        "images": images,
+        "crops": crops,
+        "runtime": "onnxruntime-cpu",
+        "embed_batch_size": container.settings.embed_batch_size,
+    }
+    records = [
+        {
+            **common,
+            "path": "raw onnxruntime (detector + embedder only)",
+            "seconds": raw_s,
+            "images_per_s": images / raw_s,
+        },
+        {
+            **common,
+            "path": "pipeline (ingest_file: store, detect, crop, embed, index, neighbours)",
+            "seconds": pipeline_s,
+            "images_per_s": images / pipeline_s,
+            "fraction_of_raw": raw_s / pipeline_s,
+            "logos_found": sum(len(b) for b in boxes),
+        },
+    ]
+    log.info("pipeline %.2f img/s vs raw %.2f img/s", records[1]["images_per_s"], records[0]["images_per_s"])
+    return records
+
+
+def embedder_batches(model: Path, sizes: list[int], seconds_per_size: float) -> list[dict[str, Any]]:
+    """Crops/s of the embedder on onnxruntime (CPU) at each batch size."""
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    records = []
+    for size in sizes:
+        batch = rng.standard_normal((size, 3, 224, 224), dtype=np.float32)
+        session.run(None, {"pixel_values": batch})
+        runs, started = 0, time.perf_counter()
+        while runs == 0 or time.perf_counter() - started < seconds_per_size:
+            session.run(None, {"pixel_values": batch})
+            runs += 1
+        elapsed = time.perf_counter() - started
+        records.append(
+            {
+                "benchmark": "batching",
+                "runtime": "onnxruntime-cpu",
+                "batch_size": size,
+                "runs": runs,
+                "crops_per_s": runs * size / elapsed,
+                "ms_per_batch": elapsed / runs * 1e3,
+            }
+        )
+    return records

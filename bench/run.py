@@ -1,0 +1,151 @@
+"""``python -m bench.run --quick|--full``: every benchmark, results under ``bench/results/``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import ann, api, es, pipeline, triton
+from bench.data import generate, neighbour_profile, spectrum_slope
+from bench.gpu import measure as gpu_measure
+from bench.models import ensure
+from bench.summary import write_summary
+from common.settings import Settings
+
+log = logging.getLogger("bench")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    mode: str
+    sizes: tuple[int, ...]
+    queries: int
+    sweep_size: int  # the size at which every setting is built
+    expansions: tuple[int, ...]
+    settings: tuple[ann.Setting, ...]
+    api_queries: int
+    api_rounds: int
+    images: int
+    batch_sizes: tuple[int, ...]
+    batch_seconds: float
+
+
+def default_setting() -> tuple[ann.Setting, int]:
+    s = Settings()
+    return ann.Setting(
+        s.index_dtype, s.index_connectivity, s.index_expansion_add, s.index_rescore
+    ), s.index_expansion_search
+
+
+SWEEP = (
+    ann.Setting("i8", rescore=False),
+    ann.Setting("f16", rescore=False),
+    ann.Setting("f32", rescore=False),
+    ann.Setting("i8", connectivity=8),
+    ann.Setting("i8", connectivity=32),
+)
+PLANS = {
+    "quick": Plan("quick", (30_000,), 300, 30_000, (32, 64, 128), SWEEP[:1] + SWEEP[3:4], 100, 2, 6, (1, 4, 16), 1.0),
+    "full": Plan(
+        "full",
+        (100_000, 1_000_000),
+        1000,
+        100_000,
+        (16, 32, 64, 128, 256),
+        SWEEP,
+        500,
+        2,
+        24,
+        (1, 2, 4, 8, 16, 32, 64),
+        4.0,
+    ),
+}
+
+
+def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
+    default, default_ef = default_setting()
+    records: list[dict[str, Any]] = []
+    data = None
+    for n in plan.sizes:
+        data = generate(n, plan.queries)
+        profile = {
+            "benchmark": "ann_data",
+            "n": n,
+            **neighbour_profile(data.vectors),
+            "spectrum_slope": spectrum_slope(data.vectors),
+        }
+        records.append(profile)
+        settings = (default, *plan.settings) if n == plan.sweep_size else (default, ann.Setting("i8", connectivity=8))
+        for record in ann.run(data, settings, plan.expansions, workdir, default_ef, default):
+            record["is_default"] = (
+                record.get("setting") == default.label() and record.get("expansion_search") == default_ef
+            )
+            records.append(record)
+    return records, data
+
+
+def run(plan: Plan) -> list[dict[str, Any]]:
+    workdir = RESULTS / "tmp"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    timings: dict[str, float] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
+
+    def stage(name: str, fn: Any) -> None:
+        started = time.perf_counter()
+        groups[name] = fn()
+        timings[name] = time.perf_counter() - started
+        log.info("%s done in %.0f s", name, timings[name])
+
+    models = ensure()
+    holder: dict[str, Any] = {}
+
+    def do_ann() -> list[dict[str, Any]]:
+        records, holder["data"] = ann_records(plan, workdir)
+        return records
+
+    stage("ann", do_ann)
+    stage("es", lambda: es.run(holder["data"]))
+    stage("api", lambda: api.run(holder["data"].vectors, workdir, plan.api_queries, plan.api_rounds))
+    holder.clear()
+    stage("pipeline", lambda: pipeline.run(models, workdir, plan.images))
+    stage("batching", lambda: pipeline.embedder_batches(models["embedder"], list(plan.batch_sizes), plan.batch_seconds))
+    stage(
+        "triton",
+        lambda: triton.run(
+            models, workdir, max(2, plan.images // 4), [b for b in plan.batch_sizes if b <= 32], plan.batch_seconds
+        ),
+    )
+    stage("gpu", gpu_measure)
+    shutil.rmtree(workdir, ignore_errors=True)
+    for name, records in groups.items():
+        for record in records:
+            record.setdefault("mode", plan.mode)
+        (RESULTS / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")
+    everything = [r for records in groups.values() for r in records]
+    write_summary(RESULTS, plan.mode, everything, timings, models)
+    return everything
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="small sizes, a few settings (< 3 minutes)")
+    group.add_argument("--full", action="store_true", help="100k and 1M vectors, every setting (< 30 minutes)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("common").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    run(PLANS["full" if args.full else "quick"])
+    log.info("benchmarks finished in %.0f s; results in %s", time.perf_counter() - started, RESULTS)
+
+
+if __name__ == "__main__":
+    main()

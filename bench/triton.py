@@ -1,0 +1,80 @@
+"""The same embedder batching and pipeline through a real Triton server (PyTriton, HTTP).
+
+Needs ``.venv-triton`` (``make triton-venv``); without it the records say why they are empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import pipeline
+
+log = logging.getLogger(__name__)
+
+
+def _embedder_batches(url: str, sizes: list[int], seconds_per_size: float) -> list[dict[str, Any]]:
+    from common.adapters.triton_session import TritonSession
+
+    session = TritonSession(url, "clip", timeout_s=120.0)
+    rng = np.random.default_rng(0)
+    records = []
+    for size in sizes:
+        batch = rng.standard_normal((size, 3, 224, 224), dtype=np.float32)
+        session.run(None, {"pixel_values": batch})
+        runs, started = 0, time.perf_counter()
+        while runs == 0 or time.perf_counter() - started < seconds_per_size:
+            session.run(None, {"pixel_values": batch})
+            runs += 1
+        elapsed = time.perf_counter() - started
+        records.append(
+            {
+                "benchmark": "batching",
+                "runtime": "triton-http (PyTriton, onnxruntime CPU inside)",
+                "batch_size": size,
+                "runs": runs,
+                "crops_per_s": runs * size / elapsed,
+                "ms_per_batch": elapsed / runs * 1e3,
+            }
+        )
+    return records
+
+
+def run(models: dict[str, Path], workdir: Path, images: int, sizes: list[int], seconds: float) -> list[dict[str, Any]]:
+    try:
+        from tests.triton_fixture import start_triton
+
+        root = Path(tempfile.mkdtemp(prefix="lab-"))  # short: Triton's socket paths are limited
+        server = start_triton(root, detector=models["detector"], embedder=models["embedder"], timeout=180.0)
+    except BaseException as exc:  # noqa: BLE001 - pytest.skip raises a BaseException when the venv is missing
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        log.warning("Triton benchmarks skipped: %s", exc)
+        return [{"benchmark": "triton", "skipped": True, "reason": str(exc)[:300]}]
+    try:
+        records = _embedder_batches(server.url, sizes, seconds)
+        home = workdir / "triton-home"
+        container = pipeline.container_for(home, models, model_runtime="triton", triton_url=server.url)
+        paths = pipeline.sample_images(workdir / "images", images + 1)
+        elapsed, boxes = pipeline.run_pipeline(paths, container)
+        records.append(
+            {
+                "benchmark": "pipeline",
+                "path": "pipeline through Triton (HTTP)",
+                "runtime": "triton-http",
+                "images": images,
+                "seconds": elapsed,
+                "images_per_s": images / elapsed,
+                "logos_found": sum(len(b) for b in boxes),
+            }
+        )
+        return records
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

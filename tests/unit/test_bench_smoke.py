@@ -1,0 +1,77 @@
+"""The benchmark harness: the data generator's statistics, recall, and the ANN records' keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import ann
+from bench.data import exact_neighbours, generate, neighbour_profile, spectrum_slope
+
+ANN_KEYS = {
+    "n",
+    "dtype",
+    "connectivity",
+    "expansion_add",
+    "expansion_search",
+    "rescore",
+    "recall_at_1",
+    "recall_at_10",
+    "recall_at_100",
+    "qps_one_thread",
+    "p50_ms",
+    "p99_ms",
+    "build_s",
+    "bytes_per_vector",
+    "speedup_vs_exact",
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(20_000, 50, seed=3)
+
+
+def test_vectors_are_unit_and_shaped(data) -> None:
+    assert data.vectors.shape == (20_000, 512) and data.queries.shape == (50, 512)
+    np.testing.assert_allclose(np.linalg.norm(data.vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_neighbour_cosines_in_the_stated_ranges(data) -> None:
+    profile = neighbour_profile(data.vectors, sample=300)
+    assert 0.94 <= profile["nn1_median"] <= 0.975
+    assert 0.80 <= profile["nn10_median"] <= 0.90
+    assert abs(profile["random_mean"]) < 0.05
+
+
+def test_spectrum_decays_like_one_over_i(data) -> None:
+    assert -1.2 <= spectrum_slope(data.vectors, sample=10_000) <= -0.8
+
+
+def test_recall_on_a_hand_made_example() -> None:
+    truth = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    found = [[1, 9, 3, 2], [8, 7, 6, 5]]
+    assert ann.recall_at(found, truth, 1) == pytest.approx(0.5)  # query 0 right, query 1 wrong
+    assert ann.recall_at(found, truth, 2) == pytest.approx((1 + 0) / 4)  # {1,9}∩{1,2}; {8,7}∩{5,6}
+    assert ann.recall_at(found, truth, 4) == pytest.approx((3 + 4) / 8)
+
+
+def test_exact_neighbours_match_a_full_sort() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((500, 8)).astype(np.float32)
+    queries = rng.standard_normal((5, 8)).astype(np.float32)
+    ids, _ = exact_neighbours(vectors, queries, 7, chunk=64)
+    expected = np.argsort(-(queries @ vectors.T), axis=1)[:, :7]
+    np.testing.assert_array_equal(ids, expected)
+
+
+def test_harness_records_have_the_required_keys(tmp_path: Path) -> None:
+    small = generate(2_000, 20, seed=5)
+    records = list(ann.run(small, [ann.DEFAULT], [32], tmp_path))
+    assert records[0]["benchmark"] == "ann_exact"
+    rows = [r for r in records if r["benchmark"] == "ann"]
+    assert rows and all(ANN_KEYS <= set(r) for r in rows)
+    assert all(0.9 <= r["recall_at_10"] <= 1.0 for r in rows)
+    assert all(r["bytes_per_vector"] > 512 for r in rows)  # int8 vectors plus graph links
