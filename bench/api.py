@@ -9,6 +9,8 @@ The server runs in its own process; this process drives it with one keep-alive c
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import os
 import subprocess
@@ -76,16 +78,20 @@ def _ok(url: str) -> bool:
 
 
 def load(port: int, ids: list[int], count: int, rounds: int) -> np.ndarray:
-    """Sequential GETs on one keep-alive connection; seconds per request."""
-    session = requests.Session()
+    """Sequential GETs on one keep-alive connection (stdlib ``http.client``: the lightest client,
+    so the figure is the server's cost, not the client library's); seconds per request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     seconds = []
     for _ in range(rounds):
         for logo_id in ids:
             started = time.perf_counter()
-            response = session.get(f"http://127.0.0.1:{port}/api/v1/ann/search/{logo_id}?count={count}", timeout=30)
+            conn.request("GET", f"/api/v1/ann/search/{logo_id}?count={count}")
+            response = conn.getresponse()
+            body = response.read()
             seconds.append(time.perf_counter() - started)
-            if response.status_code != 200 or len(response.json()["results"]) != count:
-                raise RuntimeError(f"bad answer {response.status_code}: {response.text[:200]}")
+            if response.status != 200 or len(json.loads(body)["results"]) != count:
+                raise RuntimeError(f"bad answer {response.status}: {body[:200]!r}")
+    conn.close()
     return np.asarray(seconds)
 
 
@@ -113,8 +119,8 @@ def run(vectors: np.ndarray, workdir: Path, queries: int, rounds: int) -> list[d
                     "n": len(vectors),
                     "count": count,
                     "requests": len(http),
-                    "server": "werkzeug threaded",
-                    "client": "requests.Session, one keep-alive connection",
+                    "server": "waitress (logo-ann serve)",
+                    "client": "http.client, one keep-alive connection",
                     "requests_per_s": len(http) / float(http.sum()),
                     "p50_ms": float(np.percentile(http, 50) * 1e3),
                     "p99_ms": float(np.percentile(http, 99) * 1e3),

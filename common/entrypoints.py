@@ -28,7 +28,7 @@ FINALIZED = "google.cloud.storage.object.v1.finalized"
 DELETED = "google.cloud.storage.object.v1.deleted"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 # GCS generations are digits; S3-compatible stores give version ids or ETag-derived tokens
-GENERATION = re.compile(r"[A-Za-z0-9._-]{1,128}")
+GENERATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MAX_OBJECT_NAME_BYTES = 1024  # Cloud Storage's limit: anything longer is not a real object
 
 

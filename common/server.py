@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import threading
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
+import waitress
 
 from common.api import create_app
 from common.ingest import IMAGE_SUFFIXES, ingest_file
@@ -65,12 +66,16 @@ def serve(container: Any, host: str, port: int, watch_inbox: bool = True) -> Non
     if watch_inbox:
         watcher = InboxWatcher(container, container.settings.home / "inbox")
         watcher.start()
-    server = make_server(host, port, app, threaded=True)
-    logger.warning("serving on http://%s:%s (inbox: %s)", host, server.server_port, watcher.inbox if watcher else "off")
-    print(f"Logo-ANN serving on http://{host}:{server.server_port}/", flush=True)
+    # waitress: a production WSGI server (keep-alive, a fixed worker pool), unlike werkzeug's
+    # development server; measured in bench/api.py.
+    server = waitress.create_server(app, host=host, port=port, threads=8, ident="logo-ann")
+    bound = server.effective_port  # type: ignore[union-attr]
+    logger.warning("serving on http://%s:%s (inbox: %s)", host, bound, watcher.inbox if watcher else "off")
+    print(f"Logo-ANN serving on http://{host}:{bound}/", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+        server.run()
+    except (KeyboardInterrupt, OSError):
         pass
     finally:
         if watcher:

@@ -16,7 +16,6 @@ import argparse
 import concurrent.futures
 import json
 import logging
-import os
 import shutil
 import sys
 import uuid
@@ -24,43 +23,58 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tests import services
-from tests.services import HOST, ServiceError, free_port
-from tests.stack_parts import (
-    REPO,
-    Managed,
-    create_database,
-    drop_database,
-    read_env,
-    spawn,
-    terminate,
-    webhook_toml,
-    write_env,
-)
-from tests.stack_wiring import function_env, setup_cloud, start_functions, start_models
+from tests import services, stack_services
+from tests.services import ServiceError, free_port
+from tests.stack_parts import REPO, Managed, create_push_subscription, drop_database, read_env, terminate, write_env
+from tests.stack_wiring import PROJECT, TOPIC, function_env, setup_cloud, start_functions, start_models
 
 log = logging.getLogger("stack")
 
 Started = concurrent.futures.Future[tuple[Managed | None, dict[str, str]]]
 DEFAULT_ROOT = REPO / ".stack"
 DEFAULT_DATABASE = "logo_ann_stack"
-STOP_ORDER = ("bridge", "detect", "embed_index", "search", "pubsub", "elasticsearch", "triton", "seaweedfs")
+STOP_ORDER = ("bridge", "detect", "embed_index", "search", "pubsub", "elasticsearch", "triton", "seaweedfs",
+              "postgres")  # fmt: skip
 
 
 class Stack:
-    """What ``start_stack`` started; ``env`` is the content of ``<root>/env``."""
+    """What ``start_stack`` started; ``env`` is the content of ``<root>/env``.
+
+    ``stop_process(name)`` / ``start_process(name)`` / ``restart(name)`` stop one service and
+    bring it back on the same ports with the same arguments and environment (a fault in the
+    middle of a run). What each keeps: SeaweedFS and a private PostgreSQL keep their data
+    folders; the Elasticsearch double and the Pub/Sub emulator keep nothing (the push
+    subscription is created again; the index is the application's to recreate and reconcile).
+    """
 
     def __init__(self, root: Path, env: dict[str, str], processes: dict[str, Managed], database: str,
-                 triton_dir: Path | None = None) -> None:  # fmt: skip
+                 triton_dir: Path | None = None, pg_dir: Path | None = None) -> None:  # fmt: skip
         self.root, self.env, self.processes, self.database = root, env, processes, database
         self.triton_dir = triton_dir  # Triton's short-named scratch folder (workspace and log)
+        self.pg_dir = pg_dir  # the private PostgreSQL cluster's folder, when the stack runs its own
+
+    def stop_process(self, name: str) -> None:
+        """Stop one service (its stop signal, then SIGKILL); ``start_process`` brings it back."""
+        self.processes[name].stop()
+
+    def start_process(self, name: str) -> None:
+        """Start a stopped service again as it first ran; returns once it answers."""
+        self.processes[name].start()
+        if name == "pubsub":  # the emulator keeps nothing: the topics and push subscription again
+            endpoint = self.env["EMBED_INDEX_URL"] + "/"
+            create_push_subscription(self.env["PUBSUB_EMULATOR_HOST"], PROJECT, TOPIC, endpoint)
+        self.save()
+
+    def restart(self, name: str) -> None:
+        self.stop_process(name)
+        self.start_process(name)
 
     @property
     def state_path(self) -> Path:
         return self.root / "state.json"
 
     def save(self) -> None:
-        state = {"database": self.database, "triton_dir": str(self.triton_dir or ""),
+        state = {"database": self.database, "triton_dir": str(self.triton_dir or ""), "pg_dir": str(self.pg_dir or ""),
                  "processes": {k: p.as_dict() for k, p in self.processes.items()}}  # fmt: skip
         self.state_path.write_text(json.dumps(state, indent=1))
         write_env(self.root / "env", self.env)
@@ -74,7 +88,8 @@ class Stack:
         env = read_env(root / "env") if (root / "env").exists() else {}
         processes = {name: Managed.from_dict(data) for name, data in state.get("processes", {}).items()}
         triton_dir = Path(state["triton_dir"]) if state.get("triton_dir") else None
-        return cls(root, env, processes, str(state.get("database", "")), triton_dir)
+        pg_dir = Path(state["pg_dir"]) if state.get("pg_dir") else None
+        return cls(root, env, processes, str(state.get("database", "")), triton_dir, pg_dir)
 
     def status(self) -> dict[str, bool]:
         return {name: proc.running() for name, proc in self.processes.items()}
@@ -83,7 +98,9 @@ class Stack:
         """Stop every process group, drop the database, remove workspaces and the state (idempotent)."""
         order = [n for n in STOP_ORDER if n in self.processes] + [n for n in self.processes if n not in STOP_ORDER]
         terminate([self.processes[name] for name in order])
-        if self.database:
+        if self.pg_dir is not None:  # the whole private cluster goes, its database with it
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
+        elif self.database:
             try:
                 drop_database(self.database)
             except ServiceError as exc:
@@ -117,9 +134,10 @@ def _remove_triton_scratch(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def missing_prerequisites() -> list[str]:
+def missing_prerequisites(*, private_postgres: bool = False) -> list[str]:
     """Why the stack cannot start here (empty when it can)."""
     from tests.stack_parts import postgres_reachable
+    from tests.stack_postgres import missing
     from tests.triton_fixture import TRITON_PYTHON
 
     reasons = []
@@ -129,16 +147,21 @@ def missing_prerequisites() -> list[str]:
         reasons.append("the Pub/Sub emulator is missing (package google-cloud-cli-pubsub-emulator)")
     if not TRITON_PYTHON.exists():
         reasons.append(f"no PyTriton environment at {TRITON_PYTHON} (make triton-venv)")
-    pg = postgres_reachable()
+    pg = missing() if private_postgres else postgres_reachable()
     if pg:
         reasons.append(pg)
     return reasons
 
 
 def start_stack(root: Path, *, database: str | None = None, bucket: str = "uploads",
-                models_dir: Path | None = None, overrides: Mapping[str, str] | None = None) -> Stack:  # fmt: skip
-    """Start the whole stack with its files under ``root``; stops what started if any piece fails."""
-    reasons = missing_prerequisites()
+                models_dir: Path | None = None, overrides: Mapping[str, str] | None = None,
+                private_postgres: bool = False) -> Stack:  # fmt: skip
+    """Start the whole stack with its files under ``root``; stops what started if any piece fails.
+
+    ``private_postgres``: run a throwaway PostgreSQL cluster of the stack's own (process
+    ``postgres``, restartable) instead of a database on the machine's shared server.
+    """
+    reasons = missing_prerequisites(private_postgres=private_postgres)
     if reasons:
         raise ServiceError("the stack cannot start: " + "; ".join(reasons))
     root = Path(root).resolve()
@@ -148,7 +171,7 @@ def start_stack(root: Path, *, database: str | None = None, bucket: str = "uploa
     ports = {name: free_port() for name in ("detect", "embed_index", "search", "bridge", "elasticsearch")}
     stack = Stack(root, {}, {}, database)
     try:
-        _start_services(stack, ports, bucket, models_dir or root / "models")
+        _start_services(stack, ports, bucket, models_dir or root / "models", private_postgres)
         stack.env = function_env(stack.env, root, bucket, ports, dict(overrides or {}))
         stack.save()  # from here ``down`` can stop what started, even if the rest fails
         stack.processes.update(start_functions(stack.env, root / "logs", ports, bucket))
@@ -161,16 +184,19 @@ def start_stack(root: Path, *, database: str | None = None, bucket: str = "uploa
     return stack
 
 
-def _start_services(stack: Stack, ports: dict[str, int], bucket: str, models_dir: Path) -> None:
+def _start_services(stack: Stack, ports: dict[str, int], bucket: str, models_dir: Path, private: bool) -> None:
     """The backing services, started side by side (the slowest, Triton, sets the pace)."""
     root, logs = stack.root, stack.root / "logs"
     jobs: dict[str, Callable[[], tuple[Managed | None, dict[str, str]]]] = {
-        "seaweedfs": lambda: _seaweedfs(root, ports["bridge"], bucket),
-        "pubsub": lambda: _pubsub(logs),
+        "seaweedfs": lambda: stack_services.seaweedfs(root, ports["bridge"], bucket),
+        "pubsub": lambda: stack_services.pubsub(logs),
         "triton": lambda: start_models(root, models_dir),
-        "elasticsearch": lambda: _elasticsearch(logs, ports["elasticsearch"]),
-        "database": lambda: (None, {"DATABASE_URL": create_database(stack.database)}),
+        "elasticsearch": lambda: stack_services.elasticsearch(logs, ports["elasticsearch"]),
     }
+    if private:
+        jobs["postgres"] = lambda: stack_services.private_database(logs, stack.database)
+    else:
+        jobs["database"] = lambda: stack_services.shared_database(stack.database)
     futures: dict[str, Started] = {}
     try:
         with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
@@ -196,38 +222,10 @@ def _collect(stack: Stack, futures: Mapping[str, Started]) -> list[str]:
             stack.processes[name] = proc
         if "TRITON_WORKDIR" in env:
             stack.triton_dir = Path(env.pop("TRITON_WORKDIR"))
+        if "PG_DIR" in env:
+            stack.pg_dir = Path(env.pop("PG_DIR"))
         stack.env.update(env)
     return failures
-
-
-def _seaweedfs(root: Path, bridge_port: int, bucket: str) -> tuple[Managed, dict[str, str]]:
-    toml = webhook_toml(f"http://{HOST}:{bridge_port}/seaweedfs", bucket)
-    proc, endpoint = services.start_seaweedfs(root, notification_toml=toml)
-    log_path = root / "seaweedfs" / "weed.log"
-    _link_log(root / "logs" / "seaweedfs.log", log_path)
-    return Managed.from_popen(proc, f"-s3.port={endpoint.rsplit(':', 1)[1]}", log_path), {"S3_ENDPOINT_URL": endpoint}
-
-
-def _pubsub(logs: Path) -> tuple[Managed, dict[str, str]]:
-    proc, host = services.start_pubsub_emulator(logs)
-    port = host.rsplit(":", 1)[1]
-    return Managed.from_popen(proc, f"--port={port}", logs / f"pubsub-emulator-{port}.log"), {
-        "PUBSUB_EMULATOR_HOST": host
-    }
-
-
-def _elasticsearch(logs: Path, port: int) -> tuple[Managed, dict[str, str]]:
-    log_path = logs / "elasticsearch.log"
-    command = [sys.executable, "-m", "tests.doubles.elasticsearch", "--host", HOST, "--port", str(port)]
-    proc = spawn(command, log_path, os.environ)
-    url = f"http://{HOST}:{port}"
-    services.wait_until(lambda: services.http_status(url + "/") == 200, proc, log_path, 30)
-    return Managed.from_popen(proc, f"--port {port}", log_path), {"ES_URL": url}
-
-
-def _link_log(link: Path, target: Path) -> None:
-    link.unlink(missing_ok=True)
-    link.symlink_to(target)
 
 
 # --- command line ---------------------------------------------------------------------------

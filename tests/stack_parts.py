@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -11,14 +12,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pg8000.dbapi
 
 from common.adapters.sql.pg_url import parse_database_url
-from tests.services import ServiceError
+from tests.services import ServiceError, wait_until
 
 log = logging.getLogger("stack")
 
@@ -53,11 +54,11 @@ def _group_alive(pgid: int) -> bool:
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
-def _admin() -> Any:
+def _admin(url: str = ADMIN_URL) -> Any:
     try:
-        conn = pg8000.dbapi.connect(**parse_database_url(ADMIN_URL))
+        conn = pg8000.dbapi.connect(**parse_database_url(url))
     except (pg8000.dbapi.Error, OSError) as exc:
-        raise ServiceError(f"PostgreSQL is not reachable at {ADMIN_URL} (set LOGO_ANN_STACK_PG_URL): {exc}") from exc
+        raise ServiceError(f"PostgreSQL is not reachable at {url} (set LOGO_ANN_STACK_PG_URL): {exc}") from exc
     conn.autocommit = True
     return conn
 
@@ -71,19 +72,19 @@ def postgres_reachable() -> str | None:
     return None
 
 
-def create_database(name: str) -> str:
+def create_database(name: str, admin_url: str = ADMIN_URL) -> str:
     """A fresh, empty database ``name`` (dropped first if it exists); returns its URL."""
-    admin = _admin()
+    admin = _admin(admin_url)
     try:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.cursor().execute(f'CREATE DATABASE "{name}"')
     finally:
         admin.close()
-    return f"{ADMIN_URL.split('?')[0].rsplit('/', 1)[0]}/{name}"
+    return f"{admin_url.split('?')[0].rsplit('/', 1)[0]}/{name}"
 
 
-def drop_database(name: str) -> None:
-    admin = _admin()
+def drop_database(name: str, admin_url: str = ADMIN_URL) -> None:
+    admin = _admin(admin_url)
     try:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -153,15 +154,45 @@ def read_env(path: Path) -> dict[str, str]:
 
 
 # --- what the stack started ---------------------------------------------------------------
-class Managed:
-    """A started process group: its leader's PID, a marker from its command line, its log."""
+@dataclasses.dataclass
+class Launch:
+    """How to start a process again exactly as before: same command (ports), folder, environment."""
 
-    def __init__(self, pid: int, marker: str, log: Path, popen: subprocess.Popen[bytes] | None = None) -> None:
+    command: list[str]
+    log: Path
+    cwd: Path
+    env: Mapping[str, str] | None  # None: this process's environment
+    ready: Callable[[], bool] | None = None  # polled after start until true
+    timeout: float = 60.0
+    user: str | None = None
+    stop_signal: int = signal.SIGTERM
+
+
+class Managed:
+    """A started process group: its leader's PID, a marker from its command line, its log.
+
+    With a ``Launch`` it can be stopped and started again (``stop`` / ``start``) on the same
+    ports, with the same arguments and environment, its output appended to the same log.
+    """
+
+    def __init__(self, pid: int, marker: str, log: Path, popen: subprocess.Popen[bytes] | None = None,
+                 launch: Launch | None = None, stop_signal: int = signal.SIGTERM) -> None:  # fmt: skip
         self.pid, self.marker, self.log, self._popen = pid, marker, log, popen
+        self.recipe = launch
+        self.stop_signal = launch.stop_signal if launch is not None else stop_signal
 
     @classmethod
-    def from_popen(cls, popen: subprocess.Popen[bytes], marker: str, log: Path) -> Managed:
-        return cls(popen.pid, marker, log, popen)
+    def from_popen(
+        cls, popen: subprocess.Popen[bytes], marker: str, log: Path, launch: Launch | None = None
+    ) -> Managed:
+        return cls(popen.pid, marker, log, popen, launch)
+
+    @classmethod
+    def launch(cls, launch: Launch, marker: str) -> Managed:
+        """Start ``launch`` and wait until it is ready (stopping it if it is not)."""
+        proc = cls(0, marker, launch.log, None, launch)
+        proc.start()
+        return proc
 
     @property
     def popen(self) -> subprocess.Popen[bytes]:
@@ -170,11 +201,33 @@ class Managed:
         return self._popen
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "marker": self.marker, "log": str(self.log)}
+        return {"pid": self.pid, "marker": self.marker, "log": str(self.log), "stop_signal": int(self.stop_signal)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Managed:
-        return cls(int(data["pid"]), str(data["marker"]), Path(data["log"]))
+        stop_signal = int(data.get("stop_signal", signal.SIGTERM))
+        return cls(int(data["pid"]), str(data["marker"]), Path(data["log"]), stop_signal=stop_signal)
+
+    def start(self) -> None:
+        """Start the process again from its ``Launch`` (no-op while it runs); waits until ready."""
+        if self.recipe is None:
+            raise ServiceError(f"process {self.pid} ({self.marker}) has no launch recipe: it cannot restart")
+        if self._popen is not None and self.running():
+            return
+        recipe = self.recipe
+        recipe.log.parent.mkdir(parents=True, exist_ok=True)
+        with recipe.log.open("ab") as out:
+            self._popen = subprocess.Popen(recipe.command, stdout=out, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, cwd=recipe.cwd,
+                                           env=None if recipe.env is None else dict(recipe.env),
+                                           start_new_session=True, user=recipe.user)  # fmt: skip
+        self.pid = self._popen.pid
+        if recipe.ready is not None:
+            wait_until(recipe.ready, self._popen, recipe.log, recipe.timeout)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the process group (its stop signal, then SIGKILL after ``timeout``)."""
+        terminate([self], timeout)
 
     def running(self) -> bool:
         if self._popen is not None and self._popen.poll() is not None:
@@ -202,10 +255,10 @@ class Managed:
 
 
 def terminate(processes: list[Managed], timeout: float = 20.0) -> None:
-    """SIGTERM every running group at once, wait for all, SIGKILL what is left."""
+    """Signal every running group at once (SIGTERM, or its own stop signal), wait, SIGKILL what is left."""
     live = [proc for proc in processes if proc.running()]
     for proc in live:
-        proc.signal(signal.SIGTERM)
+        proc.signal(proc.stop_signal)
     deadline = time.monotonic() + timeout
     while any(not proc.gone() for proc in live) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -213,4 +266,5 @@ def terminate(processes: list[Managed], timeout: float = 20.0) -> None:
         if not proc.gone():
             log.warning("process group %d did not stop on SIGTERM; killing it", proc.pid)
             proc.signal(signal.SIGKILL)
-            proc.reap()
+    for proc in live:
+        proc.reap()

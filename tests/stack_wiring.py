@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError
 
 from tests import services
 from tests.services import HOST, ServiceError
-from tests.stack_parts import REPO, Managed, create_push_subscription, spawn, terminate
+from tests.stack_parts import REPO, Launch, Managed, create_push_subscription, terminate
+from tests.stack_services import argv, function_launch, link_log, spawned
 
 PROJECT = "logo-ann-local"
 TOPIC = "logo-crops"
@@ -48,14 +49,26 @@ def start_models(root: Path, models_dir: Path) -> tuple[Managed, dict[str, str]]
         raise
     port = server.url.rsplit(":", 1)[1]
     log_path = workdir / f"triton-{port}.log"
-    link = root / "logs" / "triton.log"
-    link.unlink(missing_ok=True)
-    link.symlink_to(log_path)
-    return Managed.from_popen(server.proc, f"--http-port {port}", log_path), {
+    link_log(root / "logs" / "triton.log", log_path)
+    return Managed.from_popen(server.proc, f"--http-port {port}", log_path, _triton_launch(server, log_path)), {
         "TRITON_URL": server.url,
         "MODELS_DIR": str(models_dir),
         "TRITON_WORKDIR": str(workdir),
     }
+
+
+def _triton_launch(server: Any, log_path: Path) -> Launch:
+    """Triton again on the same ports and workspace, ready once both models are."""
+    from tests.triton_fixture import DETECTOR_NAME, EMBEDDER_NAME, TRITON_PYTHON, _environment
+
+    base = f"http://{server.url}/v2"
+    urls = [f"{base}/health/ready"] + [f"{base}/models/{name}/ready" for name in (DETECTOR_NAME, EMBEDDER_NAME)]
+    ready = functools.partial(_all_ready, urls)
+    return Launch(argv(server.proc), log_path, REPO, _environment(TRITON_PYTHON), ready, 120.0)
+
+
+def _all_ready(urls: list[str]) -> bool:
+    return all(services.http_status(url) == 200 for url in urls)
 
 
 def function_env(found: Mapping[str, str], root: Path, bucket: str, ports: Mapping[str, int],
@@ -114,30 +127,25 @@ def start_functions(env: Mapping[str, str], logs: Path, ports: Mapping[str, int]
     child_env = process_env(env)
     framework_env = {**child_env, "THREADS": str(FUNCTION_THREADS)}
     started: dict[str, Managed] = {}
-    probes = {}
     for name, signature in FUNCTIONS.items():
         source = str(REPO / "functions" / name / "main.py")
         command = [framework, "--target", name, "--signature-type", signature, "--source", source,
                    "--host", HOST, "--port", str(ports[name])]  # fmt: skip
-        started[name] = _start(command, logs / f"{name}.log", framework_env, f"--port {ports[name]}")
-        probes[name] = f"http://{HOST}:{ports[name]}/"
+        launch = function_launch(command, logs / f"{name}.log", framework_env, f"http://{HOST}:{ports[name]}/")
+        started[name] = spawned(launch, f"--port {ports[name]}")
     bridge = [sys.executable, "-m", "tests.storage_bridge", "--host", HOST, "--port", str(ports["bridge"]),
               "--detect-url", env["DETECT_URL"] + "/", "--s3-endpoint", env["S3_ENDPOINT_URL"],
               "--bucket", bucket]  # fmt: skip
-    started["bridge"] = _start(bridge, logs / "bridge.log", child_env, f"--port {ports['bridge']}")
-    probes["bridge"] = f"http://{HOST}:{ports['bridge']}/health"
+    launch = function_launch(bridge, logs / "bridge.log", child_env, f"http://{HOST}:{ports['bridge']}/health")
+    started["bridge"] = spawned(launch, f"--port {ports['bridge']}")
     try:
-        for name, url in probes.items():
-            ready = functools.partial(services.http_answers, url)
-            services.wait_until(ready, started[name].popen, started[name].log, 60)
+        for proc in started.values():
+            if proc.recipe is not None and proc.recipe.ready is not None:
+                services.wait_until(proc.recipe.ready, proc.popen, proc.log, 60)
     except BaseException:
         terminate(list(started.values()))
         raise
     return started
-
-
-def _start(command: list[str], log_path: Path, env: Mapping[str, str], marker: str) -> Managed:
-    return Managed.from_popen(spawn(command, log_path, env), marker, log_path)
 
 
 def setup_cloud(env: Mapping[str, str], bucket: str) -> None:

@@ -107,6 +107,20 @@ def _missing_index(exc: elasticsearch.ApiError) -> bool:
     return exc.meta.status == 404 and "index_not_found" in str(exc.message)
 
 
+def _alias_vanished(items: list[dict[str, Any]]) -> bool:
+    """A write of the bulk response failed because its target index or alias does not exist."""
+    for item in items:
+        ((action, result),) = item.items()
+        error = result.get("error") or {}
+        if (
+            action != "delete"
+            and int(result.get("status", 0)) == 404
+            and error.get("type") == "index_not_found_exception"
+        ):
+            return True
+    return False
+
+
 class ElasticsearchIndex:
     """A ``VectorIndex`` on an Elasticsearch 8.x cluster, written and read through an alias."""
 
@@ -197,11 +211,24 @@ class ElasticsearchIndex:
         self.ensure_index()
         step = 2 * BULK_DOCS
         for start in range(0, len(operations), step):
-            chunk = operations[start : start + step]
+            self._send(operations[start : start + step])
+
+    def _send(self, chunk: list[dict[str, Any]]) -> None:
+        """One bulk request. Writes must reach the alias (``require_alias``: a cluster that lost
+        it must not auto-create a plain index without our mapping); when the alias is gone (a
+        cluster restored empty, an index deleted), it is created again and the chunk sent once more.
+        """
+        for attempt in (1, 2):
             with translated("bulk"):
-                response = self._client.bulk(operations=chunk)
-            if response.get("errors"):
-                self._raise_for_items(response["items"])
+                response = self._client.bulk(operations=chunk, require_alias=True)
+            if not response.get("errors"):
+                return
+            if attempt == 1 and _alias_vanished(response["items"]):
+                log.warning("Elasticsearch alias %s is gone; creating its index again", self.alias)
+                self._ready = False
+                self.ensure_index()
+                continue
+            self._raise_for_items(response["items"])
 
     @staticmethod
     def _raise_for_items(items: list[dict[str, Any]]) -> None:

@@ -101,7 +101,10 @@ def test_embedded_reconcile_repairs_tampering(embedded: tuple[Container, dict[st
     container, env = embedded
     ingest(container, 8)
     stored = store_vectors(container)
-    behind = UsearchIndex(container.settings.index_dir, container.fresh_index().dim)
+    settled = container.index  # caught up and saved, so the change log has nothing left to replay:
+    settled.catch_up(container.store)  # what follows is damage only reconcile can see
+    settled.flush()
+    behind = UsearchIndex(container.settings.index_dir, settled.dim)
     done = tamper(behind, stored)
     report = cli_reconcile(env)
     again = cli_reconcile(env)
