@@ -48,7 +48,7 @@ SWEEP = (
     ann.Setting("i8", rescore=False),
     ann.Setting("f16", rescore=False),
     ann.Setting("f32", rescore=False),
-    ann.Setting("i8", connectivity=8),
+    ann.Setting("i8", connectivity=16),
     ann.Setting("i8", connectivity=32),
 )
 PLANS = {
@@ -82,7 +82,7 @@ def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
             "spectrum_slope": spectrum_slope(data.vectors),
         }
         records.append(profile)
-        settings = (default, *plan.settings) if n == plan.sweep_size else (default, ann.Setting("i8", connectivity=8))
+        settings = (default, *plan.settings) if n == plan.sweep_size else (default, ann.Setting("i8", connectivity=16))
         for record in ann.run(data, settings, plan.expansions, workdir, default_ef, default):
             record["is_default"] = (
                 record.get("setting") == default.label() and record.get("expansion_search") == default_ef
