@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnxruntime as ort
 
 from bench.models import ensure
+from bench.throughput import batch_throughput
 
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -37,23 +36,13 @@ def measure(seconds_per_size: float = 5.0) -> list[dict[str, Any]]:
     records = []
     for provider in providers:
         session = ort.InferenceSession(str(model), providers=[provider, "CPUExecutionProvider"])
-        for size in SIZES:
-            batch = np.random.default_rng(0).standard_normal((size, 3, 224, 224), dtype=np.float32)
-            session.run(None, {"pixel_values": batch})
-            runs, started = 0, time.perf_counter()
-            while runs == 0 or time.perf_counter() - started < seconds_per_size:
-                session.run(None, {"pixel_values": batch})
-                runs += 1
-            elapsed = time.perf_counter() - started
-            records.append(
-                {
-                    "benchmark": "gpu",
-                    "provider": provider,
-                    "batch_size": size,
-                    "crops_per_s": runs * size / elapsed,
-                    "ms_per_batch": elapsed / runs * 1e3,
-                }
-            )
+        records += batch_throughput(
+            lambda batch, s=session: s.run(None, {"pixel_values": batch}),
+            list(SIZES),
+            seconds_per_size,
+            benchmark="gpu",
+            provider=provider,
+        )
     return records
 
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnxruntime as ort
 
+from bench.throughput import batch_throughput
 from common.bootstrap import Container
 from common.detector import letterbox
 from common.embedder import preprocess_robotoff_v1
@@ -116,24 +116,10 @@ def run(models: dict[str, Path], workdir: Path, images: int) -> list[dict[str, A
 def embedder_batches(model: Path, sizes: list[int], seconds_per_size: float) -> list[dict[str, Any]]:
     """Crops/s of the embedder on onnxruntime (CPU) at each batch size."""
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
-    records = []
-    for size in sizes:
-        batch = rng.standard_normal((size, 3, 224, 224), dtype=np.float32)
-        session.run(None, {"pixel_values": batch})
-        runs, started = 0, time.perf_counter()
-        while runs == 0 or time.perf_counter() - started < seconds_per_size:
-            session.run(None, {"pixel_values": batch})
-            runs += 1
-        elapsed = time.perf_counter() - started
-        records.append(
-            {
-                "benchmark": "batching",
-                "runtime": "onnxruntime-cpu",
-                "batch_size": size,
-                "runs": runs,
-                "crops_per_s": runs * size / elapsed,
-                "ms_per_batch": elapsed / runs * 1e3,
-            }
-        )
-    return records
+    return batch_throughput(
+        lambda batch: session.run(None, {"pixel_values": batch}),
+        sizes,
+        seconds_per_size,
+        benchmark="batching",
+        runtime="onnxruntime-cpu",
+    )

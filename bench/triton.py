@@ -8,13 +8,11 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench import pipeline
+from bench.throughput import batch_throughput
 
 log = logging.getLogger(__name__)
 
@@ -23,27 +21,13 @@ def _embedder_batches(url: str, sizes: list[int], seconds_per_size: float) -> li
     from common.adapters.triton_session import TritonSession
 
     session = TritonSession(url, "clip", timeout_s=120.0)
-    rng = np.random.default_rng(0)
-    records = []
-    for size in sizes:
-        batch = rng.standard_normal((size, 3, 224, 224), dtype=np.float32)
-        session.run(None, {"pixel_values": batch})
-        runs, started = 0, time.perf_counter()
-        while runs == 0 or time.perf_counter() - started < seconds_per_size:
-            session.run(None, {"pixel_values": batch})
-            runs += 1
-        elapsed = time.perf_counter() - started
-        records.append(
-            {
-                "benchmark": "batching",
-                "runtime": "triton-http (PyTriton, onnxruntime CPU inside)",
-                "batch_size": size,
-                "runs": runs,
-                "crops_per_s": runs * size / elapsed,
-                "ms_per_batch": elapsed / runs * 1e3,
-            }
-        )
-    return records
+    return batch_throughput(
+        lambda batch: session.run(None, {"pixel_values": batch}),
+        sizes,
+        seconds_per_size,
+        benchmark="batching",
+        runtime="triton-http (PyTriton, onnxruntime CPU inside)",
+    )
 
 
 def run(models: dict[str, Path], workdir: Path, images: int, sizes: list[int], seconds: float) -> list[dict[str, Any]]:
