@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import logging
+import re
 import time
 from typing import Any
 

@@ -120,11 +120,15 @@ def check_object_name(name: str) -> None:
     if ".." in segments:
         raise InvalidEventError(f"object name {name!r} contains a '..' segment")
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise InvalidEventError(f"object name of {len(name.encode('utf-8', 'surrogatepass'))} bytes exceeds "
-                                f"the limit of {MAX_NAME_BYTES} bytes")
+        raise InvalidEventError(
+            f"object name of {len(name.encode('utf-8', 'surrogatepass'))} bytes exceeds "
+            f"the limit of {MAX_NAME_BYTES} bytes"
+        )
     if any(len(part.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES for part in segments):
-        raise InvalidEventError(f"object name {name[:60]!r}... has a part longer than {MAX_SEGMENT_BYTES} bytes, "
-                                "which a local folder cannot store")
+        raise InvalidEventError(
+            f"object name {name[:60]!r}... has a part longer than {MAX_SEGMENT_BYTES} bytes, "
+            "which a local folder cannot store"
+        )
 
 
 def _write_atomically(path: Path, data: bytes) -> str:

@@ -105,7 +105,9 @@ class SqlStore:
         marks = ", ".join("?" for _ in statuses)
         rows = self._read(
             f"SELECT {IMAGE_COLUMNS} FROM image WHERE status IN ({marks}) AND updated_at < ? ORDER BY id LIMIT ?",
-            *[str(s) for s in statuses], self.db.to_ts(updated_before), int(limit),
+            *[str(s) for s in statuses],
+            self.db.to_ts(updated_before),
+            int(limit),
         )
         return [image_from_row(row, self.db) for row in rows]
 

@@ -48,7 +48,7 @@ def openapi_paths() -> dict[str, Any]:
     error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses = {code: {"description": text, "content": error_body} for code, text in errors.items()}
     report = {"description": "what was done", "content": {"application/json": {"schema": {"type": "object"}}}}
-    security = [{"bearer": []}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}]
     age = {
         "name": "older_than",
         "in": "query",

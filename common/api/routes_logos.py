@@ -67,8 +67,9 @@ def register(app: Flask) -> None:
         image = c.store.get_image(logo.image_id)
         if image is None:
             raise NotFoundError(f"the image of logo {logo.id} is gone")
-        pixels = decode_image(c.images.get(image.ref), max_pixels=c.settings.max_image_pixels,
-                              max_bytes=c.settings.max_image_bytes)
+        pixels = decode_image(
+            c.images.get(image.ref), max_pixels=c.settings.max_image_pixels, max_bytes=c.settings.max_image_bytes
+        )
         body = encode_jpeg(crop_box(pixels, logo.box))
         return Response(body, mimetype="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
@@ -94,8 +95,10 @@ def register(app: Flask) -> None:
         """Health of every dependency this instance uses."""
         checks: dict[str, Any] = {}
         c = container()
-        for name, probe in (("metadata_store", lambda: c.store.ping()),
-                            ("ann_index", lambda: c.fresh_index().health())):
+        for name, probe in (
+            ("metadata_store", lambda: c.store.ping()),
+            ("ann_index", lambda: c.fresh_index().health()),
+        ):
             try:
                 checks[name] = {"ok": True, "detail": probe()}
             except Exception as exc:  # noqa: BLE001 - health reports every failure
@@ -115,4 +118,3 @@ def _uploaded_bytes() -> tuple[bytes, str | None]:
     if not data:
         raise BadQuery("the request has no image: send it as multipart field 'file' or as the raw body")
     return data, filename
-
