@@ -7,12 +7,18 @@ PORT ?= 8080
 IMAGES ?=
 export LOGO_ANN_HOME ?= .logo-ann
 
-.PHONY: venv run test test-fast lint stack stack-down bench bench-quick clean services triton-venv checkov-venv browser
+.PHONY: venv venv-test run test test-fast lint stack stack-down bench bench-quick clean services triton-venv checkov-venv browser
 
+# The runtime environment (what `make run` needs), and the test tools on top of it.
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e .
+	touch $@
+
+venv-test: $(VENV)/.installed-test
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
 	touch $@
 
@@ -44,26 +50,26 @@ run: venv
 	else $(BIN)/logo-ann ingest $(IMAGES); fi
 	$(BIN)/logo-ann serve --port $(PORT)
 
-test: venv triton-venv checkov-venv browser
+test: venv-test triton-venv checkov-venv browser
 	$(BIN)/pytest -q
 
-test-fast: venv
+test-fast: venv-test
 	$(BIN)/pytest -q tests/unit
 
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check common functions tests
 	$(BIN)/mypy common
 
-stack: venv triton-venv
+stack: venv-test triton-venv
 	$(BIN)/python -m tests.stack up
 
 stack-down:
 	$(BIN)/python -m tests.stack down
 
-bench: venv triton-venv
+bench: venv-test triton-venv
 	$(BIN)/python -m bench.run --full
 
-bench-quick: venv
+bench-quick: venv-test triton-venv
 	$(BIN)/python -m bench.run --quick
 
 clean:
