@@ -13,6 +13,9 @@ This server receives those webhooks and posts binary-mode CloudEvents (``ce-*`` 
 body shaped like a GCS object resource) to ``detect``; it retries connection errors, 5xx, 408 and
 429 with exponential back-off, as Eventarc does, and answers the filer only once the function has
 acknowledged (or refused for good), so the filer's own retries cover a bridge that gives up.
+The filer's notification queue is in memory (a restart loses what it holds); a sweep of the
+bucket (``tests/storage_sweep.py``) sends what no notification announced, so every object
+reaches ``detect`` at least once, as with Eventarc.
 
     python -m tests.storage_bridge --port P --detect-url URL --s3-endpoint URL --bucket B
 """
@@ -20,11 +23,13 @@ acknowledged (or refused for good), so the filer's own retries cover a bridge th
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -158,21 +163,46 @@ class Bridge:
 
     def __init__(self, bucket: str, detect_url: str, stat: Callable[[str, str], Any], **delivery: float) -> None:
         self.bucket, self.detect_url, self._stat, self._delivery = bucket, detect_url, stat, delivery
+        self._lock = threading.Lock()
+        self._in_flight: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.delivered: set[tuple[str, str]] = set()  # (name, token) of finalized objects detect has taken
 
     def handle(self, body: Mapping[str, Any]) -> bool:
         """Deliver every change of one notification; False when one could not be delivered."""
         delivered = True
         for change in object_changes(body, self.bucket):
-            token = self._token(change)
+            token = self.token(change)
             if token is None:
                 log.info("%s/%s is gone already; its deletion will follow", self.bucket, change.name)
                 continue
-            headers, payload = cloud_event(change, self.bucket, token)
-            log.info("%s %s/%s as event %s", change.kind.rsplit(".", 1)[-1], self.bucket, change.name, headers["ce-id"])
-            delivered = deliver(self.detect_url, headers, payload, **self._delivery) and delivered
+            delivered = self.send(change, token) and delivered
         return delivered
 
-    def _token(self, change: Change) -> str | None:
+    def send(self, change: Change, token: str) -> bool:
+        """Post one change to ``detect`` (with retries); remembers finalized objects it delivered."""
+        key = (change.name, token)
+        headers, payload = cloud_event(change, self.bucket, token)
+        log.info("%s %s/%s as event %s", change.kind.rsplit(".", 1)[-1], self.bucket, change.name, headers["ce-id"])
+        with self._lock:
+            self._in_flight[key] += 1
+        ok = False
+        try:
+            ok = deliver(self.detect_url, headers, payload, **self._delivery)
+        finally:
+            with self._lock:
+                self._in_flight[key] -= 1
+                if ok and change.kind == FINALIZED:
+                    self.delivered.add(key)
+        return ok
+
+    def state(self, name: str, token: str) -> str:
+        """``delivered``, ``in flight`` or ``new`` for one version of an object."""
+        with self._lock:
+            if (name, token) in self.delivered:
+                return "delivered"
+            return "in flight" if self._in_flight[(name, token)] > 0 else "new"
+
+    def token(self, change: Change) -> str | None:
         if change.kind == DELETED:
             return deleted_token(change)
         current = self._stat(self.bucket, change.name)  # the version S3ImageStore will read
@@ -226,11 +256,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--s3-endpoint", required=True)
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds to keep retrying one event")
+    parser.add_argument("--sweep-interval", type=float, default=5.0, help="seconds between sweeps (0: none)")
+    parser.add_argument("--sweep-grace", type=float, default=10.0, help="age before a sweep sends an object")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     from common.adapters.s3_image_store import S3ImageStore
+    from tests.storage_sweep import Sweeper
 
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -238,12 +271,26 @@ def main(argv: list[str] | None = None) -> None:
     bridge = Bridge(args.bucket, args.detect_url, store.stat, deadline_s=args.deadline)
     server = BridgeServer((args.host, args.port), bridge)
     log.info("bridging bucket %s to %s on http://%s:%d", args.bucket, args.detect_url, args.host, args.port)
+    stop = threading.Event()
+    if args.sweep_interval > 0:
+        sweeper = Sweeper(bridge, _client(args.s3_endpoint), args.sweep_grace, args.sweep_interval)
+        threading.Thread(target=sweeper.run, args=(stop,), name="sweep", daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         server.server_close()
+
+
+def _client(endpoint: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10, retries={"max_attempts": 1})
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="stack",
+                        aws_secret_access_key="stack", config=config)  # fmt: skip
 
 
 if __name__ == "__main__":

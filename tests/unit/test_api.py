@@ -24,8 +24,9 @@ def fake_container(tmp_path: Path, **overrides: Any) -> Container:
     container.__dict__.update(
         store=SqliteStore(tmp_path / "meta.sqlite3"),
         images=DictImageStore(),
-        detector=CannedDetector([Detection(Box(0.1, 0.1, 0.4, 0.4), 0.9, "object"),
-                                 Detection(Box(0.5, 0.5, 0.9, 0.9), 0.8, "object")]),
+        detector=CannedDetector(
+            [Detection(Box(0.1, 0.1, 0.4, 0.4), 0.9, "object"), Detection(Box(0.5, 0.5, 0.9, 0.9), 0.8, "object")]
+        ),
         embedder=ColourEmbedder(),
         index=BruteForceIndex(),
         queue=ListQueue(),
