@@ -42,7 +42,8 @@ def write_summary(
 ) -> None:
     head = report.headline(records)
     info = report.machine()
-    (out / "summary.json").write_text(json.dumps({**head, "mode": mode, "machine": info}, indent=1) + "\n")
+    body = {**head, "mode": mode, "machine": info, "stage_seconds": timings}
+    (out / "summary.json").write_text(json.dumps(body, indent=1) + "\n")
     plots = report.plots(records, out)
     by = lambda kind: [r for r in records if r.get("benchmark") == kind]  # noqa: E731
     lines = [
