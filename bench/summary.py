@@ -103,4 +103,7 @@ def write_summary(
     notes = out / "notes.md"
     if notes.is_file():
         lines += ["", notes.read_text()]
+    analysis = out.parent / "ANALYSIS.md"  # hand-written reading of the figures, kept with them
+    if analysis.exists():
+        lines += ["", analysis.read_text().strip()]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
