@@ -7,10 +7,8 @@ tests that need the server are skipped, with the reason, when it cannot be reach
 
 from __future__ import annotations
 
-import os
 import ssl
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,40 +21,19 @@ from common.adapters.sql.pg_url import parse_database_url
 from common.domain import Box, Detection, ObjectRef
 from common.errors import ConfigError, DependencyError
 from tests.conftest import free_port
+from tests.pg import scratch_database
 from tests.store_contract import StoreContract
 
 pytestmark = pytest.mark.integration
 
-ADMIN_URL = os.environ.get("LOGO_ANN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 Raw = Callable[[str], list[tuple[Any, ...]]]
 
 
-def _admin() -> Any:
-    conn = pg8000.dbapi.connect(**parse_database_url(ADMIN_URL))
-    conn.autocommit = True
-    return conn
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> None:
-    try:
-        _admin().close()
-    except (pg8000.dbapi.Error, OSError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL} (set LOGO_ANN_TEST_PG_URL): {exc}")
-
-
 @pytest.fixture
-def database_url(pg_server: None) -> Iterator[str]:
-    name = f"logo_ann_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin()
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.split("?")[0].rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+def database_url() -> Iterator[str]:
+    with scratch_database("logo_ann_test") as url:
+        yield url
 
 
 @pytest.fixture

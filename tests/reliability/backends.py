@@ -7,43 +7,22 @@ PostgreSQL tests are skipped, with the reason, when no server answers at
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pg8000.dbapi
 import pytest
 
-from common.adapters.sql.pg_url import parse_database_url
 from common.bootstrap import Container
 from tests.doubles.elasticsearch import ElasticsearchDouble, start_double
+from tests.pg import scratch_database
 from tests.reliability.embedded import embedded_container
-
-ADMIN_URL = os.environ.get("LOGO_ANN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _admin() -> Any:
-    conn = pg8000.dbapi.connect(**parse_database_url(ADMIN_URL))
-    conn.autocommit = True
-    return conn
 
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    try:
-        admin = _admin()
-    except (pg8000.dbapi.Error, OSError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL} (set LOGO_ANN_TEST_PG_URL): {exc}")
-    name = f"logo_ann_rel_{uuid.uuid4().hex[:12]}"
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.split("?")[0].rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("logo_ann_rel") as url:
+        yield url
 
 
 @pytest.fixture
