@@ -9,6 +9,7 @@ failing to upgrade a read lock half-way.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from common.adapters.sql.database import Database, Tx
@@ -35,7 +36,7 @@ class SqliteDatabase(Database):
             raise DependencyError(self.name, f"cannot open {self.path}: {exc}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")  # durable across crashes of the process in WAL mode
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
@@ -57,3 +58,21 @@ class SqliteStore(SqlStore):
     def __init__(self, path: Path, pool_size: int = 4) -> None:
         self.path = Path(path)
         super().__init__(SqliteDatabase(self.path, pool_size))
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (it stays so). SQLite answers "database is locked" at once, without
+    waiting on the busy timeout, when another process opens the same new file at that moment:
+    retry with back-off until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
