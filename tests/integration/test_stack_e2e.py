@@ -96,6 +96,17 @@ def wait_for_logos(stack: Stack, total: int) -> set[int]:
     pytest.fail(f"{len(found)} of {total} logos searchable after {DEADLINE_S}s\n{logs}")
 
 
+def wait_for_indexed_details(stack: Stack, logo_ids: set[int]) -> Any:
+    path = "/api/v1/images/logos?logo_ids=" + ",".join(map(str, sorted(logo_ids)))
+    deadline = time.monotonic() + 30
+    while True:
+        details = get(stack, path)
+        done = all(logo["has_embedding"] and logo["image"]["status"] == "indexed" for logo in details["logos"])
+        if done or time.monotonic() > deadline:
+            return details
+        time.sleep(0.5)
+
+
 def test_uploaded_photos_become_searchable_logos(stack: Stack, photos: list[Path]) -> None:
     expected = expected_logo_counts(stack, photos)
     total = sum(expected.values())
@@ -104,8 +115,10 @@ def test_uploaded_photos_become_searchable_logos(stack: Stack, photos: list[Path
     logo_ids = wait_for_logos(stack, total)
     assert len(logo_ids) == total
 
-    # a second route: the logos' own records say which photo each came from
-    details = get(stack, "/api/v1/images/logos?logo_ids=" + ",".join(map(str, sorted(logo_ids))))
+    # a second route: the logos' own records say which photo each came from. A logo is searchable
+    # as soon as it is indexed; its image is marked "indexed" a moment later, after the neighbour
+    # lists are stored, so wait for that too.
+    details = wait_for_indexed_details(stack, logo_ids)
     assert details["count"] == total
     per_photo = Counter(logo["image"]["source_image"] for logo in details["logos"])
     assert per_photo == Counter({f"e2e/{name}": count for name, count in expected.items() if count})
