@@ -69,6 +69,11 @@ PLANS = {
 }
 
 
+def mark_default(record: dict[str, Any], default: ann.Setting, default_ef: int) -> None:
+    """Flag the record measured at the configured default setting (the headline row)."""
+    record["is_default"] = record.get("setting") == default.label() and record.get("expansion_search") == default_ef
+
+
 def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
     default, default_ef = default_setting()
     records: list[dict[str, Any]] = []
@@ -84,9 +89,7 @@ def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
         records.append(profile)
         settings = (default, *plan.settings) if n == plan.sweep_size else (default, ann.Setting("i8", connectivity=8))
         for record in ann.run(data, settings, plan.expansions, workdir, default_ef, default):
-            record["is_default"] = (
-                record.get("setting") == default.label() and record.get("expansion_search") == default_ef
-            )
+            mark_default(record, default, default_ef)
             records.append(record)
     return records, data
 
@@ -148,9 +151,7 @@ def resummarize() -> None:
             records += json.loads(path.read_text())
     for record in records:
         if record.get("benchmark") == "ann":
-            record["is_default"] = (
-                record.get("setting") == default.label() and record.get("expansion_search") == default_ef
-            )
+            mark_default(record, default, default_ef)
     previous = json.loads((RESULTS / "summary.json").read_text()) if (RESULTS / "summary.json").exists() else {}
     mode = previous.get("mode", "full")
     write_summary(RESULTS, mode, records, previous.get("stage_seconds", {}), ensure())

@@ -150,9 +150,7 @@ class UsearchIndex(Persistence):
         if not len(keys):
             return
         with self._mutex:
-            present = keys[np.asarray(self._graph.contains(keys), bool).reshape(-1)]
-            if len(present):
-                self._graph.remove(present)
+            self._remove_present(keys)
             if self.rescore:
                 with files.locked(self.directory, exclusive=True):
                     if self._vectors is None:
@@ -180,11 +178,17 @@ class UsearchIndex(Persistence):
         if not len(keys):
             return
         with self._mutex:
-            present = keys[np.asarray(self._graph.contains(keys), bool).reshape(-1)]
+            present = self._remove_present(keys)
             if len(present):
-                self._graph.remove(present)
                 self._rows.discard(present.astype(np.int64))
                 self._dirty = True
+
+    def _remove_present(self, keys: np.ndarray) -> np.ndarray:
+        """Remove those of ``keys`` the graph holds (caller holds the mutex); returns them."""
+        present = keys[np.asarray(self._graph.contains(keys), bool).reshape(-1)]
+        if len(present):
+            self._graph.remove(present)
+        return present
 
     def clear(self) -> None:
         """Forget everything (in memory); the next ``flush`` commits the empty index."""
