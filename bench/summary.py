@@ -23,6 +23,15 @@ ES_POLICY = [
 ]
 
 
+GPU_NOTE = [
+    "`input` host: the batch is handed over from host memory on every call (what a server pays, the copy to "
+    "the GPU included); device: the batch is already on the GPU (I/O binding), the model alone. float16 is the "
+    "same graph with half-precision weights and activations, float32 in and out. Measured by "
+    "`python -m bench.gpu` on the GPU machine (onnxruntime-gpu); on a machine without a GPU `make bench` "
+    "reports that run's records from `gpu_device.json`.",
+]
+
+
 def _models(models: dict[str, Path]) -> list[str]:
     lines = ["| model | counted GMACs (batch 1) | reference |", "| --- | --- | --- |"]
     for role, path in models.items():
@@ -98,7 +107,12 @@ def write_summary(
     lines += _section("Pipeline", by("pipeline"), ["path", "runtime", "images", "images_per_s", "fraction_of_raw"])
     lines += _section("Batching", by("batching"), ["runtime", "batch_size", "crops_per_s", "ms_per_batch"])
     lines += _section("Triton", by("triton"), ["skipped", "reason"])
-    lines += _section("GPU", by("gpu"), ["provider", "batch_size", "crops_per_s", "skipped", "reason"])
+    lines += _section(
+        "GPU",
+        by("gpu"),
+        ["device", "provider", "precision", "input", "batch_size", "crops_per_s", "ms_per_batch", "skipped", "reason"],
+    )
+    lines += ["", *GPU_NOTE]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     notes = out / "notes.md"
     if notes.is_file():

@@ -29,6 +29,8 @@ class Persistence:
     dtype: str
     params: dict[str, int]
     rescore: bool
+    file_format: int
+    codec_name: str | None
     _mutex: threading.RLock
     _graph: Index
     _rows: RowMap
@@ -87,9 +89,10 @@ class Persistence:
         if self._vectors is not None:
             self._vectors.sync()
         return {
-            "format": 1,
+            "format": self.file_format,
             "dim": self.dim,
             "dtype": self.dtype,
+            "codec": self.codec_name,
             "metric": "cos",
             "rescore": self.rescore,
             **self.params,

@@ -1,8 +1,10 @@
 """``UsearchIndex``: the embedded ANN index (usearch HNSW) persisted in a directory.
 
-The graph holds int8 (or f16/f32) vectors; with ``rescore`` the float32 vectors live in an
-append-only memory-mapped file and every search re-ranks ``max(k * oversample, k + 16)`` graph
-candidates by exact dot product, which brings recall back to that of exact search.
+The graph holds int8 codes (``_int8_codec``: rotated, then scaled per vector, so their cosine is
+the original's within about 0.1 %) or f16/f32 vectors. With ``rescore`` the float32 vectors also
+live in an append-only memory-mapped file and every search re-ranks ``max(k * oversample, k + 16)``
+graph candidates by exact dot product; that costs random reads of a file that is not meant to be
+resident, for a small gain in recall over the int8 codes alone (``bench/results``).
 
 On disk (see ``_index_files``): ``meta.json`` names the committed generation's files, the graph
 ``index-<gen>.usearch``, the id → row map ``rows-<gen>.npy`` and the shared ``vectors-*.f32``.
@@ -23,6 +25,7 @@ import numpy as np
 
 import common.adapters  # noqa: F401  (imports onnxruntime before usearch)
 from common.adapters import _index_files as files
+from common.adapters._int8_codec import CODEC, Int8Codec
 from common.adapters._usearch_persistence import Persistence
 from common.adapters._vector_file import MISSING, RowMap, VectorFile
 from common.domain import Neighbour, cosine_to_distance
@@ -32,7 +35,7 @@ from usearch.index import Index  # isort: skip  (after common.adapters, which lo
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: int8 codes from ``_int8_codec``; an index of another format is rebuilt from the store
 DTYPES = ("f32", "f16", "i8")
 
 
@@ -61,6 +64,9 @@ class UsearchIndex(Persistence):
             "expansion_search": expansion_search,
         }
         self.rescore, self.oversample, self.threads = rescore, max(1, oversample), threads
+        self.file_format = FORMAT
+        self._codec = Int8Codec(self.dim) if dtype == "i8" else None
+        self.codec_name = CODEC if self._codec is not None else None
         self._mutex = threading.RLock()
         self.directory.mkdir(parents=True, exist_ok=True)
         self._start_empty()
@@ -114,7 +120,13 @@ class UsearchIndex(Persistence):
         return True
 
     def _read_generation(self, meta: dict[str, Any]) -> tuple[Index, RowMap, VectorFile | None, int, int]:
-        expected = {"format": FORMAT, "dim": self.dim, "dtype": self.dtype, "rescore": self.rescore}
+        expected = {
+            "format": FORMAT,
+            "dim": self.dim,
+            "dtype": self.dtype,
+            "codec": self.codec_name,
+            "rescore": self.rescore,
+        }
         for key, value in expected.items():
             if meta.get(key) != value:
                 raise LogoAnnError(f"saved {key}={meta.get(key)!r}, this index wants {value!r}")
@@ -157,8 +169,12 @@ class UsearchIndex(Persistence):
                         self._vectors = VectorFile.create(self.directory, self.dim)
                     rows = self._vectors.append(matrix)
                 self._rows.assign(keys.astype(np.int64), rows)
-            self._graph.add(keys, matrix, threads=self.threads)
+            self._graph.add(keys, self._encoded(matrix), threads=self.threads)
             self._dirty = True
+
+    def _encoded(self, matrix: np.ndarray) -> np.ndarray:
+        """What the graph stores for these float32 rows: int8 codes, or the rows (f16/f32 are cast by usearch)."""
+        return self._codec.encode(matrix) if self._codec is not None else matrix
 
     def _checked(self, ids: Sequence[int], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = np.asarray(list(ids), dtype=np.int64).reshape(-1)
@@ -211,7 +227,7 @@ class UsearchIndex(Persistence):
             return []
         wanted = max(k * self.oversample, k + 16) if self.rescore else k
         wanted = min(size, wanted + (1 if exclude is not None else 0))
-        found = graph.search(query, wanted)
+        found = graph.search(self._encoded(query).reshape(-1), wanted)
         keys = np.asarray(found.keys, dtype=np.int64).reshape(-1)
         cosines = 1.0 - np.asarray(found.distances, dtype=np.float64).reshape(-1)
         if vectors is not None and len(keys):
@@ -238,8 +254,14 @@ class UsearchIndex(Persistence):
             row_of = self._rows.lookup(present)
             ok = row_of != MISSING
             return dict(zip(present[ok].tolist(), self._vectors.read(row_of[ok]), strict=True))
-        stored: Any = self._graph.get(present.astype(np.uint64), dtype="f32")
-        return {int(key): np.asarray(vec, np.float32) for key, vec in zip(present, stored, strict=True)}
+        if not len(present):
+            return {}
+        if self._codec is not None:
+            codes: Any = self._graph.get(present.astype(np.uint64), dtype="i8")
+            stored = self._codec.decode(np.asarray(codes).reshape(len(present), self.dim))
+        else:
+            stored = np.asarray(self._graph.get(present.astype(np.uint64), dtype="f32"), np.float32)
+        return {int(key): vec.reshape(-1) for key, vec in zip(present, stored, strict=True)}
 
     def close(self) -> None:
         """Release the vectors file (unsaved changes are dropped; ``flush`` first to keep them)."""
@@ -257,6 +279,7 @@ class UsearchIndex(Persistence):
             "count": self.count(),
             "dim": self.dim,
             "dtype": self.dtype,
+            "codec": self.codec_name,
             "rescore": self.rescore,
             "applied_seq": self._applied_seq,
             "generation": self._generation,

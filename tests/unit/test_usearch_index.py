@@ -267,3 +267,33 @@ def test_two_processes_flushing_never_corrupt_the_index(tmp_path: Path) -> None:
     assert any(len([i for i in ids if first <= i < first + 400]) == 400 for _, first in runs)
     for logo_id in list(ids)[:20]:
         assert index.search(stored[logo_id], 1)[0].logo_id == logo_id
+
+
+def test_int8_codes_alone_reach_high_recall(tmp_path: Path) -> None:
+    """Without re-scoring the int8 codes must rank like the float vectors (usearch's plain cast
+    to int8 reaches about 0.90 here, which this threshold rejects)."""
+    data = unit_rows(np.random.default_rng(12), 20_000, 512, clusters=300, spread=0.35)
+    index = UsearchIndex(tmp_path, 512, dtype="i8", rescore=False, expansion_search=128)
+    index.upsert(range(1, len(data) + 1), data)
+    queries = np.random.default_rng(2).choice(len(data), 200, replace=False)
+    hits = 0
+    for row in queries:
+        found = index.search(data[row], 10, exclude=int(row) + 1)
+        hits += len({n.logo_id for n in found} & set(exact_top(data, int(row), 10)))
+    assert hits / (10 * len(queries)) >= 0.97
+    vector = index.get_vectors([5])[5]
+    assert np.abs(vector - data[4]).max() < 2e-3  # decoded codes, within the codec's error
+    found = index.search(data[4], 3, exclude=5)
+    expected = [(1.0 - float(data[n.logo_id - 1] @ data[4])) / 2.0 for n in found]
+    assert [n.distance for n in found] == pytest.approx(expected, abs=2e-3)
+
+
+def test_an_index_saved_with_another_codec_is_rebuilt(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(13), 20, 16)
+    index = UsearchIndex(tmp_path, 16)
+    index.upsert(range(1, 21), data)
+    index.flush()
+    assert UsearchIndex(tmp_path, 16).count() == 20
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    (tmp_path / "meta.json").write_text(json.dumps({**meta, "codec": None, "format": 1}))
+    assert UsearchIndex(tmp_path, 16).count() == 0  # the old cast's codes are not mixed with new ones
