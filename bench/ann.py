@@ -22,6 +22,7 @@ import numpy as np
 import common.adapters  # noqa: F401  (onnxruntime before usearch)
 from bench.data import Dataset, exact_neighbours
 from common.adapters.usearch_index import UsearchIndex
+from common.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class Setting:
     dtype: str = "i8"
     connectivity: int = 16
     expansion_add: int = 128
-    rescore: bool = True
+    rescore: bool = False
     oversample: int = 4
 
     def label(self) -> str:
@@ -39,7 +40,15 @@ class Setting:
         return f"{self.dtype}{suffix} M={self.connectivity} ef_add={self.expansion_add}"
 
 
-DEFAULT = Setting()
+def configured() -> tuple[Setting, int]:
+    """The setting ``logo-ann`` runs with (``common.settings`` defaults) and its search expansion."""
+    s = Settings()
+    return Setting(
+        s.index_dtype, s.index_connectivity, s.index_expansion_add, s.index_rescore
+    ), s.index_expansion_search
+
+
+DEFAULT, DEFAULT_EF = configured()
 
 
 def recall_at(found: Sequence[Sequence[int]], truth: np.ndarray, k: int) -> float:
@@ -124,6 +133,16 @@ def measure(
     }
 
 
+def codes_ceiling(index: UsearchIndex, queries: np.ndarray, truth: np.ndarray, k: int = 10) -> float | None:
+    """Recall@k of *exact* search over the index's int8 codes: what quantisation alone allows,
+    whatever the graph (usearch's brute-force search over the stored codes, all cores)."""
+    codec = index._codec  # noqa: SLF001
+    if codec is None:
+        return None
+    found = index._graph.search(codec.encode(queries), k, exact=True, threads=os.cpu_count() or 1)  # noqa: SLF001
+    return recall_at(np.asarray(found.keys, np.int64), truth, k)
+
+
 def exact_record(data: Dataset, k: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Ground truth by exact search; its batched all-core time is the baseline for the speed-up."""
     started = time.perf_counter()
@@ -147,18 +166,25 @@ def run(
     settings: Sequence[Setting],
     expansions: Sequence[int],
     workdir: Path,
-    default_expansion: int = 64,
+    default_expansion: int = DEFAULT_EF,
     swept: Setting = DEFAULT,
+    keep: Path | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Records: the exact baseline, then each setting at each search expansion."""
+    """Records: the exact baseline, then each setting at each search expansion.
+
+    With ``keep``, the index built at the ``swept`` setting is saved there (for the API stage)
+    instead of being deleted."""
     truth, exact = exact_record(data, 100)
     yield exact
     for setting in settings:
         index, build_s = build(setting, data.vectors, workdir / "ann-index", default_expansion)
         log.info("built %s on %d vectors in %.1f s", setting.label(), len(data.vectors), build_s)
         sweep = sorted({*expansions, default_expansion}) if setting == swept else [default_expansion]
+        ceiling = codes_ceiling(index, data.queries, truth) if setting == swept else None
         for expansion in sweep:
             record = measure(index, setting, data, truth, expansion, build_s)
+            if ceiling is not None:
+                record["recall_at_10_exact_over_codes"] = ceiling
             record["speedup_vs_exact"] = record["qps_one_thread"] / exact["qps_batched_all_cores"]
             log.info(
                 "%s ef=%d: recall@10 %.4f, %.0f q/s",
@@ -168,6 +194,14 @@ def run(
                 record["qps_one_thread"],
             )
             yield record
-        index.close()
+        if keep is not None and setting == swept:
+            set_expansion_search(index, default_expansion)
+            index.flush()
+            index.close()
+            shutil.rmtree(keep, ignore_errors=True)
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(workdir / "ann-index"), str(keep))
+        else:
+            index.close()
         del index
     shutil.rmtree(workdir / "ann-index", ignore_errors=True)

@@ -1,9 +1,10 @@
 """The search API over HTTP (``logo-ann serve``'s code path) on an index of n synthetic logos,
 against the raw ``index.search`` of the same queries in the same run.
 
-The embedded home holds the full index (built by ``bench.ann`` with the default setting) and a
-SQLite store with only the query logos (the route reads the query logo's vector from the store);
-the index's ``applied_seq`` is set to the store's last change, so nothing is caught up at start.
+The embedded home holds the full index (the one ``bench.ann`` built at the configured default
+setting, reused; built here if there is none) and a SQLite store with only the query logos (the
+route reads the query logo's vector from the store); the index's ``applied_seq`` is set to the
+store's last change, so nothing is caught up at start.
 The server runs in its own process; this process drives it with one keep-alive connection.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from bench.ann import DEFAULT, build, timed_searches
+from bench.ann import DEFAULT, DEFAULT_EF, build, timed_searches
 from common.adapters.sqlite_store import SqliteStore
 from common.adapters.usearch_index import UsearchIndex
 from common.domain import Box, Detection, ObjectRef
@@ -44,11 +45,27 @@ def prepare_home(home: Path, vectors: np.ndarray, queries: int) -> list[int]:
     store.save_embeddings(ids, vectors[ids], "bench", "robotoff-v1")
     seq = store.last_change_seq()
     store.close()
-    index, _ = build(DEFAULT, vectors, home / "index", 64)
+    index = open_index(home / "index", vectors.shape[1])
+    if index.count() != len(vectors):
+        index.close()
+        index, _ = build(DEFAULT, vectors, home / "index", DEFAULT_EF)
     index.set_applied_seq(seq)
     index.flush()
     index.close()
     return ids
+
+
+def open_index(directory: Path, dim: int) -> UsearchIndex:
+    """The index as ``logo-ann serve`` opens it (same settings, so the same files are accepted)."""
+    return UsearchIndex(
+        directory,
+        dim,
+        dtype=DEFAULT.dtype,
+        connectivity=DEFAULT.connectivity,
+        expansion_add=DEFAULT.expansion_add,
+        expansion_search=DEFAULT_EF,
+        rescore=DEFAULT.rescore,
+    )
 
 
 def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
@@ -96,7 +113,7 @@ def load(port: int, ids: list[int], count: int, rounds: int) -> np.ndarray:
 
 
 def raw_times(home: Path, vectors: np.ndarray, ids: list[int], count: int, rounds: int) -> np.ndarray:
-    index = UsearchIndex(home / "index", vectors.shape[1])
+    index = open_index(home / "index", vectors.shape[1])
     seconds = np.concatenate([timed_searches(index, vectors[ids], count)[1] for _ in range(rounds)])
     index.close()
     return seconds

@@ -16,7 +16,6 @@ from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
 from bench.summary import write_summary
-from common.settings import Settings
 
 log = logging.getLogger("bench")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -37,19 +36,12 @@ class Plan:
     batch_seconds: float
 
 
-def default_setting() -> tuple[ann.Setting, int]:
-    s = Settings()
-    return ann.Setting(
-        s.index_dtype, s.index_connectivity, s.index_expansion_add, s.index_rescore
-    ), s.index_expansion_search
-
-
 SWEEP = (
-    ann.Setting("i8", rescore=False),
-    ann.Setting("f16", rescore=False),
-    ann.Setting("f32", rescore=False),
+    ann.Setting("i8", rescore=True),
+    ann.Setting("f16"),
+    ann.Setting("f32"),
     ann.Setting("i8", connectivity=8),
-    ann.Setting("i8", connectivity=32),
+    ann.Setting("i8", connectivity=24),
 )
 PLANS = {
     "quick": Plan("quick", (30_000,), 300, 30_000, (32, 64, 128), SWEEP[:1] + SWEEP[3:4], 100, 2, 6, (1, 4, 16), 1.0),
@@ -58,7 +50,7 @@ PLANS = {
         (100_000, 1_000_000),
         1000,
         100_000,
-        (16, 32, 64, 128, 256),
+        (32, 64, 128, 256, 512),
         SWEEP,
         500,
         2,
@@ -75,7 +67,7 @@ def mark_default(record: dict[str, Any], default: ann.Setting, default_ef: int) 
 
 
 def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
-    default, default_ef = default_setting()
+    default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
     data = None
     for n in plan.sizes:
@@ -87,8 +79,10 @@ def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
             "spectrum_slope": spectrum_slope(data.vectors),
         }
         records.append(profile)
-        settings = (default, *plan.settings) if n == plan.sweep_size else (default, ann.Setting("i8", connectivity=8))
-        for record in ann.run(data, settings, plan.expansions, workdir, default_ef, default):
+        settings = (default, *plan.settings) if n == plan.sweep_size else (default,)
+        keep = workdir / "api-home" / "index" if n == max(plan.sizes) else None  # reused by the API stage
+        expansions = plan.expansions if n == plan.sweep_size or n == max(plan.sizes) else ()
+        for record in ann.run(data, settings, expansions, workdir, default_ef, default, keep):
             mark_default(record, default, default_ef)
             records.append(record)
     return records, data
@@ -143,7 +137,7 @@ def resummarize() -> None:
     Used when the default changes after a run: every figure stays the one measured, only which
     row is the headline changes.
     """
-    default, default_ef = default_setting()
+    default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
     for name in ("ann", "es", "api", "pipeline", "batching", "triton", "gpu"):
         path = RESULTS / f"{name}.json"

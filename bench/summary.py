@@ -81,6 +81,7 @@ def write_summary(
             "recall_at_1",
             "recall_at_10",
             "recall_at_100",
+            "recall_at_10_exact_over_codes",
             "qps_one_thread",
             "p50_ms",
             "p99_ms",

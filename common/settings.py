@@ -65,10 +65,10 @@ class Settings:
     max_image_pixels: int = 60_000_000
     # ANN index
     index_dtype: str = "i8"
-    index_connectivity: int = 16  # 8 saves 64 B per vector but loses recall at 1M (bench/results)
+    index_connectivity: int = 16  # 8 saves 64 B per vector but loses recall at 1M (bench/ANALYSIS.md)
     index_expansion_add: int = 128
-    index_expansion_search: int = 64
-    index_rescore: bool = True
+    index_expansion_search: int = 128
+    index_rescore: bool = False  # float32 re-scoring: +0.005 recall at 1M for 2 KB/vector of cache
     es_url: str = ""
     es_api_key: str = ""
     es_index: str = "logo"

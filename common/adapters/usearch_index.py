@@ -50,8 +50,8 @@ class UsearchIndex(Persistence):
         dtype: str = "i8",
         connectivity: int = 16,
         expansion_add: int = 128,
-        expansion_search: int = 64,
-        rescore: bool = True,
+        expansion_search: int = 128,
+        rescore: bool = False,
         oversample: int = 4,
         threads: int = 0,
     ) -> None:
@@ -227,7 +227,7 @@ class UsearchIndex(Persistence):
             return []
         wanted = max(k * self.oversample, k + 16) if self.rescore else k
         wanted = min(size, wanted + (1 if exclude is not None else 0))
-        found = graph.search(self._encoded(query).reshape(-1), wanted)
+        found = graph.search(self._codec.encode_one(query) if self._codec is not None else query, wanted)
         keys = np.asarray(found.keys, dtype=np.int64).reshape(-1)
         cosines = 1.0 - np.asarray(found.distances, dtype=np.float64).reshape(-1)
         if vectors is not None and len(keys):

@@ -72,3 +72,11 @@ def test_codes_use_the_full_range_and_zero_stays_zero() -> None:
     assert codes.dtype == np.int8
     assert (np.abs(codes[:5].astype(int)).max(axis=1) == 127).all()
     assert not codes[5].any() and not np.isnan(codec.decode(codes[5:])).any()
+
+
+def test_one_vector_encodes_like_a_batch() -> None:
+    codec = Int8Codec(512)
+    rows = np.vstack([spiky_rows(20, 512, seed=2), np.zeros((1, 512), np.float32)])
+    batch = codec.encode(rows)
+    for row, codes in zip(rows, batch, strict=True):
+        np.testing.assert_array_equal(codec.encode_one(row), codes)

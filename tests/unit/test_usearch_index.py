@@ -73,6 +73,17 @@ def big_index(tmp_path_factory: pytest.TempPathFactory, clustered: np.ndarray) -
     return index
 
 
+def same_vector(found: np.ndarray, original: np.ndarray, rescore: bool) -> bool:
+    """Re-scoring keeps the float32 vector itself; int8 codes decode to within 2 % of it (the
+    rounding error; usearch's plain cast is about 5 % off at 512 dimensions)."""
+    if rescore:
+        return bool(np.array_equal(found, original))
+    return bool(np.linalg.norm(found - original) < 0.02)
+
+
+BOTH = pytest.mark.parametrize("rescore", [True, False], ids=["rescore", "codes"])
+
+
 def exact_top(data: np.ndarray, query_row: int, k: int) -> list[int]:
     """Brute-force neighbours of row ``query_row`` (ids are row + 1), the row itself excluded."""
     sims = data @ data[query_row]
@@ -102,15 +113,16 @@ def test_search_without_exclude_finds_the_vector_itself_first(big_index: Usearch
     assert found[0].logo_id == 100 and found[0].distance == pytest.approx(0.0, abs=1e-6)
 
 
-def test_upsert_replaces_and_delete_removes(tmp_path: Path) -> None:
+@BOTH
+def test_upsert_replaces_and_delete_removes(tmp_path: Path, rescore: bool) -> None:
     rng = np.random.default_rng(3)
     data = unit_rows(rng, 300, 32)
-    index = UsearchIndex(tmp_path, 32)
+    index = UsearchIndex(tmp_path, 32, rescore=rescore)
     index.upsert(range(1, 301), data)
     replacement = unit_rows(rng, 1, 32)
     index.upsert([5], replacement)
     assert index.count() == 300
-    assert np.array_equal(index.get_vectors([5])[5], replacement[0])
+    assert same_vector(index.get_vectors([5])[5], replacement[0], rescore)
     assert index.search(replacement[0], 1)[0].logo_id == 5
     index.delete([5, 6, 9999])
     assert index.count() == 298 and {5, 6}.isdisjoint(index.ids())
@@ -118,22 +130,23 @@ def test_upsert_replaces_and_delete_removes(tmp_path: Path) -> None:
     assert set(index.get_vectors([5, 7])) == {7}
 
 
-def test_flush_and_reopen_round_trip(tmp_path: Path) -> None:
+@BOTH
+def test_flush_and_reopen_round_trip(tmp_path: Path, rescore: bool) -> None:
     data = unit_rows(np.random.default_rng(4), 500, 32, clusters=10)
-    index = UsearchIndex(tmp_path, 32)
+    index = UsearchIndex(tmp_path, 32, rescore=rescore)
     index.upsert(range(1, 501), data)
     index.delete([10])
     index.set_applied_seq(1234)
     index.flush()
-    again = UsearchIndex(tmp_path, 32)
+    again = UsearchIndex(tmp_path, 32, rescore=rescore)
     assert again.count() == 499 and again.applied_seq == 1234 and again.ids() == set(range(1, 501)) - {10}
-    assert np.array_equal(again.get_vectors([1])[1], data[0])
+    assert same_vector(again.get_vectors([1])[1], data[0], rescore)
     assert again.search(data[0], 10, exclude=1) == index.search(data[0], 10, exclude=1)
 
 
 def test_interrupted_save_leaves_the_committed_index_intact(tmp_path: Path) -> None:
     data = unit_rows(np.random.default_rng(5), 200, 16)
-    index = UsearchIndex(tmp_path, 16)
+    index = UsearchIndex(tmp_path, 16, rescore=True)  # with the float32 vectors file, torn below
     index.upsert(range(1, 201), data)
     index.flush()
     # a save that died mid-way: its temporary files are there, meta.json was never replaced
@@ -141,12 +154,12 @@ def test_interrupted_save_leaves_the_committed_index_intact(tmp_path: Path) -> N
     (tmp_path / "meta.json.tmp").write_text('{"generation": 2, "index_fi')
     with open(next(tmp_path.glob("vectors-*.f32")), "ab") as handle:
         handle.write(b"\x01" * 10)  # a torn append
-    again = UsearchIndex(tmp_path, 16)
+    again = UsearchIndex(tmp_path, 16, rescore=True)
     assert again.count() == 200 and np.array_equal(again.get_vectors([7])[7], data[6])
     again.upsert([201], data[:1])
     again.flush()
     assert not list(tmp_path.glob("*.tmp"))
-    assert UsearchIndex(tmp_path, 16).get_vectors([201, 7]).keys() == {201, 7}
+    assert UsearchIndex(tmp_path, 16, rescore=True).get_vectors([201, 7]).keys() == {201, 7}
 
 
 @pytest.mark.parametrize("damage", ["graph", "meta", "rows"])
@@ -155,7 +168,7 @@ def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, cap
     store = FakeStore()
     for logo_id, vector in enumerate(unit_rows(rng, 120, 16), start=1):
         store.put(logo_id, vector)
-    index = UsearchIndex(tmp_path, 16)
+    index = UsearchIndex(tmp_path, 16, rescore=True)  # writes every file, the row map included
     index.catch_up(store)
     index.flush()
     meta = json.loads((tmp_path / "meta.json").read_text())
@@ -168,7 +181,7 @@ def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, cap
         (tmp_path / "meta.json").write_text('{"format": 1, "dim": 16')
     else:
         (tmp_path / meta["rows_file"]).write_bytes(b"not numpy")
-    broken = UsearchIndex(tmp_path, 16)
+    broken = UsearchIndex(tmp_path, 16, rescore=True)
     assert broken.count() == 0 and broken.applied_seq == 0
     assert "starting empty" in caplog.text
     broken.catch_up(store)
@@ -176,12 +189,13 @@ def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, cap
     assert broken.search(store.embeddings[3], 1)[0].logo_id == 3
 
 
-def test_catch_up_applies_upserts_and_deletes(tmp_path: Path) -> None:
+@BOTH
+def test_catch_up_applies_upserts_and_deletes(tmp_path: Path, rescore: bool) -> None:
     rng = np.random.default_rng(8)
     store = FakeStore()
     for logo_id, vector in enumerate(unit_rows(rng, 50, 16), start=1):
         store.put(logo_id, vector)
-    index = UsearchIndex(tmp_path, 16)
+    index = UsearchIndex(tmp_path, 16, rescore=rescore)
     assert index.catch_up(store) == 50 and index.applied_seq == 50
     fresh = unit_rows(rng, 3, 16)
     store.put(51, fresh[0])
@@ -192,7 +206,7 @@ def test_catch_up_applies_upserts_and_deletes(tmp_path: Path) -> None:
     applied = index.catch_up(store, batch_size=2)
     assert applied == 5 and index.applied_seq == store.last_change_seq()
     assert index.ids() == set(store.embeddings)
-    assert np.array_equal(index.get_vectors([2])[2], fresh[1])
+    assert same_vector(index.get_vectors([2])[2], fresh[1], rescore)
     assert index.catch_up(store) == 0
 
 
@@ -237,7 +251,7 @@ WRITER = textwrap.dedent(
     rng = np.random.default_rng(seed)
     data = rng.standard_normal((400, 16)).astype(np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
-    index = UsearchIndex(directory, 16)
+    index = UsearchIndex(directory, 16, rescore=True)
     for step in range(8):
         index.upsert(range(first + 50 * step, first + 50 * (step + 1)), data[50 * step : 50 * (step + 1)])
         index.flush()
@@ -252,7 +266,7 @@ def test_two_processes_flushing_never_corrupt_the_index(tmp_path: Path) -> None:
         for seed, first in runs
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    index = UsearchIndex(tmp_path, 16)  # loads the last committed generation; it must be whole
+    index = UsearchIndex(tmp_path, 16, rescore=True)  # loads the last committed generation; it must be whole
     ids = index.ids()
     assert index.count() == len(ids) > 0
     stored = index.get_vectors(sorted(ids))
@@ -270,9 +284,9 @@ def test_two_processes_flushing_never_corrupt_the_index(tmp_path: Path) -> None:
 
 
 def test_int8_codes_alone_reach_high_recall(tmp_path: Path) -> None:
-    """Without re-scoring the int8 codes must rank like the float vectors (usearch's plain cast
-    to int8 reaches about 0.90 here, which this threshold rejects)."""
-    data = unit_rows(np.random.default_rng(12), 20_000, 512, clusters=300, spread=0.35)
+    """Without re-scoring the int8 codes must rank like the float vectors (here usearch's plain
+    cast to int8 reaches 0.86, the codes 0.985, float32 vectors 0.999)."""
+    data = unit_rows(np.random.default_rng(12), 20_000, 512, clusters=300, spread=0.6)
     index = UsearchIndex(tmp_path, 512, dtype="i8", rescore=False, expansion_search=128)
     index.upsert(range(1, len(data) + 1), data)
     queries = np.random.default_rng(2).choice(len(data), 200, replace=False)
