@@ -40,10 +40,11 @@ def letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, fl
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     pad_x, pad_y = round((target_w - new_w) / 2 - 0.1), round((target_h - new_h) / 2 - 0.1)
     pixels = np.asarray(image.convert("RGB"))
-    canvas = np.full((target_h, target_w, 3), PAD_VALUE, dtype=np.float32)
-    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resize_bilinear(pixels, new_h, new_w)
-    tensor = (canvas / 255.0).transpose(2, 0, 1)[np.newaxis]
-    return np.ascontiguousarray(tensor, dtype=np.float32), scale, float(pad_x), float(pad_y)
+    tensor = np.full((1, 3, target_h, target_w), np.float32(PAD_VALUE) / np.float32(255.0), dtype=np.float32)
+    resized = resize_bilinear(pixels, new_h, new_w)
+    resized /= np.float32(255.0)
+    tensor[0, :, pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized.transpose(2, 0, 1)
+    return tensor, scale, float(pad_x), float(pad_y)
 
 
 def _taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,10 +60,15 @@ def resize_bilinear(pixels: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
     """Resize an ``[H, W, C]`` array to ``[new_h, new_w, C]`` float32 (OpenCV ``INTER_LINEAR``)."""
     y0, y1, wy = _taps(pixels.shape[0], new_h)
     x0, x1, wx = _taps(pixels.shape[1], new_w)
-    top, bottom = pixels[y0].astype(np.float32), pixels[y1].astype(np.float32)
-    rows = top + (bottom - top) * wy[:, None, None]
-    left, right = rows[:, x0], rows[:, x1]
-    return left + (right - left) * wx[None, :, None]
+    source = pixels.astype(np.float32)
+    top = source[y0]
+    rows = top + (source[y1] - top) * wy[:, None, None]
+    left = rows[:, x0]
+    right = rows[:, x1]
+    right -= left
+    right *= wx[None, :, None]
+    right += left
+    return right
 
 
 def decode_yolo(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

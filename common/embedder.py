@@ -63,14 +63,14 @@ def resize_linear_u8(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     x0, x1, a0, a1 = _linear_taps(pixels.shape[1], width, clamp_weights=True)
     y0, y1, b0, b1 = _linear_taps(pixels.shape[0], height, clamp_weights=False)
 
-    def horizontal(rows: np.ndarray) -> np.ndarray:
-        picked = pixels[rows].astype(np.int32)
-        return picked[:, x0] * a0[None, :, None] + picked[:, x1] * a1[None, :, None]
-
-    # OpenCV's vectorised vertical pass: drop 4 bits, keep the high 16 bits of each product,
-    # then round away the last 2 bits.
-    top = ((horizontal(y0) >> 4) * b0[:, None, None]) >> 16
-    bottom = ((horizontal(y1) >> 4) * b1[:, None, None]) >> 16
+    # the horizontal pass once per source row that any output row reads (not once per use)
+    first_row, last_row = int(min(y0.min(), y1.min())), int(max(y0.max(), y1.max()))
+    band = pixels[first_row : last_row + 1].astype(np.int32)
+    across = (band[:, x0] * a0[None, :, None] + band[:, x1] * a1[None, :, None]) >> 4
+    # OpenCV's vectorised vertical pass: drop 4 bits (above), keep the high 16 bits of each
+    # product, then round away the last 2 bits.
+    top = (across[y0 - first_row] * b0[:, None, None]) >> 16
+    bottom = (across[y1 - first_row] * b1[:, None, None]) >> 16
     return np.clip((top + bottom + 2) >> 2, 0, 255).astype(np.uint8)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 CODEC = "hadamard-sign-i8-v1"
 LEVELS = 127
+SMALL_BATCH = 32
 
 
 def sylvester_hadamard(dim: int) -> np.ndarray | None:
@@ -70,6 +71,8 @@ class Int8Codec:
 
     def encode(self, matrix: np.ndarray) -> np.ndarray:
         rows = np.asarray(matrix, np.float32).reshape(-1, self.dim)
+        if len(rows) < SMALL_BATCH:  # BLAS's threaded small matrix products cost more than a loop
+            return np.stack([self.encode_one(row) for row in rows]) if len(rows) else np.zeros((0, self.dim), np.int8)
         turned = rows @ self.turn
         peak = np.abs(turned).max(axis=1, keepdims=True)
         scale = np.divide(LEVELS, peak, out=np.zeros_like(peak), where=peak > 0)

@@ -76,7 +76,7 @@ def test_codes_use_the_full_range_and_zero_stays_zero() -> None:
 
 def test_one_vector_encodes_like_a_batch() -> None:
     codec = Int8Codec(512)
-    rows = np.vstack([spiky_rows(20, 512, seed=2), np.zeros((1, 512), np.float32)])
+    rows = np.vstack([spiky_rows(40, 512, seed=2), np.zeros((1, 512), np.float32)])  # the matrix path
     batch = codec.encode(rows)
     for row, codes in zip(rows, batch, strict=True):
         np.testing.assert_array_equal(codec.encode_one(row), codes)
