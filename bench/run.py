@@ -36,21 +36,23 @@ class Plan:
     batch_seconds: float
 
 
-SWEEP = (
-    ann.Setting("i8", rescore=True),
-    ann.Setting("f16"),
-    ann.Setting("f32"),
-    ann.Setting("i8", connectivity=8),
-    ann.Setting("i8", connectivity=24),
+_DEFAULT = ann.DEFAULT
+SWEEP = (  # each changes one thing of the configured default
+    dataclasses.replace(_DEFAULT, rescore=True),
+    dataclasses.replace(_DEFAULT, dtype="f16"),
+    dataclasses.replace(_DEFAULT, dtype="f32"),
+    dataclasses.replace(_DEFAULT, connectivity=8),
+    dataclasses.replace(_DEFAULT, connectivity=24),
+    dataclasses.replace(_DEFAULT, expansion_add=128),
 )
 PLANS = {
-    "quick": Plan("quick", (30_000,), 300, 30_000, (32, 64, 128), SWEEP[:1] + SWEEP[3:4], 100, 2, 6, (1, 4, 16), 1.0),
+    "quick": Plan("quick", (30_000,), 300, 30_000, (32, 64, 256), SWEEP[:1] + SWEEP[3:4], 100, 2, 6, (1, 4, 16), 1.0),
     "full": Plan(
         "full",
         (100_000, 1_000_000),
         1000,
         100_000,
-        (32, 64, 128, 256, 512),
+        (32, 64, 96, 256, 512),
         SWEEP,
         500,
         2,

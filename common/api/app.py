@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from common.errors import LogoAnnError, NotFoundError, PermanentError, TransientError
-from common.pipeline.search import BadQuery
+from common.observability import Timings
+from common.pipeline.search import BadQuery, SearchService
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +34,10 @@ def create_app(container: Any) -> Flask:
     routes_admin.register(app)
     openapi.register(app)
     _register_errors(app)
+    app.before_request(_start_timing)
     app.before_request(_preflight)
     app.after_request(_cors)
+    app.after_request(_server_timing)
     return app
 
 
@@ -41,6 +45,30 @@ def container() -> Any:
     from flask import current_app
 
     return current_app.extensions["logo_ann"]
+
+
+def search_service() -> SearchService:
+    """The container's search use case, timing its stages into this request's timings."""
+    service: SearchService = container().search_service()
+    service.timings = g.logo_ann_timings
+    return service
+
+
+def _start_timing() -> None:
+    g.logo_ann_timings = Timings()
+    g.logo_ann_started = time.perf_counter()
+
+
+def _server_timing(response: Response) -> Response:
+    """``Server-Timing`` (W3C): the search stages (``vector`` lookup, ``knn`` index query, ...)
+    and ``app``, the whole request inside the server, in milliseconds."""
+    timings: Timings | None = g.get("logo_ann_timings")
+    started: float | None = g.get("logo_ann_started")
+    if timings is not None and started is not None:
+        stages = [f"{name};dur={ms:.3f}" for name, ms in timings.ms.items()]
+        stages.append(f"app;dur={(time.perf_counter() - started) * 1000:.3f}")
+        response.headers["Server-Timing"] = ", ".join(stages)
+    return response
 
 
 def error(status: int, message: str) -> tuple[Response, int]:
@@ -95,6 +123,7 @@ def _cors(response: Response) -> Response:
     response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     response.headers["Access-Control-Max-Age"] = "86400"
+    response.headers["Timing-Allow-Origin"] = "*"  # lets pages read Server-Timing
     return response
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify, request
 
-from common.api.app import container
+from common.api.app import search_service
 from common.api.paging import RankedCache, neighbours_body
 from common.api.params import count_param, id_value
 from common.domain import Neighbour
@@ -35,13 +35,13 @@ def register(app: Flask) -> None:
         or ``cursor``) are handled by ``common.api.paging``.
         """
         query = id_value(logo_id)
-        return jsonify(neighbours_body(container().search_service(), ranked_cache(), query, request.args))
+        return jsonify(neighbours_body(search_service(), ranked_cache(), query, request.args))
 
     @app.get("/api/v1/ann/search")
     def ann_search_random() -> Any:
         """The same for a random logo that has an embedding."""
         count_param(request.args)  # a bad count is a 400 even when the index is empty
-        service = container().search_service()
+        service = search_service()
         query = service.random_logo()
         if query is None:
             return jsonify(results_body([], None))

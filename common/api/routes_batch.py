@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from common.api.app import container
+from common.api.app import container, search_service
 from common.api.params import MAX_IDS, count_param, id_list, id_value, json_object
 from common.api.routes_logos import logo_body
 from common.pipeline.search import BadQuery
@@ -27,7 +27,7 @@ def batch_ids(body: dict[str, Any]) -> list[int]:
 
 def batch_search(logo_ids: list[int], count: int) -> dict[str, Any]:
     """Neighbours of every logo that has an embedding; the others are listed as missing."""
-    service = container().search_service()
+    service = search_service()
     vectors = service.store.get_embeddings(logo_ids)
     index = service.index() if vectors else None
     results: dict[str, list[dict[str, Any]]] = {}

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from common.api.app import container, token_error
+from common.api.app import container, search_service, token_error
 from common.api.params import bool_param, count_param, json_object
 from common.api.routes_logos import _uploaded_bytes
 from common.pipeline.detect import detect_object
@@ -64,7 +64,7 @@ def register(app: Flask) -> None:
         if store and (denied := token_error()) is not None:
             return denied
         data, filename = _uploaded_bytes()
-        logos = container().search_service().by_image(data, count)
+        logos = search_service().by_image(data, count)
         body: dict[str, Any] = {"logos": logos, "count": len(logos)}
         if store:  # after the search, so the image's own logos are not among its neighbours
             body["stored"] = store_upload(data, filename)
@@ -76,6 +76,6 @@ def register(app: Flask) -> None:
         body = json_object(request.get_data(cache=False))
         values = embedding_values(body)
         count = count_param(body)
-        neighbours = container().search_service().by_vector(values, count)
+        neighbours = search_service().by_vector(values, count)
         results = [{"logo_id": n.logo_id, "distance": n.distance} for n in neighbours]
         return jsonify({"results": results, "count": len(results)})

@@ -11,6 +11,7 @@ import numpy as np
 from common.domain import Neighbour
 from common.errors import InvalidEventError, NotFoundError
 from common.images import crop_box, decode_image
+from common.observability import Timings
 from common.pipeline.detect import LogoDetector
 from common.pipeline.embed_index import CropEmbedder
 from common.ports.metadata_store import MetadataStore
@@ -29,18 +30,26 @@ class SearchService:
     embedder: Callable[[], CropEmbedder]
     max_image_bytes: int
     max_image_pixels: int
+    timings: Timings = dataclasses.field(default_factory=Timings)  # per stage, e.g. for Server-Timing
 
     def by_logo(self, logo_id: int, count: int) -> list[Neighbour]:
-        vectors = self.store.get_embeddings([logo_id])
+        with self.timings.stage("vector"):
+            vectors = self.store.get_embeddings([logo_id])
         if logo_id not in vectors:
             raise NotFoundError(f"logo {logo_id} does not exist or has no embedding")
-        return self.index().search(vectors[logo_id], count, exclude=logo_id)
+        return self.knn(vectors[logo_id], count, exclude=logo_id)
+
+    def knn(self, vector: np.ndarray, count: int, exclude: int | None = None) -> list[Neighbour]:
+        """The index query itself, timed as the ``knn`` stage (after the index is caught up)."""
+        index = self.index()
+        with self.timings.stage("knn"):
+            return index.search(vector, count, exclude=exclude)
 
     def random_logo(self) -> int | None:
         return self.store.random_logo_with_embedding()
 
     def by_vector(self, vector: Any, count: int) -> list[Neighbour]:
-        return self.index().search(self.check_vector(vector), count)
+        return self.knn(self.check_vector(vector), count)
 
     def check_vector(self, vector: Any) -> np.ndarray:
         try:
@@ -62,18 +71,20 @@ class SearchService:
 
     def by_image(self, data: bytes, count: int) -> list[dict[str, Any]]:
         """Detect and embed on the fly; nothing is stored."""
-        image = decode_image(data, max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes)
-        detections = self.detector().detect(image)
+        with self.timings.stage("decode"):
+            image = decode_image(data, max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes)
+        with self.timings.stage("detect"):
+            detections = self.detector().detect(image)
         if not detections:
             return []
-        vectors = self.embedder().embed([crop_box(image, d.box) for d in detections])
-        index = self.index()
+        with self.timings.stage("embed"):
+            vectors = self.embedder().embed([crop_box(image, d.box) for d in detections])
         return [
             {
                 "bounding_box": d.box.as_list(),
                 "score": d.score,
                 "label": d.label,
-                "results": [n.__dict__ for n in index.search(vector, count)],
+                "results": [n.__dict__ for n in self.knn(vector, count)],
             }
             for d, vector in zip(detections, vectors, strict=True)
         ]

@@ -122,3 +122,26 @@ def test_upload_requires_the_token_when_one_is_set(tmp_path: Path) -> None:
     assert client.post("/api/v1/images", data=data).status_code == 401
     response = client.post("/api/v1/images?name=x.png", data=data, headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 201 and len(response.get_json()["logos"]) == 2
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """``name;dur=ms, ...`` → {name: ms}."""
+    stages = {}
+    for part in header.split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        stages[name] = float(duration)
+    return stages
+
+
+def test_search_reports_its_stages_in_server_timing(loaded: tuple[Any, Container]) -> None:
+    client, _ = loaded
+    response = client.get("/api/v1/ann/search/1?count=3")
+    stages = server_timing(response.headers["Server-Timing"])
+    assert set(stages) == {"vector", "knn", "app"}
+    assert 0 <= stages["vector"] and 0 < stages["knn"] and stages["vector"] + stages["knn"] <= stages["app"]
+    assert response.headers["Timing-Allow-Origin"] == "*"
+    by_vector = client.post("/api/v1/search/embedding", json={"embedding": [1.0] + [0.0] * 7, "count": 2})
+    assert by_vector.status_code == 200
+    assert set(server_timing(by_vector.headers["Server-Timing"])) == {"knn", "app"}
+    missing = client.get("/api/v1/ann/search/999")
+    assert missing.status_code == 404 and set(server_timing(missing.headers["Server-Timing"])) == {"vector", "app"}
