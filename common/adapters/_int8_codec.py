@@ -6,10 +6,9 @@ components of about ±0.044, so that uses ±6 of the ±127 range, and the roundi
 
 Here each vector is first turned by a fixed orthogonal matrix (Hadamard blocks, one per binary
 digit of the dimension, with pseudo-random signs, so that no single large component, as CLIP
-embeddings have, dominates),
-then scaled so its largest component becomes ±127, then rounded. usearch's int8 cosine divides by
-both norms, so the per-vector scale cancels and the codes' cosine is the original cosine within
-about 0.1 %. The rotation is built from integers and a hash, so every platform and numpy version
+embeddings have, dominates), then scaled so its largest component becomes ±127, then rounded.
+usearch's int8 cosine divides by both norms, so the per-vector scale cancels and the codes'
+cosine is the original cosine within about 0.1 %. The rotation is built from integers and a hash, so every platform and numpy version
 builds the same matrix; ``CODEC`` names the scheme and is stored with an index, which is rebuilt
 from the metadata store when it differs.
 """
