@@ -91,13 +91,18 @@ def exact_top(data: np.ndarray, query_row: int, k: int) -> list[int]:
     return [int(i) + 1 for i in np.argsort(-sims, kind="stable")[:k]]
 
 
-def test_int8_with_rescoring_reaches_exact_recall(big_index: UsearchIndex, clustered: np.ndarray) -> None:
-    queries = np.random.default_rng(1).choice(len(clustered), 200, replace=False)
+def recall_at_10(index: UsearchIndex, data: np.ndarray, seed: int, queries: int = 200) -> float:
+    """Mean recall@10 of stored rows used as queries (ids are row + 1), each excluding itself."""
+    rows = np.random.default_rng(seed).choice(len(data), queries, replace=False)
     hits = 0
-    for row in queries:
-        found = big_index.search(clustered[row], 10, exclude=int(row) + 1)
-        hits += len({n.logo_id for n in found} & set(exact_top(clustered, int(row), 10)))
-    assert hits / (10 * len(queries)) >= 0.99
+    for row in rows:
+        found = index.search(data[row], 10, exclude=int(row) + 1)
+        hits += len({n.logo_id for n in found} & set(exact_top(data, int(row), 10)))
+    return hits / (10 * len(rows))
+
+
+def test_int8_with_rescoring_reaches_exact_recall(big_index: UsearchIndex, clustered: np.ndarray) -> None:
+    assert recall_at_10(big_index, clustered, seed=1) >= 0.99
 
 
 def test_distances_are_robotoff_distances_in_ascending_order(big_index: UsearchIndex, clustered: np.ndarray) -> None:
@@ -289,12 +294,7 @@ def test_int8_codes_alone_reach_high_recall(tmp_path: Path) -> None:
     data = unit_rows(np.random.default_rng(12), 20_000, 512, clusters=300, spread=0.6)
     index = UsearchIndex(tmp_path, 512, dtype="i8", rescore=False, expansion_search=128)
     index.upsert(range(1, len(data) + 1), data)
-    queries = np.random.default_rng(2).choice(len(data), 200, replace=False)
-    hits = 0
-    for row in queries:
-        found = index.search(data[row], 10, exclude=int(row) + 1)
-        hits += len({n.logo_id for n in found} & set(exact_top(data, int(row), 10)))
-    assert hits / (10 * len(queries)) >= 0.97
+    assert recall_at_10(index, data, seed=2) >= 0.97
     vector = index.get_vectors([5])[5]
     assert np.abs(vector - data[4]).max() < 2e-3  # decoded codes, within the codec's error
     found = index.search(data[4], 3, exclude=5)
