@@ -50,7 +50,8 @@ run: venv
 	else $(BIN)/logo-ann ingest $(IMAGES); fi
 	$(BIN)/logo-ann serve --port $(PORT)
 
-test: venv-test triton-venv checkov-venv browser
+# The static gate (ruff, mypy strict) runs first: CI fails when it fails.
+test: lint triton-venv checkov-venv browser
 	$(BIN)/pytest -q
 
 test-fast: venv-test
@@ -58,7 +59,7 @@ test-fast: venv-test
 
 lint: venv-test
 	$(BIN)/ruff check common functions tests
-	$(BIN)/mypy common
+	$(BIN)/mypy --strict --explicit-package-bases common functions
 
 stack: venv-test triton-venv
 	$(BIN)/python -m tests.stack up

@@ -127,7 +127,8 @@ def _load_vector(path: str) -> list[float]:
 
         return [float(v) for v in np.load(path).ravel()]
     data = json.loads(Path(path).read_text())
-    return data["embedding"] if isinstance(data, dict) else data
+    values = data["embedding"] if isinstance(data, dict) else data
+    return [float(v) for v in values]
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:

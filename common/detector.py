@@ -68,7 +68,8 @@ def resize_bilinear(pixels: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
     right -= left
     right *= wx[None, :, None]
     right += left
-    return right
+    blended: np.ndarray = right
+    return blended
 
 
 def decode_yolo(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

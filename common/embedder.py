@@ -71,7 +71,8 @@ def resize_linear_u8(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     # product, then round away the last 2 bits.
     top = (across[y0 - first_row] * b0[:, None, None]) >> 16
     bottom = (across[y1 - first_row] * b1[:, None, None]) >> 16
-    return np.clip((top + bottom + 2) >> 2, 0, 255).astype(np.uint8)
+    resized: np.ndarray = np.clip((top + bottom + 2) >> 2, 0, 255).astype(np.uint8)
+    return resized
 
 
 def preprocess_robotoff_v1(crops: Sequence[Image.Image], size: int = DEFAULT_IMAGE_SIZE) -> np.ndarray:
@@ -182,7 +183,8 @@ class Embedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         if not np.all(np.isfinite(norms)) or np.any(norms == 0.0):
             raise ModelError("embedder returned a zero or non-finite vector; it cannot be normalised")
-        return (vectors / norms).astype(np.float32)
+        unit: np.ndarray = (vectors / norms).astype(np.float32)
+        return unit
 
     def _run(self, pixel_values: np.ndarray) -> np.ndarray:
         feeds = {self._pixels.name: pixel_values.astype(self._pixels.dtype, copy=False)}

@@ -14,6 +14,8 @@ import re
 import time
 from typing import Any
 
+from flask import Flask, Response
+
 from common.bootstrap import get_container
 from common.domain import ObjectRef
 from common.errors import InvalidEventError, PermanentError, TransientError
@@ -129,7 +131,7 @@ def _attr(event: Any, name: str) -> Any:
         return None
 
 
-def handle_http(request: Any) -> Any:
+def handle_http(request: Any) -> Response:
     """Dispatch a functions-framework request to the search API app (built once)."""
     configure_logging()
     app = _search_app()
@@ -137,10 +139,10 @@ def handle_http(request: Any) -> Any:
         return app.full_dispatch_request()
 
 
-_app: Any = None
+_app: Flask | None = None
 
 
-def _search_app() -> Any:
+def _search_app() -> Flask:
     global _app
     if _app is None:
         from common.api import create_app

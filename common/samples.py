@@ -49,7 +49,10 @@ def draw_logo(design: int, size: int) -> Image.Image:
     return logo
 
 
-def draw_product(rng: random.Random, width: int = 640, height: int = 800) -> tuple[Image.Image, list[dict]]:
+Label = dict[str, object]
+
+
+def draw_product(rng: random.Random, width: int = 640, height: int = 800) -> tuple[Image.Image, list[Label]]:
     base: Colour = tuple(rng.randint(215, 250) for _ in range(3))  # type: ignore[assignment]
     image = Image.new("RGB", (width, height), base)
     draw = ImageDraw.Draw(image)
@@ -59,7 +62,7 @@ def draw_product(rng: random.Random, width: int = 640, height: int = 800) -> tup
     for line in range(rng.randint(4, 9)):  # ingredient-like text lines
         y = height - 60 - line * 14
         draw.line([(40, y), (rng.randint(200, width - 40), y)], fill=(170, 170, 170), width=3)
-    logos = []
+    logos: list[dict[str, object]] = []
     taken: list[tuple[int, int, int, int]] = []
     for _ in range(rng.randint(1, 3)):
         design = rng.randrange(len(DESIGNS))
@@ -83,7 +86,7 @@ def write_samples(out: Path, count: int, seed: int = 0) -> list[Path]:
     """Write ``count`` JPEG photos and ``labels.json`` (true logo boxes and designs)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    labels: dict[str, list[dict]] = {}
+    labels: dict[str, list[dict[str, object]]] = {}
     paths = []
     for i in range(count):
         image, logos = draw_product(rng)

@@ -69,7 +69,7 @@ def serve(container: Any, host: str, port: int, watch_inbox: bool = True) -> Non
     # waitress: a production WSGI server (keep-alive, a fixed worker pool), unlike werkzeug's
     # development server; measured in bench/api.py.
     server = waitress.create_server(app, host=host, port=port, threads=8, ident="logo-ann")
-    bound = server.effective_port  # type: ignore[union-attr]
+    bound = server.effective_port
     logger.warning("serving on http://%s:%s (inbox: %s)", host, bound, watcher.inbox if watcher else "off")
     print(f"Logo-ANN serving on http://{host}:{bound}/", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.close())

@@ -8,9 +8,9 @@ Here each vector is first turned by a fixed orthogonal matrix (Hadamard blocks, 
 digit of the dimension, with pseudo-random signs, so that no single large component, as CLIP
 embeddings have, dominates), then scaled so its largest component becomes ±127, then rounded.
 usearch's int8 cosine divides by both norms, so the per-vector scale cancels and the codes'
-cosine is the original cosine within about 0.1 %. The rotation is built from integers and a hash, so every platform and numpy version
-builds the same matrix; ``CODEC`` names the scheme and is stored with an index, which is rebuilt
-from the metadata store when it differs.
+cosine is the original cosine within about 0.1 %. The rotation is built from integers and a hash,
+so every platform and numpy version builds the same matrix; ``CODEC`` names the scheme and is
+stored with an index, which is rebuilt from the metadata store when it differs.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ class Int8Codec:
         turned = rows @ self.turn
         peak = np.abs(turned).max(axis=1, keepdims=True)
         scale = np.divide(LEVELS, peak, out=np.zeros_like(peak), where=peak > 0)
-        return np.clip(np.rint(turned * scale), -LEVELS, LEVELS).astype(np.int8)
+        codes: np.ndarray = np.clip(np.rint(turned * scale), -LEVELS, LEVELS).astype(np.int8)
+        return codes
 
     def encode_one(self, vector: np.ndarray) -> np.ndarray:
         """``encode`` of one float32 vector ``[dim]`` → ``[dim]``, with less numpy overhead (queries)."""
@@ -84,10 +85,12 @@ class Int8Codec:
         if not peak > 0:
             return np.zeros(self.dim, np.int8)
         # the largest component maps to exactly ±127, so no clipping is needed
-        return np.rint(turned * np.float32(LEVELS / peak)).astype(np.int8)
+        codes: np.ndarray = np.rint(turned * np.float32(LEVELS / peak)).astype(np.int8)
+        return codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         turned = np.asarray(codes, np.float32).reshape(-1, self.dim)
         rows = turned @ self.turn.T
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+        unit: np.ndarray = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+        return unit

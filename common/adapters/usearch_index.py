@@ -201,7 +201,7 @@ class UsearchIndex(Persistence):
 
     def _remove_present(self, keys: np.ndarray) -> np.ndarray:
         """Remove those of ``keys`` the graph holds (caller holds the mutex); returns them."""
-        present = keys[np.asarray(self._graph.contains(keys), bool).reshape(-1)]
+        present: np.ndarray = keys[np.asarray(self._graph.contains(keys), bool).reshape(-1)]
         if len(present):
             self._graph.remove(present)
         return present

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -49,7 +50,8 @@ def load_logo(logo_id: int) -> LogoRecord:
     logos = container().store.get_logos([logo_id])
     if not logos:
         raise NotFoundError(f"logo {logo_id} does not exist")
-    return logos[0]
+    logo: LogoRecord = logos[0]
+    return logo
 
 
 def register(app: Flask) -> None:
@@ -95,10 +97,11 @@ def register(app: Flask) -> None:
         """Health of every dependency this instance uses."""
         checks: dict[str, Any] = {}
         c = container()
-        for name, probe in (
+        probes: tuple[tuple[str, Callable[[], Any]], ...] = (
             ("metadata_store", lambda: c.store.ping()),
             ("ann_index", lambda: c.fresh_index().health()),
-        ):
+        )
+        for name, probe in probes:
             try:
                 checks[name] = {"ok": True, "detail": probe()}
             except Exception as exc:  # noqa: BLE001 - health reports every failure
