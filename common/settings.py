@@ -88,6 +88,12 @@ class Settings:
     max_attempts: int = 5
     api_token: str = ""
     max_body_bytes: int = 20_000_000
+    # Open Food Facts identities (common.auth): Product Opener's auth.pl and its verdict cache
+    off_auth_url: str = "https://world.openfoodfacts.org/cgi/auth.pl"
+    auth_cache_ttl_s: float = 300.0
+    auth_negative_ttl_s: float = 10.0
+    auth_timeout_s: float = 5.0
+    token_user: str = "service"  # the user name recorded for changes made with the API token
 
     @property
     def sqlite_path(self) -> Path:
@@ -114,6 +120,11 @@ class Settings:
             ("neighbours_k", 1 <= self.neighbours_k <= 500, "between 1 and 500"),
             ("max_attempts", self.max_attempts >= 1, "at least 1"),
             ("es_num_candidates_min", 1 <= self.es_num_candidates_min <= 10_000, "in 1..10000"),
+            ("off_auth_url", self.off_auth_url.startswith(("https://", "http://")), "an http(s) URL"),
+            ("auth_cache_ttl_s", self.auth_cache_ttl_s >= 0, "at least 0"),
+            ("auth_negative_ttl_s", self.auth_negative_ttl_s >= 0, "at least 0"),
+            ("auth_timeout_s", self.auth_timeout_s > 0, "above 0"),
+            ("token_user", bool(self.token_user.strip()), "a non-empty name"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -1,0 +1,175 @@
+"""Who is calling: Open Food Facts identities verified against Product Opener, service tokens.
+
+Open Food Facts' clients (the Hunger Games annotation game, the SDKs) send the ``session``
+cookie of openfoodfacts.org, or HTTP Basic credentials. Robotoff parses a user name out of
+either and trusts it; here nothing is trusted until Product Opener's ``/cgi/auth.pl``
+(``LOGO_ANN_OFF_AUTH_URL``) has said yes:
+
+- a ``session`` cookie is forwarded as is (``Cookie: session=...``);
+- Basic credentials are posted as the form fields ``user_id`` and ``password``;
+- ``auth.pl`` answers 200 when the request identifies a user and 403 otherwise (no useful body).
+
+The user name is the value after ``user_id`` in the ``&``-separated cookie
+(``user_id&alice&user_session&...``; Product Opener checks that the session belongs to that
+user) or the Basic user. Verdicts are cached for ``LOGO_ANN_AUTH_CACHE_TTL_S`` seconds (a
+refusal for ``LOGO_ANN_AUTH_NEGATIVE_TTL_S``), keyed by a hash of the credentials, so a page
+that annotates fifty logos asks Product Opener once. An unreachable or failing ``auth.pl``
+(timeout, 5xx) is a ``DependencyError`` and is never cached.
+
+Flask routes use ``common.api.auth`` (``require_user``, ``current_user``) on top of this.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
+
+from common.errors import DependencyError
+
+SESSION_COOKIE = "session"
+DEPENDENCY = "product opener auth"
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """What a request presented: an Open Food Facts session cookie, or a Basic user and password."""
+
+    kind: str  # "session" or "basic"
+    user: str  # the name the credentials claim (not yet verified)
+    secret: str  # the whole cookie value, or the password
+
+    def cache_key(self) -> str:
+        raw = f"{self.kind}\0{self.user}\0{self.secret}".encode()
+        return hashlib.sha256(raw).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """A verified caller: ``name`` is what gets recorded on every change it makes."""
+
+    name: str
+    kind: str  # "session", "basic" (verified by Product Opener) or "token" (a service)
+
+
+def session_user(cookie: str) -> str | None:
+    """The user named by an Open Food Facts ``session`` cookie (``user_id&alice&user_session&...``)."""
+    parts = [urllib.parse.unquote(part) for part in cookie.split("&")]
+    for key, value in zip(parts[::2], parts[1::2], strict=False):
+        if key == "user_id" and value.strip():
+            return value.strip()
+    return None
+
+
+def session_credentials(cookie: str | None) -> Credentials | None:
+    if not cookie:
+        return None
+    user = session_user(cookie)
+    return Credentials("session", user, cookie) if user else None
+
+
+def basic_credentials(header: str) -> Credentials | None:
+    """Credentials from ``Authorization: Basic base64(user:password)``, or None if malformed."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep or not user or not password:
+        return None
+    return Credentials("basic", user, password)
+
+
+class VerdictCache:
+    """Verdicts by credential hash, each with its own expiry; at most ``size`` entries."""
+
+    def __init__(self, size: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: OrderedDict[str, tuple[float, bool]] = OrderedDict()
+        self._size = size
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bool | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= self._clock():
+                del self._entries[key]
+                return None
+            return entry[1]
+
+    def put(self, key: str, verdict: bool, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (self._clock() + ttl_s, verdict)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Credentials go to the configured URL only, never where a redirect points."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+class ProductOpenerAuth:
+    """Verifies credentials with Product Opener's ``/cgi/auth.pl``; verdicts cached briefly."""
+
+    def __init__(
+        self,
+        url: str,
+        ttl_s: float = 300.0,
+        negative_ttl_s: float = 10.0,
+        timeout_s: float = 5.0,
+        cache: VerdictCache | None = None,
+    ) -> None:
+        self.url = url
+        self.ttl_s = ttl_s
+        self.negative_ttl_s = negative_ttl_s
+        self.timeout_s = timeout_s
+        self.cache = cache or VerdictCache()
+        self._opener = urllib.request.build_opener(_NoRedirect())
+
+    def verify(self, credentials: Credentials) -> Identity | None:
+        """The verified identity, or None when Product Opener does not recognise the credentials."""
+        key = credentials.cache_key()
+        verdict = self.cache.get(key)
+        if verdict is None:
+            verdict = self._ask(credentials)
+            self.cache.put(key, verdict, self.ttl_s if verdict else self.negative_ttl_s)
+        return Identity(credentials.user, credentials.kind) if verdict else None
+
+    def _ask(self, credentials: Credentials) -> bool:
+        request = urllib.request.Request(self.url, method="POST")
+        request.add_header("Accept", "*/*")
+        if credentials.kind == "session":
+            request.add_header("Cookie", f"{SESSION_COOKIE}={credentials.secret}")
+            request.data = b""
+        else:
+            form = {"user_id": credentials.user, "password": credentials.secret}
+            request.data = urllib.parse.urlencode(form).encode()
+            request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            with self._opener.open(request, timeout=self.timeout_s) as response:
+                return int(response.status) == 200
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                return False
+            raise DependencyError(DEPENDENCY, f"auth.pl answered {exc.code}") from exc
+        except (OSError, ValueError) as exc:  # refused, timed out, bad URL
+            raise DependencyError(DEPENDENCY, f"auth.pl unreachable: {type(exc).__name__}") from exc
