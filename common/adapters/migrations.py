@@ -41,6 +41,11 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # statements for one engine only (an index type the other lacks), run after ``statements``
+    dialect_statements: tuple[tuple[str, str], ...] = ()
+
+    def for_dialect(self, dialect: str) -> tuple[str, ...]:
+        return self.statements + tuple(sql for name, sql in self.dialect_statements if name == dialect)
 
 
 BOX_CHECK = "CHECK (0 <= y_min AND y_min < y_max AND y_max <= 1 AND 0 <= x_min AND x_min < x_max AND x_max <= 1)"
@@ -108,6 +113,58 @@ MIGRATIONS: tuple[Migration, ...] = (
             "WHERE annotation_type IS NOT NULL",
         ),
     ),
+    Migration(
+        3,
+        "annotations: value tags, users, history, predictions, calibration",
+        (
+            "ALTER TABLE logo ADD COLUMN annotation_value_tag TEXT",
+            "ALTER TABLE logo ADD COLUMN taxonomy_value TEXT",
+            "ALTER TABLE logo ADD COLUMN username TEXT",
+            "ALTER TABLE logo ADD COLUMN completed_at {ts}",
+            "CREATE INDEX logo_annotation_tag_idx ON logo (annotation_type, annotation_value_tag) "
+            "WHERE annotation_type IS NOT NULL",
+            "CREATE INDEX logo_taxonomy_idx ON logo (annotation_type, taxonomy_value) WHERE taxonomy_value IS NOT NULL",
+            # every change of a logo's annotation: who, when, what it was and what it became
+            """CREATE TABLE annotation_history (
+            id {pk},
+            logo_id {bigint} NOT NULL,
+            username TEXT NOT NULL,
+            changed_at {ts} NOT NULL,
+            action TEXT NOT NULL,
+            before {json},
+            after {json}
+        )""",
+            "CREATE INDEX annotation_history_logo_idx ON annotation_history (logo_id, id)",
+            # one predicted label per logo, replaced on every re-vote
+            """CREATE TABLE logo_prediction (
+            logo_id {bigint} PRIMARY KEY REFERENCES logo (id) ON DELETE CASCADE,
+            label_type TEXT NOT NULL,
+            label_value TEXT,
+            confidence {float} NOT NULL,
+            precision_estimate {float},
+            votes {json} NOT NULL,
+            updated_at {ts} NOT NULL
+        )""",
+            "CREATE INDEX logo_prediction_label_idx ON logo_prediction (label_type, label_value, logo_id)",
+            "CREATE INDEX logo_prediction_precision_idx ON logo_prediction (precision_estimate, logo_id)",
+            # each calibration run: its parameters, thresholds and reliability table
+            """CREATE TABLE calibration (
+            id {pk},
+            created_at {ts} NOT NULL,
+            target_precision {float} NOT NULL,
+            sample_count INTEGER NOT NULL,
+            report {json} NOT NULL
+        )""",
+        ),
+        # "which logos list this one among their neighbours" without a scan (re-votes)
+        (
+            (
+                "postgresql",
+                "CREATE INDEX logo_neighbour_ids_idx ON logo"
+                " USING GIN ((nearest_neighbors -> 'logo_ids') jsonb_path_ops)",
+            ),
+        ),
+    ),
 )
 
 CREATE_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -133,7 +190,7 @@ def apply_migrations(tx: Tx, db: Database, migrations: tuple[Migration, ...] = M
     for migration in sorted(migrations, key=lambda m: m.version):
         if migration.version in done:
             continue
-        for statement in migration.statements:
+        for statement in migration.for_dialect(db.name):
             tx.exec(render(statement, db.name))
         tx.exec(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from common.adapters.migrations import MIGRATIONS
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, Detection, ObjectRef
 from common.errors import DependencyError
@@ -113,4 +114,4 @@ def test_two_processes_write_at_once(db_path: Path, raw: Callable[[str], list[tu
     assert raw("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM embedding_change") == [
         (2 * per_worker, 2 * per_worker, 1, 2 * per_worker)
     ]
-    assert raw("SELECT count(*) FROM schema_migrations") == [(1,)]
+    assert raw("SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]

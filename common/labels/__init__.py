@@ -1,0 +1,1 @@
+"""Logo annotation and label propagation: values, taxonomies, the vote and its calibration."""

@@ -1,0 +1,152 @@
+"""The annotation store: logos' labels, their history, predictions and calibration runs.
+
+Same database as the metadata store (``SqlAnnotations`` shares its connection pool). Every
+write is one transaction; a change that leaves a logo's annotation as it was writes nothing,
+so a repeated request changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+ANNOTATE, UPDATE, RESET, RELABEL, CARRY = "annotate", "update", "reset", "relabel", "carry"
+
+
+@dataclasses.dataclass(frozen=True)
+class Annotation:
+    """A logo's annotation; every field None when it has none."""
+
+    type: str | None = None
+    value: str | None = None
+    value_tag: str | None = None
+    taxonomy_value: str | None = None
+    username: str | None = None
+    completed_at: str | None = None
+
+    @property
+    def annotated(self) -> bool:
+        return self.type is not None
+
+    @property
+    def key(self) -> tuple[str, str | None] | None:
+        """What a vote compares: the type and the canonical value (taxonomy id, else the tag)."""
+        if self.type is None:
+            return None
+        return self.type, self.taxonomy_value or self.value_tag
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "value": self.value,
+            "value_tag": self.value_tag,
+            "taxonomy_value": self.taxonomy_value,
+        }
+
+
+NONE = Annotation()
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelWrite:
+    """The new annotation of one logo (``label`` None: reset). ``username``/time come from the call."""
+
+    logo_id: int
+    type: str | None
+    value: str | None
+    value_tag: str | None
+    taxonomy_value: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    logo_id: int
+    username: str
+    changed_at: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    logo_id: int
+    type: str
+    value: str | None
+    confidence: float
+    precision: float | None
+    votes: dict[str, Any]
+    updated_at: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LogoQuery:
+    """``GET /images/logos/search`` filters; ``value_tag``/``taxonomy_value`` need ``type``."""
+
+    type: str | None = None
+    value_tag: str | None = None
+    taxonomy_value: str | None = None
+    barcode: str | None = None
+    annotated: bool | None = None
+    min_confidence: float | None = None
+    random: bool = False
+    count: int = 25
+
+
+class AnnotationStore(Protocol):
+    def get_annotations(self, logo_ids: Sequence[int]) -> dict[int, Annotation]:
+        """Every existing logo among ``logo_ids`` (unannotated ones get ``NONE``)."""
+        ...
+
+    def write_labels(
+        self, writes: Sequence[LabelWrite], username: str, action: str, skip_annotated: bool = False
+    ) -> list[int]:
+        """Apply the writes in one transaction; an unknown logo raises ``NotFoundError`` and
+        nothing is written. Unchanged logos (and annotated ones with ``skip_annotated``) are
+        skipped. Each change appends a history entry. Returns the logo ids changed."""
+        ...
+
+    def relabel(self, source_type: str, source_tag: str, target: LabelWrite, username: str) -> list[int]:
+        """Every logo annotated (``source_type``, ``source_tag``) gets ``target``'s label."""
+        ...
+
+    def history(self, logo_id: int) -> list[HistoryEntry]: ...
+
+    def search_logos(self, query: LogoQuery) -> tuple[list[int], int]:
+        """Matching logo ids (at most ``count``) and the total number of matches."""
+        ...
+
+    def citing_logos(self, logo_ids: Sequence[int]) -> list[int]:
+        """The logos whose stored nearest neighbours include one of ``logo_ids``."""
+        ...
+
+    def put_predictions(self, predictions: Sequence[Prediction], remove: Sequence[int] = ()) -> None:
+        """Replace the stored prediction of each logo (one per logo); drop those of ``remove``."""
+        ...
+
+    def get_predictions(self, logo_ids: Sequence[int]) -> dict[int, Prediction]: ...
+
+    def list_predictions(
+        self,
+        type: str | None = None,
+        value: str | None = None,
+        min_precision: float | None = None,
+        after: int = 0,
+        count: int = 100,
+    ) -> list[Prediction]:
+        """Predictions in logo id order after ``after`` (a keyset cursor)."""
+        ...
+
+    def logos_with_neighbours(self, after: int = 0, count: int = 1000) -> list[int]:
+        """Logo ids that have stored neighbours, in id order after ``after``."""
+        ...
+
+    def annotated_logos(self, after: int = 0, count: int = 10_000) -> list[tuple[int, Annotation]]:
+        """Annotated logos in id order after ``after``."""
+        ...
+
+    def save_calibration(self, report: dict[str, Any]) -> int: ...
+
+    def latest_calibration(self) -> dict[str, Any] | None: ...

@@ -1,0 +1,109 @@
+"""Taxonomies: canonical ids from small ``*.full.json`` files, loading once, refreshing, fetching."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common.errors import DependencyError
+from common.labels.taxonomy import Taxonomies, default_sources, fetch_taxonomies
+
+LABELS = {
+    "en:organic": {"name": {"en": "Organic", "fr": "Bio"}, "synonyms": {"en": ["Organic", "organically grown"]}},
+    "en:eu-organic": {"name": {"en": "EU Organic"}, "synonyms": {"fr": ["Bio européen", "AB Europe"]}},
+    "fr:label-rouge": {"name": {"fr": "Label Rouge"}},
+}
+BRANDS = {"xx:coca-cola": {"name": {"xx": "Coca-Cola"}, "synonyms": {"xx": ["Coca Cola", "Coke"]}}}
+
+
+def write(path: Path, entries: dict[str, object]) -> str:
+    path.write_text(json.dumps(entries))
+    return str(path)
+
+
+def test_canonical_ids(tmp_path: Path) -> None:
+    taxonomies = Taxonomies(
+        {"labels": write(tmp_path / "l.json", LABELS), "brands": write(tmp_path / "b.json", BRANDS)}
+    )
+    assert taxonomies.taxonomy_value("label", "en:organic") == "en:organic"
+    assert taxonomies.taxonomy_value("label", "fr:bio") == "en:organic"
+    assert taxonomies.taxonomy_value("label", "fr:bio-europeen") == "en:eu-organic"
+    assert taxonomies.taxonomy_value("label", "en:organically-grown") == "en:organic"
+    assert taxonomies.taxonomy_value("label", "de:bio") is None  # German synonym not in the file
+    assert taxonomies.taxonomy_value("label", "en:unknown") is None
+    assert taxonomies.taxonomy_value("brand", "coke") == "xx:coca-cola"
+    assert taxonomies.taxonomy_value("brand", "coca-cola") == "xx:coca-cola"
+    assert taxonomies.taxonomy_value("store", "lidl") is None  # no taxonomy for stores
+
+
+def test_without_a_taxonomy_the_value_is_the_tag(tmp_path: Path) -> None:
+    taxonomies = Taxonomies({"labels": "", "brands": ""})
+    assert taxonomies.taxonomy_value("label", "en:whatever") == "en:whatever"
+    assert taxonomies.taxonomy_value("category", "en:sodas") == "en:sodas"
+    assert taxonomies.taxonomy_value("qr_code", None) is None
+
+
+def test_loaded_once_and_refreshed_when_changed(tmp_path: Path) -> None:
+    now = [0.0]
+    path = tmp_path / "labels.full.json"
+    write(path, LABELS)
+    taxonomies = Taxonomies({"labels": str(path)}, refresh_s=60, clock=lambda: now[0])
+    assert taxonomies.taxonomy_value("label", "en:bio-2") is None
+    write(path, {**LABELS, "en:bio-2": {"name": {"en": "Bio 2"}}})
+    now[0] = 30.0
+    assert taxonomies.taxonomy_value("label", "en:bio-2") is None  # not yet refreshed: loaded once
+    now[0] = 61.0
+    assert taxonomies.taxonomy_value("label", "en:bio-2") == "en:bio-2"
+    path.write_text("{ broken")
+    now[0] = 200.0
+    assert taxonomies.taxonomy_value("label", "en:bio-2") == "en:bio-2"  # a failed refresh keeps the old one
+
+
+def test_first_load_failure_is_a_dependency_error(tmp_path: Path) -> None:
+    taxonomies = Taxonomies({"labels": str(tmp_path / "missing.json")})
+    with pytest.raises(DependencyError):
+        taxonomies.taxonomy_value("label", "en:organic")
+
+
+@pytest.fixture
+def taxonomy_server(tmp_path: Path) -> Iterator[str]:
+    root = tmp_path / "served"
+    root.mkdir()
+    for name, entries in (("labels", LABELS), ("brands", BRANDS), ("categories", {"en:sodas": {}})):
+        write(root / f"{name}.full.json", entries)
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_downloads_and_a_url_source_loads(tmp_path: Path, taxonomy_server: str) -> None:
+    home = tmp_path / "home"
+    counts = fetch_taxonomies(home / "taxonomies", base_url=taxonomy_server)
+    assert counts == {"labels": 3, "brands": 1, "categories": 1}
+    sources = default_sources({}, home)
+    assert sources["labels"].endswith("taxonomies/labels.full.json")
+    assert Taxonomies(sources).taxonomy_value("label", "fr:bio") == "en:organic"
+    by_url = Taxonomies({"brands": f"{taxonomy_server}/brands.full.json"})
+    assert by_url.taxonomy_value("brand", "coke") == "xx:coca-cola"
+
+
+def test_fetch_refuses_a_missing_file(tmp_path: Path, taxonomy_server: str) -> None:
+    with pytest.raises(DependencyError):
+        fetch_taxonomies(tmp_path / "t", base_url=taxonomy_server + "/nowhere")
+    assert not (tmp_path / "t" / "labels.full.json").exists()
