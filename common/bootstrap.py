@@ -45,11 +45,11 @@ class Container:
         if s.store == "postgres":
             from common.adapters.postgres_store import PostgresStore
 
-            return PostgresStore(s.database_url, pool_size=s.db_pool_size)
+            return PostgresStore(s.database_url, pool_size=s.db_pool_size, off_image_prefix=s.off_image_prefix)
         from common.adapters.sqlite_store import SqliteStore
 
         s.home.mkdir(parents=True, exist_ok=True)
-        return SqliteStore(s.sqlite_path)
+        return SqliteStore(s.sqlite_path, off_image_prefix=s.off_image_prefix)
 
     @functools.cached_property
     def images(self) -> Any:

@@ -60,7 +60,8 @@ class Settings:
     max_logos_per_image: int = 100
     embed_batch_size: int = 32
     crop_recipe: str = "robotoff-v1"
-    # images
+    # images; object names under this prefix that follow Open Food Facts' layout get its identity
+    off_image_prefix: str = ""  # e.g. "data/", as in the public openfoodfacts-images bucket
     max_image_bytes: int = 30_000_000
     max_image_pixels: int = 60_000_000
     # ANN index

@@ -114,6 +114,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        2,
+        "Open Food Facts image identity (Robotoff clients)",
+        (
+            "ALTER TABLE image ADD COLUMN barcode TEXT",
+            "ALTER TABLE image ADD COLUMN off_image_id TEXT",
+            "ALTER TABLE image ADD COLUMN source_image TEXT",
+            "ALTER TABLE image ADD COLUMN uploaded_at {ts}",
+            "ALTER TABLE image ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE image ADD COLUMN server_type TEXT NOT NULL DEFAULT 'off'",
+            "ALTER TABLE logo ADD COLUMN text TEXT",
+            # images recorded before this version: the plain rule ("/" + name), recorded time
+            "UPDATE image SET source_image = '/' || name, uploaded_at = created_at WHERE source_image IS NULL",
+            "UPDATE image SET deleted = 1 WHERE status = 'deleted'",
+            # crops by Open Food Facts URL look images up by path; the game searches by barcode
+            "CREATE INDEX image_source_image_idx ON image (source_image)",
+            "CREATE INDEX image_barcode_idx ON image (barcode) WHERE barcode IS NOT NULL",
+        ),
+    ),
+    Migration(
         3,
         "annotations: value tags, users, history, predictions, calibration",
         (

@@ -82,5 +82,5 @@ def _sqlstate(exc: BaseException) -> str:
 class PostgresStore(SqlStore):
     """``MetadataStore`` in PostgreSQL; the schema is migrated when the store opens."""
 
-    def __init__(self, database_url: str, pool_size: int = 4) -> None:
-        super().__init__(PostgresDatabase(database_url, pool_size))
+    def __init__(self, database_url: str, pool_size: int = 4, off_image_prefix: str = "") -> None:
+        super().__init__(PostgresDatabase(database_url, pool_size), off_image_prefix=off_image_prefix)

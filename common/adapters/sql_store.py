@@ -25,6 +25,7 @@ import numpy as np
 
 from common.adapters.migrations import apply_migrations
 from common.adapters.sql.database import Database, Tx, iso, utc_now
+from common.adapters.sql.off_images import OffImageQueries
 from common.adapters.sql.records import (
     IMAGE_COLUMNS,
     LOGO_COLUMNS,
@@ -36,13 +37,15 @@ from common.adapters.sql.records import (
 )
 from common.domain import Detection, ObjectRef
 from common.errors import NotFoundError
-from common.ports.metadata_store import PENDING, Change, ImageRecord, LogoRecord
+from common.off_images import image_identity
+from common.ports.metadata_store import DELETED, PENDING, Change, ImageRecord, LogoRecord
 
 logger = logging.getLogger(__name__)
 
 INSERT_IMAGE = (
-    "INSERT INTO image (bucket, name, generation, size, content_type, status, attempts, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (bucket, name, generation) DO NOTHING RETURNING id"
+    "INSERT INTO image (bucket, name, generation, size, content_type, status, attempts, created_at, updated_at,"
+    " barcode, off_image_id, source_image, uploaded_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, name, generation) DO NOTHING RETURNING id"
 )
 INSERT_LOGO = (
     "INSERT INTO logo (image_id, box_index, y_min, x_min, y_max, x_max, score, label, detector_version, created_at)"
@@ -58,11 +61,16 @@ SET_EMBEDDER = (
 )
 
 
-class SqlStore:
-    """``MetadataStore`` over a SQL database; the schema is migrated when the store opens."""
+class SqlStore(OffImageQueries):
+    """``MetadataStore`` over a SQL database; the schema is migrated when the store opens.
 
-    def __init__(self, db: Database, migrate: bool = True) -> None:
+    ``off_image_prefix``: the bucket folder under which object names follow Open Food Facts'
+    layout (``common.off_images``); every new image row gets its barcode, image id and path.
+    """
+
+    def __init__(self, db: Database, migrate: bool = True, off_image_prefix: str = "") -> None:
         self.db = db  # the dialect and its connection pool
+        self.off_image_prefix = off_image_prefix
         if migrate:
             try:
                 db.run(lambda tx: apply_migrations(tx, db), write=True)
@@ -73,11 +81,13 @@ class SqlStore:
     # --- images -------------------------------------------------------------------------
     def upsert_image(self, ref: ObjectRef, size: int | None, content_type: str | None) -> tuple[ImageRecord, bool]:
         key = (str(ref.bucket), str(ref.name), str(ref.generation))
+        off = image_identity(key[1], self.off_image_prefix)
 
         def work(tx: Tx) -> tuple[ImageRecord, bool]:
             now = self.db.to_ts(utc_now())
             size_ = None if size is None else int(size)
-            created = tx.rows(INSERT_IMAGE, *key, size_, content_type, PENDING, now, now)
+            identity = (off.barcode, off.image_id, off.source_image, now)
+            created = tx.rows(INSERT_IMAGE, *key, size_, content_type, PENDING, now, now, *identity)
             row = tx.one(f"SELECT {IMAGE_COLUMNS} FROM image WHERE bucket = ? AND name = ? AND generation = ?", *key)
             assert row is not None  # inserted, or already there (images are never deleted)
             return image_from_row(row, self.db), bool(created)
@@ -112,7 +122,8 @@ class SqlStore:
         return [image_from_row(row, self.db) for row in rows]
 
     def mark_image(self, image_id: int, status: str, error: str | None = None) -> None:
-        self._update_image(image_id, "status = ?, error = ?", str(status), error)
+        deleted = int(status == DELETED)
+        self._update_image(image_id, "status = ?, error = ?, deleted = ?", str(status), error, deleted)
 
     def count_attempt(self, image_id: int, error: str) -> int:
         return self._update_image(image_id, "attempts = attempts + 1, error = ?", str(error))

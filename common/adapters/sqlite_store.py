@@ -55,9 +55,9 @@ class SqliteDatabase(Database):
 class SqliteStore(SqlStore):
     """``MetadataStore`` in a SQLite file (created, and migrated, on first use)."""
 
-    def __init__(self, path: Path, pool_size: int = 4) -> None:
+    def __init__(self, path: Path, pool_size: int = 4, off_image_prefix: str = "") -> None:
         self.path = Path(path)
-        super().__init__(SqliteDatabase(self.path, pool_size))
+        super().__init__(SqliteDatabase(self.path, pool_size), off_image_prefix=off_image_prefix)
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

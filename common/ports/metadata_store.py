@@ -40,6 +40,13 @@ class ImageRecord:
     attempts: int
     created_at: str
     updated_at: str
+    # Open Food Facts identity (``common.off_images``), as Robotoff stores it
+    barcode: str | None = None
+    off_image_id: str | None = None  # Robotoff's ``image_id``, e.g. "4"
+    source_image: str | None = None  # e.g. "/324/227/210/2359/4.jpg"
+    uploaded_at: str | None = None
+    deleted: bool = False
+    server_type: str = "off"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +61,7 @@ class LogoRecord:
     annotation_value: str | None
     nearest_neighbors: dict[str, Any] | None  # {"logo_ids": [...], "distances": [...], "updated_at": "..."}
     has_embedding: bool
+    text: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

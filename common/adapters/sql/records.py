@@ -14,12 +14,13 @@ from common.ports.metadata_store import ImageRecord, LogoRecord
 
 IMAGE_COLUMNS = (
     "id, bucket, name, generation, size, content_type, width, height, status, error, "
-    "detector_version, embedder_version, attempts, created_at, updated_at"
+    "detector_version, embedder_version, attempts, created_at, updated_at, "
+    "barcode, off_image_id, source_image, uploaded_at, deleted, server_type"
 )
 LOGO_COLUMNS = (
     "l.id, l.image_id, l.y_min, l.x_min, l.y_max, l.x_max, l.score, l.label, l.detector_version, "
     "l.annotation_type, l.annotation_value, l.nearest_neighbors, "
-    "EXISTS (SELECT 1 FROM embedding e WHERE e.logo_id = l.id)"
+    "EXISTS (SELECT 1 FROM embedding e WHERE e.logo_id = l.id), l.text"
 )
 VECTOR_DTYPE = np.dtype("<f4")  # raw little-endian float32, as Robotoff stores them
 
@@ -41,6 +42,12 @@ def image_from_row(row: Sequence[Any], db: Database) -> ImageRecord:
         attempts,
         created_at,
         updated_at,
+        barcode,
+        off_image_id,
+        source_image,
+        uploaded_at,
+        deleted,
+        server_type,
     ) = row
     return ImageRecord(
         id=int(id_),
@@ -56,6 +63,12 @@ def image_from_row(row: Sequence[Any], db: Database) -> ImageRecord:
         attempts=int(attempts),
         created_at=db.from_ts(created_at),
         updated_at=db.from_ts(updated_at),
+        barcode=barcode,
+        off_image_id=off_image_id,
+        source_image=source_image,
+        uploaded_at=None if uploaded_at is None else db.from_ts(uploaded_at),
+        deleted=bool(deleted),
+        server_type=server_type,
     )
 
 
@@ -74,6 +87,7 @@ def logo_from_row(row: Sequence[Any]) -> LogoRecord:
         annotation_value,
         neighbours,
         has_embedding,
+        text,
     ) = row
     return LogoRecord(
         id=int(id_),
@@ -86,6 +100,7 @@ def logo_from_row(row: Sequence[Any]) -> LogoRecord:
         annotation_value=annotation_value,
         nearest_neighbors=load_json(neighbours),
         has_embedding=bool(has_embedding),
+        text=text,
     )
 
 
