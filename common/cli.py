@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_samples)
+
+    from common.cli_adopt import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -184,6 +184,54 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        4,
+        "import checkpoints and failures, backfill cursors and failures",
+        (
+            # one row per import source (a Robotoff database, a JSONL export): where it stopped,
+            # the last logo id (database, read in id order) or line number (JSONL) done
+            """CREATE TABLE import_checkpoint (
+            source TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            resume_after {bigint} NOT NULL DEFAULT 0,
+            rows_done {bigint} NOT NULL DEFAULT 0,
+            imported {bigint} NOT NULL DEFAULT 0,
+            failed {bigint} NOT NULL DEFAULT 0,
+            started_at {ts} NOT NULL,
+            updated_at {ts} NOT NULL,
+            finished_at {ts}
+        )""",
+            # a source row that could not be imported (or only in part), with the reason
+            """CREATE TABLE import_failure (
+            source TEXT NOT NULL,
+            logo_id {bigint} NOT NULL,
+            reason TEXT NOT NULL,
+            created_at {ts} NOT NULL,
+            PRIMARY KEY (source, logo_id)
+        )""",
+            # one row per backfill: the last object name handled (objects are listed in name order)
+            """CREATE TABLE backfill_cursor (
+            name TEXT PRIMARY KEY,
+            bucket TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            since TEXT,
+            last_object TEXT NOT NULL DEFAULT '',
+            processed {bigint} NOT NULL DEFAULT 0,
+            skipped {bigint} NOT NULL DEFAULT 0,
+            failed {bigint} NOT NULL DEFAULT 0,
+            started_at {ts} NOT NULL,
+            updated_at {ts} NOT NULL,
+            finished_at {ts}
+        )""",
+            """CREATE TABLE backfill_failure (
+            name TEXT NOT NULL,
+            object_name TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at {ts} NOT NULL,
+            PRIMARY KEY (name, object_name)
+        )""",
+        ),
+    ),
 )
 
 CREATE_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -114,4 +114,4 @@ def test_two_processes_write_at_once(db_path: Path, raw: Callable[[str], list[tu
     assert raw("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM embedding_change") == [
         (2 * per_worker, 2 * per_worker, 1, 2 * per_worker)
     ]
-    assert raw("SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]
+    assert raw("SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]  # each applied once

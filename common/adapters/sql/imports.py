@@ -1,0 +1,232 @@
+"""``ImportStore`` in SQL: Robotoff's images, logos and embeddings under their own ids.
+
+One transaction per batch: images (found by object name, else inserted under Robotoff's id when
+that id is free), logos under their Robotoff id, embeddings with their change-log rows (a
+derived index catches up from them), recorded failures, then the checkpoint. Rows go in as
+multi-row ``INSERT ... VALUES`` statements, so a batch costs a few round trips whatever its size.
+In PostgreSQL the identity sequences are moved past the imported ids, so logos created later get
+ids above the imported range (SQLite's ``AUTOINCREMENT`` does this by itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.records import encode_vector
+from common.adoption.rows import EMBEDDING_DIM, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow, ImportBatch, LogoRow
+from common.ports.import_store import BatchOutcome, Checkpoint
+from common.ports.metadata_store import DELETED, INDEXED
+
+MAX_PARAMS = 30_000  # below SQLite's 32,766 parameters per statement (PostgreSQL allows 65,535)
+GENERATION = "0"  # an imported image has no storage generation: "the current one"
+CHECKPOINT_COLUMNS = "source, kind, resume_after, rows_done, imported, failed, started_at, updated_at, finished_at"
+IMAGE_COLUMNS = (
+    "bucket, name, generation, width, height, status, error, detector_version, embedder_version, attempts,"
+    " created_at, updated_at, barcode, off_image_id, source_image, uploaded_at, deleted, server_type"
+)
+LOGO_COLUMNS = (
+    "id, image_id, box_index, y_min, x_min, y_max, x_max, score, label, detector_version, annotation_type,"
+    " annotation_value, annotation_value_tag, taxonomy_value, username, completed_at, nearest_neighbors, text,"
+    " created_at"
+)
+
+
+class SqlImports:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- checkpoints --------------------------------------------------------------------
+    def checkpoint(self, source: str) -> Checkpoint | None:
+        sql = f"SELECT {CHECKPOINT_COLUMNS} FROM import_checkpoint WHERE source = ?"
+        row = self.db.run(lambda tx: tx.one(sql, source), write=False)
+        return self._checkpoint(row) if row else None
+
+    def begin(self, source: str, kind: str, restart: bool = False) -> Checkpoint:
+        def work(tx: Tx) -> None:
+            now = self.db.to_ts(utc_now())
+            if restart:
+                tx.exec("DELETE FROM import_checkpoint WHERE source = ?", source)
+            tx.exec(
+                "INSERT INTO import_checkpoint (source, kind, started_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source) DO NOTHING",
+                source,
+                kind,
+                now,
+                now,
+            )
+
+        self.db.run(work, write=True)
+        found = self.checkpoint(source)
+        assert found is not None
+        return found
+
+    def finish(self, source: str) -> Checkpoint:
+        sql = "UPDATE import_checkpoint SET finished_at = ?, updated_at = ? WHERE source = ?"
+        self.db.run(lambda tx: tx.exec(sql, *[self.db.to_ts(utc_now())] * 2, source), write=True)
+        found = self.checkpoint(source)
+        assert found is not None
+        return found
+
+    def failures(self, source: str, limit: int = 20) -> list[tuple[int, str]]:
+        sql = "SELECT logo_id, reason FROM import_failure WHERE source = ? ORDER BY logo_id LIMIT ?"
+        rows = self.db.run(lambda tx: tx.rows(sql, source, int(limit)), write=False)
+        return [(int(logo_id), str(reason)) for logo_id, reason in rows]
+
+    def _checkpoint(self, row: Sequence[Any]) -> Checkpoint:
+        source, kind, after, done, imported, failed, started, updated, finished = row
+        return Checkpoint(
+            str(source), str(kind), int(after), int(done), int(imported), int(failed),
+            self.db.from_ts(started), self.db.from_ts(updated), None if finished is None else self.db.from_ts(finished),
+        )  # fmt: skip
+
+    # --- one batch ----------------------------------------------------------------------
+    def write(self, source: str, bucket: str, batch: ImportBatch) -> BatchOutcome:
+        def work(tx: Tx) -> BatchOutcome:
+            self.db.lock_changes(tx)
+            now = self.db.to_ts(utc_now())
+            image_ids = self._images(tx, bucket, batch.images, now)
+            outcome = BatchOutcome()
+            failures = dict(batch.failures)
+            fresh = self._logos(tx, batch.logos, image_ids, failures, outcome, now)
+            self._embeddings(tx, fresh, batch.images, outcome, now)
+            outcome.failed = len(failures)
+            insert_values(
+                tx,
+                "INSERT INTO import_failure (source, logo_id, reason, created_at)",
+                [(source, logo_id, reason[:2000], now) for logo_id, reason in sorted(failures.items())],
+                " ON CONFLICT (source, logo_id) DO UPDATE SET reason = excluded.reason",
+            )
+            tx.exec(
+                "UPDATE import_checkpoint SET resume_after = ?, rows_done = rows_done + ?, imported = imported + ?,"
+                " failed = failed + ?, updated_at = ? WHERE source = ?",
+                int(batch.position), batch.rows, outcome.imported, outcome.failed, now, source,
+            )  # fmt: skip
+            self._advance_sequences(tx)
+            return outcome
+
+        return self.db.run(work, write=True)
+
+    def _images(self, tx: Tx, bucket: str, images: dict[str, ImageRow], now: Any) -> dict[str, int]:
+        """Object name -> image id: found by name, else inserted (under Robotoff's id when free)."""
+        found = self._image_ids(tx, bucket, list(images))
+        missing = [images[key] for key in images if key not in found]
+        with_id = [image for image in missing if image.robotoff_id is not None]
+        head = f"INSERT INTO image (id, {IMAGE_COLUMNS})"
+        insert_values(tx, head, [(image.robotoff_id, *self._image(bucket, image, now)) for image in with_id],
+                      " ON CONFLICT DO NOTHING")  # fmt: skip
+        found.update(self._image_ids(tx, bucket, [image.key for image in with_id]))
+        rest = [image for image in missing if image.key not in found]  # no id, or its id holds another object
+        insert_values(tx, f"INSERT INTO image ({IMAGE_COLUMNS})", [self._image(bucket, i, now) for i in rest])
+        found.update(self._image_ids(tx, bucket, [image.key for image in rest]))
+        return found
+
+    def _image(self, bucket: str, image: ImageRow, now: Any) -> tuple[Any, ...]:
+        status, error = (DELETED, "deleted in Robotoff") if image.deleted else (INDEXED, None)
+        uploaded = None if image.uploaded_at is None else self.db.to_ts(image.uploaded_at)
+        return (
+            bucket, image.key, GENERATION, image.width, image.height, status, error, image.detector_version,
+            ROBOTOFF_EMBEDDER, 0, now, now, image.barcode, image.off_image_id, image.source_image, uploaded,
+            int(image.deleted), image.server_type,
+        )  # fmt: skip
+
+    def _image_ids(self, tx: Tx, bucket: str, names: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(names), 500):
+            part = names[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT name, id FROM image WHERE bucket = ? AND generation = ? AND name IN ({marks})"
+            found.update({str(name): int(id_) for name, id_ in tx.rows(sql, bucket, GENERATION, *part)})
+        return found
+
+    def _logos(
+        self, tx: Tx, logos: list[LogoRow], image_ids: dict[str, int], failures: dict[int, str],
+        outcome: BatchOutcome, now: Any,
+    ) -> list[LogoRow]:  # fmt: skip
+        """Insert the logos not stored yet; returns those inserted now."""
+        ids = [row.logo.logo_id for row in logos]
+        stored = {int(i): int(img) for i, img in tx.rows_in("SELECT id, image_id FROM logo WHERE id IN {ids}", ids)}
+        boxes = "SELECT image_id, box_index FROM logo WHERE image_id IN {ids}"
+        taken = {(int(i), int(b)) for i, b in tx.rows_in(boxes, sorted(set(image_ids.values())))}
+        fresh: list[LogoRow] = []
+        for row in logos:
+            logo_id, image_id = row.logo.logo_id, image_ids[row.image_key]
+            if logo_id in stored:
+                if stored[logo_id] == image_id:
+                    outcome.present += 1
+                    failures.pop(logo_id, None)  # recorded with the first import already
+                else:
+                    failures[logo_id] = f"logo id {logo_id} is already used by a logo of image {stored[logo_id]}"
+                continue
+            fresh.append(row)
+        rows = [self._logo(row, image_ids[row.image_key], _box_index(row, image_ids, taken), now) for row in fresh]
+        mark = "(" + ", ".join(["?"] * 16 + [self.db.json_param, "?", "?"]) + ")"
+        insert_values(tx, f"INSERT INTO logo ({LOGO_COLUMNS})", rows, mark=mark)
+        outcome.imported = len(fresh)
+        return fresh
+
+    def _logo(self, row: LogoRow, image_id: int, box_index: int, now: Any) -> tuple[Any, ...]:
+        logo, box = row.logo, row.box
+        completed = None if logo.completed_at is None else self.db.to_ts(logo.completed_at)
+        neighbours = None if logo.nearest_neighbors is None else _json(logo.nearest_neighbors)
+        return (
+            logo.logo_id, image_id, box_index, box.y_min, box.x_min, box.y_max, box.x_max, row.score, logo.label,
+            logo.detector_version, logo.annotation_type, logo.annotation_value, logo.annotation_value_tag,
+            logo.taxonomy_value, logo.username, completed, neighbours, logo.text, now,
+        )  # fmt: skip
+
+    def _embeddings(
+        self, tx: Tx, fresh: list[LogoRow], images: dict[str, ImageRow], outcome: BatchOutcome, now: Any
+    ) -> None:
+        kept = [row for row in fresh if row.vector is not None and not images[row.image_key].deleted]
+        outcome.out_of_search = sum(1 for row in fresh if row.vector is not None and images[row.image_key].deleted)
+        outcome.without_embedding = sum(1 for row in fresh if row.vector is None)
+        rows = [
+            (row.logo.logo_id, encode_vector(row.vector), EMBEDDING_DIM, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, now)
+            for row in kept
+            if row.vector is not None
+        ]
+        head = "INSERT INTO embedding (logo_id, vector, dim, embedder_version, crop_recipe, created_at)"
+        insert_values(tx, head, rows, " ON CONFLICT (logo_id) DO NOTHING")
+        changes = [(row.logo.logo_id, "upsert", now) for row in kept]
+        insert_values(tx, "INSERT INTO embedding_change (logo_id, op, created_at)", changes)
+        outcome.embeddings = len(rows)
+
+    def _advance_sequences(self, tx: Tx) -> None:
+        if self.db.name != "postgresql":
+            return  # SQLite's AUTOINCREMENT remembers the largest id ever inserted
+        for table in ("image", "logo"):
+            tx.one(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max_id) FROM"
+                f" (SELECT max(id) AS max_id FROM {table}) AS m WHERE max_id IS NOT NULL"
+            )
+
+
+def _box_index(row: LogoRow, image_ids: dict[str, int], taken: set[tuple[int, int]]) -> int:
+    """Robotoff's ``index``; when the image already has a logo at that index (a second detection run
+    of the same image), the next free one from 1000 on, so neither logo is lost."""
+    image_id = image_ids[row.image_key]
+    index = int(row.logo.index)
+    if (image_id, index) in taken:
+        index = max([1000] + [b + 1 for i, b in taken if i == image_id])
+    taken.add((image_id, index))
+    return index
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def insert_values(tx: Tx, head: str, rows: Sequence[tuple[Any, ...]], tail: str = "", mark: str | None = None) -> None:
+    """``head VALUES (...), (...) tail`` in as few statements as the parameter limit allows."""
+    if not rows:
+        return
+    width = len(rows[0])
+    mark = mark or "(" + ", ".join("?" * width) + ")"
+    per = max(1, MAX_PARAMS // width)
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        tx.exec(f"{head} VALUES " + ", ".join([mark] * len(part)) + tail, *[v for row in part for v in row])

@@ -1,0 +1,1 @@
+"""Moving a Robotoff deployment over: import its logos, backfill existing images."""
