@@ -141,6 +141,19 @@ class Container:
         index.catch_up(self.store)
         return index
 
+    @functools.cached_property
+    def crops(self) -> Any:
+        """Crops by image URL (``common.crops``), with its decoded-image cache."""
+        from common.crops import CropService, DecodedImageCache
+        from common.remote_images import FetchPolicy
+
+        s = self.settings
+        policy = FetchPolicy(s.crop_host_set, max_bytes=s.max_image_bytes, timeout_s=s.crop_fetch_timeout_s)
+        cache = DecodedImageCache(s.crop_cache_bytes)
+        return CropService(
+            self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes
+        )
+
     def embedding_dim(self) -> int:
         """The index dimension: from stored embeddings if any, else from the embedder model."""
         for _, matrix in self.store.iter_embeddings(batch_size=1):

@@ -64,6 +64,12 @@ class Settings:
     off_image_prefix: str = ""  # e.g. "data/", as in the public openfoodfacts-images bucket
     max_image_bytes: int = 30_000_000
     max_image_pixels: int = 60_000_000
+    # crops by URL (Robotoff's /images/crop): hosts whose /images/products paths name stored
+    # images and from which other images may be fetched (https only), and the decoded-image cache
+    crop_hosts: str = "images.openfoodfacts.org"  # comma-separated
+    crop_fetch: bool = True
+    crop_fetch_timeout_s: float = 10.0
+    crop_cache_bytes: int = 256_000_000
     # ANN index
     index_dtype: str = "i8"
     index_connectivity: int = 16  # 8 saves 64 B per vector but loses recall at 1M (bench/ANALYSIS.md)
@@ -97,6 +103,10 @@ class Settings:
     token_user: str = "service"  # the user name recorded for changes made with the API token
 
     @property
+    def crop_host_set(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.crop_hosts.split(",") if h.strip())
+
+    @property
     def sqlite_path(self) -> Path:
         return self.home / "logo-ann.sqlite3"
 
@@ -125,6 +135,8 @@ class Settings:
             ("auth_cache_ttl_s", self.auth_cache_ttl_s >= 0, "at least 0"),
             ("auth_negative_ttl_s", self.auth_negative_ttl_s >= 0, "at least 0"),
             ("auth_timeout_s", self.auth_timeout_s > 0, "above 0"),
+            ("crop_fetch_timeout_s", self.crop_fetch_timeout_s > 0, "above 0"),
+            ("crop_cache_bytes", self.crop_cache_bytes >= 0, "at least 0"),
             ("token_user", bool(self.token_user.strip()), "a non-empty name"),
         ]
         for name, ok, expected in checks:

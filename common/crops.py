@@ -1,0 +1,134 @@
+"""Crops by image URL (Robotoff's ``/images/crop``), served from the bucket when the image is ours.
+
+``CropService.crop(image_url, box)``:
+
+1. a URL on an allow-listed host (``LOGO_ANN_CROP_HOSTS``, http or https) whose path is
+   ``/images/products{source_image}`` of a stored image is served from the bucket;
+2. any other URL is fetched under ``common.remote_images`` (https, allow-listed hosts only, no
+   private address, size and time limits), unless ``LOGO_ANN_CROP_FETCH`` is off (then 404);
+3. the decoded image is kept in a small LRU (``LOGO_ANN_CROP_CACHE_BYTES`` of pixels), because
+   a page asks for many crops of the same photos: a repeat crop costs a crop and a JPEG encode.
+
+The box is cut as Robotoff's crop route cuts it (Pillow rounds each relative corner times the
+image size to the nearest pixel), at least one pixel wide and high.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image
+
+from common.domain import Box
+from common.errors import NotFoundError
+from common.images import decode_image, encode_jpeg
+from common.off_images import source_image_from_url_path
+from common.remote_images import FetchPolicy, fetch_image
+
+
+class DecodedImageCache:
+    """Decoded RGB images by key, least recently used evicted past ``max_bytes`` of pixels."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._images: OrderedDict[str, Image.Image] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_load(self, key: str, load: Callable[[], Image.Image]) -> Image.Image:
+        with self._lock:
+            image = self._images.get(key)
+            if image is not None:
+                self._images.move_to_end(key)
+                self.hits += 1
+                return image
+            self.misses += 1
+        image = load()  # outside the lock: other crops go on while this one decodes
+        self._put(key, image)
+        return image
+
+    def _put(self, key: str, image: Image.Image) -> None:
+        cost = image.width * image.height * len(image.getbands())
+        if cost > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._images:
+                return
+            self._images[key] = image
+            self._size += cost
+            while self._size > self.max_bytes:
+                _, old = self._images.popitem(last=False)
+                self._size -= old.width * old.height * len(old.getbands())
+
+
+@dataclasses.dataclass(frozen=True)
+class Crop:
+    jpeg: bytes
+    etag: str
+    stored: bool  # served from the bucket (immutable) rather than fetched
+
+
+def robotoff_crop(image: Image.Image, box: Box) -> Image.Image:
+    width, height = image.size
+    left = min(round(box.x_min * width), width - 1)
+    top = min(round(box.y_min * height), height - 1)
+    right = max(round(box.x_max * width), left + 1)
+    bottom = max(round(box.y_max * height), top + 1)
+    return image.crop((left, top, min(right, width), min(bottom, height)))
+
+
+class CropService:
+    def __init__(
+        self,
+        store: Any,
+        images: Any,
+        cache: DecodedImageCache,
+        policy: FetchPolicy,
+        fetch_remote: bool,
+        max_pixels: int,
+        max_bytes: int,
+    ) -> None:
+        self.store = store
+        self.images = images
+        self.cache = cache
+        self.policy = policy
+        self.fetch_remote = fetch_remote
+        self.max_pixels = max_pixels
+        self.max_bytes = max_bytes
+
+    def crop(self, image_url: str, box: Box) -> Crop:
+        key, load, stored = self._source(image_url)
+        image = self.cache.get_or_load(key, load)
+        box_text = ",".join(f"{v:.6f}" for v in box.as_list())
+        etag = '"' + hashlib.sha256(f"{key}|{box_text}".encode()).hexdigest()[:32] + '"'
+        return Crop(encode_jpeg(robotoff_crop(image, box)), etag, stored)
+
+    def _source(self, image_url: str) -> tuple[str, Callable[[], Image.Image], bool]:
+        record = self._stored_image(image_url)
+        if record is not None:
+            ref = record.ref
+            return f"store:{ref.bucket}/{ref.name}#{ref.generation}", lambda: self._decode(self.images.get(ref)), True
+        if not self.fetch_remote:
+            raise NotFoundError("no stored image has this URL (fetching other images is off)")
+        return f"url:{image_url}", lambda: self._decode(fetch_image(image_url, self.policy)), False
+
+    def _stored_image(self, image_url: str) -> Any:
+        try:
+            parts = urllib.parse.urlsplit(image_url)
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in self.policy.hosts:
+            return None
+        source_image = source_image_from_url_path(urllib.parse.unquote(parts.path))
+        return None if source_image is None else self.store.image_by_source_image(source_image)
+
+    def _decode(self, data: bytes) -> Image.Image:
+        return decode_image(data, max_pixels=self.max_pixels, max_bytes=self.max_bytes)
