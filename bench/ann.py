@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-import common.adapters  # noqa: F401  (onnxruntime before usearch)
 from bench.data import Dataset, exact_neighbours
 from common.adapters.usearch_index import UsearchIndex
 from common.settings import Settings

@@ -2,143 +2,110 @@
 
 Nothing here touches the network at import time. Cloud functions keep one ``Container`` per
 instance (``get_container()``) so warm invocations reuse sessions, clients and pools.
+
+Every member is typed by its port. ``Container(settings, store=..., index=..., ...)`` takes
+ready-made adapters in place of the ones the settings choose (tests pass fakes this way).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import threading
 import time
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-import common.adapters  # noqa: F401  (imports onnxruntime before usearch)
+import numpy as np
+
+from common.adapters.build import (
+    build_detector,
+    build_embedder,
+    build_images,
+    build_index,
+    build_queue,
+    build_store,
+)
+from common.domain import Neighbour
 from common.messages import CropsMessage
 from common.pipeline.detect import DetectDeps
 from common.pipeline.embed_index import EmbedDeps, embed_and_index
 from common.pipeline.neighbours import NeighbourLists
 from common.pipeline.search import SearchService
+from common.ports.crops_queue import CropsQueue
+from common.ports.image_store import ImageStore
+from common.ports.metadata_store import MetadataStore
+from common.ports.models import CropEmbedder, LogoDetector
+from common.ports.vector_index import DerivedIndex, VectorIndex
 from common.settings import Settings, load_settings
 
-logger = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class DerivedIndex(Protocol):
-    """An index kept on local disk and caught up from the store's change log (embedded)."""
-
-    def reload_if_changed(self) -> bool: ...
-
-    def catch_up(self, store: Any) -> int: ...
+__all__ = ["Container", "DerivedIndex", "get_container"]
 
 
 class Container:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: MetadataStore | None = None,
+        index: VectorIndex | None = None,
+        images: ImageStore | None = None,
+        queue: CropsQueue | None = None,
+        detector: LogoDetector | None = None,
+        embedder: CropEmbedder | None = None,
+    ) -> None:
         self.settings = settings
+        self.models_are_standins: bool | None = None  # None: read from the model files
         self._lock = threading.RLock()
+        self._build_lock = threading.RLock()
         self._last_sync = 0.0
+        self._store, self._index, self._images = store, index, images
+        self._queue, self._detector, self._embedder = queue, detector, embedder
+
+    def _once(self, attribute: str, build: Any) -> Any:
+        """The member kept in ``attribute``, built by ``build()`` on first use (thread-safe)."""
+        value = getattr(self, attribute)
+        if value is None:
+            with self._build_lock:
+                value = getattr(self, attribute)
+                if value is None:
+                    value = build()
+                    setattr(self, attribute, value)
+        return value
 
     # --- adapters --------------------------------------------------------------------
-    @functools.cached_property
-    def store(self) -> Any:
-        s = self.settings
-        if s.store == "postgres":
-            from common.adapters.postgres_store import PostgresStore
+    @property
+    def store(self) -> MetadataStore:
+        store: MetadataStore = self._once("_store", lambda: build_store(self.settings))
+        return store
 
-            return PostgresStore(s.database_url, pool_size=s.db_pool_size, off_image_prefix=s.off_image_prefix)
-        from common.adapters.sqlite_store import SqliteStore
+    @property
+    def images(self) -> ImageStore:
+        images: ImageStore = self._once("_images", lambda: build_images(self.settings))
+        return images
 
-        s.home.mkdir(parents=True, exist_ok=True)
-        return SqliteStore(s.sqlite_path, off_image_prefix=s.off_image_prefix)
+    @property
+    def queue(self) -> CropsQueue:
+        queue: CropsQueue = self._once("_queue", lambda: build_queue(self.settings, self.handle_crops))
+        return queue
 
-    @functools.cached_property
-    def images(self) -> Any:
-        s = self.settings
-        if s.image_store == "s3":
-            from common.adapters.s3_image_store import S3ImageStore
+    @property
+    def detector(self) -> LogoDetector:
+        detector: LogoDetector = self._once("_detector", lambda: build_detector(self.settings))
+        return detector
 
-            return S3ImageStore(s.s3_endpoint_url, s.s3_region, s.s3_access_key_id, s.s3_secret_access_key)
-        from common.adapters.local_image_store import LocalImageStore
+    @property
+    def embedder(self) -> CropEmbedder:
+        embedder: CropEmbedder = self._once("_embedder", lambda: build_embedder(self.settings))
+        return embedder
 
-        return LocalImageStore(s.local_bucket_dir)
+    @property
+    def index(self) -> VectorIndex:
+        index: VectorIndex = self._once("_index", self._build_index)
+        return index
 
-    @functools.cached_property
-    def queue(self) -> Any:
-        s = self.settings
-        if s.queue == "pubsub":
-            from common.adapters.pubsub_queue import PubSubQueue
-
-            return PubSubQueue(s.pubsub_project, s.crops_topic)
-        from common.adapters.inprocess_queue import InProcessQueue
-
-        return InProcessQueue(self.handle_crops)
-
-    def _session(self, path: str, triton_name: str) -> Any:
-        s = self.settings
-        if s.model_runtime == "triton":
-            from common.adapters.triton_session import TritonSession
-
-            return TritonSession(s.triton_url, triton_name, timeout_s=s.triton_timeout_s)
-        from common.adapters.onnx_session import OnnxSession
-
-        return OnnxSession(path)
-
-    @functools.cached_property
-    def detector(self) -> Any:
-        from common.detector import Detector
-
-        s = self.settings
-        names = [n.strip() for n in s.detector_classes.split(",") if n.strip()] or None
-        session = self._session(s.detector_model, s.detector_triton_name)
-        return Detector(
-            session,
-            score_threshold=s.score_threshold,
-            nms_iou=s.nms_iou,
-            max_detections=s.max_logos_per_image,
-            class_names=names,
-        )
-
-    @functools.cached_property
-    def embedder(self) -> Any:
-        from common.embedder import Embedder
-
-        s = self.settings
-        session = self._session(s.embedder_model, s.embedder_triton_name)
-        return Embedder(session, batch_size=s.embed_batch_size, crop_recipe=s.crop_recipe)
-
-    @functools.cached_property
-    def index(self) -> Any:
-        s = self.settings
-        dim = self.embedding_dim()
-        if s.index == "elasticsearch":
-            from common.adapters.elasticsearch_index import ElasticsearchIndex
-
-            es = ElasticsearchIndex(
-                s.es_url,
-                api_key=s.es_api_key,
-                alias=s.es_index,
-                dim=dim,
-                index_type=s.es_index_type,
-                m=s.es_m,
-                ef_construction=s.es_ef_construction,
-                num_candidates_min=s.es_num_candidates_min,
-                num_candidates_factor=s.es_num_candidates_factor,
-                timeout=s.es_timeout_s,
-            )
-            es.ensure_index()
-            return es
-        from common.adapters.usearch_index import UsearchIndex
-
-        index = UsearchIndex(
-            s.index_dir,
-            dim,
-            dtype=s.index_dtype,
-            connectivity=s.index_connectivity,
-            expansion_add=s.index_expansion_add,
-            expansion_search=s.index_expansion_search,
-            rescore=s.index_rescore,
-        )
-        index.catch_up(self.store)
+    def _build_index(self) -> VectorIndex:
+        index = build_index(self.settings, self.embedding_dim())
+        if isinstance(index, DerivedIndex):
+            index.catch_up(self.store)
         return index
 
     @functools.cached_property
@@ -155,12 +122,14 @@ class Container:
         )
 
     def embedding_dim(self) -> int:
-        """The index dimension: from stored embeddings if any, else from the embedder model."""
+        """The index dimension: the index's once built, else stored embeddings', else the embedder's."""
+        if self._index is not None:
+            return int(self._index.dim)
         for _, matrix in self.store.iter_embeddings(batch_size=1):
             return int(matrix.shape[1])
         return int(self.embedder.dim)
 
-    def fresh_index(self) -> Any:
+    def fresh_index(self) -> VectorIndex:
         """The index, caught up with writes made by other processes (embedded mode)."""
         index = self.index
         if isinstance(index, DerivedIndex) and time.monotonic() - self._last_sync > 0.2:
@@ -178,7 +147,7 @@ class Container:
             self.images,
             self.detector,
             self.queue,
-            self.lazy_index(),
+            _LazyIndex(self),
             s.max_image_bytes,
             s.max_image_pixels,
             s.max_attempts,
@@ -203,9 +172,6 @@ class Container:
         with self._lock:
             embed_and_index(message, self.embed_deps())
 
-    def lazy_index(self) -> Any:
-        return _LazyIndex(self)
-
     def search_service(self) -> SearchService:
         s = self.settings
         return SearchService(
@@ -219,13 +185,42 @@ class Container:
 
 
 class _LazyIndex:
-    """Defers building the index until a use case really touches it (detect rarely does)."""
+    """A ``VectorIndex`` that builds the container's index only when a use case really touches it
+    (detect rarely does: only to retire a replaced or deleted image's logos)."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._container.fresh_index(), name)
+    def _index(self) -> VectorIndex:
+        return self._container.fresh_index()
+
+    @property
+    def dim(self) -> int:
+        return self._index().dim
+
+    def upsert(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        self._index().upsert(ids, vectors)
+
+    def delete(self, ids: Iterable[int]) -> None:
+        self._index().delete(ids)
+
+    def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:
+        return self._index().search(vector, k, exclude)
+
+    def ids(self) -> set[int]:
+        return self._index().ids()
+
+    def get_vectors(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
+        return self._index().get_vectors(ids)
+
+    def count(self) -> int:
+        return self._index().count()
+
+    def flush(self) -> None:
+        self._index().flush()
+
+    def health(self) -> Mapping[str, Any]:
+        return self._index().health()
 
 
 _container: Container | None = None
@@ -239,3 +234,12 @@ def get_container() -> Container:
         if _container is None:
             _container = Container(load_settings())
         return _container
+
+
+def set_container(container: Container | None) -> Container | None:
+    """Make ``container`` the process's container (``None``: build one from the environment on
+    next use); returns the one it replaces. The entry points follow the change."""
+    global _container
+    with _container_lock:
+        previous, _container = _container, container
+        return previous

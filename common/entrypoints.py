@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from common.bootstrap import get_container
+from common.bootstrap import Container, get_container
 from common.domain import ObjectRef
 from common.errors import InvalidEventError, PermanentError, TransientError
 from common.messages import CropsMessage
@@ -139,13 +139,15 @@ def handle_http(request: Any) -> Response:
         return app.full_dispatch_request()
 
 
-_app: Flask | None = None
+_app: tuple[Container, Flask] | None = None
 
 
 def _search_app() -> Flask:
+    """The search app over the process's container, built once (again if the container changes)."""
     global _app
-    if _app is None:
+    container = get_container()
+    if _app is None or _app[0] is not container:
         from common.api import create_app
 
-        _app = create_app(get_container())
-    return _app
+        _app = (container, create_app(container))
+    return _app[1]

@@ -12,6 +12,7 @@ from PIL import Image
 from common.bootstrap import Container
 from common.domain import Box, Detection, Neighbour
 from common.pipeline.detect import detect_object
+from common.ports.metadata_store import MetadataStore
 from common.settings import load_settings
 from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore
 
@@ -37,16 +38,6 @@ class CountingIndex(BruteForceIndex):
         return 0
 
 
-class DirectQueue:
-    """Delivers each crops message at once, as the embedded in-process queue does."""
-
-    def __init__(self, container: Container) -> None:
-        self.container = container
-
-    def publish(self, message: Any) -> None:
-        self.container.handle_crops(message)
-
-
 def two_squares(colour_a: tuple[int, int, int], colour_b: tuple[int, int, int], size: int = 200) -> bytes:
     """A white PNG with two coloured squares where ``BOXES`` lie (the canned detector finds them)."""
     image = Image.new("RGB", (size, size), (255, 255, 255))
@@ -58,17 +49,18 @@ def two_squares(colour_a: tuple[int, int, int], colour_b: tuple[int, int, int], 
     return out.getvalue()
 
 
-def api_container(tmp_path: Path, **overrides: Any) -> Container:
-    """A container over SQLite and fakes: canned detector (``BOXES``), colour embedder, brute-force index."""
+def api_container(tmp_path: Path, store: MetadataStore | None = None, **overrides: Any) -> Container:
+    """A container over SQLite (or ``store``) and fakes: canned detector (``BOXES``), colour embedder,
+    brute-force index; the embedded in-process queue delivers each crops message after detect."""
     from common.adapters.sqlite_store import SqliteStore
 
     unused = {
         "detector_model": str(tmp_path / "unused-detector.onnx"),  # the fakes stand in for both
         "embedder_model": str(tmp_path / "unused-embedder.onnx"),
     }
-    container = Container(load_settings({}, home=tmp_path, **{**unused, **overrides}))
-    container.__dict__.update(
-        store=SqliteStore(tmp_path / "meta.sqlite3"),
+    return Container(
+        load_settings({}, home=tmp_path, **{**unused, **overrides}),
+        store=store or SqliteStore(tmp_path / "meta.sqlite3"),
         images=DictImageStore(),
         detector=CannedDetector(
             [Detection(box, 0.9 - 0.1 * i, label) for i, (box, label) in enumerate(zip(BOXES, LABELS, strict=True))]
@@ -76,8 +68,6 @@ def api_container(tmp_path: Path, **overrides: Any) -> Container:
         embedder=ColourEmbedder(),
         index=CountingIndex(),
     )
-    container.__dict__["queue"] = DirectQueue(container)
-    return container
 
 
 def ingest(

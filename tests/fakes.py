@@ -52,7 +52,8 @@ class ListQueue:
 class BruteForceIndex:
     """Exact search over a dict: the reference the real indexes are compared with."""
 
-    def __init__(self) -> None:
+    def __init__(self, dim: int = 8) -> None:
+        self.dim = dim  # ColourEmbedder's
         self.vectors: dict[int, np.ndarray] = {}
         self.down = False
 

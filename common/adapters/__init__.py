@@ -1,9 +1,11 @@
 """Adapters: one module per technology behind each port (see ``common/ports``).
 
-onnxruntime is imported here, before anything can import usearch: the two wheels bundle their
-own C++ runtimes, and importing usearch first makes onnxruntime crash the process (see the
-onnxruntime pin in pyproject.toml). Every adapter module lives in this package, so this import
-always runs first.
-"""
+Importing this package imports no client library: each adapter module imports its own, and
+``common.adapters.build`` imports an adapter module only when the settings choose it. So the
+cloud functions (Triton, Elasticsearch) never load onnxruntime or usearch.
 
-import onnxruntime  # noqa: F401  (must precede usearch; see pyproject)
+onnxruntime must be loaded before usearch in a process that uses both: the two wheels bundle
+their own C++ runtimes, and importing usearch first makes onnxruntime crash the process (see the
+onnxruntime pin in pyproject.toml). ``usearch_index`` therefore imports onnxruntime first; it
+is the only module that imports usearch.
+"""

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime  # noqa: F401  (must be loaded before usearch; see common/adapters/__init__.py)
 
-import common.adapters  # noqa: F401  (imports onnxruntime before usearch)
 from common.adapters import _index_files as files
 from common.adapters._int8_codec import CODEC, Int8Codec
 from common.adapters._usearch_persistence import Persistence
@@ -31,7 +31,7 @@ from common.adapters._vector_file import MISSING, RowMap, VectorFile
 from common.domain import Neighbour, cosine_to_distance
 from common.errors import LogoAnnError
 
-from usearch.index import Index  # isort: skip  (after common.adapters, which loads onnxruntime)
+from usearch.index import Index  # isort: skip  (after onnxruntime)
 
 log = logging.getLogger(__name__)
 

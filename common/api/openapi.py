@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Blueprint, jsonify
 
+from common.api.openapi_admin import openapi_paths
 from common.api.openapi_schemas import (
     COUNT_QUERY,
     CURSOR_QUERY,
@@ -22,7 +23,6 @@ from common.api.openapi_schemas import (
     query,
     ref,
 )
-from common.api.routes_admin import openapi_paths
 
 JSON = "application/json"
 ERRORS = {
@@ -222,10 +222,11 @@ def document() -> dict[str, Any]:
     )
 
 
-def register(app: Flask) -> None:
-    spec = document()
+blueprint = Blueprint("openapi", __name__)
+SPEC = document()
 
-    @app.get("/api/v1/openapi.json")
-    def openapi_document() -> Any:
-        """The OpenAPI 3 document of every route."""
-        return jsonify(spec)
+
+@blueprint.get("/api/v1/openapi.json")
+def openapi_document() -> Any:
+    """The OpenAPI 3 document of every route."""
+    return jsonify(SPEC)

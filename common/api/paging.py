@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from common.api.bodies import results_body
 from common.api.params import bool_param, count_param, id_value
 from common.domain import Neighbour
 from common.pipeline.search import BadQuery, SearchService
@@ -156,8 +157,7 @@ def neighbours_body(
 
 
 def _body(neighbours: list[Neighbour], query: int) -> dict[str, Any]:
-    results = [{"logo_id": n.logo_id, "distance": n.distance} for n in neighbours]
-    return {"results": results, "count": len(results), "query_logo_id": query}
+    return results_body(neighbours, query)
 
 
 def _covers(ranked: Ranked | None, need: int) -> bool:

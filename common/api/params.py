@@ -6,11 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from flask import request
+
 from common.pipeline.search import BadQuery
 
 MAX_COUNT = 500
 DEFAULT_COUNT = 100
 MAX_IDS = 500
+MAX_AGE_S = 30 * 24 * 3600  # ``older_than`` of the admin reconcile route
 
 
 def int_param(args: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
@@ -72,3 +75,18 @@ def json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadQuery("the request body must be a JSON object")
     return body
+
+
+def uploaded_bytes() -> tuple[bytes, str | None]:
+    """The image of an upload (multipart field ``file``, any other file field, or the raw body)
+    and its file name when it has one."""
+    if request.files:
+        upload = request.files.get("file") or next(iter(request.files.values()))
+        data = upload.read()
+        filename = upload.filename
+    else:
+        data = request.get_data(cache=False)
+        filename = None
+    if not data:
+        raise BadQuery("the request has no image: send it as multipart field 'file' or as the raw body")
+    return data, filename

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from common.api.app import container, search_service
+from common.api.bodies import logos_with_images, neighbours_json
+from common.api.context import container, search_service
 from common.api.params import MAX_IDS, count_param, id_list, id_value, json_object
-from common.api.routes_logos import logo_body
 from common.pipeline.search import BadQuery
 
 MAX_BATCH_RESULTS = 50_000  # ids x count, so one request cannot ask for 250,000 rows
+
+blueprint = Blueprint("batch", __name__)
 
 
 def batch_ids(body: dict[str, Any]) -> list[int]:
@@ -33,37 +35,28 @@ def batch_search(logo_ids: list[int], count: int) -> dict[str, Any]:
     results: dict[str, list[dict[str, Any]]] = {}
     for logo_id in logo_ids:
         if index is not None and logo_id in vectors:
-            found = index.search(vectors[logo_id], count, exclude=logo_id)
-            results[str(logo_id)] = [{"logo_id": n.logo_id, "distance": n.distance} for n in found]
+            results[str(logo_id)] = neighbours_json(index.search(vectors[logo_id], count, exclude=logo_id))
     missing = [logo_id for logo_id in logo_ids if logo_id not in vectors]
     return {"results": results, "missing": missing}
 
 
-def logo_details(logo_ids: list[int]) -> list[dict[str, Any]]:
-    """Robotoff's LogoDetails for the logos that exist, in the order asked for."""
-    store = container().store
-    logos = store.get_logos(logo_ids)
-    images = {image_id: store.get_image(image_id) for image_id in {logo.image_id for logo in logos}}
-    return [logo_body(logo, images[logo.image_id]) for logo in logos]
+@blueprint.post("/api/v1/ann/batch")
+def ann_batch() -> Any:
+    """Nearest neighbours of many logos: ``{"logo_ids": [...], "count": N}``."""
+    body = json_object(request.get_data(cache=False))
+    ids = batch_ids(body)
+    count = count_param(body)
+    if len(ids) * count > MAX_BATCH_RESULTS:
+        raise BadQuery(
+            f"len(logo_ids) x count must be at most {MAX_BATCH_RESULTS}, "
+            f"got {len(ids)} x {count}: lower count or split the batch"
+        )
+    return jsonify(batch_search(ids, count))
 
 
-def register(app: Flask) -> None:
-    @app.post("/api/v1/ann/batch")
-    def ann_batch() -> Any:
-        """Nearest neighbours of many logos: ``{"logo_ids": [...], "count": N}``."""
-        body = json_object(request.get_data(cache=False))
-        ids = batch_ids(body)
-        count = count_param(body)
-        if len(ids) * count > MAX_BATCH_RESULTS:
-            raise BadQuery(
-                f"len(logo_ids) x count must be at most {MAX_BATCH_RESULTS}, "
-                f"got {len(ids)} x {count}: lower count or split the batch"
-            )
-        return jsonify(batch_search(ids, count))
-
-    @app.get("/api/v1/images/logos")
-    def images_logos() -> Any:
-        """Details of up to 500 logos: ``?logo_ids=1,2,3`` or repeated ``logo_ids``."""
-        ids = id_list(request.args.getlist("logo_ids"))
-        logos = logo_details(ids)
-        return jsonify({"logos": logos, "count": len(logos)})
+@blueprint.get("/api/v1/images/logos")
+def images_logos() -> Any:
+    """Details of up to 500 logos: ``?logo_ids=1,2,3`` or repeated ``logo_ids``."""
+    ids = id_list(request.args.getlist("logo_ids"))
+    logos = logos_with_images(container().store, ids)
+    return jsonify({"logos": logos, "count": len(logos)})

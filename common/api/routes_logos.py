@@ -6,118 +6,79 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from common.api.app import container, require_token
-from common.api.params import id_value
+from common.api.bodies import logo_body
+from common.api.context import container, require_token
+from common.api.params import id_value, uploaded_bytes
 from common.errors import NotFoundError
 from common.images import crop_box, decode_image, encode_jpeg
 from common.pipeline.detect import detect_object
-from common.pipeline.search import BadQuery
-from common.ports.metadata_store import ImageRecord, LogoRecord
+from common.ports.metadata_store import LogoRecord
 
-
-def image_body(image: ImageRecord | None) -> dict[str, Any] | None:
-    if image is None:
-        return None
-    return {
-        "id": image.id,
-        "bucket": image.ref.bucket,
-        "source_image": image.ref.name,
-        "generation": image.ref.generation,
-        "width": image.width,
-        "height": image.height,
-        "status": image.status,
-    }
-
-
-def logo_body(logo: LogoRecord, image: ImageRecord | None) -> dict[str, Any]:
-    return {
-        "id": logo.id,
-        "bounding_box": logo.box.as_list(),
-        "score": logo.score,
-        "label": logo.label,
-        "annotation_type": logo.annotation_type,
-        "annotation_value": logo.annotation_value,
-        "nearest_neighbors": logo.nearest_neighbors,
-        "has_embedding": logo.has_embedding,
-        "detector_version": logo.detector_version,
-        "image": image_body(image),
-    }
+blueprint = Blueprint("logos", __name__)
 
 
 def load_logo(logo_id: int) -> LogoRecord:
     logos = container().store.get_logos([logo_id])
     if not logos:
         raise NotFoundError(f"logo {logo_id} does not exist")
-    logo: LogoRecord = logos[0]
-    return logo
+    return logos[0]
 
 
-def register(app: Flask) -> None:
-    @app.get("/api/v1/logos/<logo_id>")
-    def logo_details(logo_id: str) -> Any:
-        """A logo: box, score, label, its image and its stored nearest neighbours."""
-        logo = load_logo(id_value(logo_id))
-        return jsonify(logo_body(logo, container().store.get_image(logo.image_id)))
-
-    @app.get("/api/v1/logos/<logo_id>/crop")
-    def logo_crop(logo_id: str) -> Any:
-        """The logo cut out of its image, as JPEG."""
-        c = container()
-        logo = load_logo(id_value(logo_id))
-        image = c.store.get_image(logo.image_id)
-        if image is None:
-            raise NotFoundError(f"the image of logo {logo.id} is gone")
-        pixels = decode_image(
-            c.images.get(image.ref), max_pixels=c.settings.max_image_pixels, max_bytes=c.settings.max_image_bytes
-        )
-        body = encode_jpeg(crop_box(pixels, logo.box))
-        return Response(body, mimetype="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
-
-    @app.post("/api/v1/images")
-    @require_token
-    def upload_image() -> Any:
-        """Store an uploaded photo and run the pipeline on it (embedded server)."""
-        data, filename = _uploaded_bytes()
-        c = container()
-        name = request.args.get("name") or filename or hashlib.sha256(data).hexdigest()[:32] + ".jpg"
-        ref = c.images.put(c.settings.bucket, name, data, request.mimetype or "application/octet-stream")
-        result = detect_object(ref, len(data), request.mimetype, c.detect_deps())
-        body = {
-            "image_id": result.image_id,
-            "status": result.status,
-            "error": result.error,
-            "logos": [logo_body(logo, None) for logo in result.logos],
-        }
-        return jsonify(body), (201 if result.error is None else 422)
-
-    @app.get("/health")
-    def health() -> Any:
-        """Health of every dependency this instance uses."""
-        checks: dict[str, Any] = {}
-        c = container()
-        probes: tuple[tuple[str, Callable[[], Any]], ...] = (
-            ("metadata_store", lambda: c.store.ping()),
-            ("ann_index", lambda: c.fresh_index().health()),
-        )
-        for name, probe in probes:
-            try:
-                checks[name] = {"ok": True, "detail": probe()}
-            except Exception as exc:  # noqa: BLE001 - health reports every failure
-                checks[name] = {"ok": False, "error": type(exc).__name__}
-        ok = all(check["ok"] for check in checks.values())
-        return jsonify({"status": "ok" if ok else "degraded", "checks": checks}), (200 if ok else 503)
+@blueprint.get("/api/v1/logos/<logo_id>")
+def logo_details(logo_id: str) -> Any:
+    """A logo: box, score, label, its image and its stored nearest neighbours."""
+    logo = load_logo(id_value(logo_id))
+    return jsonify(logo_body(logo, container().store.get_image(logo.image_id)))
 
 
-def _uploaded_bytes() -> tuple[bytes, str | None]:
-    if request.files:
-        upload = request.files.get("file") or next(iter(request.files.values()))
-        data = upload.read()
-        filename = upload.filename
-    else:
-        data = request.get_data(cache=False)
-        filename = None
-    if not data:
-        raise BadQuery("the request has no image: send it as multipart field 'file' or as the raw body")
-    return data, filename
+@blueprint.get("/api/v1/logos/<logo_id>/crop")
+def logo_crop(logo_id: str) -> Any:
+    """The logo cut out of its image, as JPEG."""
+    c = container()
+    logo = load_logo(id_value(logo_id))
+    image = c.store.get_image(logo.image_id)
+    if image is None:
+        raise NotFoundError(f"the image of logo {logo.id} is gone")
+    pixels = decode_image(
+        c.images.get(image.ref), max_pixels=c.settings.max_image_pixels, max_bytes=c.settings.max_image_bytes
+    )
+    body = encode_jpeg(crop_box(pixels, logo.box))
+    return Response(body, mimetype="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@blueprint.post("/api/v1/images")
+@require_token
+def upload_image() -> Any:
+    """Store an uploaded photo and run the pipeline on it (embedded server)."""
+    data, filename = uploaded_bytes()
+    c = container()
+    name = request.args.get("name") or filename or hashlib.sha256(data).hexdigest()[:32] + ".jpg"
+    ref = c.images.put(c.settings.bucket, name, data, request.mimetype or "application/octet-stream")
+    result = detect_object(ref, len(data), request.mimetype, c.detect_deps())
+    body = {
+        "image_id": result.image_id,
+        "status": result.status,
+        "error": result.error,
+        "logos": [logo_body(logo, None) for logo in result.logos],
+    }
+    return jsonify(body), (201 if result.error is None else 422)
+
+
+@blueprint.get("/health")
+def health() -> Any:
+    """Health of every dependency this instance uses."""
+    checks: dict[str, Any] = {}
+    c = container()
+    probes: tuple[tuple[str, Callable[[], Any]], ...] = (
+        ("metadata_store", lambda: c.store.ping()),
+        ("ann_index", lambda: c.fresh_index().health()),
+    )
+    for name, probe in probes:
+        try:
+            checks[name] = {"ok": True, "detail": probe()}
+        except Exception as exc:  # noqa: BLE001 - health reports every failure
+            checks[name] = {"ok": False, "error": type(exc).__name__}
+    ok = all(check["ok"] for check in checks.values())
+    return jsonify({"status": "ok" if ok else "degraded", "checks": checks}), (200 if ok else 503)

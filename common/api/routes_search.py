@@ -8,15 +8,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from common.api.app import container, search_service, token_error
-from common.api.params import bool_param, count_param, json_object
-from common.api.routes_logos import _uploaded_bytes
+from common.api.bodies import match_json, neighbours_json
+from common.api.context import container, search_service, token_error
+from common.api.params import bool_param, count_param, json_object, uploaded_bytes
 from common.pipeline.detect import detect_object
 from common.pipeline.search import BadQuery
 
 SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
+
+blueprint = Blueprint("search", __name__)
 
 
 def embedding_values(body: dict[str, Any]) -> list[float]:
@@ -55,27 +57,27 @@ def store_upload(data: bytes, filename: str | None) -> dict[str, Any]:
     }
 
 
-def register(app: Flask) -> None:
-    @app.post("/api/v1/search/image")
-    def search_image() -> Any:
-        """Every logo detected in the uploaded image, with its neighbours; stored only with ``store=true``."""
-        count = count_param(request.args)
-        store = bool(bool_param(request.args, "store"))
-        if store and (denied := token_error()) is not None:
-            return denied
-        data, filename = _uploaded_bytes()
-        logos = search_service().by_image(data, count)
-        body: dict[str, Any] = {"logos": logos, "count": len(logos)}
-        if store:  # after the search, so the image's own logos are not among its neighbours
-            body["stored"] = store_upload(data, filename)
-        return jsonify(body)
+@blueprint.post("/api/v1/search/image")
+def search_image() -> Any:
+    """Every logo detected in the uploaded image, with its neighbours; stored only with ``store=true``."""
+    count = count_param(request.args)
+    store = bool(bool_param(request.args, "store"))
+    if store and (denied := token_error()) is not None:
+        return denied
+    data, filename = uploaded_bytes()
+    logos = [match_json(match) for match in search_service().by_image(data, count)]
+    body: dict[str, Any] = {"logos": logos, "count": len(logos)}
+    if store:  # after the search, so the image's own logos are not among its neighbours
+        body["stored"] = store_upload(data, filename)
+    return jsonify(body)
 
-    @app.post("/api/v1/search/embedding")
-    def search_embedding() -> Any:
-        """Neighbours of a vector of the index's dimension: ``{"embedding": [...], "count": N}``."""
-        body = json_object(request.get_data(cache=False))
-        values = embedding_values(body)
-        count = count_param(body)
-        neighbours = search_service().by_vector(values, count)
-        results = [{"logo_id": n.logo_id, "distance": n.distance} for n in neighbours]
-        return jsonify({"results": results, "count": len(results)})
+
+@blueprint.post("/api/v1/search/embedding")
+def search_embedding() -> Any:
+    """Neighbours of a vector of the index's dimension: ``{"embedding": [...], "count": N}``."""
+    body = json_object(request.get_data(cache=False))
+    values = embedding_values(body)
+    count = count_param(body)
+    neighbours = search_service().by_vector(values, count)
+    results = neighbours_json(neighbours)
+    return jsonify({"results": results, "count": len(results)})

@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Blueprint, Response, jsonify
 
-from common.api.app import container
+from common.api.context import container
 from common.api.params import MAX_COUNT, MAX_IDS
 from common.errors import NotFoundError
 
@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).with_name("web")
 ASSETS = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+
+blueprint = Blueprint("web", __name__)
 
 
 def model_info(path: str, runtime: str) -> dict[str, Any]:
@@ -39,7 +41,7 @@ def service_info() -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - no embeddings and no loadable model: the dimension is unknown
         logger.warning("embedding dimension unknown", exc_info=True)
         dim = None
-    flag = getattr(c, "models_are_standins", None)
+    flag = c.models_are_standins
     models = {
         "detector": model_info(
             s.detector_model if s.model_runtime == "onnx" else s.detector_triton_name, s.model_runtime
@@ -63,20 +65,21 @@ def asset(name: str, max_age: int) -> Response:
     return Response(body, mimetype=ASSETS[name], headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
-def register(app: Flask) -> None:
-    @app.get("/")
-    def web_page() -> Any:
-        """The page that browses a logo's neighbours as a grid of crops."""
-        return asset("index.html", max_age=0)
+@blueprint.get("/")
+def web_page() -> Any:
+    """The page that browses a logo's neighbours as a grid of crops."""
+    return asset("index.html", max_age=0)
 
-    @app.get("/web/<name>")
-    def web_asset(name: str) -> Response:
-        """The page's script and style sheet."""
-        if name not in ASSETS or name == "index.html":
-            raise NotFoundError(f"no asset named {name[:60]!r}")
-        return asset(name, max_age=300)
 
-    @app.get("/api/v1/info")
-    def info() -> Any:
-        """Embedding dimension, models (and whether they are stand-ins) and request limits."""
-        return jsonify(service_info())
+@blueprint.get("/web/<name>")
+def web_asset(name: str) -> Response:
+    """The page's script and style sheet."""
+    if name not in ASSETS or name == "index.html":
+        raise NotFoundError(f"no asset named {name[:60]!r}")
+    return asset(name, max_age=300)
+
+
+@blueprint.get("/api/v1/info")
+def info() -> Any:
+    """Embedding dimension, models (and whether they are stand-ins) and request limits."""
+    return jsonify(service_info())

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Protocol
 
-import PIL.Image
-
-from common.domain import Detection, ObjectRef
+from common.domain import ObjectRef
 from common.errors import InvalidImageError, NotFoundError, PermanentError, TransientError
 from common.images import decode_image
 from common.messages import CropLogo, CropsMessage
@@ -26,18 +23,12 @@ from common.ports.metadata_store import (
     LogoRecord,
     MetadataStore,
 )
+from common.ports.models import LogoDetector
 from common.ports.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
 
 FINAL_STATES = (INDEXED, FAILED, DELETED, SUPERSEDED)
-
-
-class LogoDetector(Protocol):
-    @property
-    def version(self) -> str: ...
-
-    def detect(self, image: PIL.Image.Image) -> list[Detection]: ...
 
 
 @dataclasses.dataclass

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
-import PIL.Image
 
 from common.errors import NotFoundError, PermanentError, TransientError
 from common.images import crop_box, decode_image
@@ -18,19 +15,10 @@ from common.pipeline.neighbours import NeighbourLists
 from common.pipeline.retry import handle_transient
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import DETECTED, FAILED, INDEXED, PENDING, LogoRecord, MetadataStore
+from common.ports.models import CropEmbedder
 from common.ports.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
-
-
-class CropEmbedder(Protocol):
-    @property
-    def version(self) -> str: ...
-
-    @property
-    def recipe(self) -> str: ...
-
-    def embed(self, crops: Sequence[PIL.Image.Image]) -> np.ndarray: ...
 
 
 @dataclasses.dataclass

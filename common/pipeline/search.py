@@ -8,18 +8,25 @@ from typing import Any
 
 import numpy as np
 
-from common.domain import Neighbour
+from common.domain import Detection, Neighbour
 from common.errors import InvalidEventError, NotFoundError
 from common.images import crop_box, decode_image
 from common.observability import Timings
-from common.pipeline.detect import LogoDetector
-from common.pipeline.embed_index import CropEmbedder
 from common.ports.metadata_store import MetadataStore
+from common.ports.models import CropEmbedder, LogoDetector
 from common.ports.vector_index import VectorIndex
 
 
 class BadQuery(InvalidEventError):
     """A query parameter or body the API rejects with 400."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageMatch:
+    """A logo detected in a query image, and its neighbours in the index."""
+
+    detection: Detection
+    neighbours: list[Neighbour]
 
 
 @dataclasses.dataclass
@@ -67,9 +74,9 @@ class SearchService:
         return array / norm
 
     def dim(self) -> int:
-        return int(self.embedder().dim)  # type: ignore[attr-defined]
+        return int(self.embedder().dim)
 
-    def by_image(self, data: bytes, count: int) -> list[dict[str, Any]]:
+    def by_image(self, data: bytes, count: int) -> list[ImageMatch]:
         """Detect and embed on the fly; nothing is stored."""
         with self.timings.stage("decode"):
             image = decode_image(data, max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes)
@@ -79,12 +86,4 @@ class SearchService:
             return []
         with self.timings.stage("embed"):
             vectors = self.embedder().embed([crop_box(image, d.box) for d in detections])
-        return [
-            {
-                "bounding_box": d.box.as_list(),
-                "score": d.score,
-                "label": d.label,
-                "results": [n.__dict__ for n in self.knn(vector, count)],
-            }
-            for d, vector in zip(detections, vectors, strict=True)
-        ]
+        return [ImageMatch(d, self.knn(vector, count)) for d, vector in zip(detections, vectors, strict=True)]

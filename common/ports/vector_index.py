@@ -7,14 +7,22 @@ Scores are cosine similarities; callers turn them into Robotoff's distance
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from common.domain import Neighbour
 
+if TYPE_CHECKING:
+    from common.ports.metadata_store import MetadataStore
+
 
 class VectorIndex(Protocol):
+    @property
+    def dim(self) -> int:
+        """The length of the vectors the index holds (and of a query vector)."""
+        ...
+
     def upsert(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Insert or replace the vectors (``float32 [n, dim]``, normalised) under these ids."""
         ...
@@ -40,3 +48,16 @@ class VectorIndex(Protocol):
         ...
 
     def health(self) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class DerivedIndex(Protocol):
+    """An index kept in local files and caught up from the store's change log (embedded usearch).
+
+    Several processes may share the files: ``reload_if_changed`` picks up another process's
+    saved generation, ``catch_up`` replays the store's changes the files do not hold yet.
+    """
+
+    def reload_if_changed(self) -> bool: ...
+
+    def catch_up(self, store: MetadataStore) -> int: ...

@@ -15,6 +15,7 @@ import numpy as np
 from common.bootstrap import Container
 from common.models.standin_detector import build_constant_detector
 from common.models.standin_embedder import build_vision_embedder
+from common.ports.crops_queue import CropsQueue
 from common.settings import load_settings
 
 LETTERBOX = 640
@@ -28,8 +29,10 @@ def constant_detector(path: Path, box: tuple[float, float, float, float] = WHOLE
     return build_constant_detector(path, raw, LETTERBOX)
 
 
-def embedded_container(home: Path, detector: Path | None = None, **overrides: Any) -> Container:
-    """A container over the embedded adapters, models built under ``home/models``."""
+def embedded_container(
+    home: Path, detector: Path | None = None, queue: CropsQueue | None = None, **overrides: Any
+) -> Container:
+    """A container over the embedded adapters (or ``queue``), models built under ``home/models``."""
     models = home / "models"
     embedder = models / "embedder.onnx"
     if not embedder.exists():
@@ -37,7 +40,7 @@ def embedded_container(home: Path, detector: Path | None = None, **overrides: An
     if detector is None:
         detector = constant_detector(models / "detector.onnx")
     settings = load_settings({}, home=home, detector_model=str(detector), embedder_model=str(embedder), **overrides)
-    return Container(settings)
+    return Container(settings, queue=queue)
 
 
 def index_matches_store(container: Container) -> tuple[set[int], set[int]]:

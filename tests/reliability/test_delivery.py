@@ -50,8 +50,10 @@ def instances(tmp_path: Path, database_url: str, es_double: ElasticsearchDouble)
     detector = two_box_detector(tmp_path / "models" / "two-boxes.onnx")
     built = []
     for _ in range(2):
-        container = cloud_container(tmp_path, database_url, es_double.url, detector=detector, max_attempts=3)
-        container.__dict__["queue"] = ListQueue()  # messages kept, to be delivered by the test
+        # messages kept, to be delivered by the test
+        container = cloud_container(
+            tmp_path, database_url, es_double.url, detector=detector, queue=ListQueue(), max_attempts=3
+        )
         built.append(container)
     yield built
     for container in built:

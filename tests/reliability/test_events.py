@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ from tests.reliability.conftest import Record
 
 
 @pytest.fixture
-def container(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Container:
+def container(tmp_path: Path) -> Iterator[Container]:
     built = api_container(tmp_path)
-    monkeypatch.setattr(common.bootstrap, "_container", built)
-    return built
+    previous = common.bootstrap.set_container(built)
+    yield built
+    common.bootstrap.set_container(previous)
 
 
 def storage_event(data: Any, kind: str = FINALIZED) -> CloudEvent:

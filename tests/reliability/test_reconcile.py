@@ -127,9 +127,11 @@ def test_embedded_requeue_finishes_stalled_images(embedded: tuple[Container, dic
     ingest(container, 3)
     pending_ref = container.images.put(BUCKET, "stalled-pending.png", picture(40))
     pending, _ = container.store.upsert_image(pending_ref, None, None)  # detect died before its work
-    container.__dict__["queue"] = ListQueue()  # the crops message of the next image is lost
+    # the same store and bucket, with a queue that loses the crops message of the next image
+    lossy = Container(container.settings, store=container.store, images=container.images,
+                      detector=container.detector, queue=ListQueue())  # fmt: skip
     lost_ref = container.images.put(BUCKET, "lost-message.png", picture(41))
-    lost = detect_object(lost_ref, None, None, container.detect_deps())
+    lost = detect_object(lost_ref, None, None, lossy.detect_deps())
     assert (container.store.get_image(pending.id).status, lost.status) == (PENDING, DETECTED)
     report = cli_reconcile(env, "--requeue", "--older-than", "0")
     statuses = {i: container.store.get_image(i).status for i in (pending.id, lost.image_id)}  # type: ignore[union-attr]

@@ -166,8 +166,7 @@ def test_injection_through_every_parameter(
         from common.adapters.postgres_store import PostgresStore
 
         url = request.getfixturevalue("database_url")
-        container = api_container(tmp_path, api_token=TOKEN)
-        container.__dict__["store"] = PostgresStore(url)
+        container = api_container(tmp_path, store=PostgresStore(url), api_token=TOKEN)
         for colours in (((255, 0, 0), (0, 0, 255)), ((250, 9, 0), (0, 250, 0))):
             ref = container.images.put("uploads", f"seed-{colours[1]}.png", two_squares(*colours))
             common.pipeline.detect.detect_object(ref, None, None, container.detect_deps())
@@ -220,13 +219,14 @@ S3_SECRET = "s3-Wm4tR9-secret"
 
 
 def test_database_password_stays_out_of_errors_and_logs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, record: Record
+    tmp_path: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, record: Record
 ) -> None:
     url = f"postgresql://logo:{PASSWORD}@127.0.0.1:{free_port()}/logos?connect_timeout=2"
     container = Container(
         common.settings.load_settings({}, home=tmp_path, store="postgres", database_url=url, api_token=TOKEN)
     )
-    monkeypatch.setattr(common.bootstrap, "_container", container)
+    previous = common.bootstrap.set_container(container)
+    request.addfinalizer(lambda: common.bootstrap.set_container(previous))
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(DependencyError) as raised:
             handle_storage_event(storage_event({"bucket": "b", "name": "a.png", "generation": "1"}, FINALIZED))

@@ -13,15 +13,15 @@ from common.bootstrap import Container
 from common.domain import Box, Detection
 from common.pipeline.detect import detect_object
 from common.settings import load_settings
-from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore, ListQueue
+from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore
 from tests.unit.test_pipeline import jpeg
 
 
 def fake_container(tmp_path: Path, **overrides: Any) -> Container:
     from common.adapters.sqlite_store import SqliteStore
 
-    container = Container(load_settings({}, home=tmp_path, **overrides))
-    container.__dict__.update(
+    return Container(
+        load_settings({}, home=tmp_path, **overrides),
         store=SqliteStore(tmp_path / "meta.sqlite3"),
         images=DictImageStore(),
         detector=CannedDetector(
@@ -29,18 +29,7 @@ def fake_container(tmp_path: Path, **overrides: Any) -> Container:
         ),
         embedder=ColourEmbedder(),
         index=BruteForceIndex(),
-        queue=ListQueue(),
     )
-    container.__dict__["queue"] = _Direct(container)
-    return container
-
-
-class _Direct:
-    def __init__(self, container: Container) -> None:
-        self.container = container
-
-    def publish(self, message: Any) -> None:
-        self.container.handle_crops(message)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 
 import common.bootstrap as bootstrap
-import common.entrypoints as entrypoints
 from common.bootstrap import Container
 from common.domain import Box, Detection
 from common.messages import CropsMessage
@@ -39,24 +38,24 @@ BUCKET = "uploads"
 BOXES = [Box(0.1, 0.1, 0.4, 0.4), Box(0.5, 0.5, 0.9, 0.9)]  # what the canned detector finds
 
 
-def install_fakes(container: Container, tmp_path: Path) -> Container:
+def fakes(tmp_path: Path) -> dict[str, Any]:
+    """The adapters of a container over fakes (the queue keeps its messages)."""
     from common.adapters.sqlite_store import SqliteStore
 
-    container.__dict__.update(
-        store=SqliteStore(tmp_path / "meta.sqlite3"), images=DictImageStore(), queue=ListQueue(),
-        detector=CannedDetector([Detection(box, 0.9, "object") for box in BOXES]),
-        embedder=ColourEmbedder(), index=BruteForceIndex(),
-    )  # fmt: skip
-    return container
+    return {
+        "store": SqliteStore(tmp_path / "meta.sqlite3"), "images": DictImageStore(), "queue": ListQueue(),
+        "detector": CannedDetector([Detection(box, 0.9, "object") for box in BOXES]),
+        "embedder": ColourEmbedder(), "index": BruteForceIndex(),
+    }  # fmt: skip
 
 
 @pytest.fixture
-def container(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Container:
-    """The per-process container, replaced by one over fakes; the search app rebuilt on it."""
-    fake = install_fakes(Container(load_settings({}, home=tmp_path)), tmp_path)
-    monkeypatch.setattr(bootstrap, "_container", fake)
-    monkeypatch.setattr(entrypoints, "_app", None)
-    return fake
+def container(tmp_path: Path) -> Iterator[Container]:
+    """The per-process container, replaced by one over fakes (the search app follows it)."""
+    fake = Container(load_settings({}, home=tmp_path), **fakes(tmp_path))
+    previous = bootstrap.set_container(fake)
+    yield fake
+    bootstrap.set_container(previous)
 
 
 @pytest.fixture(autouse=True)
@@ -247,17 +246,19 @@ def test_search_function_serves_the_api(container: Container) -> None:
     assert client("search", "http").get("/api/v1/logos/999").status_code == 404
 
 
-def test_the_container_is_built_once_per_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_container_is_built_once_per_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     built: list[Container] = []
 
     class CountingContainer(Container):
         def __init__(self, settings: Any) -> None:
-            super().__init__(settings)
-            built.append(install_fakes(self, tmp_path))
+            super().__init__(settings, **fakes(tmp_path))
+            built.append(self)
 
     monkeypatch.setattr(bootstrap, "Container", CountingContainer)
-    monkeypatch.setattr(bootstrap, "_container", None)
-    monkeypatch.setattr(entrypoints, "_app", None)
+    previous = bootstrap.set_container(None)
+    request.addfinalizer(lambda: bootstrap.set_container(previous))
     monkeypatch.setenv("LOGO_ANN_HOME", str(tmp_path / "home"))
     detect, search = client("detect", "cloudevent"), client("search", "http")
     assert built == []  # nothing is built at import or app creation

@@ -1,0 +1,71 @@
+"""JSON bodies of the API's answers, in Robotoff's shapes: neighbours, logos, images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from common.domain import Neighbour
+from common.pipeline.search import ImageMatch
+from common.ports.metadata_store import ImageRecord, LogoRecord, MetadataStore
+
+
+def neighbour_json(neighbour: Neighbour) -> dict[str, Any]:
+    """One neighbour: ``{"logo_id": ..., "distance": ...}`` (every route answers this shape)."""
+    return {"logo_id": neighbour.logo_id, "distance": neighbour.distance}
+
+
+def neighbours_json(neighbours: Sequence[Neighbour]) -> list[dict[str, Any]]:
+    return [neighbour_json(n) for n in neighbours]
+
+
+def results_body(neighbours: Sequence[Neighbour], query_logo_id: int | None) -> dict[str, Any]:
+    """Robotoff's ANN search answer."""
+    return {"results": neighbours_json(neighbours), "count": len(neighbours), "query_logo_id": query_logo_id}
+
+
+def match_json(match: ImageMatch) -> dict[str, Any]:
+    """A logo found in a query image, with its neighbours (``/api/v1/search/image``)."""
+    d = match.detection
+    return {
+        "bounding_box": d.box.as_list(),
+        "score": d.score,
+        "label": d.label,
+        "results": neighbours_json(match.neighbours),
+    }
+
+
+def image_body(image: ImageRecord | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    return {
+        "id": image.id,
+        "bucket": image.ref.bucket,
+        "source_image": image.ref.name,
+        "generation": image.ref.generation,
+        "width": image.width,
+        "height": image.height,
+        "status": image.status,
+    }
+
+
+def logo_body(logo: LogoRecord, image: ImageRecord | None) -> dict[str, Any]:
+    return {
+        "id": logo.id,
+        "bounding_box": logo.box.as_list(),
+        "score": logo.score,
+        "label": logo.label,
+        "annotation_type": logo.annotation_type,
+        "annotation_value": logo.annotation_value,
+        "nearest_neighbors": logo.nearest_neighbors,
+        "has_embedding": logo.has_embedding,
+        "detector_version": logo.detector_version,
+        "image": image_body(image),
+    }
+
+
+def logos_with_images(store: MetadataStore, logo_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Robotoff's LogoDetails for the logos that exist, in the order asked for."""
+    logos = store.get_logos(logo_ids)
+    images = {image_id: store.get_image(image_id) for image_id in {logo.image_id for logo in logos}}
+    return [logo_body(logo, images[logo.image_id]) for logo in logos]

@@ -1,0 +1,51 @@
+"""How each outcome of the exception tree (``common.errors``) becomes an HTTP answer.
+
+Every error body is JSON: ``{"error": message, "status": code}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from common.api.context import error
+from common.errors import LogoAnnError, NotFoundError, PermanentError, TransientError
+from common.pipeline.search import BadQuery
+
+logger = logging.getLogger(__name__)
+
+
+def register_errors(app: Flask) -> None:
+    @app.errorhandler(BadQuery)
+    def bad_query(exc: BadQuery) -> Any:
+        return error(400, str(exc))
+
+    @app.errorhandler(NotFoundError)
+    def not_found(exc: NotFoundError) -> Any:
+        return error(404, str(exc))
+
+    @app.errorhandler(PermanentError)
+    def permanent(exc: PermanentError) -> Any:
+        return error(422, str(exc))
+
+    @app.errorhandler(TransientError)
+    def transient(exc: TransientError) -> Any:
+        logger.warning("dependency unavailable: %s", exc)
+        return error(503, "a dependency is temporarily unavailable; retry later")
+
+    @app.errorhandler(LogoAnnError)
+    def other(exc: LogoAnnError) -> Any:
+        logger.exception("request failed")
+        return error(500, "internal error")
+
+    @app.errorhandler(HTTPException)
+    def http(exc: HTTPException) -> Any:
+        return error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        logger.exception("unexpected error")
+        return error(500, "internal error")

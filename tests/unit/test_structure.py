@@ -1,0 +1,112 @@
+"""The shape of the code: the API package is a tree, and the composition root is typed by port."""
+
+from __future__ import annotations
+
+import ast
+import typing
+from pathlib import Path
+
+import pytest
+
+from common.bootstrap import Container
+from common.ports.crops_queue import CropsQueue
+from common.ports.image_store import ImageStore
+from common.ports.metadata_store import MetadataStore
+from common.ports.models import CropEmbedder, LogoDetector
+from common.ports.vector_index import VectorIndex
+from common.settings import load_settings
+from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore, ListQueue
+
+API = Path(__file__).resolve().parents[2] / "common" / "api"
+SHARED = {"context", "bodies", "params", "paging", "hooks", "error_handlers", "openapi_schemas", "openapi_admin"}
+
+
+def api_imports() -> dict[str, set[str]]:
+    """Each module of ``common.api`` → the ``common.api`` modules it imports."""
+    graph: dict[str, set[str]] = {}
+    for path in API.glob("*.py"):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("common.api"):
+                if node.module == "common.api":
+                    found |= {alias.name for alias in node.names}
+                else:
+                    found.add(node.module.removeprefix("common.api."))
+            elif isinstance(node, ast.Import):
+                found |= {a.name.removeprefix("common.api.") for a in node.names if a.name.startswith("common.api.")}
+        graph[path.stem] = found
+    return graph
+
+
+def test_the_api_package_is_a_tree() -> None:
+    graph = api_imports()
+    routes = {name for name in graph if name.startswith("routes_")} | {"openapi"}
+    assert graph["app"] >= routes  # the factory registers every blueprint
+    for name in routes:
+        assert graph[name] <= SHARED, f"{name} imports {graph[name] - SHARED}: route modules import only shared ones"
+    for name in SHARED:
+        assert not graph[name] & (routes | {"app", "__init__"}), f"{name} imports a route module or the factory"
+    assert graph["__init__"] == {"app"}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, f"import cycle: {' -> '.join((*trail, name))}"
+        for target in graph.get(name, set()):
+            visit(target, (*trail, name))
+
+    for name in graph:
+        visit(name, ())
+
+
+def test_one_helper_turns_a_neighbour_into_json() -> None:
+    writers = [path.name for path in API.glob("*.py") if ".distance" in path.read_text()]
+    assert writers == ["bodies.py"]
+
+
+@pytest.mark.parametrize(
+    ("member", "port"),
+    [
+        ("store", MetadataStore),
+        ("index", VectorIndex),
+        ("images", ImageStore),
+        ("queue", CropsQueue),
+        ("detector", LogoDetector),
+        ("embedder", CropEmbedder),
+    ],
+)
+def test_each_container_member_is_typed_by_its_port(member: str, port: type) -> None:
+    prop = getattr(Container, member)
+    assert isinstance(prop, property)
+    assert typing.get_type_hints(prop.fget)["return"] is port
+    assert typing.get_type_hints(Container.__init__)[member] == port | None
+
+
+def test_the_constructor_takes_every_adapter_and_builds_none(tmp_path: Path) -> None:
+    from common.adapters.sqlite_store import SqliteStore
+
+    # settings naming services that do not exist here: any adapter built from them would fail
+    settings = load_settings(
+        {},
+        home=tmp_path,
+        store="postgres",
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        index="elasticsearch",
+        es_url="http://127.0.0.1:1",
+        image_store="s3",
+        s3_endpoint_url="http://127.0.0.1:1",
+        queue="pubsub",
+        model_runtime="triton",
+        triton_url="127.0.0.1:1",
+    )
+    given = {
+        "store": SqliteStore(tmp_path / "meta.sqlite3"),
+        "index": BruteForceIndex(),
+        "images": DictImageStore(),
+        "queue": ListQueue(),
+        "detector": CannedDetector([]),
+        "embedder": ColourEmbedder(),
+    }
+    container = Container(settings, **given)  # type: ignore[arg-type]
+    for name, adapter in given.items():
+        assert getattr(container, name) is adapter
+    assert container.fresh_index() is given["index"] and container.embedding_dim() == 8
+    assert container.search_service().dim() == 8
