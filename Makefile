@@ -7,7 +7,7 @@ PORT ?= 8080
 IMAGES ?=
 export LOGO_ANN_HOME ?= .logo-ann
 
-.PHONY: venv venv-test run test test-fast lint stack stack-down bench bench-quick clean services triton-venv checkov-venv browser
+.PHONY: venv venv-test run test test-fast lint stack stack-down bench bench-quick venv-bench clean services triton-venv checkov-venv browser
 
 # The runtime environment (what `make run` needs), and the test tools on top of it.
 venv: $(VENV)/.installed
@@ -67,10 +67,16 @@ stack: venv-test triton-venv
 stack-down:
 	$(BIN)/python -m tests.stack down
 
-bench: venv-test triton-venv
+# The ANN peers (faiss, hnswlib) come from the `bench` extra, which only the benchmarks need.
+venv-bench: $(VENV)/.installed-bench
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,bench]'
+	touch $@
+
+bench: venv-bench triton-venv
 	$(BIN)/python -m bench.run --full
 
-bench-quick: venv-test triton-venv
+bench-quick: venv-bench triton-venv
 	$(BIN)/python -m bench.run --quick
 
 clean:

@@ -11,6 +11,11 @@ usearch's int8 cosine divides by both norms, so the per-vector scale cancels and
 cosine is the original cosine within about 0.1 %. The rotation is built from integers and a hash,
 so every platform and numpy version builds the same matrix; ``CODEC`` names the scheme and is
 stored with an index, which is rebuilt from the metadata store when it differs.
+
+The turn is applied as two small products per Hadamard block (``H_ab = H_a ⊗ H_b``, so a row
+reshaped to ``[a, b]`` becomes ``H_a · X · H_b``) rather than one ``[dim, dim]`` product: 24k
+instead of 262k multiplications at 512 dimensions, and 5 KB of matrices instead of 1 MB, which
+would otherwise push the index's own data out of the cache on every query.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import numpy as np
 
 CODEC = "hadamard-sign-i8-v1"
 LEVELS = 127
-SMALL_BATCH = 32
 
 
 def sylvester_hadamard(dim: int) -> np.ndarray | None:
@@ -61,31 +65,60 @@ def turn_matrix(dim: int) -> np.ndarray:
     return column_signs(dim)[:, None] * turn
 
 
+def hadamard_factors(dim: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Per block of ``turn_matrix`` (start, ``H_a``, ``H_b / sqrt(a·b)``) with ``a·b`` the block's order."""
+    factors: list[tuple[int, np.ndarray, np.ndarray]] = []
+    start = 0
+    for bit in reversed(range(dim.bit_length())):
+        if dim & (1 << bit):
+            left, right = sylvester_hadamard(1 << (bit // 2)), sylvester_hadamard(1 << (bit - bit // 2))
+            assert left is not None and right is not None
+            factors.append((start, left, right / np.float32(np.sqrt(1 << bit))))
+            start += 1 << bit
+    return factors
+
+
 class Int8Codec:
     """``encode`` float32 rows → int8 codes; ``decode`` codes → approximate unit float32 rows."""
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.turn = turn_matrix(dim)
+        self._signs = column_signs(dim)
+        self._factors = hadamard_factors(dim)
+
+    def rotate(self, rows: np.ndarray) -> np.ndarray:
+        """``rows @ turn`` for float32 ``[n, dim]``, by the Kronecker factors of each block.
+
+        Every row goes through the same products whatever ``n``, so one vector encodes exactly
+        as it would in a batch."""
+        signed: np.ndarray = rows * self._signs
+        out: np.ndarray = np.empty_like(signed)
+        n = len(rows)
+        for start, left, right in self._factors:
+            a, b = len(left), len(right)
+            block = signed[:, start : start + a * b].reshape(n, a, b)
+            out[:, start : start + a * b] = np.matmul(np.matmul(left, block), right).reshape(n, a * b)
+        return out
 
     def encode(self, matrix: np.ndarray) -> np.ndarray:
         rows = np.asarray(matrix, np.float32).reshape(-1, self.dim)
-        if len(rows) < SMALL_BATCH:  # BLAS's threaded small matrix products cost more than a loop
-            return np.stack([self.encode_one(row) for row in rows]) if len(rows) else np.zeros((0, self.dim), np.int8)
-        turned = rows @ self.turn
+        if not len(rows):
+            return np.zeros((0, self.dim), np.int8)
+        turned = self.rotate(rows)
         peak = np.abs(turned).max(axis=1, keepdims=True)
         scale = np.divide(LEVELS, peak, out=np.zeros_like(peak), where=peak > 0)
-        codes: np.ndarray = np.clip(np.rint(turned * scale), -LEVELS, LEVELS).astype(np.int8)
+        # the largest component maps to exactly ±127, so no clipping is needed
+        codes: np.ndarray = np.rint(turned * scale).astype(np.int8)
         return codes
 
     def encode_one(self, vector: np.ndarray) -> np.ndarray:
-        """``encode`` of one float32 vector ``[dim]`` → ``[dim]``, with less numpy overhead (queries)."""
-        turned = np.asarray(vector, np.float32).reshape(self.dim) @ self.turn
-        peak = float(np.abs(turned).max())
+        """``encode`` of one float32 vector ``[dim]`` → ``[dim]`` (queries), the same float32 steps."""
+        turned = self.rotate(np.asarray(vector, np.float32).reshape(1, self.dim)).reshape(self.dim)
+        peak = np.float32(np.abs(turned).max())
         if not peak > 0:
             return np.zeros(self.dim, np.int8)
-        # the largest component maps to exactly ±127, so no clipping is needed
-        codes: np.ndarray = np.rint(turned * np.float32(LEVELS / peak)).astype(np.int8)
+        codes: np.ndarray = np.rint(turned * (np.float32(LEVELS) / peak)).astype(np.int8)
         return codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:

@@ -27,8 +27,9 @@ import onnxruntime  # noqa: F401  (must be loaded before usearch; see common/ada
 from common.adapters import _index_files as files
 from common.adapters._int8_codec import CODEC, Int8Codec
 from common.adapters._usearch_persistence import Persistence
+from common.adapters._usearch_query import ranked, raw_search
 from common.adapters._vector_file import MISSING, RowMap, VectorFile
-from common.domain import Neighbour, cosine_to_distance
+from common.domain import Neighbour
 from common.errors import LogoAnnError
 
 from usearch.index import Index  # isort: skip  (after onnxruntime)
@@ -227,18 +228,13 @@ class UsearchIndex(Persistence):
             return []
         wanted = max(k * self.oversample, k + 16) if self.rescore else k
         wanted = min(size, wanted + (1 if exclude is not None else 0))
-        found = graph.search(self._codec.encode_one(query) if self._codec is not None else query, wanted)
-        keys = np.asarray(found.keys, dtype=np.int64).reshape(-1)
-        cosines = 1.0 - np.asarray(found.distances, dtype=np.float64).reshape(-1)
+        keys, distances = raw_search(graph, self._codec.encode_one(query) if self._codec is not None else query, wanted)
+        cosines = 1.0 - distances
         if vectors is not None and len(keys):
             row_of = rows.lookup(keys)
             have = row_of != MISSING
             cosines[have] = vectors.read(row_of[have]) @ query
-        if exclude is not None:
-            keep = keys != exclude
-            keys, cosines = keys[keep], cosines[keep]
-        order = np.lexsort((keys, -cosines))[:k]
-        return [Neighbour(int(keys[i]), cosine_to_distance(float(cosines[i]))) for i in order]
+        return ranked(keys.tolist(), cosines.tolist(), k, exclude)
 
     def ids(self) -> set[int]:
         return {int(key) for key in np.asarray(self._graph.keys, dtype=np.int64)}
