@@ -18,7 +18,11 @@ def add_commands(sub: Any) -> None:
     source.add_argument("--database-url", help="postgresql://user:password@host:port/robotoff")
     source.add_argument("--jsonl", help="a file written by Robotoff's export-logos (.jsonl or .jsonl.gz)")
     r.add_argument("--bucket", default=None, help="the bucket the images live in (default LOGO_ANN_BUCKET)")
-    r.add_argument("--object-prefix", default="", help="prepended to source_image (minus its leading '/')")
+    r.add_argument(
+        "--object-prefix",
+        default=None,
+        help="prepended to source_image minus its leading '/' (default LOGO_ANN_OFF_IMAGE_PREFIX)",
+    )
     r.add_argument("--batch-size", type=int, default=5_000)
     r.add_argument("--restart", action="store_true", help="forget this source's checkpoint and read it again")
     r.add_argument("--no-index", action="store_true", help="do not index the embeddings afterwards")
@@ -42,7 +46,8 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
 
         source = RobotoffJsonl(Path(args.jsonl))
     bucket = args.bucket or c.settings.bucket
-    report = run_import(source, SqlImports(c.store.db), bucket, args.object_prefix, args.batch_size,
+    prefix = c.settings.off_image_prefix if args.object_prefix is None else args.object_prefix
+    report = run_import(source, SqlImports(c.store.db), bucket, prefix, args.batch_size,
                         restart=args.restart)  # fmt: skip
     body = report.as_dict()
     if not args.no_index:
