@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ann, api, es, pipeline, triton
+from bench import ann, api, crop, es, pipeline, triton
 from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
@@ -114,6 +114,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     stage("es", lambda: es.run(holder["data"]))
     stage("api", lambda: api.run(holder["data"].vectors, workdir, plan.api_queries, plan.api_rounds))
     holder.clear()
+    stage("crop", lambda: crop.run(workdir, 2 + plan.images * 2, 10))
     stage("pipeline", lambda: pipeline.run(models, workdir, plan.images))
     stage("batching", lambda: pipeline.embedder_batches(models["embedder"], list(plan.batch_sizes), plan.batch_seconds))
     stage(
@@ -141,7 +142,7 @@ def resummarize() -> None:
     """
     default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
-    for name in ("ann", "es", "api", "pipeline", "batching", "triton", "gpu"):
+    for name in ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "gpu"):
         path = RESULTS / f"{name}.json"
         if path.exists():
             records += json.loads(path.read_text())

@@ -120,6 +120,9 @@ def write_summary(
         "benchmark process, with warmer caches. `added` = request p50 − `server_knn` p50; the last column "
         "subtracts the back-to-back figure instead.",
     ]
+    lines += _section(
+        "Crops by URL (Robotoff's /images/crop)", by("crop"), ["photo", "case", "requests", "p50_ms", "p99_ms"]
+    )
     lines += _section("Pipeline", by("pipeline"), ["path", "runtime", "images", "images_per_s", "fraction_of_raw"])
     lines += _section("Batching", by("batching"), ["runtime", "batch_size", "crops_per_s", "ms_per_batch"])
     lines += _section("Triton", by("triton"), ["skipped", "reason"])

@@ -62,6 +62,7 @@ class LogoRecord:
     nearest_neighbors: dict[str, Any] | None  # {"logo_ids": [...], "distances": [...], "updated_at": "..."}
     has_embedding: bool
     text: str | None = None
+    box_index: int = 0  # Robotoff's ``index``: the box's rank among its image's detections
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ IMAGE_COLUMNS = (
 LOGO_COLUMNS = (
     "l.id, l.image_id, l.y_min, l.x_min, l.y_max, l.x_max, l.score, l.label, l.detector_version, "
     "l.annotation_type, l.annotation_value, l.nearest_neighbors, "
-    "EXISTS (SELECT 1 FROM embedding e WHERE e.logo_id = l.id), l.text"
+    "EXISTS (SELECT 1 FROM embedding e WHERE e.logo_id = l.id), l.text, l.box_index"
 )
 VECTOR_DTYPE = np.dtype("<f4")  # raw little-endian float32, as Robotoff stores them
 
@@ -88,6 +88,7 @@ def logo_from_row(row: Sequence[Any]) -> LogoRecord:
         neighbours,
         has_embedding,
         text,
+        box_index,
     ) = row
     return LogoRecord(
         id=int(id_),
@@ -101,6 +102,7 @@ def logo_from_row(row: Sequence[Any]) -> LogoRecord:
         nearest_neighbors=load_json(neighbours),
         has_embedding=bool(has_embedding),
         text=text,
+        box_index=int(box_index),
     )
 
 
