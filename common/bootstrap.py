@@ -24,6 +24,7 @@ from common.adapters.build import (
     build_queue,
     build_store,
 )
+from common.crops import CropService, DecodedImageCache
 from common.domain import Neighbour
 from common.messages import CropsMessage
 from common.pipeline.detect import DetectDeps
@@ -35,6 +36,7 @@ from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
 from common.ports.vector_index import DerivedIndex, VectorIndex
+from common.remote_images import FetchPolicy
 from common.settings import Settings, load_settings
 
 __all__ = ["Container", "DerivedIndex", "get_container"]
@@ -59,6 +61,7 @@ class Container:
         self._last_sync = 0.0
         self._store, self._index, self._images = store, index, images
         self._queue, self._detector, self._embedder = queue, detector, embedder
+        self._crops: CropService | None = None
 
     def _once(self, attribute: str, build: Any) -> Any:
         """The member kept in ``attribute``, built by ``build()`` on first use (thread-safe)."""
@@ -108,18 +111,17 @@ class Container:
             index.catch_up(self.store)
         return index
 
-    @functools.cached_property
-    def crops(self) -> Any:
+    @property
+    def crops(self) -> CropService:
         """Crops by image URL (``common.crops``), with its decoded-image cache."""
-        from common.crops import CropService, DecodedImageCache
-        from common.remote_images import FetchPolicy
+        crops: CropService = self._once("_crops", self._build_crops)
+        return crops
 
+    def _build_crops(self) -> CropService:
         s = self.settings
         policy = FetchPolicy(s.crop_host_set, max_bytes=s.max_image_bytes, timeout_s=s.crop_fetch_timeout_s)
         cache = DecodedImageCache(s.crop_cache_bytes)
-        return CropService(
-            self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes
-        )
+        return CropService(self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes)
 
     def embedding_dim(self) -> int:
         """The index dimension: the index's once built, else stored embeddings', else the embedder's."""
