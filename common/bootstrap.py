@@ -9,6 +9,7 @@ ready-made adapters in place of the ones the settings choose (tests pass fakes t
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ from common.adapters.build import (
 )
 from common.crops import CropService, DecodedImageCache
 from common.domain import Neighbour
-from common.messages import CropsMessage
+from common.messages import QueueMessage, RevoteMessage
 from common.pipeline.detect import DetectDeps
 from common.pipeline.embed_index import EmbedDeps, embed_and_index
 from common.pipeline.neighbours import NeighbourLists
@@ -153,7 +154,13 @@ class Container:
             s.max_image_bytes,
             s.max_image_pixels,
             s.max_attempts,
+            carry=self._carry,
         )
+
+    def _carry(self, image: Any, logos: Any) -> None:
+        from common.pipeline.carry import carry_annotations
+
+        carry_annotations(self.store, self.notes, image, logos)
 
     def embed_deps(self) -> EmbedDeps:
         s = self.settings
@@ -168,11 +175,54 @@ class Container:
             s.max_image_bytes,
             s.max_image_pixels,
             s.max_attempts,
+            revote=lambda ids: self.propagation().revote(ids),
         )
 
-    def handle_crops(self, message: CropsMessage) -> None:
+    def handle_crops(self, message: QueueMessage) -> None:
         with self._lock:
-            embed_and_index(message, self.embed_deps())
+            if isinstance(message, RevoteMessage):
+                self.propagation().revote(message.logo_ids)
+            else:
+                embed_and_index(message, self.embed_deps())
+
+    # --- annotations and propagation ---------------------------------------------------
+    @functools.cached_property
+    def notes(self) -> Any:
+        """The annotation store, on the metadata store's database."""
+        from common.adapters.sql.annotations import SqlAnnotations
+
+        return SqlAnnotations(self.store.db)  # type: ignore[attr-defined]
+
+    @functools.cached_property
+    def taxonomies(self) -> Any:
+        from common.labels.taxonomy import Taxonomies, default_sources
+
+        s = self.settings
+        explicit = {"labels": s.taxonomy_labels, "brands": s.taxonomy_brands, "categories": s.taxonomy_categories}
+        return Taxonomies(default_sources(explicit, s.home), refresh_s=s.taxonomy_refresh_s)
+
+    @functools.cached_property
+    def vote_params(self) -> Any:
+        from common.labels.vote import VoteParams
+
+        return VoteParams(self.settings.vote_max_distance, self.settings.vote_prior_weight)
+
+    def propagation(self) -> Any:
+        from common.pipeline.propagate import Propagation
+
+        with self._lock:
+            found = self.__dict__.get("_propagation")
+            if found is None:
+                found = Propagation(
+                    self.store, self.notes, self.vote_params, self.queue, self.settings.revote_inline_max
+                )
+                self.__dict__["_propagation"] = found
+            return found
+
+    def annotator(self) -> Any:
+        from common.pipeline.annotate import Annotator
+
+        return Annotator(self.notes, self.taxonomies, self.propagation())
 
     def search_service(self) -> SearchService:
         s = self.settings

@@ -19,7 +19,7 @@ from flask import Flask, Response
 from common.bootstrap import Container, get_container
 from common.domain import ObjectRef
 from common.errors import InvalidEventError, PermanentError, TransientError
-from common.messages import CropsMessage
+from common.messages import QueueMessage, RevoteMessage, decode_message
 from common.observability import configure_logging, log_invocation
 from common.pipeline.detect import delete_object, detect_object
 from common.pipeline.embed_index import embed_and_index
@@ -54,7 +54,7 @@ def storage_ref(data: Any) -> tuple[ObjectRef, int | None, str | None]:
     return ObjectRef(bucket, name, generation), size_value, content_type
 
 
-def crops_message(data: Any) -> CropsMessage:
+def crops_message(data: Any) -> QueueMessage:
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, dict) or not isinstance(message.get("data"), str):
         raise InvalidEventError("Pub/Sub event needs 'message.data' (base64)")
@@ -62,7 +62,7 @@ def crops_message(data: Any) -> CropsMessage:
         payload = base64.b64decode(message["data"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidEventError(f"'message.data' is not base64: {exc}") from exc
-    return CropsMessage.from_json(payload)
+    return decode_message(payload)
 
 
 def handle_storage_event(event: Any) -> None:
@@ -97,6 +97,8 @@ def _crops(event: Any) -> dict[str, Any]:
     if event["type"] != PUBLISHED:
         raise InvalidEventError(f"embed_index does not handle events of type {event['type']!r}")
     message = crops_message(event.data)
+    if isinstance(message, RevoteMessage):
+        return {"revoted": get_container().propagation().revote(message.logo_ids)}
     result = embed_and_index(message, get_container().embed_deps())
     return {
         "image_id": result.image_id,

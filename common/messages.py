@@ -1,4 +1,9 @@
-"""The crops message (``detect`` → ``embed_index``): versioned JSON, strictly validated."""
+"""Queue messages, versioned JSON, strictly validated.
+
+- the crops message (``detect`` → ``embed_index``): one image and its logos;
+- the re-vote message (``kind: "revote"``): logos whose predicted label must be voted again,
+  sent when an annotation change reaches more logos than one request may re-vote.
+"""
 
 from __future__ import annotations
 
@@ -69,6 +74,48 @@ class CropsMessage:
             ),
             logos=tuple(_logo(item) for item in logos),
         )
+
+
+MAX_REVOTE_IDS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class RevoteMessage:
+    logo_ids: tuple[int, ...]
+    schema_version: int = SCHEMA_VERSION
+    kind = "revote"
+
+    def to_json(self) -> bytes:
+        body = {"schema_version": self.schema_version, "kind": self.kind, "logo_ids": list(self.logo_ids)}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def attributes(self) -> dict[str, str]:
+        return {"schema_version": str(self.schema_version), "kind": self.kind, "logo_count": str(len(self.logo_ids))}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> RevoteMessage:
+        ids = body.get("logo_ids")
+        if not isinstance(ids, list) or not ids or len(ids) > MAX_REVOTE_IDS:
+            raise InvalidEventError(f"a revote message needs 'logo_ids', a list of 1 to {MAX_REVOTE_IDS} ids")
+        return cls(tuple(_int(i, "logo_ids[]") for i in ids))
+
+
+QueueMessage = CropsMessage | RevoteMessage
+
+
+def decode_message(data: bytes | str) -> QueueMessage:
+    """A crops or re-vote message (``kind``; absent means crops)."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise InvalidEventError(f"queue message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEventError(f"queue message is not JSON: {exc}") from exc
+    if isinstance(body, dict) and body.get("kind") == RevoteMessage.kind:
+        if body.get("schema_version") != SCHEMA_VERSION:
+            raise InvalidEventError(f"unknown revote message schema_version {body.get('schema_version')!r}")
+        return RevoteMessage.from_body(body)
+    return CropsMessage.from_json(data)
 
 
 def _logo(item: Any) -> CropLogo:

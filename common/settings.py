@@ -91,6 +91,16 @@ class Settings:
     # neighbours
     neighbours_k: int = 10
     neighbours_update_candidates: int = 100
+    # annotations and label propagation (common.labels)
+    taxonomy_labels: str = ""  # path or http(s) URL of labels.full.json; empty: the fetched file, if any
+    taxonomy_brands: str = ""
+    taxonomy_categories: str = ""
+    taxonomy_refresh_s: float = 86_400.0
+    vote_max_distance: float = 0.12  # neighbours further than this do not vote
+    vote_prior_weight: float = 0.5
+    target_precision: float = 0.95  # per-type thresholds chosen by `logo-ann calibrate`
+    calibration_min_support: int = 10
+    revote_inline_max: int = 200  # more logos to re-vote than this go through the queue
     # delivery and security
     max_attempts: int = 5
     api_token: str = ""
@@ -130,6 +140,12 @@ class Settings:
             ("embed_batch_size", self.embed_batch_size >= 1, "at least 1"),
             ("neighbours_k", 1 <= self.neighbours_k <= 500, "between 1 and 500"),
             ("max_attempts", self.max_attempts >= 1, "at least 1"),
+            ("vote_max_distance", 0.0 < self.vote_max_distance <= 1.0, "a number in (0, 1]"),
+            ("vote_prior_weight", self.vote_prior_weight >= 0.0, "at least 0"),
+            ("target_precision", 0.0 < self.target_precision <= 1.0, "a number in (0, 1]"),
+            ("calibration_min_support", self.calibration_min_support >= 1, "at least 1"),
+            ("revote_inline_max", self.revote_inline_max >= 0, "at least 0"),
+            ("taxonomy_refresh_s", self.taxonomy_refresh_s >= 0, "at least 0"),
             ("es_num_candidates_min", 1 <= self.es_num_candidates_min <= 10_000, "in 1..10000"),
             ("off_auth_url", self.off_auth_url.startswith(("https://", "http://")), "an http(s) URL"),
             ("auth_cache_ttl_s", self.auth_cache_ttl_s >= 0, "at least 0"),

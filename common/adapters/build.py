@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from common.messages import CropsMessage
+from common.messages import QueueMessage
 from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
@@ -39,7 +39,7 @@ def build_images(s: Settings) -> ImageStore:
     return LocalImageStore(s.local_bucket_dir)
 
 
-def build_queue(s: Settings, handler: Callable[[CropsMessage], None] | None = None) -> CropsQueue:
+def build_queue(s: Settings, handler: Callable[[QueueMessage], None] | None = None) -> CropsQueue:
     if s.queue == "pubsub":
         from common.adapters.pubsub_queue import PubSubQueue
 

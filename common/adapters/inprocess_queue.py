@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from common.messages import CropsMessage
+from common.messages import QueueMessage, decode_message
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[CropsMessage], None]
+Handler = Callable[[QueueMessage], None]
 
 
 class InProcessQueue:
@@ -22,15 +22,15 @@ class InProcessQueue:
 
     def __init__(self, handler: Handler | None = None) -> None:
         self.handler = handler
-        self.messages: list[CropsMessage] = []
+        self.messages: list[QueueMessage] = []
 
-    def publish(self, message: CropsMessage) -> None:
+    def publish(self, message: QueueMessage) -> None:
         # a round trip through JSON keeps the embedded default as strict as the real queue
-        delivered = CropsMessage.from_json(message.to_json())
+        delivered = decode_message(message.to_json())
         if self.handler is None:
             self.messages.append(delivered)
             return
-        log.debug("delivering crops message for image %d in process", delivered.image_id)
+        log.debug("delivering queue message %s in process", delivered.attributes())
         self.handler(delivered)
 
     def drain(self, handler: Handler | None = None) -> int:

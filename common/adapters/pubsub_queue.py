@@ -14,7 +14,7 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 
 from common.errors import DependencyError
-from common.messages import CropsMessage
+from common.messages import QueueMessage
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class PubSubQueue:
         self.topic_path: str = publisher.topic_path(project, topic)
         self.timeout = timeout
 
-    def publish(self, message: CropsMessage) -> None:
+    def publish(self, message: QueueMessage) -> None:
         try:
             future = self._publisher.publish(self.topic_path, message.to_json(), **message.attributes())
             message_id = future.result(timeout=self.timeout)
@@ -39,7 +39,7 @@ class PubSubQueue:
             raise DependencyError("pubsub", f"publish to {self.topic_path} timed out after {self.timeout}s") from exc
         except (api_exceptions.GoogleAPIError, OSError) as exc:
             raise DependencyError("pubsub", f"publish to {self.topic_path} failed: {exc}") from exc
-        log.debug("published crops message for image %d as %s", message.image_id, message_id)
+        log.debug("published queue message %s as %s", message.attributes(), message_id)
 
     def close(self) -> None:
         """Flush pending messages and stop the publisher's background threads."""

@@ -8,7 +8,8 @@ its own annotation. From those samples:
 - a **precision curve** per type: the observed precision made non-decreasing in confidence
   (pool-adjacent-violators over the bins) and shrunk towards 1/2 by one right and one wrong
   pseudo-prediction per pooled block, so a handful of lucky samples never reads as certainty.
-  A type with fewer than ``min_support`` samples uses the curve of all types;
+  Below the lowest observed confidence the estimate is the prior, 1/2 (or the lowest observed
+  value if smaller). A type with fewer than ``min_support`` samples uses the curve of all types;
 - a **threshold** per type: the lowest confidence at which the predictions at or above it
   reach ``target_precision`` over at least ``min_support`` samples (None when none does), with
   the precision and coverage it gives.
@@ -78,7 +79,7 @@ def reliability(samples: Iterable[Sample]) -> list[dict[str, Any]]:
 
 
 def precision_curve(table: Sequence[dict[str, Any]]) -> list[float | None]:
-    """Per bin, the monotone, shrunk precision estimate (None below the first filled bin)."""
+    """Per bin, the monotone, shrunk precision estimate (all None when the table is empty)."""
     blocks: list[list[int]] = []  # [count, correct, first bin, last bin]
     for b, row in enumerate(table):
         if row["count"]:
@@ -92,6 +93,9 @@ def precision_curve(table: Sequence[dict[str, Any]]) -> list[float | None]:
         best = max(best, (correct + 1) / (count + 2))
         for b in range(first, len(table)):
             curve[b] = round(best, 4)
+    if blocks:  # below every observed confidence: the prior (1/2), never above what was observed
+        low = min(0.5, (blocks[0][1] + 1) / (blocks[0][0] + 2))
+        curve[: blocks[0][2]] = [round(low, 4)] * blocks[0][2]
     return curve
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from common.domain import ObjectRef
 from common.errors import InvalidImageError, NotFoundError, PermanentError, TransientError
@@ -41,6 +42,8 @@ class DetectDeps:
     max_image_bytes: int
     max_image_pixels: int
     max_attempts: int
+    # after a first detection: carry annotations over from older generations of the object
+    carry: Callable[[ImageRecord, list[LogoRecord]], None] | None = None
 
 
 @dataclasses.dataclass
@@ -107,6 +110,8 @@ def _run_detection(image: ImageRecord, deps: DetectDeps, timings: Timings) -> li
         detections = deps.detector.detect(pixels)
     with timings.stage("db"):
         logos = deps.store.record_detections(image.id, pixels.width, pixels.height, detections, deps.detector.version)
+        if deps.carry is not None and logos:
+            deps.carry(image, logos)
         deps.store.mark_image(image.id, DETECTED if logos else INDEXED)
     return logos
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +32,8 @@ class EmbedDeps:
     max_image_bytes: int
     max_image_pixels: int
     max_attempts: int
+    # re-vote the predicted labels of these logos (new ones, and those whose neighbours changed)
+    revote: Callable[[Sequence[int]], object] | None = None
 
 
 @dataclasses.dataclass
@@ -97,5 +100,8 @@ def _index(logos: list[LogoRecord], deps: EmbedDeps, timings: Timings) -> list[i
         deps.index.upsert(ids, matrix)
         deps.index.flush()
     with timings.stage("search"):
-        deps.neighbours.update_for_new(ids, matrix)
+        touched = deps.neighbours.update_for_new(ids, matrix)
+    if deps.revote is not None:
+        with timings.stage("vote"):
+            deps.revote(sorted(set(ids) | touched))
     return ids

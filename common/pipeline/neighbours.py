@@ -26,8 +26,9 @@ class NeighbourLists:
         self.k = k
         self.candidates = max(k, candidates)
 
-    def update_for_new(self, logo_ids: Sequence[int], vectors: np.ndarray) -> None:
-        """Store each new logo's k neighbours, and enter it into its neighbours' lists."""
+    def update_for_new(self, logo_ids: Sequence[int], vectors: np.ndarray) -> set[int]:
+        """Store each new logo's k neighbours, and enter it into its neighbours' lists;
+        returns the existing logos whose lists changed."""
         offers: dict[int, list[tuple[float, int]]] = defaultdict(list)
         new = set(logo_ids)
         for logo_id, vector in zip(logo_ids, vectors, strict=True):
@@ -37,7 +38,7 @@ class NeighbourLists:
             for n in found:
                 if n.logo_id not in new:
                     offers[n.logo_id].append((n.distance, logo_id))
-        self._merge_offers(offers)
+        return self._merge_offers(offers)
 
     def recompute(self, logo_ids: Sequence[int]) -> int:
         """Recompute the lists of these logos from the index; returns how many were written."""
@@ -47,9 +48,10 @@ class NeighbourLists:
             self.store.set_neighbours(logo_id, [n.logo_id for n in top], [n.distance for n in top])
         return len(vectors)
 
-    def _merge_offers(self, offers: dict[int, list[tuple[float, int]]]) -> None:
+    def _merge_offers(self, offers: dict[int, list[tuple[float, int]]]) -> set[int]:
+        touched: set[int] = set()
         if not offers:
-            return
+            return touched
         current = self.store.get_neighbours(list(offers))
         for logo_id, offered in offers.items():
             existing = current.get(logo_id)
@@ -66,3 +68,5 @@ class NeighbourLists:
             if changed:
                 best = sorted(pairs.items(), key=lambda item: (item[1], item[0]))[: self.k]
                 self.store.set_neighbours(logo_id, [i for i, _ in best], [d for _, d in best])
+                touched.add(logo_id)
+        return touched

@@ -108,7 +108,7 @@ class AnnotationStore(Protocol):
         skipped. Each change appends a history entry. Returns the logo ids changed."""
         ...
 
-    def relabel(self, source_type: str, source_tag: str, target: LabelWrite, username: str) -> list[int]:
+    def relabel(self, source_type: str, source_tag: str | None, target: LabelWrite, username: str) -> list[int]:
         """Every logo annotated (``source_type``, ``source_tag``) gets ``target``'s label."""
         ...
 

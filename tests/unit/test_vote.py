@@ -81,9 +81,12 @@ def test_precision_curve_is_monotone_and_shrunk() -> None:
     assert (table[3]["count"], table[3]["correct"], table[6]["precision"]) == (10, 8, 0.2)
     curve = precision_curve(table)
     # bins 3 and 6 violate monotonicity: pooled to 10/20, shrunk (10+1)/(20+2)
-    assert curve[:3] == [None, None, None] and set(curve[3:]) == {0.5}
+    assert set(curve) == {0.5}  # below bin 3: the prior 1/2
     high = precision_curve(reliability([Sample(i, A, A, 0.95) for i in range(20)]))
-    assert high[9] == pytest.approx(21 / 22, abs=1e-4)
+    assert high[9] == pytest.approx(21 / 22, abs=1e-4) and high[0] == 0.5
+    low = precision_curve(reliability([Sample(i, A, B, 0.55) for i in range(20)]))
+    assert low[0] == pytest.approx(1 / 22, abs=1e-4)  # never above what was observed
+    assert precision_curve(reliability([])) == [None] * 10
 
 
 def test_calibration_report_thresholds_and_precision_lookup() -> None:

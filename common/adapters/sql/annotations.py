@@ -48,14 +48,12 @@ class SqlAnnotations(SqlPredictions):
 
         return self.db.run(work, write=True)
 
-    def relabel(self, source_type: str, source_tag: str, target: LabelWrite, username: str) -> list[int]:
+    def relabel(self, source_type: str, source_tag: str | None, target: LabelWrite, username: str) -> list[int]:
         def work(tx: Tx) -> list[int]:
-            rows = tx.rows(
-                "SELECT id FROM logo WHERE annotation_type = ? AND annotation_value_tag = ?"
-                f" ORDER BY id{self.db.lock_row}",
-                source_type,
-                source_tag,
-            )
+            value = "annotation_value_tag IS NULL" if source_tag is None else "annotation_value_tag = ?"
+            params = [source_type] if source_tag is None else [source_type, source_tag]
+            sql = f"SELECT id FROM logo WHERE annotation_type = ? AND {value} ORDER BY id{self.db.lock_row}"
+            rows = tx.rows(sql, *params)
             now = self.db.to_ts(utc_now())
             changed = []
             for (logo_id,) in rows:

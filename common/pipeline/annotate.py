@@ -1,0 +1,59 @@
+"""Use cases: annotate, change, reset and mass-relabel logos, then push the change to the votes.
+
+Every input is validated before anything is written (Robotoff's rules, ``common.labels.values``);
+the write is one transaction with its history entries; the user is the verified identity the
+caller passes. Re-votes follow through ``Propagation.push`` (inline up to a bound, else queued).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from common.labels.taxonomy import Taxonomies
+from common.labels.values import LabelValue, parse_label
+from common.pipeline.propagate import Propagation, PushResult
+from common.ports.annotation_store import ANNOTATE, RESET, UPDATE, AnnotationStore, LabelWrite
+
+
+@dataclasses.dataclass
+class Annotator:
+    notes: AnnotationStore
+    taxonomies: Taxonomies
+    propagation: Propagation
+    last_push: PushResult = PushResult(0, 0)
+
+    def _write(self, logo_id: int, label: LabelValue | None) -> LabelWrite:
+        if label is None:
+            return LabelWrite(int(logo_id), None, None, None, None)
+        taxonomy = self.taxonomies.taxonomy_value(label.type, label.tag)
+        return LabelWrite(int(logo_id), label.type, label.value, label.tag, taxonomy)
+
+    def annotate(self, items: Sequence[tuple[int, object, object]], username: str) -> int:
+        """Robotoff's ``annotate``: logos that already have a type are skipped; an unknown id
+        fails the whole batch. Returns the number of logos annotated."""
+        writes = [self._write(logo_id, parse_label(kind, value)) for logo_id, kind, value in items]
+        changed = self.notes.write_labels(writes, username, ANNOTATE, skip_annotated=True)
+        self.last_push = self.propagation.push(changed)
+        return len(changed)
+
+    def update(self, logo_id: int, kind: object, value: object, username: str) -> bool:
+        """Set a logo's label (every derived field recomputed); False when it was already so."""
+        changed = self.notes.write_labels([self._write(logo_id, parse_label(kind, value))], username, UPDATE)
+        self.last_push = self.propagation.push(changed)
+        return bool(changed)
+
+    def reset(self, logo_id: int, username: str) -> bool:
+        changed = self.notes.write_labels([self._write(logo_id, None)], username, RESET)
+        self.last_push = self.propagation.push(changed)
+        return bool(changed)
+
+    def relabel(
+        self, source_type: object, source_value: object, target_type: object, target_value: object, username: str
+    ) -> int:
+        """Every logo labelled (source type, source value) (compared by value tag) gets the target."""
+        source = parse_label(source_type, source_value)
+        target = self._write(0, parse_label(target_type, target_value))
+        changed = self.notes.relabel(source.type, source.tag, target, username)
+        self.last_push = self.propagation.push(changed)
+        return len(changed)
