@@ -47,7 +47,7 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
         source = RobotoffJsonl(Path(args.jsonl))
     bucket = args.bucket or c.settings.bucket
     prefix = c.settings.off_image_prefix if args.object_prefix is None else args.object_prefix
-    report = run_import(source, SqlImports(c.store.db), bucket, prefix, args.batch_size,
+    report = run_import(source, SqlImports.of(c.store), bucket, prefix, args.batch_size,
                         restart=args.restart)  # fmt: skip
     body = report.as_dict()
     if not args.no_index:

@@ -75,14 +75,14 @@ def test_export_logos_file_imports_under_the_same_ids(tmp_path: Path, name: str)
     reasons = dict(imports.failures(RobotoffJsonl(path).name))
     assert set(reasons) == {-3, 26, 27}  # the malformed line is reported by its line number
     assert reasons[-3].startswith("line 3:") and "100 bytes" in reasons[26] and "empty" in reasons[27]
-    rows = store.db.run(lambda tx: tx.rows("SELECT name, barcode, off_image_id, source_image FROM image ORDER BY name"),
-                        write=False)  # fmt: skip
+    images = "SELECT name, barcode, off_image_id, source_image FROM image ORDER BY name"
+    rows = store.db.run(lambda tx: tx.rows(images), write=False)
     assert rows == [
         ("data/12345678/2.jpg", "12345678", "2", "/12345678/2.jpg"),
         ("data/324/227/210/2359/4.jpg", "3242272102359", "4", "/324/227/210/2359/4.jpg"),
     ]
-    tag = store.db.run(lambda tx: tx.one("SELECT annotation_value_tag, taxonomy_value, username FROM logo WHERE id = 11"),
-                       write=False)  # fmt: skip
+    fields = "SELECT annotation_value_tag, taxonomy_value, username FROM logo WHERE id = 11"
+    tag = store.db.run(lambda tx: tx.one(fields), write=False)
     assert tag == ("carrefour", "en:carrefour", "alice")
 
     again = run_import(RobotoffJsonl(path), imports, "off", "data/", stream=io.StringIO())

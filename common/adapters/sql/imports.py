@@ -16,6 +16,7 @@ from typing import Any
 from common.adapters.sql.database import Database, Tx, utc_now
 from common.adapters.sql.records import encode_vector
 from common.adoption.rows import EMBEDDING_DIM, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow, ImportBatch, LogoRow
+from common.errors import ConfigError
 from common.ports.import_store import BatchOutcome, Checkpoint
 from common.ports.metadata_store import DELETED, INDEXED
 
@@ -36,6 +37,14 @@ LOGO_COLUMNS = (
 class SqlImports:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    @classmethod
+    def of(cls, store: object) -> SqlImports:
+        """The import side of a SQL metadata store (``SqliteStore``, ``PostgresStore``)."""
+        db = getattr(store, "db", None)
+        if not isinstance(db, Database):
+            raise ConfigError(f"an import needs a SQL metadata store, not {type(store).__name__}")
+        return cls(db)
 
     # --- checkpoints --------------------------------------------------------------------
     def checkpoint(self, source: str) -> Checkpoint | None:
