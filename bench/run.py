@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ann, api, crop, es, pipeline, triton
+from bench import ann, ann_peers, api, crop, es, pipeline, triton
 from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
@@ -34,6 +34,7 @@ class Plan:
     images: int
     batch_sizes: tuple[int, ...]
     batch_seconds: float
+    peer_rounds: int = 3  # rounds of the query set per peer setting (median queries/s)
 
 
 _DEFAULT = ann.DEFAULT
@@ -46,7 +47,9 @@ SWEEP = (  # each changes one thing of the configured default
     dataclasses.replace(_DEFAULT, expansion_add=128),
 )
 PLANS = {
-    "quick": Plan("quick", (30_000,), 300, 30_000, (32, 64, 256), SWEEP[:1] + SWEEP[3:4], 100, 2, 6, (1, 4, 16), 1.0),
+    "quick": Plan(
+        "quick", (30_000,), 300, 30_000, (32, 64, 256), SWEEP[:1] + SWEEP[3:4], 100, 2, 6, (1, 4, 16), 1.0, 1
+    ),
     "full": Plan(
         "full",
         (100_000, 1_000_000),
@@ -82,11 +85,15 @@ def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
         }
         records.append(profile)
         settings = (default, *plan.settings) if n == plan.sweep_size else (default,)
-        keep = workdir / "api-home" / "index" if n == max(plan.sizes) else None  # reused by the API stage
+        keep = workdir / "api-home" / "index"  # opened by the peers' comparison, then by the API stage
         expansions = plan.expansions if n == plan.sweep_size or n == max(plan.sizes) else ()
         for record in ann.run(data, settings, expansions, workdir, default_ef, default, keep):
             mark_default(record, default, default_ef)
             records.append(record)
+        build_s = next(r["build_s"] for r in records if r.get("n") == n and r.get("setting") == default.label())
+        params = {"connectivity": default.connectivity, "expansion_add": default.expansion_add}
+        records += ann_peers.run(data, keep, params, build_s, workdir, plan.peer_rounds)
+        (RESULTS / "ann.partial.json").write_text(json.dumps(records, indent=1) + "\n")  # survives a later crash
     return records, data
 
 
@@ -125,6 +132,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     )
     stage("gpu", gpu_measure)
     shutil.rmtree(workdir, ignore_errors=True)
+    (RESULTS / "ann.partial.json").unlink(missing_ok=True)
     for name, records in groups.items():
         for record in records:
             record.setdefault("mode", plan.mode)

@@ -8,7 +8,7 @@ from typing import Any
 
 import onnx
 
-from bench import report
+from bench import peers_report, report
 from bench.macs import count_macs
 
 REFERENCE_GMACS = {"embedder": ("CLIP ViT-B/32 image tower", 4.41), "detector": ("YOLOv8n at 640", 4.35)}
@@ -53,7 +53,7 @@ def write_summary(
     info = report.machine()
     body = {**head, "mode": mode, "machine": info, "stage_seconds": timings}
     (out / "summary.json").write_text(json.dumps(body, indent=1) + "\n")
-    plots = report.plots(records, out)
+    plots = report.plots(records, out) + peers_report.plot(records, out)
     by = lambda kind: [r for r in records if r.get("benchmark") == kind]  # noqa: E731
     lines = [
         f"# Benchmark summary ({mode})",
@@ -90,6 +90,7 @@ def write_summary(
             "speedup_vs_exact",
         ],
     )
+    lines += peers_report.section(records)
     lines += _section("Exact search", by("ann_exact"), ["n", "queries", "threads", "qps_batched_all_cores"])
     lines += _section(
         "Elasticsearch",

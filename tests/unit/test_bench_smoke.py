@@ -75,3 +75,40 @@ def test_harness_records_have_the_required_keys(tmp_path: Path) -> None:
     assert rows and all(ANN_KEYS <= set(r) for r in rows)
     assert all(0.9 <= r["recall_at_10"] <= 1.0 for r in rows)
     assert all(r["bytes_per_vector"] > 512 for r in rows)  # int8 vectors plus graph links
+
+
+def test_recall_with_ties_counts_a_near_tied_neighbour() -> None:
+    from bench.ann_peers import plain_recall, recall_with_ties
+
+    # ten stored vectors on a circle in the plane, the query at angle 0: true order 0, 1, ..., 9;
+    # vector 10 sits at the same angle as vector 9 (a tie), vector 11 far away
+    angles = np.array([0.01 * i for i in range(10)] + [0.09, 1.5])
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    query = np.array([[1.0, 0.0]], np.float32)
+    truth = np.arange(10)[None, :]
+    tenth = (vectors[9:10] @ query[0]).astype(np.float32)
+    tied = np.array([[0, 1, 2, 3, 4, 5, 6, 7, 8, 10]])
+    wrong = np.array([[0, 1, 2, 3, 4, 5, 6, 7, 8, 11]])
+    assert plain_recall(tied, truth) == 0.9 and recall_with_ties(tied, query, vectors, tenth) == 1.0
+    assert recall_with_ties(wrong, query, vectors, tenth) == 0.9
+    assert recall_with_ties(np.array([[0, 0, -1, -1, -1, -1, -1, -1, -1, -1]]), query, vectors, tenth) == 0.1
+
+
+def test_peers_measure_every_system_on_the_same_data(tmp_path: Path) -> None:
+    pytest.importorskip("faiss")
+    pytest.importorskip("hnswlib")
+    from bench import ann_peers
+
+    small = generate(3_000, 30, seed=6)
+    saved = tmp_path / "saved"
+    built = [r for r in ann.run(small, [ann.DEFAULT], [], tmp_path, 64, ann.DEFAULT, saved) if r["benchmark"] == "ann"]
+    params = {"connectivity": ann.DEFAULT.connectivity, "expansion_add": ann.DEFAULT.expansion_add}
+    records = ann_peers.run(small, saved, params, built[0]["build_s"], tmp_path, rounds=1)
+    rows = [r for r in records if r["benchmark"] == "ann_peers"]
+    systems = {r["system"] for r in rows}
+    assert len(systems) == 6 and any(s.startswith("logo-ann") for s in systems)
+    assert all(0.5 <= r["recall_at_10"] <= r["recall_at_10_with_ties"] <= 1.0 for r in rows)
+    # int8 codes and links take at least 512 B per vector, float32 vectors 2 KB
+    assert all(r["resident_bytes_per_vector"] > 512 for r in rows)
+    assert all(r["resident_bytes_per_vector"] > 2048 for r in rows if "hnswlib" in r["system"])
+    assert {r["blas_threads"] for r in records if r["benchmark"] == "ann_peers_exact"} >= {1}
