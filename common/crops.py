@@ -21,7 +21,6 @@ import threading
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 from PIL import Image
 
@@ -29,6 +28,9 @@ from common.domain import Box
 from common.errors import NotFoundError
 from common.images import decode_image, encode_jpeg
 from common.off_images import source_image_from_url_path
+from common.ports.image_store import ImageStore
+from common.ports.metadata_store import ImageRecord
+from common.ports.off_image_store import OffImageStore
 from common.remote_images import FetchPolicy, fetch_image
 
 
@@ -76,6 +78,19 @@ class Crop:
     stored: bool  # served from the bucket (immutable) rather than fetched
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Where a crop's photo comes from: its cache key, how to load it, whether it is ours."""
+
+    key: str
+    load: Callable[[], Image.Image]
+    stored: bool
+
+    def etag(self, box: Box) -> str:
+        box_text = ",".join(f"{v:.6f}" for v in box.as_list())
+        return '"' + hashlib.sha256(f"{self.key}|{box_text}".encode()).hexdigest()[:32] + '"'
+
+
 def robotoff_crop(image: Image.Image, box: Box) -> Image.Image:
     width, height = image.size
     left = min(round(box.x_min * width), width - 1)
@@ -88,8 +103,8 @@ def robotoff_crop(image: Image.Image, box: Box) -> Image.Image:
 class CropService:
     def __init__(
         self,
-        store: Any,
-        images: Any,
+        store: OffImageStore,
+        images: ImageStore,
         cache: DecodedImageCache,
         policy: FetchPolicy,
         fetch_remote: bool,
@@ -105,22 +120,26 @@ class CropService:
         self.max_bytes = max_bytes
 
     def crop(self, image_url: str, box: Box) -> Crop:
-        key, load, stored = self._source(image_url)
-        image = self.cache.get_or_load(key, load)
-        box_text = ",".join(f"{v:.6f}" for v in box.as_list())
-        etag = '"' + hashlib.sha256(f"{key}|{box_text}".encode()).hexdigest()[:32] + '"'
-        return Crop(encode_jpeg(robotoff_crop(image, box)), etag, stored)
+        source = self.source(image_url)
+        return Crop(self.render(source, box), source.etag(box), source.stored)
 
-    def _source(self, image_url: str) -> tuple[str, Callable[[], Image.Image], bool]:
+    def render(self, source: Source, box: Box) -> bytes:
+        """The JPEG of ``box`` cut out of the source's photo (decoded once, then kept)."""
+        return encode_jpeg(robotoff_crop(self.cache.get_or_load(source.key, source.load), box))
+
+    def source(self, image_url: str) -> Source:
+        """The stored image this URL names, else the URL itself (fetched under the policy)."""
         record = self._stored_image(image_url)
         if record is not None:
             ref = record.ref
-            return f"store:{ref.bucket}/{ref.name}#{ref.generation}", lambda: self._decode(self.images.get(ref)), True
+            return Source(
+                f"store:{ref.bucket}/{ref.name}#{ref.generation}", lambda: self._decode(self.images.get(ref)), True
+            )
         if not self.fetch_remote:
             raise NotFoundError("no stored image has this URL (fetching other images is off)")
-        return f"url:{image_url}", lambda: self._decode(fetch_image(image_url, self.policy)), False
+        return Source(f"url:{image_url}", lambda: self._decode(fetch_image(image_url, self.policy)), False)
 
-    def _stored_image(self, image_url: str) -> Any:
+    def _stored_image(self, image_url: str) -> ImageRecord | None:
         try:
             parts = urllib.parse.urlsplit(image_url)
         except ValueError:

@@ -111,6 +111,7 @@ class Settings:
     auth_negative_ttl_s: float = 10.0
     auth_timeout_s: float = 5.0
     token_user: str = "service"  # the user name recorded for changes made with the API token
+    cors_origins: str = "*"  # origins whose pages may call the API with credentials: "*" any, or a comma list
 
     @property
     def crop_host_set(self) -> frozenset[str]:

@@ -58,9 +58,10 @@ def api_container(tmp_path: Path, store: MetadataStore | None = None, **override
         "detector_model": str(tmp_path / "unused-detector.onnx"),  # the fakes stand in for both
         "embedder_model": str(tmp_path / "unused-embedder.onnx"),
     }
+    settings = load_settings({}, home=tmp_path, **{**unused, **overrides})
     return Container(
-        load_settings({}, home=tmp_path, **{**unused, **overrides}),
-        store=store or SqliteStore(tmp_path / "meta.sqlite3"),
+        settings,
+        store=store or SqliteStore(tmp_path / "meta.sqlite3", off_image_prefix=settings.off_image_prefix),
         images=DictImageStore(),
         detector=CannedDetector(
             [Detection(box, 0.9 - 0.1 * i, label) for i, (box, label) in enumerate(zip(BOXES, LABELS, strict=True))]

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from flask import Flask
 
-from common.api import openapi, routes_admin, routes_ann, routes_batch, routes_logos, routes_search, routes_web
+from common.api import (
+    openapi,
+    routes_admin,
+    routes_ann,
+    routes_batch,
+    routes_logos,
+    routes_robotoff,
+    routes_search,
+    routes_web,
+)
 from common.api.context import EXTENSION
 from common.api.error_handlers import register_errors
 from common.api.hooks import register_hooks
+from common.api.slashes import StripTrailingSlash
 from common.bootstrap import Container
 
 
@@ -23,7 +33,9 @@ def create_app(container: Container) -> Flask:
     app.register_blueprint(routes_search.blueprint)
     app.register_blueprint(routes_web.blueprint)
     app.register_blueprint(routes_admin.blueprint)
+    app.register_blueprint(routes_robotoff.blueprint)
     app.register_blueprint(openapi.blueprint)
     register_errors(app)
     register_hooks(app)
+    app.wsgi_app = StripTrailingSlash(app.wsgi_app)  # type: ignore[method-assign]
     return app

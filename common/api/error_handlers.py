@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from flask import Flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from common.api.context import error
 from common.errors import LogoAnnError, NotFoundError, PermanentError, TransientError
@@ -43,7 +43,10 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http(exc: HTTPException) -> Any:
-        return error(exc.code or 500, exc.description or exc.name)
+        body, status = error(exc.code or 500, exc.description or exc.name)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            body.headers["Allow"] = ", ".join(sorted(set(exc.valid_methods) | {"OPTIONS"}))
+        return body, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -1,18 +1,18 @@
-"""Request hooks of the search API: stage timing (``Server-Timing``), CORS and preflight."""
+"""Request hooks of the search API: stage timing (``Server-Timing``); CORS is ``common.api.cors``."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g
 
+from common.api.cors import register_cors
 from common.observability import Timings
 
 
 def register_hooks(app: Flask) -> None:
     app.before_request(start_timing)
-    app.before_request(preflight)
-    app.after_request(cors)
+    register_cors(app)
     app.after_request(server_timing)
 
 
@@ -30,20 +30,4 @@ def server_timing(response: Response) -> Response:
         stages = [f"{name};dur={ms:.3f}" for name, ms in timings.ms.items()]
         stages.append(f"app;dur={(time.perf_counter() - started) * 1000:.3f}")
         response.headers["Server-Timing"] = ", ".join(stages)
-    return response
-
-
-def preflight() -> Response | None:
-    """Answer a CORS preflight for any known route before its view (and token check) runs."""
-    if request.method == "OPTIONS" and request.url_rule is not None:
-        return Response(status=204)
-    return None
-
-
-def cors(response: Response) -> Response:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response.headers["Access-Control-Max-Age"] = "86400"
-    response.headers["Timing-Allow-Origin"] = "*"  # lets pages read Server-Timing
     return response

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from common.api import openapi_robotoff
 from common.api.openapi_admin import openapi_paths
 from common.api.openapi_schemas import (
     COUNT_QUERY,
@@ -95,7 +96,7 @@ def _ann_paths() -> dict[str, Any]:
         "/api/v1/images/logos": {
             "get": operation(
                 "Details of many logos (Robotoff's LogoDetails)",
-                {200: json_response("the logos found", "LogoList")},
+                {200: json_response("the logos found", "RobotoffLogoList")},
                 [400, 503],
                 parameters=[LOGO_IDS_QUERY],
             )
@@ -213,10 +214,17 @@ def document() -> dict[str, Any]:
                     'Every error is JSON: {"error": message, "status": code}.'
                 ),
             },
-            "paths": {**_ann_paths(), **_search_paths(), **_logo_paths(), **_service_paths(), **openapi_paths()},
+            "paths": {
+                **_ann_paths(),
+                **_search_paths(),
+                **_logo_paths(),
+                **_service_paths(),
+                **openapi_paths(),
+                **openapi_robotoff.openapi_paths(),
+            },
             "components": {
-                "schemas": SCHEMAS,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                "schemas": {**SCHEMAS, **openapi_robotoff.SCHEMAS},
+                "securitySchemes": openapi_robotoff.SECURITY_SCHEMES,
             },
         }
     )

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from common.api.bodies import logos_with_images, neighbours_json
-from common.api.context import container, search_service
+from common.api.bodies import neighbours_json
+from common.api.context import search_service
 from common.api.params import MAX_IDS, count_param, id_list, id_value, json_object
+from common.api.routes_robotoff import robotoff_logos
 from common.pipeline.search import BadQuery
 
 MAX_BATCH_RESULTS = 50_000  # ids x count, so one request cannot ask for 250,000 rows
@@ -58,5 +59,5 @@ def ann_batch() -> Any:
 def images_logos() -> Any:
     """Details of up to 500 logos: ``?logo_ids=1,2,3`` or repeated ``logo_ids``."""
     ids = id_list(request.args.getlist("logo_ids"))
-    logos = logos_with_images(container().store, ids)
+    logos = robotoff_logos(ids)
     return jsonify({"logos": logos, "count": len(logos)})

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from common.domain import Box, Detection, ObjectRef
+from common.ports.off_image_store import OffImageStore
 
 # image.status values
 PENDING, DETECTED, INDEXED, FAILED, DELETED, SUPERSEDED = (
@@ -74,7 +75,7 @@ class Change:
     op: str  # "upsert" or "delete"
 
 
-class MetadataStore(Protocol):
+class MetadataStore(OffImageStore, Protocol):
     # --- images -------------------------------------------------------------------------
     def upsert_image(self, ref: ObjectRef, size: int | None, content_type: str | None) -> tuple[ImageRecord, bool]:
         """The image row for ``ref`` (unique on bucket, name, generation); True if just created."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from common.ports.metadata_store import ImageRecord
+if TYPE_CHECKING:
+    from common.ports.metadata_store import ImageRecord
 
 
 class OffImageStore(Protocol):

@@ -49,7 +49,7 @@ def test_logo_details_keep_the_order_asked_and_skip_unknown_ids(api: tuple[Any, 
     second, first = body["logos"]
     assert first["bounding_box"] == pytest.approx(BOXES[0].as_list())
     assert second["bounding_box"] == pytest.approx(BOXES[1].as_list())
-    assert first["image"]["source_image"] == "photo-0.png" and second["image"]["source_image"] == "photo-1.png"
+    assert first["image"]["source_image"] == "/photo-0.png" and second["image"]["source_image"] == "/photo-1.png"
     assert (first["image"]["width"], first["image"]["height"]) == (200, 200)
     assert {"score", "annotation_type", "annotation_value", "nearest_neighbors"} <= set(first)
 
@@ -270,7 +270,8 @@ def test_cors_preflight_and_json_errors(tmp_path: Path) -> None:
         "/api/v1/images", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
     )
     assert preflight.status_code == 204  # answered before the token check
-    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://example.org"  # echoed, never "*"
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert int(preflight.headers["Access-Control-Max-Age"]) > 0
     for response, status in (
@@ -279,7 +280,7 @@ def test_cors_preflight_and_json_errors(tmp_path: Path) -> None:
         (client.options("/nowhere"), 404),
     ):
         assert response.status_code == status and response.is_json and response.get_json()["error"]
-    assert client.get("/api/v1/info").headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in client.get("/api/v1/info").headers  # no Origin, no CORS
 
 
 def test_page_and_assets_are_served_locally(api: tuple[Any, Container]) -> None:

@@ -1,0 +1,77 @@
+"""CORS as Robotoff answers it: the request's ``Origin`` echoed, with credentials.
+
+Open Food Facts' annotation game calls the API with ``fetch(..., {credentials: "include"})``;
+browsers drop every credentialed answer whose ``Access-Control-Allow-Origin`` is ``*``. So:
+
+- an allowed ``Origin`` (``LOGO_ANN_CORS_ORIGINS``: ``*``, the default, allows any; otherwise a
+  comma-separated list of exact origins) is echoed, with ``Access-Control-Allow-Credentials:
+  true``; every answer carries ``Vary: Origin`` so caches keep one copy per origin;
+- a preflight (``OPTIONS`` with ``Access-Control-Request-Method``) on any route is answered 204
+  before the view and its auth check run: the methods that route has, the headers the browser
+  asked for, ``Access-Control-Max-Age``;
+- ``Server-Timing`` and ``ETag`` are exposed to pages (``Timing-Allow-Origin: *``).
+
+A request without ``Origin`` (not from a browser page) gets no CORS headers; a disallowed origin
+gets none either, so the browser refuses the answer to that page.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+MAX_AGE_S = 86400
+EXPOSED = "Server-Timing, ETag"
+
+
+def register_cors(app: Flask) -> None:
+    app.before_request(preflight)
+    app.after_request(cors)
+
+
+def allowed_origin(origin: str | None) -> str | None:
+    """The origin to echo, or None when this origin may not read the answer."""
+    if not origin:
+        return None
+    setting = current_app.extensions["logo_ann"].settings.cors_origins.strip()
+    if setting == "*":
+        return origin
+    allowed = {o.strip().rstrip("/") for o in setting.split(",") if o.strip()}
+    return origin if origin.rstrip("/") in allowed else None
+
+
+def route_methods() -> list[str]:
+    """Every method some route answers at this path (routes of several blueprints may share it)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        methods = set(adapter.allowed_methods())
+    except HTTPException:
+        methods = set()
+    return sorted(methods | {"OPTIONS"})
+
+
+def preflight() -> Response | None:
+    """Answer an ``OPTIONS`` on a known route before its view (and auth) runs."""
+    if request.method != "OPTIONS" or request.url_rule is None:
+        return None
+    response = Response(status=204)
+    response.headers["Allow"] = ", ".join(route_methods())
+    if request.headers.get("Access-Control-Request-Method") and allowed_origin(request.headers.get("Origin")):
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(route_methods())
+        asked = request.headers.get("Access-Control-Request-Headers", "").strip()
+        if asked:
+            response.headers["Access-Control-Allow-Headers"] = asked
+        response.headers["Access-Control-Max-Age"] = str(MAX_AGE_S)
+        response.vary.update(("Access-Control-Request-Method", "Access-Control-Request-Headers"))
+    return response
+
+
+def cors(response: Response) -> Response:
+    response.vary.add("Origin")
+    response.headers["Timing-Allow-Origin"] = "*"  # lets any page read Server-Timing (no credentials rule)
+    origin = allowed_origin(request.headers.get("Origin"))
+    if origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED
+    return response
