@@ -28,6 +28,30 @@ def add_commands(sub: Any) -> None:
     r.add_argument("--no-index", action="store_true", help="do not index the embeddings afterwards")
     r.set_defaults(func=cmd_import_robotoff)
 
+    b = sub.add_parser("backfill", help="send every object already in a bucket through detect and embed_index")
+    b.add_argument("--bucket", required=True)
+    b.add_argument("--prefix", default="", help="only objects whose name starts with this")
+    b.add_argument("--since", default=None, help="only objects modified at or after this date (ISO 8601)")
+    b.add_argument("--name", default=None, help="the backfill's cursor (default: bucket/prefix@since)")
+    b.add_argument("--rate", type=float, default=0.0, help="objects per second at most (default: no limit)")
+    b.add_argument(
+        "--mode",
+        choices=("auto", "in-process", "pubsub"),
+        default="auto",
+        help="in-process detect, or the backfill topic (auto: pubsub when LOGO_ANN_QUEUE=pubsub)",
+    )
+    b.add_argument("--restart", action="store_true", help="forget this backfill's cursor and list from the start")
+    b.set_defaults(func=cmd_backfill)
+
+    d = sub.add_parser("dead-letters", help="list or replay the messages a dead-letter subscription holds")
+    dsub = d.add_subparsers(dest="dead_letters_command", required=True)
+    for verb, helptext in (("list", "print the held messages (left in place)"),
+                           ("replay", "publish them back to their topic, then acknowledge them")):  # fmt: skip
+        v = dsub.add_parser(verb, help=helptext)
+        v.add_argument("--which", choices=("crops", "backfill"), default="crops")
+        v.add_argument("--max", type=int, default=100, help="at most this many messages (default 100)")
+        v.set_defaults(func=cmd_dead_letters, verb=verb)
+
 
 def cmd_import_robotoff(args: argparse.Namespace) -> int:
     """Print the report as one JSON object; progress lines go to stderr."""
@@ -73,3 +97,73 @@ def _index(c: Any) -> tuple[int, float]:
         return int(embedded.count()), time.perf_counter() - started
     added, seconds = index_imported(c.store, index)
     return added, time.perf_counter() - started
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Progress lines on stderr, then the final report as one JSON object on stdout."""
+    import datetime as dt
+
+    from common.adapters.sql.backfills import SqlBackfills
+    from common.bootstrap import get_container
+    from common.errors import ConfigError
+    from common.pipeline.backfill import BackfillDeps, BackfillRequest, run_backfill
+
+    c = get_container()
+    since = None
+    if args.since:
+        try:
+            since = dt.datetime.fromisoformat(args.since)
+        except ValueError as exc:
+            raise ConfigError(f"--since {args.since!r}: expected an ISO 8601 date, e.g. 2024-01-31") from exc
+        since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+    if not hasattr(c.images, "list_objects"):
+        raise ConfigError(f"{type(c.images).__name__} cannot list a bucket")
+    sink = _sink(c, args.mode)
+    request = BackfillRequest(args.bucket, args.prefix, since, args.name, args.rate, args.restart)
+    try:
+        report = run_backfill(BackfillDeps(c.store, c.images, SqlBackfills.of(c.store), sink), request)  # type: ignore[arg-type]
+    finally:
+        if sink.mode == "in-process":
+            c.fresh_index().flush()
+        close = getattr(sink, "close", None)
+        if callable(close):
+            close()
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
+def _sink(c: Any, mode: str) -> Any:
+    from common.adapters.backfill_sinks import InProcessDetect, PubSubBackfill
+
+    if mode == "pubsub" or (mode == "auto" and c.settings.queue == "pubsub"):
+        return PubSubBackfill(c.settings.pubsub_project, c.settings.backfill_topic)
+    return InProcessDetect(c.detect_deps)
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """``list``: one JSON line per held message; ``replay``: one JSON object with the count."""
+    from common.adapters.pubsub_dead_letters import PubSubDeadLetters
+    from common.adapters.pubsub_publisher import PubSubPublisher
+    from common.settings import load_settings
+
+    s = load_settings()
+    subscription, topic = {
+        "crops": (s.crops_dead_letter_subscription, s.crops_topic),
+        "backfill": (s.backfill_dead_letter_subscription, s.backfill_topic),
+    }[args.which]
+    letters = PubSubDeadLetters(s.pubsub_project)
+    try:
+        if args.verb == "list":
+            for letter in letters.held(subscription, args.max):
+                print(json.dumps(letter.summary()))
+            return 0
+        publisher = PubSubPublisher(s.pubsub_project, topic)
+        try:
+            replayed = letters.replay(subscription, publisher, args.max)
+        finally:
+            publisher.close()
+        print(json.dumps({"replayed": len(replayed), "to": publisher.topic_path,
+                          "message_ids": [letter.message_id for letter in replayed]}))  # fmt: skip
+        return 0
+    finally:
+        letters.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import re
 import time
@@ -31,6 +32,7 @@ DELETED = "google.cloud.storage.object.v1.deleted"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 # GCS generations are digits; S3-compatible stores give version ids or ETag-derived tokens
 GENERATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MAX_BACKFILL_MESSAGE_BYTES = 16_384
 MAX_OBJECT_NAME_BYTES = 1024  # Cloud Storage's limit: anything longer is not a real object
 
 
@@ -54,15 +56,29 @@ def storage_ref(data: Any) -> tuple[ObjectRef, int | None, str | None]:
     return ObjectRef(bucket, name, generation), size_value, content_type
 
 
-def crops_message(data: Any) -> QueueMessage:
+def pubsub_payload(data: Any) -> bytes:
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, dict) or not isinstance(message.get("data"), str):
         raise InvalidEventError("Pub/Sub event needs 'message.data' (base64)")
     try:
-        payload = base64.b64decode(message["data"], validate=True)
+        return base64.b64decode(message["data"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidEventError(f"'message.data' is not base64: {exc}") from exc
-    return decode_message(payload)
+
+
+def crops_message(data: Any) -> QueueMessage:
+    return decode_message(pubsub_payload(data))
+
+
+def backfill_object(data: Any) -> Any:
+    """The storage object data a backfill message carries (the ``finalized`` event's shape)."""
+    payload = pubsub_payload(data)
+    if len(payload) > MAX_BACKFILL_MESSAGE_BYTES:
+        raise InvalidEventError(f"backfill message of {len(payload)} bytes exceeds {MAX_BACKFILL_MESSAGE_BYTES}")
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEventError(f"backfill message is not JSON: {exc}") from exc
 
 
 def handle_storage_event(event: Any) -> None:
@@ -76,10 +92,12 @@ def handle_crops_event(event: Any) -> None:
 
 
 def _storage(event: Any) -> dict[str, Any]:
+    """A storage event, or a backfill message (an existing object, pushed from the backfill topic)."""
     kind = event["type"]
-    if kind not in (FINALIZED, DELETED):
+    if kind not in (FINALIZED, DELETED, PUBLISHED):
         raise InvalidEventError(f"detect does not handle events of type {kind!r}")
-    ref, size, content_type = storage_ref(event.data)
+    data = backfill_object(event.data) if kind == PUBLISHED else event.data
+    ref, size, content_type = storage_ref(data)
     deps = get_container().detect_deps()
     if kind == DELETED:
         return {"image": ref.name, "removed_logos": len(delete_object(ref, deps))}

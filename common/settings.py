@@ -47,6 +47,10 @@ class Settings:
     # crops queue (Pub/Sub)
     pubsub_project: str = "logo-ann-local"
     crops_topic: str = "logo-crops"
+    crops_dead_letter_subscription: str = "logo-crops-dead-letter"  # pull subscription on the dead-letter topic
+    # backfill of existing objects (cloud): a topic pushed to detect, and its dead letters
+    backfill_topic: str = "logo-backfill"
+    backfill_dead_letter_subscription: str = "logo-backfill-dead-letter"
     # models: ONNX files (onnx runtime) or Triton model names (triton runtime)
     detector_model: str = "models/detector.onnx"
     embedder_model: str = "models/embedder.onnx"

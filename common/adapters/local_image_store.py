@@ -9,13 +9,16 @@ never sees half an image. The generation of an object is the ``st_mtime_ns`` of 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from common.domain import ObjectRef
 from common.errors import DependencyError, InvalidEventError, NotFoundError
+from common.ports.object_lister import ListedObject
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,24 @@ class LocalImageStore:
                 name = path.relative_to(folder).as_posix()
                 refs.append(ObjectRef(bucket, name, str(path.stat().st_mtime_ns)))
         return sorted(refs, key=lambda ref: ref.name)
+
+    def list_objects(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[ListedObject]:
+        """``ObjectLister``: the bucket's objects under ``prefix``, after ``start_after``, by name."""
+        folder = self._bucket_dir(bucket)
+        if not folder.is_dir():
+            return
+        found = []
+        try:
+            for path in folder.rglob("*"):
+                name = path.relative_to(folder).as_posix()
+                if name.startswith(prefix) and name > start_after and not path.name.startswith(_TMP_PREFIX):
+                    if path.is_file():
+                        found.append((name, path.stat()))
+        except OSError as exc:
+            raise DependencyError("storage", f"cannot list {bucket}: {exc}") from exc
+        for name, stat in sorted(found, key=lambda item: item[0]):
+            updated = dt.datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=dt.UTC)
+            yield ListedObject(bucket, name, stat.st_size, updated)
 
     def ping(self) -> None:
         if self.root.exists() and not os.access(self.root, os.R_OK | os.W_OK):

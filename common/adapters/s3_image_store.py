@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common.adapters.local_image_store import check_object_name
 from common.domain import ObjectRef
 from common.errors import DependencyError, InvalidEventError, NotFoundError
+from common.ports.object_lister import ListedObject
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,25 @@ class S3ImageStore:
                 "get_object", Params={"Bucket": ref.bucket, "Key": ref.name}, ExpiresIn=expires
             )
         return url
+
+    def list_objects(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[ListedObject]:
+        """``ObjectLister`` over ``ListObjectsV2`` pages (1,000 names each), in the service's name order."""
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+            if token:
+                args["ContinuationToken"] = token
+            elif start_after:
+                args["StartAfter"] = start_after
+            with _translated(f"{bucket}/{prefix}"):
+                page = self._client.list_objects_v2(**args)
+            for item in page.get("Contents", []):
+                key = str(item["Key"])
+                if key > start_after and not key.endswith("/"):
+                    yield ListedObject(bucket, key, int(item.get("Size", 0)), item.get("LastModified"))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
 
     def ping(self, bucket: str | None = None) -> None:
         """Raise ``DependencyError`` unless the service (or this bucket) answers."""
