@@ -65,22 +65,40 @@ def topics(emulator: str, topic: str, push_to: str | None) -> dict[str, str]:
         _rest("PUT", f"{base}/topics/{name}")
     _rest("PUT", f"{base}/subscriptions/{dead}", {"topic": f"projects/{PROJECT}/topics/{dead}"})
     if push_to:
-        _rest("PUT", f"{base}/subscriptions/{topic}-detect", {
-            "topic": f"projects/{PROJECT}/topics/{topic}", "pushConfig": {"pushEndpoint": push_to},
-            "ackDeadlineSeconds": 60, "retryPolicy": {"minimumBackoff": "0s", "maximumBackoff": "1s"},
-            "deadLetterPolicy": {"deadLetterTopic": f"projects/{PROJECT}/topics/{dead}", "maxDeliveryAttempts": 5},
-        })  # fmt: skip
+        _rest(
+            "PUT",
+            f"{base}/subscriptions/{topic}-detect",
+            {
+                "topic": f"projects/{PROJECT}/topics/{topic}",
+                "pushConfig": {"pushEndpoint": push_to},
+                "ackDeadlineSeconds": 60,
+                "retryPolicy": {"minimumBackoff": "0s", "maximumBackoff": "1s"},
+                "deadLetterPolicy": {"deadLetterTopic": f"projects/{PROJECT}/topics/{dead}", "maxDeliveryAttempts": 5},
+            },
+        )
     return {"topic": topic, "dead_letter_subscription": dead}
 
 
 def start_detect(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = services.free_port()
-    command = [FRAMEWORK, "--target", "detect", "--signature-type", "cloudevent",
-               "--source", str(REPO / "functions" / "detect" / "main.py"), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    command = [
+        FRAMEWORK,
+        "--target",
+        "detect",
+        "--signature-type",
+        "cloudevent",
+        "--source",
+        str(REPO / "functions" / "detect" / "main.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     log = tmp_path / f"detect-{port}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}/"
     services.wait_until(lambda: services.http_status(url) is not None, proc, log, 60)
     return proc, url
@@ -104,9 +122,15 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def _env(home: Path, emulator: str, **settings: str) -> dict[str, str]:
     c = embedded_container(home)  # builds the stand-in models under home/models
-    return dict(os.environ, PUBSUB_EMULATOR_HOST=emulator, LOGO_ANN_HOME=str(home),
-                LOGO_ANN_DETECTOR_MODEL=c.settings.detector_model, LOGO_ANN_EMBEDDER_MODEL=c.settings.embedder_model,
-                LOGO_ANN_PUBSUB_PROJECT=PROJECT, **settings)  # fmt: skip
+    return dict(
+        os.environ,
+        PUBSUB_EMULATOR_HOST=emulator,
+        LOGO_ANN_HOME=str(home),
+        LOGO_ANN_DETECTOR_MODEL=c.settings.detector_model,
+        LOGO_ANN_EMBEDDER_MODEL=c.settings.embedder_model,
+        LOGO_ANN_PUBSUB_PROJECT=PROJECT,
+        **settings,
+    )
 
 
 def test_backfill_through_the_topic_processes_every_object_once(emulator: str, tmp_path: Path) -> None:
@@ -158,8 +182,12 @@ def test_dead_lettered_backfill_message_is_listed_then_replayed_once_fixed(
     proc, push_url = start_detect(tmp_path, env)
     try:
         names = topics(emulator, f"backfill-{uuid.uuid4().hex[:8]}", push_url)
-        cli_env = dict(env, LOGO_ANN_STORE="sqlite", LOGO_ANN_BACKFILL_TOPIC=names["topic"],
-                       LOGO_ANN_BACKFILL_DEAD_LETTER_SUBSCRIPTION=names["dead_letter_subscription"])  # fmt: skip
+        cli_env = dict(
+            env,
+            LOGO_ANN_STORE="sqlite",
+            LOGO_ANN_BACKFILL_TOPIC=names["topic"],
+            LOGO_ANN_BACKFILL_DEAD_LETTER_SUBSCRIPTION=names["dead_letter_subscription"],
+        )
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator)
         sink = PubSubBackfill(PROJECT, names["topic"], timeout=15)
         try:
@@ -167,8 +195,11 @@ def test_dead_lettered_backfill_message_is_listed_then_replayed_once_fixed(
         finally:
             sink.close()
 
-        (letter,) = wait_for(lambda: cli(cli_env, "dead-letters", "list", "--which", "backfill"), 120,
-                             "the message to reach the dead-letter topic")  # fmt: skip
+        (letter,) = wait_for(
+            lambda: cli(cli_env, "dead-letters", "list", "--which", "backfill"),
+            120,
+            "the message to reach the dead-letter topic",
+        )
         assert letter["attributes"]["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
         assert json.loads(letter["data"])["name"] == "photos/late.png"
         assert cli(cli_env, "dead-letters", "list", "--which", "backfill") == [letter]  # listing keeps it
@@ -204,12 +235,23 @@ def test_crops_dead_letters_replay_to_the_crops_topic(
     _rest(
         "PUT", f"{base}/subscriptions/{names['topic']}-pull", {"topic": f"projects/{PROJECT}/topics/{names['topic']}"}
     )
-    body = {"messages": [{"data": "eyJpbWFnZV9pZCI6IDd9", "attributes": {"image_id": "7",
-                                                                         "CloudPubSubDeadLetterSourceDeliveryCount": "5"}}]}  # fmt: skip
+    body = {
+        "messages": [
+            {
+                "data": "eyJpbWFnZV9pZCI6IDd9",
+                "attributes": {"image_id": "7", "CloudPubSubDeadLetterSourceDeliveryCount": "5"},
+            }
+        ]
+    }
     _rest("POST", f"{base}/topics/{names['topic']}-dead-letter:publish", body)
-    env = dict(os.environ, PUBSUB_EMULATOR_HOST=emulator, LOGO_ANN_HOME=str(tmp_path / "home"),
-               LOGO_ANN_PUBSUB_PROJECT=PROJECT, LOGO_ANN_CROPS_TOPIC=names["topic"],
-               LOGO_ANN_CROPS_DEAD_LETTER_SUBSCRIPTION=names["dead_letter_subscription"])  # fmt: skip
+    env = dict(
+        os.environ,
+        PUBSUB_EMULATOR_HOST=emulator,
+        LOGO_ANN_HOME=str(tmp_path / "home"),
+        LOGO_ANN_PUBSUB_PROJECT=PROJECT,
+        LOGO_ANN_CROPS_TOPIC=names["topic"],
+        LOGO_ANN_CROPS_DEAD_LETTER_SUBSCRIPTION=names["dead_letter_subscription"],
+    )
 
     (held,) = cli(env, "dead-letters", "list", "--which", "crops")
     (replayed,) = cli(env, "dead-letters", "replay", "--which", "crops")
