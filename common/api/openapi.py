@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from common.api import openapi_robotoff
+from common.api.context import container
 from common.api.openapi_admin import openapi_paths
 from common.api.openapi_schemas import (
     COUNT_QUERY,
@@ -24,6 +25,7 @@ from common.api.openapi_schemas import (
     query,
     ref,
 )
+from common.errors import LogoAnnError
 
 JSON = "application/json"
 ERRORS = {
@@ -56,7 +58,7 @@ def json_body(schema: str) -> dict[str, Any]:
 
 
 def image_body() -> dict[str, Any]:
-    binary = {"type": "string", "format": "binary"}
+    binary = {"type": "string", "format": "binary", "minLength": 1}
     return {
         "required": True,
         "content": {
@@ -201,8 +203,17 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
-    """A fresh copy of the document (callers may change it)."""
+def document(dim: int | None = None) -> dict[str, Any]:
+    """A fresh copy of the document (callers may change it); ``dim``: the index's dimension, which
+    ``POST /api/v1/search/embedding`` requires of every vector."""
+    spec = _document()
+    if dim is not None:
+        vector = spec["components"]["schemas"]["EmbeddingRequest"]["properties"]["embedding"]
+        vector.update(minItems=dim, maxItems=dim, description=f"exactly {dim} values (the index's dimension)")
+    return spec
+
+
+def _document() -> dict[str, Any]:
     return copy.deepcopy(
         {
             "openapi": "3.0.3",
@@ -231,10 +242,16 @@ def document() -> dict[str, Any]:
 
 
 blueprint = Blueprint("openapi", __name__)
-SPEC = document()
 
 
 @blueprint.get("/api/v1/openapi.json")
 def openapi_document() -> Any:
     """The OpenAPI 3 document of every route."""
-    return jsonify(SPEC)
+    spec = current_app.extensions.get("logo_ann_openapi")
+    if spec is None:
+        try:
+            dim: int | None = container().embedding_dim()
+        except LogoAnnError:  # no model nor embedding yet: the document without the dimension
+            dim = None
+        spec = current_app.extensions["logo_ann_openapi"] = document(dim)
+    return jsonify(spec)

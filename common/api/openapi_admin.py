@@ -6,6 +6,11 @@ from typing import Any
 
 from common.api.params import MAX_AGE_S
 
+LOOPBACK_NOTE = (
+    "Needs Authorization: Bearer LOGO_ANN_API_TOKEN. When no token is configured, a request from the "
+    "server's own machine (127.0.0.1 or ::1) needs none, and any other caller gets 403."
+)
+
 
 def openapi_paths() -> dict[str, Any]:
     """The admin operations of the OpenAPI document."""
@@ -18,7 +23,8 @@ def openapi_paths() -> dict[str, Any]:
     error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses = {code: {"description": text, "content": error_body} for code, text in errors.items()}
     report = {"description": "what was done", "content": {"application/json": {"schema": {"type": "object"}}}}
-    security: list[dict[str, list[str]]] = [{"bearer": []}]
+    # with no LOGO_ANN_API_TOKEN set, requests from the server's own machine need no token
+    security: list[dict[str, list[str]]] = [{"bearer": []}, {}]
     age = {
         "name": "older_than",
         "in": "query",
@@ -30,6 +36,7 @@ def openapi_paths() -> dict[str, Any]:
         "/api/v1/admin/reindex": {
             "post": {
                 "summary": "Rebuild the ANN index from the metadata store",
+                "description": LOOPBACK_NOTE,
                 "responses": {"200": report, **responses},
                 "security": security,
             }
@@ -37,6 +44,7 @@ def openapi_paths() -> dict[str, Any]:
         "/api/v1/admin/reconcile": {
             "post": {
                 "summary": "Repair the ANN index (and with requeue, stalled images)",
+                "description": LOOPBACK_NOTE,
                 "parameters": [flag, age],
                 "responses": {"200": report, **responses},
                 "security": security,

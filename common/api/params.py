@@ -19,7 +19,11 @@ MAX_AGE_S = 30 * 24 * 3600  # ``older_than`` of the admin reconcile route
 def int_param(args: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     raw = args.get(name)
     if raw is None:
+        if name in args:  # a JSON body's explicit null is not "absent"
+            raise BadQuery(f"'{name}' must be an integer, got null")
         return default
+    if isinstance(raw, (bool, float)):  # JSON true or 2.5 is not an integer either
+        raise BadQuery(f"'{name}' must be an integer, got {raw!r}")
     try:
         value = int(str(raw).strip())
     except ValueError:
