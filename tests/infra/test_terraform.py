@@ -210,3 +210,27 @@ resource "google_cloudfunctions2_function" "this" {
     problems = "\n".join(invariants.passthrough_problems(broken))
     for expected in ("python311", "entry_point", "exactly var.environment", "static secret_environment", "var.secrets"):
         assert expected in problems
+
+
+def test_backfill_topic_pushes_to_detect_with_its_own_dead_letters() -> None:
+    subscriptions = resources(STACK, "google_pubsub_subscription")
+    push = subscriptions["backfill_detect"]
+    assert push["topic"] == "${google_pubsub_topic.backfill.id}"
+    (config,) = push["push_config"]
+    assert config["push_endpoint"] == "${module.detect.uri}"
+    (token,) = config["oidc_token"]
+    assert token["service_account_email"] == "${google_service_account.backfill_pusher.email}"
+    (policy,) = push["dead_letter_policy"]
+    assert policy["dead_letter_topic"] == "${google_pubsub_topic.backfill_dead_letter.id}"
+    assert policy["max_delivery_attempts"] == "${var.backfill_max_delivery_attempts}"
+    assert push["retry_policy"], "failed pushes must be retried with back-off"
+    kept = subscriptions["backfill_dead_letter"]
+    assert kept["topic"] == "${google_pubsub_topic.backfill_dead_letter.id}" and "push_config" not in kept
+    invokers = resources(STACK, "google_cloud_run_v2_service_iam_member")
+    assert invokers["backfill_pusher_invokes_detect"]["member"] == "${google_service_account.backfill_pusher.member}"
+    grants = resources(STACK, "google_pubsub_topic_iam_member").values()
+    assert any(
+        g["topic"] == "${google_pubsub_topic.backfill_dead_letter.name}" and g["member"] == "${local.pubsub_agent}"
+        for g in grants
+    ), "Pub/Sub's service agent cannot publish backfill dead letters"
+

@@ -9,6 +9,7 @@ module "logo_ann" {
   source_dir          = abspath("${path.root}/${var.source_dir}")
   deletion_protection = false
   existing_es_api_key = var.es_api_key
+  operators           = var.operators
 
   functions = {
     detect      = { memory = "2Gi", cpu = "1", timeout_s = 120, min_instances = 0, max_instances = 5, concurrency = 4 }

@@ -49,3 +49,9 @@ variable "source_dir" {
   type        = string
   default     = "../../../../build/functions"
 }
+
+variable "operators" {
+  description = "Members (user:..., serviceAccount:...) who run backfills and replay dead letters."
+  type        = list(string)
+  default     = []
+}

@@ -37,3 +37,13 @@ output "functions" {
   description = "Deployed function names."
   value       = module.logo_ann.functions
 }
+
+output "backfill_topic" {
+  description = "Pub/Sub topic of `logo-ann backfill --mode pubsub`."
+  value       = module.logo_ann.backfill_topic
+}
+
+output "backfill_dead_letter_subscription" {
+  description = "Subscription holding dead-lettered backfill messages."
+  value       = module.logo_ann.backfill_dead_letter_subscription
+}

@@ -57,3 +57,13 @@ output "functions" {
   description = "Deployed function names."
   value       = [module.detect.name, module.detect_deleted.name, module.embed_index.name, module.search.name]
 }
+
+output "backfill_topic" {
+  description = "Pub/Sub topic `logo-ann backfill --mode pubsub` publishes existing objects to (LOGO_ANN_BACKFILL_TOPIC)."
+  value       = google_pubsub_topic.backfill.name
+}
+
+output "backfill_dead_letter_subscription" {
+  description = "Pull subscription keeping backfill messages detect could not take (LOGO_ANN_BACKFILL_DEAD_LETTER_SUBSCRIPTION)."
+  value       = google_pubsub_subscription.backfill_dead_letter.name
+}

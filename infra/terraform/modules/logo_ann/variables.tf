@@ -158,3 +158,19 @@ variable "alerts" {
   })
   default = {}
 }
+
+variable "backfill_max_delivery_attempts" {
+  description = "Deliveries of a backfill message to detect before it goes to the backfill dead-letter topic."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.backfill_max_delivery_attempts >= 5 && var.backfill_max_delivery_attempts <= 100
+    error_message = "Pub/Sub accepts 5 to 100 delivery attempts."
+  }
+}
+
+variable "operators" {
+  description = "Members (user:..., serviceAccount:...) who run backfills and replay dead letters."
+  type        = list(string)
+  default     = []
+}
