@@ -62,8 +62,14 @@ def prepare_home(home: Path, photos: int) -> list[str]:
     return urls
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, LOGO_ANN_HOME=str(home), LOGO_ANN_CROP_FETCH="false")
+def start_server(home: Path, port: int, models: dict[str, Path]) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        LOGO_ANN_HOME=str(home),
+        LOGO_ANN_CROP_FETCH="false",
+        LOGO_ANN_DETECTOR_MODEL=str(models["detector"]),
+        LOGO_ANN_EMBEDDER_MODEL=str(models["embedder"]),
+    )
     code = (
         "import logging; logging.basicConfig(level=logging.WARNING);"
         "from common.bootstrap import Container; from common.settings import load_settings;"
@@ -115,11 +121,11 @@ def load(port: int, urls: list[str], per_photo: int) -> tuple[np.ndarray, np.nda
     return np.asarray(first), np.asarray(repeat)
 
 
-def run(workdir: Path, photos: int, per_photo: int) -> list[dict[str, Any]]:
+def run(workdir: Path, models: dict[str, Path], photos: int, per_photo: int) -> list[dict[str, Any]]:
     home = workdir / "crop-home"
     urls = prepare_home(home, photos)
     port = free_port()
-    proc = start_server(home, port)
+    proc = start_server(home, port, models)
     try:
         load(port, urls[:2], 2)  # warm up the process (imports, first connections)
         first, repeat = load(port, urls[2:], per_photo)

@@ -121,7 +121,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     stage("es", lambda: es.run(holder["data"]))
     stage("api", lambda: api.run(holder["data"].vectors, workdir, plan.api_queries, plan.api_rounds))
     holder.clear()
-    stage("crop", lambda: crop.run(workdir, 2 + plan.images * 2, 10))
+    stage("crop", lambda: crop.run(workdir, models, 2 + plan.images * 2, 10))
     stage("pipeline", lambda: pipeline.run(models, workdir, plan.images))
     stage("batching", lambda: pipeline.embedder_batches(models["embedder"], list(plan.batch_sizes), plan.batch_seconds))
     stage(

@@ -45,6 +45,9 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
+ORIENTATION = 0x0112  # the EXIF orientation tag
+
+
 def decode_image(data: bytes, max_pixels: int, max_bytes: int) -> Image.Image:
     """Decode an upload into an RGB image, or raise ``InvalidImageError`` saying why."""
     if not data:
@@ -117,6 +120,8 @@ def _guess_kind(data: bytes) -> str:
 
 def _apply_orientation(image: Image.Image) -> Image.Image:
     try:
+        if image.getexif().get(ORIENTATION, 1) == 1:
+            return image  # upright already: no copy (exif_transpose would copy the pixels)
         return ImageOps.exif_transpose(image)
     except Exception as exc:  # a corrupt EXIF block must not lose the picture
         logger.warning("ignoring unreadable EXIF orientation: %s", exc)
