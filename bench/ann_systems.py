@@ -90,6 +90,28 @@ class Project(System):
     def own_bytes(self) -> int | None:
         return int(self.index._graph.memory_usage)  # noqa: SLF001
 
+    def breakdown(self, queries: np.ndarray, value: int, rounds: int) -> dict[str, Any]:
+        """Where a query's time goes, side by side in interleaved rounds at one setting (µs per
+        query, medians): the whole ``search``, the query's encoding alone, and usearch's public
+        ``Index.search`` on the ready codes (the call the adapter used before)."""
+        self.configure(value)
+        graph, codec = self.index._graph, self.index._codec  # noqa: SLF001
+        assert codec is not None
+        codes = codec.encode(queries)
+        steps: dict[str, Callable[[int], object]] = {
+            "search_us": lambda i: self.index.search(queries[i], 10),
+            "encode_us": lambda i: codec.encode_one(queries[i]),
+            "usearch_index_search_us": lambda i: graph.search(codes[i], 10),
+        }
+        seen: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(rounds):
+            for name, step in steps.items():
+                started = time.perf_counter()
+                for i in range(len(queries)):
+                    step(i)
+                seen[name].append((time.perf_counter() - started) / len(queries) * 1e6)
+        return {"breakdown_at": value, **{name: float(np.median(times)) for name, times in seen.items()}}
+
 
 class UsearchCast(System):
     """usearch with its own float → int8 cast (no rotation, no scaling), as a user would call it."""
@@ -225,7 +247,9 @@ def measure(
             }
         )
     own = system.own_bytes()
+    extra = system.breakdown(queries, 128, rounds) if isinstance(system, Project) else {}
     return {
+        **extra,
         "system": system.name,
         "knob": system.knob,
         "build_s": build_s,
