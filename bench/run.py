@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ann, ann_peers, api, crop, es, pipeline, triton
+from bench import ann, ann_peers, api, crop, es, pipeline, triton, triton_input
 from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
@@ -130,6 +130,12 @@ def run(plan: Plan) -> list[dict[str, Any]]:
             models, workdir, max(2, plan.images // 4), [b for b in plan.batch_sizes if b <= 32], plan.batch_seconds
         ),
     )
+    stage(
+        "triton_input",
+        lambda: triton_input.run(
+            triton_input.bench_models(models["embedder"], workdir), [1, 8, 32][: 2 if plan.mode == "quick" else 3], 3.0
+        ),
+    )
     stage("gpu", gpu_measure)
     shutil.rmtree(workdir, ignore_errors=True)
     (RESULTS / "ann.partial.json").unlink(missing_ok=True)
@@ -150,7 +156,7 @@ def resummarize() -> None:
     """
     default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
-    for name in ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "gpu"):
+    for name in ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu"):
         path = RESULTS / f"{name}.json"
         if path.exists():
             records += json.loads(path.read_text())
@@ -170,11 +176,25 @@ def main() -> None:
     group.add_argument(
         "--resummarize", action="store_true", help="rewrite the summary from bench/results/*.json (no measuring)"
     )
+    group.add_argument(
+        "--triton-input",
+        action="store_true",
+        help="only the Triton input stage (float32 vs uint8 wrapper), then rewrite the summary",
+    )
     args = parser.parse_args()
     if args.resummarize:
         resummarize()
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.triton_input:
+        workdir = RESULTS / "tmp-triton-input"
+        records = triton_input.run(triton_input.bench_models(ensure()["embedder"], workdir), [1, 8, 32], 3.0)
+        shutil.rmtree(workdir, ignore_errors=True)
+        for record in records:
+            record["mode"] = "full"
+        (RESULTS / "triton_input.json").write_text(json.dumps(records, indent=1) + "\n")
+        resummarize()
+        return
     logging.getLogger("common").setLevel(logging.WARNING)
     started = time.perf_counter()
     run(PLANS["full" if args.full else "quick"])

@@ -37,7 +37,13 @@ DETECTOR_NAME = "universal_logo_detector_yolo"
 EMBEDDER_NAME = "clip"
 EMBEDDER_MAX_BATCH = 32
 EMBEDDER_OUTPUT = "image_embeds"  # the full-CLIP export's text and logits outputs stay unexposed
-_ORT_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+_ORT_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(uint8)": np.uint8,  # the uint8-input wrapper (common/models/uint8_input.py)
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
 
 
 def _session(path: Path) -> ort.InferenceSession:

@@ -11,6 +11,9 @@ Where a catalogue entry has no expected sha256 (the hashes cannot be learnt offl
 first fetch trusts what it downloads, records its sha256 in ``<file>.sha256`` and in
 ``models.lock.json`` next to the files, and says so; later fetches verify against the lock.
 
+Both ``fetch`` and ``ensure_standins`` (``models prepare``) then write the embedder's uint8-input
+wrapper next to it (``embedder-u8.onnx``, ``common.models.uint8_input``).
+
 CLI: ``logo-ann models fetch [--dest DIR] [--base-url URL] [--timeout S]``; wire it with
 ``add_fetch_arguments(subparser)`` and ``run_fetch(namespace)`` (returns the exit status).
 The base URL defaults to ``$LOGO_ANN_MODELS_BASE_URL``, else ``https://huggingface.co``.
@@ -263,6 +266,7 @@ def ensure_standins(models_dir: Path) -> dict[str, bool]:
             mark_standin(path)
             logger.info("%s: built a stand-in model at %s", entry.name, path)
         standins[entry.name] = is_standin(path)
+    _uint8_wrapper(models_dir)
     if any(standins.values()):
         names = ", ".join(name for name, flag in standins.items() if flag)
         logger.warning(
@@ -272,6 +276,15 @@ def ensure_standins(models_dir: Path) -> dict[str, bool]:
             models_dir,
         )
     return standins
+
+
+def _uint8_wrapper(models_dir: Path) -> None:
+    """The embedder's uint8-input wrapper (``common.models.uint8_input``), next to the embedder."""
+    from common.models.uint8_input import ensure_uint8_wrapper
+
+    embedder = next(entry for entry in CATALOGUE if entry.name == "embedder")
+    if (models_dir / embedder.filename).is_file():
+        ensure_uint8_wrapper(models_dir / embedder.filename)
 
 
 def _standin_builders() -> Mapping[str, Callable[[Path], object]]:
@@ -298,6 +311,7 @@ def run_fetch(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     base_url = getattr(args, "base_url", None) or environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     try:
         results = fetch_all(Path(dest), base_url=base_url, timeout=float(getattr(args, "timeout", 60.0)))
+        _uint8_wrapper(Path(dest))
     except LogoAnnError as exc:
         logger.error("models fetch failed: %s", exc)
         return 1

@@ -13,7 +13,14 @@ from skimage import data
 from transformers import CLIPImageProcessor
 
 from common.adapters.onnx_session import OnnxSession
-from common.embedder import CROP_RECIPES, Embedder, preprocess_robotoff_v1, resize_linear_u8
+from common.embedder import (
+    CROP_RECIPES,
+    Embedder,
+    normalise_robotoff_v1,
+    preprocess_robotoff_v1,
+    resize_linear_u8,
+    resize_robotoff_v1,
+)
 from common.errors import ConfigError, ModelError
 from common.models.standin_embedder import build_full_clip_embedder
 from common.ports.model_session import TensorSpec
@@ -79,7 +86,8 @@ def test_non_rgb_crops_are_converted_to_rgb() -> None:
 
 
 def test_recipe_registry_names_the_default_recipe() -> None:
-    assert CROP_RECIPES["robotoff-v1"].preprocess is preprocess_robotoff_v1
+    recipe = CROP_RECIPES["robotoff-v1"]
+    assert recipe.resize is resize_robotoff_v1 and recipe.normalise is normalise_robotoff_v1
 
 
 # --- Embedder on a fake session ------------------------------------------------------------
@@ -225,7 +233,7 @@ def test_wrong_number_of_vectors_is_a_model_error() -> None:
     "inputs",
     [
         [TensorSpec("images", (None, 3, 224, 224), "float32")],
-        [TensorSpec("pixel_values", (None, 3, 224, 224), "uint8")],
+        [TensorSpec("pixel_values", (None, 3, 224, 224), "int32")],  # uint8 is the wrapper's input, int32 nothing
         [VISION_INPUTS[0], TensorSpec("input_ids", (None, 2), "int64")],
         [
             VISION_INPUTS[0],
