@@ -193,6 +193,11 @@ class Container:
 
         return SqlAnnotations(self.store.db)  # type: ignore[attr-defined]
 
+    @property
+    def annotations(self) -> Any:
+        """The annotation store (``AnnotationStore``), as the LogoDetails routes read it."""
+        return self.notes
+
     @functools.cached_property
     def taxonomies(self) -> Any:
         from common.labels.taxonomy import Taxonomies, default_sources

@@ -8,7 +8,9 @@ from common.api import (
     openapi,
     routes_admin,
     routes_ann,
+    routes_annotations,
     routes_batch,
+    routes_label_search,
     routes_logos,
     routes_robotoff,
     routes_search,
@@ -34,6 +36,8 @@ def create_app(container: Container) -> Flask:
     app.register_blueprint(routes_web.blueprint)
     app.register_blueprint(routes_admin.blueprint)
     app.register_blueprint(routes_robotoff.blueprint)
+    app.register_blueprint(routes_label_search.blueprint)
+    app.register_blueprint(routes_annotations.blueprint)
     app.register_blueprint(openapi.blueprint)
     register_errors(app)
     register_hooks(app)

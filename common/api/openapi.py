@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from common.api import openapi_robotoff
+from common.api import openapi_labels, openapi_robotoff
 from common.api.context import container
 from common.api.openapi_admin import openapi_paths
 from common.api.openapi_schemas import (
@@ -225,16 +225,18 @@ def _document() -> dict[str, Any]:
                     'Every error is JSON: {"error": message, "status": code}.'
                 ),
             },
-            "paths": {
-                **_ann_paths(),
-                **_search_paths(),
-                **_logo_paths(),
-                **_service_paths(),
-                **openapi_paths(),
-                **openapi_robotoff.openapi_paths(),
-            },
+            "paths": openapi_labels.with_operations(
+                {
+                    **_ann_paths(),
+                    **_search_paths(),
+                    **_logo_paths(),
+                    **_service_paths(),
+                    **openapi_paths(),
+                    **openapi_robotoff.openapi_paths(),
+                }
+            ),
             "components": {
-                "schemas": {**SCHEMAS, **openapi_robotoff.SCHEMAS},
+                "schemas": {**SCHEMAS, **openapi_robotoff.SCHEMAS, **openapi_labels.SCHEMAS},
                 "securitySchemes": openapi_robotoff.SECURITY_SCHEMES,
             },
         }

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from common.api.context import container, error
+from common.api.label_details import with_predictions
 from common.api.logo_details import logo_details, many_logo_details
 from common.api.params import id_value
 from common.domain import Box
@@ -40,7 +41,7 @@ def robotoff_logos(logo_ids: Sequence[int]) -> list[dict[str, Any]]:
     store = container().store
     logos = store.get_logos(logo_ids)
     images = store.get_images([logo.image_id for logo in logos])
-    return many_logo_details(logos, images, annotations_of([logo.id for logo in logos]))
+    return with_predictions(many_logo_details(logos, images, annotations_of([logo.id for logo in logos])))
 
 
 @blueprint.get("/api/v1/images/logos/<logo_id>")
@@ -52,7 +53,8 @@ def robotoff_logo(logo_id: str) -> Any:
     if not logos:
         raise NotFoundError(f"logo {wanted} does not exist")
     logo = logos[0]
-    return jsonify(logo_details(logo, store.get_image(logo.image_id), annotations_of([logo.id]).get(logo.id)))
+    body = logo_details(logo, store.get_image(logo.image_id), annotations_of([logo.id]).get(logo.id))
+    return jsonify(with_predictions([body])[0])
 
 
 def box_param(args: Mapping[str, Any]) -> Box:

@@ -19,6 +19,7 @@ LOGO_KEYS = {
     "id", "index", "bounding_box", "score", "annotation_type", "annotation_value", "annotation_value_tag",
     "taxonomy_value", "username", "completed_at", "nearest_neighbors", "barcode", "source_image", "text",
     "server_type", "image",
+    "prediction",  # beyond Robotoff: the label predicted from the neighbours (null when none)
 }  # fmt: skip
 IMAGE_KEYS = {"id", "barcode", "uploaded_at", "image_id", "source_image", "width", "height", "deleted", "server_type"}
 
