@@ -61,9 +61,9 @@ def annotate() -> Any:
     return jsonify({"annotated": annotated})
 
 
-@blueprint.put("/api/v1/images/logos/<logo_id>")
+@blueprint.put("/api/v1/images/logos/<int:logo_id>")
 @require_user
-def update(logo_id: str) -> Any:
+def update(logo_id: int) -> Any:
     """Set a logo's type and value (every derived field is recomputed)."""
     body = json_object(request.get_data(cache=False))
     if "type" not in body:
@@ -72,9 +72,9 @@ def update(logo_id: str) -> Any:
     return Response(status=204)
 
 
-@blueprint.post("/api/v1/images/logos/<logo_id>/reset")
+@blueprint.post("/api/v1/images/logos/<int:logo_id>/reset")
 @require_user
-def reset(logo_id: str) -> Any:
+def reset(logo_id: int) -> Any:
     """Remove a logo's annotation."""
     container().annotator().reset(id_value(logo_id), current_user())
     return Response(status=204)
@@ -98,8 +98,8 @@ def relabel() -> Any:
     return jsonify({"updated": updated})
 
 
-@blueprint.get("/api/v1/images/logos/<logo_id>/history")
-def history(logo_id: str) -> Any:
+@blueprint.get("/api/v1/images/logos/<int:logo_id>/history")
+def history(logo_id: int) -> Any:
     """Every change of a logo's annotation, oldest first."""
     wanted = id_value(logo_id)
     c = container()

@@ -44,8 +44,8 @@ def robotoff_logos(logo_ids: Sequence[int]) -> list[dict[str, Any]]:
     return with_predictions(many_logo_details(logos, images, annotations_of([logo.id for logo in logos])))
 
 
-@blueprint.get("/api/v1/images/logos/<logo_id>")
-def robotoff_logo(logo_id: str) -> Any:
+@blueprint.get("/api/v1/images/logos/<int:logo_id>")
+def robotoff_logo(logo_id: int) -> Any:
     """One logo's LogoDetails (Robotoff's ``GET /images/logos/{id}``)."""
     wanted = id_value(logo_id)
     store = container().store

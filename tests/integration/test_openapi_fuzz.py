@@ -9,6 +9,9 @@ validation, with three things no JSON Schema can say, each handled here and nowh
 - a crop box must not be empty (``y_min < y_max``, ``x_min < x_max``) and a query vector must not
   be all zeros: such generated requests are not sent (the routes' 400 for them is tested in
   ``tests/unit/test_robotoff_api.py`` and ``tests/unit/test_api.py``);
+- Robotoff's logo search ties its parameters: ``value`` and ``taxonomy_value`` need ``type``,
+  exclude each other, and ``type=label`` takes ``taxonomy_value``: such generated requests are
+  not sent (the 400s are tested in ``tests/unit/test_api_annotations.py``);
 - a paging ``cursor`` is a token only the API issues: generated cursors are not sent (cursor
   handling is tested in ``tests/unit/test_api_extensions.py``);
 - an uploaded file must be a decodable image: for the two upload operations a 422 is a valid
@@ -76,10 +79,17 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _ties_search_parameters(path: str, query: dict[str, Any]) -> bool:
+    if path != "/api/v1/images/logos/search":
+        return False
+    value, taxonomy, kind = query.get("value"), query.get("taxonomy_value"), query.get("type")
+    return bool(value or taxonomy) and (kind is None or bool(value and taxonomy) or (kind == "label" and bool(value)))
+
+
 def says_what_no_schema_can(case: Any) -> bool:
     """A generated request that breaks a rule JSON Schema cannot state (see the module docstring)."""
     query = case.query or {}
-    if "cursor" in query:
+    if "cursor" in query or _ties_search_parameters(case.path, query):
         return True
     corners = [_number(query.get(name)) for name in BOX]
     if all(v is not None and 0 <= v <= 1 for v in corners):
