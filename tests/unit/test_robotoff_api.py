@@ -72,7 +72,10 @@ def test_trailing_slashes_are_accepted(client: Any) -> None:
 def test_unknown_and_bad_ids(client: Any) -> None:
     missing = client.get("/api/v1/images/logos/999")
     assert missing.status_code == 404 and missing.get_json()["status"] == 404
-    assert client.get("/api/v1/images/logos/abc").status_code == 400
+    # an id that is not an integer names no logo route (as Robotoff's ``{logo_id:int}``): 404, JSON
+    bad = client.get("/api/v1/images/logos/abc")
+    assert bad.status_code == 404 and bad.get_json()["status"] == 404
+    assert client.get("/api/v1/images/logos/0").status_code == 400
 
 
 def test_a_crop_by_open_food_facts_url_comes_from_the_bucket(client: Any) -> None:
