@@ -71,8 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_samples)
 
     from common.cli_adopt import add_commands
+    from common.cli_labels import add_commands as add_label_commands
 
     add_commands(sub)
+    add_label_commands(sub)
     return parser
 
 
