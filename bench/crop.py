@@ -150,3 +150,27 @@ def run(workdir: Path, models: dict[str, Path], photos: int, per_photo: int) -> 
 
 def _ms(seconds: np.ndarray, q: float) -> float:
     return float(np.percentile(seconds, q) * 1e3)
+
+
+def main() -> None:
+    """``python -m bench.crop``: the crop figures alone, written to ``bench/results/crop.json``."""
+    import json
+    import shutil
+    import tempfile
+
+    from bench.models import ensure
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    workdir = Path(tempfile.mkdtemp(prefix="crop-bench-"))
+    try:
+        records = run(workdir, ensure(), 50, 10)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    for record in records:
+        record["mode"] = "crop only"
+    out = Path(__file__).resolve().parent / "results" / "crop.json"
+    out.write_text(json.dumps(records, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
