@@ -181,6 +181,11 @@ def main() -> None:
         action="store_true",
         help="only the Triton input stage (float32 vs uint8 wrapper), then rewrite the summary",
     )
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated sizes instead of the plan's (e.g. 1000000: the 1M stages only; the setting "
+        "sweep runs only if the plan's sweep size is among them)",
+    )
     args = parser.parse_args()
     if args.resummarize:
         resummarize()
@@ -197,7 +202,10 @@ def main() -> None:
         return
     logging.getLogger("common").setLevel(logging.WARNING)
     started = time.perf_counter()
-    run(PLANS["full" if args.full else "quick"])
+    plan = PLANS["full" if args.full else "quick"]
+    if args.sizes:
+        plan = dataclasses.replace(plan, sizes=tuple(int(size) for size in args.sizes.split(",")))
+    run(plan)
     log.info("benchmarks finished in %.0f s; results in %s", time.perf_counter() - started, RESULTS)
 
 
