@@ -1,5 +1,7 @@
 """The routes the Hunger Games annotation game calls, from a page of another origin (a second
-local port), with ``credentials: "include"``, in real headless Chromium.
+local port), with ``credentials: "include"``, in real headless Chromium: ANN search by logo and
+at random, logo details by repeated ids, one logo, crops (as images and by fetch), annotate,
+change one logo (a PUT, so the browser sends a preflight first), search logos.
 
 The API runs over indexed images, with sign-ins checked by the local stand-in of Product
 Opener's ``/cgi/auth.pl``; the browser holds the API origin's Open Food Facts ``session``
@@ -166,3 +168,37 @@ def test_errors_are_readable_by_the_page_too(page: Any, api: tuple[str, Any]) ->
     base, _ = api
     missing = call(page, f"{base}/api/v1/images/logos/999")
     assert missing["status"] == 404 and missing["body"]["error"]
+
+
+def test_the_game_annotates_as_the_signed_in_user(page: Any, api: tuple[str, Any]) -> None:
+    base, recorder = api
+    json_headers = {"Content-Type": "application/json"}
+    body = '{"annotations": [{"logo_id": 3, "type": "brand", "value": "Carrefour"}]}'
+    annotated = call(page, f"{base}/api/v1/images/logos/annotate", method="POST", headers=json_headers, body=body)
+    assert annotated == {"status": 200, "body": {"annotated": 1}}
+
+    changed = call(page, f"{base}/api/v1/images/logos/4", method="PUT", headers=json_headers,
+                   body='{"type": "label", "value": "en:organic"}')  # fmt: skip
+    assert changed["status"] == 204
+    assert ("OPTIONS", "/api/v1/images/logos/4") in recorder.seen  # the browser's PUT preflight, answered
+
+    one = call(page, f"{base}/api/v1/images/logos/3")["body"]
+    assert (one["annotation_type"], one["annotation_value"], one["username"]) == ("brand", "Carrefour", "alice")
+    assert one["annotation_value_tag"] == "carrefour" and one["completed_at"]
+    found = call(page, f"{base}/api/v1/images/logos/search?type=brand&value=Carrefour&count=25")
+    assert found["status"] == 200 and [logo["id"] for logo in found["body"]["logos"]] == [3]
+    labelled = call(page, f"{base}/api/v1/images/logos/search?type=label&count=25")
+    assert [logo["id"] for logo in labelled["body"]["logos"]] == [4]
+
+
+def test_writes_without_a_verified_session_are_refused_readably(page: Any, api: tuple[str, Any]) -> None:
+    base, _ = api
+    json_headers = {"Content-Type": "application/json"}
+    body = '{"type": "brand", "value": "Danone"}'
+    anonymous = call(page, f"{base}/api/v1/images/logos/5", method="PUT", headers=json_headers, body=body,
+                     credentials="omit")  # fmt: skip
+    assert anonymous["status"] == 401 and anonymous["body"]["error"]
+    page.context.add_cookies([{"name": "session", "value": "user_id&alice&user_session&forged", "url": base}])
+    forged = call(page, f"{base}/api/v1/images/logos/5", method="PUT", headers=json_headers, body=body)
+    assert forged["status"] == 403 and "did not recognise" in forged["body"]["error"]
+    assert call(page, f"{base}/api/v1/images/logos/5")["body"]["annotation_type"] is None
