@@ -15,7 +15,12 @@ from common.errors import NotFoundError
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).with_name("web")
-ASSETS = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+ASSETS = {
+    "index.html": "text/html",
+    "app.js": "text/javascript",
+    "annotate.js": "text/javascript",
+    "style.css": "text/css",
+}
 
 blueprint = Blueprint("web", __name__)
 

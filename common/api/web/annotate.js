@@ -1,0 +1,129 @@
+// Annotate from the grid, as the annotation game does: in selection mode, click the neighbours
+// that are the same logo as the one opened, give a type and a value, send. Shows the opened logo's predicted
+// label and its history. Writes are signed: Open Food Facts user name and password (checked by
+// the server against Open Food Facts) or a service token, kept for this tab only.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+  const $ = (id) => document.getElementById(id);
+  const KEY = "logo-ann-authorization";
+  let current = null;
+
+  function authorization() {
+    const token = $("auth-token").value.trim();
+    if (token) return `Bearer ${token}`;
+    const user = $("auth-user").value.trim();
+    if (user) return `Basic ${btoa(`${user}:${$("auth-password").value}`)}`;
+    return sessionStorage.getItem(KEY);
+  }
+
+  function say(text, isError = false) {
+    $("annotate-status").textContent = text;
+    $("annotate-status").classList.toggle("error", isError);
+  }
+
+  async function call(url, options) {
+    const response = await fetch(url, options);
+    const text = await response.text();
+    const body = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+    return body;
+  }
+
+  // in selection mode a click on a crop ticks it (as in the game) instead of opening it
+  function pick(event) {
+    if (!$("select-mode").checked) return;
+    const card = event.target.closest(".card");
+    if (!card) return;
+    event.stopPropagation();
+    event.preventDefault();
+    card.classList.toggle("picked");
+    card.setAttribute("aria-pressed", String(card.classList.contains("picked")));
+  }
+
+  function selectedIds() {
+    const ids = [...document.querySelectorAll("#grid .card.picked")].map((card) => Number(card.dataset.logoId));
+    if ($("include-query").checked && current !== null) ids.unshift(current);
+    return [...new Set(ids)];
+  }
+
+  function row(list, text) {
+    const item = document.createElement("li");
+    item.textContent = text;
+    list.append(item);
+  }
+
+  function describe(state) {
+    return state ? `${state.type}${state.value ? ` = ${state.value}` : ""}` : "none";
+  }
+
+  async function refresh() {
+    if (current === null) return;
+    const logoId = current;
+    try {
+      const [logo, history] = await Promise.all([
+        call(`${API}/images/logos/${logoId}`),
+        call(`${API}/images/logos/${logoId}/history`),
+      ]);
+      if (logoId !== current) return;
+      $("label-now").textContent = logo.annotation_type
+        ? `${logo.annotation_type}${logo.annotation_value ? ` = ${logo.annotation_value}` : ""} (by ${logo.username})`
+        : "not annotated";
+      const p = logo.prediction;
+      $("prediction").textContent = p
+        ? `${p.type}${p.value ? ` = ${p.value}` : ""}, confidence ${p.confidence.toFixed(2)}` +
+          (p.precision === null ? ", not calibrated yet" : `, expected precision ${p.precision.toFixed(2)}`) +
+          ` (${p.votes.support} for, ${p.votes.against} against, ${p.votes.abstained} unannotated)`
+        : "none";
+      const list = $("history");
+      list.replaceChildren();
+      for (const e of history.history) row(list, `${e.changed_at}: ${e.username} ${e.action}: ${describe(e.before)} → ${describe(e.after)}`);
+      if (!history.history.length) row(list, "no change yet");
+      $("annotate").hidden = false;
+    } catch (err) {
+      say(`Could not read logo ${logoId}: ${err.message}`, true);
+    }
+  }
+
+  async function send(event) {
+    event.preventDefault();
+    const ids = selectedIds();
+    const auth = authorization();
+    if (!ids.length) return say("Tick at least one logo.", true);
+    if (!auth) return say("Sign in first (Open Food Facts user and password, or a service token).", true);
+    const annotations = ids.map((id) => ({ logo_id: id, type: $("label-type").value, value: $("label-value").value }));
+    try {
+      const body = await call(`${API}/images/logos/annotate`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: auth },
+        body: JSON.stringify({ annotations }),
+      });
+      sessionStorage.setItem(KEY, auth);
+      say(`${body.annotated} of ${ids.length} logos annotated (those already annotated are kept).`);
+      for (const card of document.querySelectorAll("#grid .card.picked")) card.classList.remove("picked");
+      await refresh();
+    } catch (err) {
+      say(`Annotation refused: ${err.message}`, true);
+    }
+  }
+
+  function start() {
+    $("grid").addEventListener("click", pick, true);
+    new MutationObserver(() => {
+      const id = Number($("query-id").textContent);
+      if (Number.isInteger(id) && id > 0 && id !== current) {
+        current = id;
+        say("");
+        refresh();
+      }
+    }).observe($("query-id"), { childList: true, characterData: true, subtree: true });
+    $("annotate-form").addEventListener("submit", send);
+    $("select-all").addEventListener("click", () => {
+      $("select-mode").checked = true;
+      document.querySelectorAll("#grid .card").forEach((card) => card.classList.add("picked"));
+    });
+  }
+
+  start();
+})();
