@@ -26,10 +26,12 @@ from common.adapters.build import (
     build_store,
 )
 from common.crops import CropService, DecodedImageCache
-from common.domain import Neighbour
+from common.domain import Neighbour, StoredObject
 from common.messages import QueueMessage, RevoteMessage
-from common.pipeline.detect import DetectDeps
+from common.pipeline.detect import DetectDeps, DetectResult, detect_object
 from common.pipeline.embed_index import EmbedDeps, embed_and_index
+from common.pipeline.intake import Intake
+from common.pipeline.linear import Outbox, run_linear
 from common.pipeline.neighbours import NeighbourLists
 from common.pipeline.search import SearchService
 from common.ports.crops_queue import CropsQueue
@@ -156,6 +158,20 @@ class Container:
             s.max_attempts,
             carry=self._carry,
         )
+
+    def detect(self, stored: StoredObject) -> DetectResult:
+        """The detect use case as this deployment runs it. With the embedded in-process queue the
+        pipeline is linear (``common.pipeline.linear``): detect returns, then each crops message it
+        queued is delivered once; elsewhere the queue carries them to ``embed_index``."""
+        deps = self.detect_deps()
+        if isinstance(deps.queue, Outbox):
+            return run_linear(stored, deps, deps.queue, self.handle_crops)
+        return detect_object(stored.ref, stored.size, stored.content_type, deps)
+
+    def intake(self) -> Intake:
+        """Uploads: stored, then run here, or (``LOGO_ANN_PIPELINE=platform``) left to the platform."""
+        s = self.settings
+        return Intake(self.images, s.bucket, None if s.pipeline == "platform" else self.detect)
 
     def _carry(self, image: Any, logos: Any) -> None:
         from common.pipeline.carry import carry_annotations

@@ -87,19 +87,25 @@ def container() -> Any:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from common.ingest import ingest_file, iter_files
+    from common.ingest import FAILED, ingest_file, iter_files
 
     c = container()
     files = list(iter_files(args.paths))
-    failed = 0
+    failed: list[dict[str, Any]] = []
     for path in tqdm(files, desc="ingest", unit="image", file=sys.stderr, disable=None):
         record = ingest_file(path, c)
-        failed += record["status"] == "failed"
+        if record["status"] == FAILED:
+            failed.append(record)
         if args.json:
             print(json.dumps(record), flush=True)
-    c.fresh_index().flush()
-    print(f"{len(files)} images, {failed} failed", file=sys.stderr)
-    return 0
+    if c.settings.pipeline != "platform":
+        c.fresh_index().flush()
+    print(f"{len(files)} images, {len(failed)} failed", file=sys.stderr)
+    for record in failed:
+        again = " (transient: ingest it again)" if record.get("retry") else ""
+        print(f"failed: {record['path']}: {record['error']}{again}", file=sys.stderr)
+    # non-zero when work is left that a new run can finish; a bad image is recorded, not retried
+    return 1 if any(record.get("retry") for record in failed) else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -162,7 +168,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     c = container()
     body: dict[str, Any] = {}
     if args.requeue:
-        body["requeue"] = requeue(c.detect_deps(), older_than_s=args.older_than).as_dict()
+        body["requeue"] = requeue(c.detect_deps(), older_than_s=args.older_than, detect=c.detect).as_dict()
     body.update(reconcile(c.store, c.fresh_index()).as_dict())
     print(json.dumps(body))
     return 0

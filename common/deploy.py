@@ -22,6 +22,7 @@ SECRET_SETTINGS = frozenset({"database_url", "s3_access_key_id", "s3_secret_acce
 CLOUD_ADAPTERS: dict[str, str] = {
     "image_store": "s3",
     "queue": "pubsub",
+    "pipeline": "platform",
     "model_runtime": "triton",
     "index": "elasticsearch",
     "store": "postgres",
@@ -40,7 +41,7 @@ _DB = frozenset({"store", "database_url", "db_pool_size"})
 _QUEUE = frozenset({"queue", "pubsub_project", "crops_topic"})
 _NEIGHBOURS = frozenset({"neighbours_k", "neighbours_update_candidates"})
 _DELIVERY = frozenset({"max_attempts"})
-_API = frozenset({"api_token", "max_body_bytes", "neighbours_k"})
+_API = frozenset({"api_token", "max_body_bytes", "neighbours_k", "pipeline"})
 
 FUNCTION_SETTINGS: dict[str, frozenset[str]] = {
     "detect": _S3 | _IMAGES | _TRITON | _DETECTOR | _ES | _DB | _QUEUE | _DELIVERY,
@@ -67,9 +68,11 @@ REQUIRED_SETTINGS: dict[str, frozenset[str]] = {
 REQUIRED_SETTINGS["detect"] |= {"pubsub_project", "crops_topic"}
 REQUIRED_SETTINGS["search"] |= {"api_token"}
 
-# Distributions each function imports in the cloud. usearch (the embedded index) and the CLI's
-# progress bars stay out: the functions talk to Triton and Elasticsearch. onnxruntime stays in
-# because ``common.adapters`` imports it first, to keep its load order ahead of usearch.
+# Distributions each function imports in the cloud. The functions talk to Triton and
+# Elasticsearch, so onnxruntime and usearch (in-process models and the embedded index, imported
+# only by their adapters) stay out, as do the CLI's progress bars; only detect publishes to
+# Pub/Sub. tests/infra/test_build_sources.py imports each function's cloud wiring with
+# everything else blocked.
 _BASE_DISTRIBUTIONS = (
     "functions-framework",
     "cloudevents",
@@ -79,7 +82,6 @@ _BASE_DISTRIBUTIONS = (
     "pg8000",
     "elasticsearch",
     "tritonclient",
-    "onnxruntime",
 )
 FUNCTION_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "detect": (*_BASE_DISTRIBUTIONS, "google-cloud-pubsub"),

@@ -19,6 +19,19 @@ class ObjectRef:
 
 
 @dataclasses.dataclass(frozen=True)
+class StoredObject:
+    """A request to process an object that is in storage: what the detect use case starts from.
+
+    Built from a storage event (``entrypoints.storage_ref``), an upload (``pipeline.intake``)
+    or a backfill; ``size`` and ``content_type`` are what storage reported, when it did.
+    """
+
+    ref: ObjectRef
+    size: int | None = None
+    content_type: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Box:
     """A relative box ``[y_min, x_min, y_max, x_max]`` in [0, 1] (Robotoff's convention)."""
 

@@ -18,11 +18,11 @@ from typing import Any
 from flask import Flask, Response
 
 from common.bootstrap import Container, get_container
-from common.domain import ObjectRef
+from common.domain import ObjectRef, StoredObject
 from common.errors import InvalidEventError, PermanentError, TransientError
 from common.messages import QueueMessage, RevoteMessage, decode_message
 from common.observability import configure_logging, log_invocation
-from common.pipeline.detect import delete_object, detect_object
+from common.pipeline.detect import delete_object
 from common.pipeline.embed_index import embed_and_index
 
 logger = logging.getLogger("logo_ann.function")
@@ -36,7 +36,9 @@ MAX_BACKFILL_MESSAGE_BYTES = 16_384
 MAX_OBJECT_NAME_BYTES = 1024  # Cloud Storage's limit: anything longer is not a real object
 
 
-def storage_ref(data: Any) -> tuple[ObjectRef, int | None, str | None]:
+def storage_ref(data: Any) -> StoredObject:
+    """The stored object a storage event names (reference, size, content type); bad fields are
+    ``InvalidEventError``."""
     if not isinstance(data, dict):
         raise InvalidEventError("storage event data must be a JSON object")
     bucket, name = data.get("bucket"), data.get("name")
@@ -53,7 +55,7 @@ def storage_ref(data: Any) -> tuple[ObjectRef, int | None, str | None]:
     except (TypeError, ValueError):
         raise InvalidEventError(f"storage event 'size' must be an integer, got {str(size)[:40]!r}") from None
     content_type = data.get("contentType") if isinstance(data.get("contentType"), str) else None
-    return ObjectRef(bucket, name, generation), size_value, content_type
+    return StoredObject(ObjectRef(bucket, name, generation), size_value, content_type)
 
 
 def pubsub_payload(data: Any) -> bytes:
@@ -97,11 +99,11 @@ def _storage(event: Any) -> dict[str, Any]:
     if kind not in (FINALIZED, DELETED, PUBLISHED):
         raise InvalidEventError(f"detect does not handle events of type {kind!r}")
     data = backfill_object(event.data) if kind == PUBLISHED else event.data
-    ref, size, content_type = storage_ref(data)
-    deps = get_container().detect_deps()
+    stored = storage_ref(data)
+    container = get_container()
     if kind == DELETED:
-        return {"image": ref.name, "removed_logos": len(delete_object(ref, deps))}
-    result = detect_object(ref, size, content_type, deps)
+        return {"image": stored.ref.name, "removed_logos": len(delete_object(stored.ref, container.detect_deps()))}
+    result = container.detect(stored)
     return {
         "image_id": result.image_id,
         "status": result.status,

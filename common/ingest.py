@@ -1,21 +1,28 @@
-"""Ingest local files: put each into the image store, then run the detect use case on it.
+"""Ingest local files: each goes through the upload use case (``common.pipeline.intake``).
 
 Names are content-addressed (``<sha256 prefix>/<file name>``), so ingesting the same file
-again reuses the stored object and changes nothing.
+again reuses the stored object and changes nothing. A transient failure (a dependency down)
+is recorded against the file, and against its image by the use case, and the next file goes on.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common.pipeline.detect import detect_object
+from common.bootstrap import Container
+from common.errors import TransientError
+from common.pipeline.intake import object_name
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"}
+FAILED = "failed"
+
+__all__ = ["FAILED", "IMAGE_SUFFIXES", "ingest_file", "iter_files", "object_name"]
 
 
 def iter_files(paths: list[str]) -> Iterator[Path]:
@@ -31,27 +38,42 @@ def iter_files(paths: list[str]) -> Iterator[Path]:
             yield path
 
 
-def object_name(path: Path, data: bytes) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name)[-100:] or "image"
-    return f"{hashlib.sha256(data).hexdigest()[:20]}/{safe}"
+def ingest_file(path: Path, container: Container) -> dict[str, Any]:
+    """Process one file; returns the CLI's JSON line for it.
 
-
-def ingest_file(path: Path, container: Any) -> dict[str, Any]:
-    """Process one file; returns the CLI's JSON line for it."""
-    record: dict[str, Any] = {"path": str(path), "image_id": None, "status": "failed", "error": None, "logos": []}
+    ``status`` is "failed" when it failed, with ``retry: true`` when the failure was transient
+    (ingesting the file again can succeed).
+    """
+    record: dict[str, Any] = {"path": str(path), "image_id": None, "status": FAILED, "error": None, "logos": []}
     try:
         data = path.read_bytes()
     except OSError as exc:
         record["error"] = f"cannot read file: {exc.strerror or exc}"
         return record
-    images = container.images
-    bucket = container.settings.bucket
-    name = object_name(path, data)
-    ref = images.stat(bucket, name) or images.put(bucket, name, data, "application/octet-stream")
-    result = detect_object(ref, len(data), None, container.detect_deps())
+    intake = container.intake()
+    try:
+        done = intake.submit(data, path.name, None)
+    except TransientError as exc:
+        logger.warning("%s: %s (counted against its image; ingest it again or run reconcile --requeue)", path, exc)
+        record.update(error=f"temporarily unavailable: {exc}", retry=True)
+        record["image_id"] = _image_id(container, data, path)
+        return record
+    if done.result is None:  # the platform runs the pipeline on stored objects
+        record.update(status="stored", image=done.stored.ref.name)
+        return record
+    result = done.result
     record.update(image_id=result.image_id, status=result.status, error=result.error)
     record["logos"] = [
         {"logo_id": logo.id, "bounding_box": logo.box.as_list(), "score": logo.score, "label": logo.label}
         for logo in result.logos
     ]
     return record
+
+
+def _image_id(container: Container, data: bytes, path: Path) -> int | None:
+    """The image row of a file whose processing failed, when detect got as far as creating it."""
+    try:
+        found = container.store.find_images(container.settings.bucket, object_name(data, path.name))
+    except TransientError:
+        return None
+    return found[0].id if found else None

@@ -51,6 +51,9 @@ class InboxWatcher(threading.Thread):
                 self._sizes[path] = size
                 continue
             record = ingest_file(path, self.container)
+            if record.get("retry"):  # a dependency is down: the next poll tries again (attempts are counted)
+                logger.warning("inbox image left for the next poll", extra={"fields": record})
+                continue
             target = "failed" if record["status"] == "failed" else "done"
             shutil.move(str(path), self.inbox / target / path.name)
             self._sizes.pop(path, None)

@@ -20,6 +20,7 @@ PREFIX = "LOGO_ANN_"
 CHOICES: dict[str, tuple[str, ...]] = {
     "image_store": ("local", "s3"),
     "queue": ("inprocess", "pubsub"),
+    "pipeline": ("inprocess", "platform"),
     "model_runtime": ("onnx", "triton"),
     "index": ("usearch", "elasticsearch"),
     "store": ("sqlite", "postgres"),
@@ -35,6 +36,9 @@ class Settings:
     # adapters
     image_store: str = "local"
     queue: str = "inprocess"
+    # who runs detect and embed_index on a stored upload: this process ("inprocess", embedded),
+    # or the platform's storage events ("platform", the cloud: the API only stores and answers 202)
+    pipeline: str = "inprocess"
     model_runtime: str = "onnx"
     index: str = "usearch"
     store: str = "sqlite"

@@ -10,8 +10,7 @@ import numpy as np
 from PIL import Image
 
 from common.bootstrap import Container
-from common.domain import Box, Detection, Neighbour
-from common.pipeline.detect import detect_object
+from common.domain import Box, Detection, Neighbour, StoredObject
 from common.ports.metadata_store import MetadataStore
 from common.settings import load_settings
 from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore
@@ -77,4 +76,4 @@ def ingest(
     """Upload one image per colour pair (``photo-{first}.png`` on) and run the pipeline: two logos each."""
     for i, (a, b) in enumerate(pairs, start=first):
         ref = container.images.put(container.settings.bucket, f"photo-{i}.png", two_squares(a, b))
-        detect_object(ref, None, "image/png", container.detect_deps())
+        container.detect(StoredObject(ref, None, "image/png"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from common.messages import QueueMessage
+from common.messages import CropsMessage, QueueMessage
 from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
@@ -46,7 +46,8 @@ def build_queue(s: Settings, handler: Callable[[QueueMessage], None] | None = No
         return PubSubQueue(s.pubsub_project, s.crops_topic)
     from common.adapters.inprocess_queue import InProcessQueue
 
-    return InProcessQueue(handler)
+    # crops messages wait in the queue until detect has returned (``common.pipeline.linear``)
+    return InProcessQueue(handler, defer=lambda message: isinstance(message, CropsMessage))
 
 
 def build_session(s: Settings, path: str, triton_name: str) -> ModelSession:

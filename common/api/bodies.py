@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from common.domain import Neighbour
+from common.domain import Neighbour, StoredObject
 from common.pipeline.search import ImageMatch
 from common.ports.metadata_store import ImageRecord, LogoRecord, MetadataStore
 
@@ -33,6 +33,13 @@ def match_json(match: ImageMatch) -> dict[str, Any]:
         "label": d.label,
         "results": neighbours_json(match.neighbours),
     }
+
+
+def stored_body(stored: StoredObject) -> dict[str, Any]:
+    """An upload left to the platform's pipeline (202): the stored object's reference."""
+    ref = stored.ref
+    image = {"bucket": ref.bucket, "name": ref.name, "generation": ref.generation}
+    return {"status": "stored", "image": {**image, "size": stored.size, "content_type": stored.content_type}}
 
 
 def image_body(image: ImageRecord | None) -> dict[str, Any] | None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from common.api.bodies import logo_body
+from common.api.bodies import logo_body, stored_body
 from common.api.context import container, require_token
 from common.api.params import id_value, uploaded_bytes
 from common.errors import NotFoundError
 from common.images import crop_box, decode_image, encode_jpeg
-from common.pipeline.detect import detect_object
 from common.ports.metadata_store import LogoRecord
 
 blueprint = Blueprint("logos", __name__)
@@ -51,12 +49,13 @@ def logo_crop(logo_id: str) -> Any:
 @blueprint.post("/api/v1/images")
 @require_token
 def upload_image() -> Any:
-    """Store an uploaded photo and run the pipeline on it (embedded server)."""
+    """Store an uploaded photo and run the pipeline on it (embedded: 201 with its logos); in the
+    cloud the platform runs it, so the answer is 202 with the stored object's reference."""
     data, filename = uploaded_bytes()
-    c = container()
-    name = request.args.get("name") or filename or hashlib.sha256(data).hexdigest()[:32] + ".jpg"
-    ref = c.images.put(c.settings.bucket, name, data, request.mimetype or "application/octet-stream")
-    result = detect_object(ref, len(data), request.mimetype, c.detect_deps())
+    done = container().intake().submit(data, filename, request.mimetype or None, request.args.get("name"))
+    result = done.result
+    if result is None:
+        return jsonify(stored_body(done.stored)), 202
     body = {
         "image_id": result.image_id,
         "status": result.status,

@@ -2,7 +2,7 @@
 
 - ``GET /api/v1/images/logos/{id}``: one LogoDetails (``common.api.logo_details``);
 - ``GET /api/v1/images/logos?logo_ids=``: ``{"logos": [LogoDetails], "count": n}`` (in
-  ``routes_batch``, built by ``robotoff_logos`` here), ids comma-separated and/or repeated;
+  ``routes_batch``, built by ``logo_lookup.robotoff_logos``), ids comma-separated and/or repeated;
 - ``GET /api/v1/images/crop?image_url=&y_min=&x_min=&y_max=&x_max=``: JPEG (``common.crops``),
   with ``ETag`` (a matching ``If-None-Match`` gets 304) and ``Cache-Control``.
 """
@@ -10,14 +10,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from common.api.context import container, error
-from common.api.label_details import with_predictions
-from common.api.logo_details import logo_details, many_logo_details
+from common.api.logo_details import logo_details
+from common.api.logo_lookup import annotations_of
 from common.api.params import id_value
 from common.domain import Box
 from common.errors import NotFoundError
@@ -28,20 +28,6 @@ blueprint = Blueprint("robotoff", __name__)
 BOX_PARAMS = ("y_min", "x_min", "y_max", "x_max")
 STORED_MAX_AGE_S = 7 * 86400  # a stored image's generation never changes
 FETCHED_MAX_AGE_S = 86400
-
-
-def annotations_of(logo_ids: Sequence[int]) -> Mapping[int, Any]:
-    """Each logo's annotation from the annotation store, when the container has one."""
-    store = getattr(container(), "annotations", None)
-    return store.get_annotations(logo_ids) if store is not None and logo_ids else {}
-
-
-def robotoff_logos(logo_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """LogoDetails of the logos that exist, in the order asked for: three queries in all."""
-    store = container().store
-    logos = store.get_logos(logo_ids)
-    images = store.get_images([logo.image_id for logo in logos])
-    return with_predictions(many_logo_details(logos, images, annotations_of([logo.id for logo in logos])))
 
 
 @blueprint.get("/api/v1/images/logos/<int:logo_id>")

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from common.api.bodies import match_json, neighbours_json
+from common.api.bodies import match_json, neighbours_json, stored_body
 from common.api.context import container, search_service, token_error
 from common.api.params import bool_param, count_param, json_object, uploaded_bytes
-from common.pipeline.detect import detect_object
 from common.pipeline.search import BadQuery
 
 SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
@@ -42,19 +39,20 @@ def embedding_values(body: dict[str, Any]) -> list[float]:
     return [v / peak for v in values] if peak > 0 else values
 
 
-def store_upload(data: bytes, filename: str | None) -> dict[str, Any]:
-    """Keep the image and run the pipeline on it, like ``POST /api/v1/images``."""
-    c = container()
-    suffix = Path(filename or "").suffix.lower()
-    name = "search-" + hashlib.sha256(data).hexdigest()[:32] + (suffix if SUFFIX.fullmatch(suffix) else ".jpg")
-    ref = c.images.put(c.settings.bucket, name, data, request.mimetype or "application/octet-stream")
-    result = detect_object(ref, len(data), request.mimetype, c.detect_deps())
-    return {
+def store_upload(data: bytes, filename: str | None) -> tuple[dict[str, Any], bool]:
+    """Keep the image and run the pipeline on it, like ``POST /api/v1/images``; True when it ran
+    here (embedded), False when the platform runs it (cloud: only the reference comes back)."""
+    done = container().intake().submit(data, filename, request.mimetype or None)
+    if done.result is None:
+        return stored_body(done.stored), False
+    result = done.result
+    body = {
         "image_id": result.image_id,
         "status": result.status,
         "error": result.error,
         "logo_ids": [logo.id for logo in result.logos],
     }
+    return body, True
 
 
 @blueprint.post("/api/v1/search/image")
@@ -67,9 +65,11 @@ def search_image() -> Any:
     data, filename = uploaded_bytes()
     logos = [match_json(match) for match in search_service().by_image(data, count)]
     body: dict[str, Any] = {"logos": logos, "count": len(logos)}
-    if store:  # after the search, so the image's own logos are not among its neighbours
-        body["stored"] = store_upload(data, filename)
-    return jsonify(body)
+    if not store:
+        return jsonify(body)
+    # after the search, so the image's own logos are not among its neighbours
+    body["stored"], ran_here = store_upload(data, filename)
+    return jsonify(body), (200 if ran_here else 202)
 
 
 @blueprint.post("/api/v1/search/embedding")

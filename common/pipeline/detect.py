@@ -80,9 +80,9 @@ def detect_object(ref: ObjectRef, size: int | None, content_type: str | None, de
     with timings.stage("db"):
         image, _ = deps.store.upsert_image(ref, size, content_type)
     if image.status in FINAL_STATES:
-        return _result(deps, image.id, timings)
+        return result_of(deps, image.id, timings)
     if _superseded(deps, image):
-        return _result(deps, image.id, timings)
+        return result_of(deps, image.id, timings)
     try:
         logos = deps.store.logos_of_image(image.id)
         if image.status != DETECTED:
@@ -93,7 +93,7 @@ def detect_object(ref: ObjectRef, size: int | None, content_type: str | None, de
         logger.warning("image %s failed: %s", image.id, exc)
     except TransientError as exc:
         handle_transient(deps.store, image.id, exc, deps.max_attempts)
-    return _result(deps, image.id, timings)
+    return result_of(deps, image.id, timings)
 
 
 def _run_detection(image: ImageRecord, deps: DetectDeps, timings: Timings) -> list[LogoRecord]:
@@ -164,7 +164,8 @@ def delete_object(ref: ObjectRef, deps: DetectDeps) -> list[int]:
     return removed
 
 
-def _result(deps: DetectDeps, image_id: int, timings: Timings) -> DetectResult:
+def result_of(deps: DetectDeps, image_id: int, timings: Timings) -> DetectResult:
+    """The image's outcome as the store has it now."""
     image = deps.store.get_image(image_id)
     assert image is not None
     logos = deps.store.logos_of_image(image_id) if image.status in (DETECTED, INDEXED) else []

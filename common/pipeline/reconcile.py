@@ -17,11 +17,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
+from common.domain import StoredObject
 from common.errors import TransientError
-from common.pipeline.detect import DetectDeps, detect_object
+from common.pipeline.detect import DetectDeps, DetectResult, detect_object
 from common.ports.metadata_store import DETECTED, PENDING, MetadataStore
 from common.ports.vector_index import VectorIndex
 
@@ -103,13 +105,25 @@ class RequeueReport:
         }
 
 
-def requeue(deps: DetectDeps, older_than_s: float = 600.0, limit: int = 1000) -> RequeueReport:
-    """Send the work of stalled ``pending``/``detected`` images again (see the module docstring)."""
+def requeue(
+    deps: DetectDeps,
+    older_than_s: float = 600.0,
+    limit: int = 1000,
+    detect: Callable[[StoredObject], DetectResult] | None = None,
+) -> RequeueReport:
+    """Send the work of stalled ``pending``/``detected`` images again (see the module docstring).
+
+    ``detect`` runs the detect use case as the deployment does (``Container.detect``: embedded,
+    detect then the crops messages it queued); by default ``detect_object`` over ``deps``.
+    """
     report = RequeueReport()
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max(0.0, older_than_s))
     for image in deps.store.stalled_images((PENDING, DETECTED), cutoff, limit):
         try:
-            result = detect_object(image.ref, image.size, image.content_type, deps)
+            stored = StoredObject(image.ref, image.size, image.content_type)
+            result = (
+                detect(stored) if detect is not None else detect_object(image.ref, image.size, image.content_type, deps)
+            )
         except TransientError as exc:  # counted against the image; the next reconcile tries again
             report.errors[image.id] = str(exc)
             logger.warning("requeue of image %s failed: %s", image.id, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import zipfile
@@ -85,7 +86,12 @@ def test_the_real_repository_builds(tmp_path: Path) -> None:
 
 
 # Top-level modules of the pyproject dependencies a function may leave out of its archive.
-_OPTIONAL_MODULES = {"usearch": "usearch", "tqdm": "tqdm", "google-cloud-pubsub": "google.cloud.pubsub"}
+_OPTIONAL_MODULES = {
+    "usearch": "usearch",
+    "onnxruntime": "onnxruntime",
+    "tqdm": "tqdm",
+    "google-cloud-pubsub": "google.cloud.pubsub",
+}
 _IMPORT_WITHOUT = """
 import importlib.abc, runpy, sys
 blocked = set(sys.argv[2:])
@@ -107,6 +113,60 @@ def test_function_imports_with_only_its_requirements(function: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", _IMPORT_WITHOUT, main, *blocked],
         cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+# After main: what the function's cloud settings build (Triton, Elasticsearch, PostgreSQL, S3, and
+# for detect Pub/Sub), constructed without connecting, or imported where a constructor connects.
+_CLOUD_WIRING = """
+import sys
+from common.settings import load_settings
+from common.adapters import build
+settings = load_settings()
+build.build_images(settings)
+import common.detector, common.embedder, common.adapters.triton_session  # a session connects when built
+import common.adapters.elasticsearch_index
+import common.adapters.postgres_store
+if sys.argv[-1] == "detect":
+    build.build_queue(settings)
+if sys.argv[-1] == "search":
+    from common.api import create_app
+    from common.bootstrap import Container
+    create_app(Container(settings))
+for module in ("onnxruntime", "usearch"):
+    assert module not in sys.modules, f"{module} was imported"
+"""
+_CLOUD_ENV = {
+    "LOGO_ANN_IMAGE_STORE": "s3",
+    "LOGO_ANN_S3_ENDPOINT_URL": "http://127.0.0.1:9",
+    "LOGO_ANN_QUEUE": "pubsub",
+    "LOGO_ANN_MODEL_RUNTIME": "triton",
+    "LOGO_ANN_TRITON_URL": "127.0.0.1:9",
+    "LOGO_ANN_INDEX": "elasticsearch",
+    "LOGO_ANN_ES_URL": "http://127.0.0.1:9",
+    "LOGO_ANN_STORE": "postgres",
+    "LOGO_ANN_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+    "LOGO_ANN_PIPELINE": "platform",
+    "PUBSUB_EMULATOR_HOST": "127.0.0.1:9",  # the publisher client needs no credentials then
+}
+
+
+@pytest.mark.parametrize("function", ["detect", "embed_index", "search"])
+def test_cloud_wiring_loads_neither_onnxruntime_nor_usearch(function: str, tmp_path: Path) -> None:
+    shipped = " ".join(deploy.requirements_for(function))
+    assert "onnxruntime" not in shipped and "usearch" not in shipped
+    blocked = [module for dist, module in _OPTIONAL_MODULES.items() if dist not in shipped]
+    script = tmp_path / "wiring.py"
+    script.write_text(f"import runpy\nrunpy.run_path({f'functions/{function}/main.py'!r})\n{_CLOUD_WIRING}")
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_WITHOUT, str(script), *blocked, function],
+        cwd=REPO_ROOT,
+        env={**os.environ, **_CLOUD_ENV},
         capture_output=True,
         text=True,
         timeout=120,

@@ -18,9 +18,8 @@ import pytest
 from PIL import Image
 
 from common.bootstrap import Container
-from common.domain import ObjectRef
+from common.domain import ObjectRef, StoredObject
 from common.images import crop_box, decode_image
-from common.pipeline.detect import detect_object
 from common.ports.metadata_store import FAILED, INDEXED
 from tests.reliability.conftest import Record
 from tests.reliability.corpus import CASES, Case, photo
@@ -38,7 +37,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
 
 def run(container: Container, ref: ObjectRef, size: int | None) -> tuple[str, str | None, int, int]:
     """Detect (and, through the in-process queue, embed); returns status, error, logos, attempts."""
-    result = detect_object(ref, size, None, container.detect_deps())
+    result = container.detect(StoredObject(ref, size))
     image = container.store.get_image(result.image_id)
     assert image is not None
     return image.status, image.error, len(container.store.logos_of_image(image.id)), image.attempts

@@ -23,6 +23,7 @@ import pytest
 from common.adapters.elasticsearch_index import ElasticsearchIndex
 from common.adapters.usearch_index import UsearchIndex
 from common.bootstrap import Container
+from common.domain import StoredObject
 from common.pipeline.detect import detect_object
 from common.pipeline.reconcile import STALE_TOLERANCE, reconcile
 from common.ports.metadata_store import DETECTED, INDEXED, PENDING
@@ -49,7 +50,7 @@ def picture(seed: int) -> bytes:
 def ingest(container: Container, count: int, prefix: str = "img") -> None:
     for i in range(count):
         ref = container.images.put(BUCKET, f"{prefix}-{i}.png", picture(i))
-        assert detect_object(ref, None, None, container.detect_deps()).status == INDEXED
+        assert container.detect(StoredObject(ref)).status == INDEXED
 
 
 def store_vectors(container: Container) -> dict[int, np.ndarray]:

@@ -19,7 +19,7 @@ import common.bootstrap
 from common.api import create_app
 from common.api.openapi import document
 from common.bootstrap import Container
-from common.domain import ObjectRef
+from common.domain import ObjectRef, StoredObject
 from common.entrypoints import FINALIZED, handle_storage_event
 from common.errors import DependencyError
 from tests.api_support import api_container, two_squares
@@ -45,7 +45,7 @@ def app_over(tmp_path: Path, **settings: Any) -> tuple[Any, Container]:
     container = api_container(tmp_path, **settings)
     for colours in (((255, 0, 0), (0, 0, 255)), ((250, 9, 0), (0, 250, 0))):
         ref = container.images.put("uploads", f"seed-{colours[1]}.png", two_squares(*colours))
-        common.pipeline.detect.detect_object(ref, None, None, container.detect_deps())
+        container.detect(StoredObject(ref))
     return create_app(container), container
 
 
@@ -169,7 +169,7 @@ def test_injection_through_every_parameter(
         container = api_container(tmp_path, store=PostgresStore(url), api_token=TOKEN)
         for colours in (((255, 0, 0), (0, 0, 255)), ((250, 9, 0), (0, 250, 0))):
             ref = container.images.put("uploads", f"seed-{colours[1]}.png", two_squares(*colours))
-            common.pipeline.detect.detect_object(ref, None, None, container.detect_deps())
+            container.detect(StoredObject(ref))
         app = create_app(container)
     else:
         app, container = app_over(tmp_path, api_token=TOKEN)

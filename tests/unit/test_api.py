@@ -10,8 +10,7 @@ import pytest
 
 from common.api import create_app
 from common.bootstrap import Container
-from common.domain import Box, Detection
-from common.pipeline.detect import detect_object
+from common.domain import Box, Detection, StoredObject
 from common.settings import load_settings
 from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore
 from tests.unit.test_pipeline import jpeg
@@ -38,7 +37,7 @@ def loaded(tmp_path: Path) -> tuple[Any, Container]:
     colours = [((255, 0, 0), (0, 0, 255)), ((250, 10, 0), (0, 255, 0)), ((0, 0, 250), (255, 255, 0))]
     for i, (a, b) in enumerate(colours):
         ref = container.images.put("uploads", f"p{i}.png", jpeg(a, b))
-        detect_object(ref, None, None, container.detect_deps())
+        container.detect(StoredObject(ref))
     return create_app(container).test_client(), container
 
 

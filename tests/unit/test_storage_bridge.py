@@ -75,7 +75,8 @@ def test_the_cloud_event_is_what_detect_decodes() -> None:
     assert headers["ce-source"] == "//storage.googleapis.com/projects/_/buckets/uploads"
     assert headers["ce-subject"] == "objects/a/b.jpg"
     assert headers["ce-time"] == "2026-11-28T12:53:24Z"  # 1795870404 s after the epoch
-    ref, size, content_type = storage_ref(json.loads(body))
+    stored = storage_ref(json.loads(body))
+    ref, size, content_type = stored.ref, stored.size, stored.content_type
     assert (ref, size, content_type) == (ObjectRef(BUCKET, "a/b.jpg", "e0123abcd"), 1234, "image/jpeg")
     numeric = json.loads(cloud_event(change, BUCKET, "1700000000000001")[1])
     assert numeric["generation"] == "1700000000000001"

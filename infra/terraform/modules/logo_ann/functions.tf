@@ -168,6 +168,7 @@ module "search" {
     LOGO_ANN_ES_INDEX             = var.es_index
     LOGO_ANN_STORE                = "postgres"
     LOGO_ANN_DB_POOL_SIZE         = tostring(var.functions["search"].concurrency)
+    LOGO_ANN_PIPELINE             = "platform"
   }
   secrets = {
     LOGO_ANN_DATABASE_URL         = local.secret["database_url"]

@@ -1,0 +1,72 @@
+"""Use case: keep an upload in the image store and hand it to the pipeline.
+
+Every way in (``POST /api/v1/images``, ``search/image?store=true``, ``logo-ann ingest`` and the
+inbox folder) goes through ``Intake``, with one naming policy (``object_name``). What happens
+next depends on the deployment: embedded, ``detect`` runs the pipeline in this process and its
+result comes back; in the cloud (``LOGO_ANN_PIPELINE=platform``) the storage event runs it, so
+the upload is only stored and the caller gets the object's reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Callable
+
+from common.domain import StoredObject
+from common.pipeline.detect import DetectResult
+from common.ports.image_store import ImageStore
+
+SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+OCTET_STREAM = "application/octet-stream"
+
+
+def object_name(data: bytes, filename: str | None) -> str:
+    """``<sha256 prefix>/<file name>``: the same bytes under the same name are the same object."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    safe = SAFE.sub("_", base)[-100:]
+    if safe in ("", ".", ".."):
+        safe = "image"
+    return f"{hashlib.sha256(data).hexdigest()[:20]}/{safe}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Intook:
+    """What an upload became: the stored object, and the detect result when it ran here."""
+
+    stored: StoredObject
+    result: DetectResult | None
+
+
+@dataclasses.dataclass
+class Intake:
+    images: ImageStore
+    bucket: str
+    # the pipeline on one stored object (embedded); None when the platform's events run it (cloud)
+    detect: Callable[[StoredObject], DetectResult] | None
+
+    @property
+    def runs_here(self) -> bool:
+        return self.detect is not None
+
+    def store(
+        self, data: bytes, filename: str | None, content_type: str | None, name: str | None = None
+    ) -> StoredObject:
+        """Put ``data`` in the bucket: under ``name`` when given (kept as is), else ``object_name``.
+
+        A content-addressed object that is already there is reused, so storing the same file
+        again changes nothing.
+        """
+        kind = content_type or OCTET_STREAM
+        if name:
+            ref = self.images.put(self.bucket, name, data, kind)
+        else:
+            key = object_name(data, filename)
+            ref = self.images.stat(self.bucket, key) or self.images.put(self.bucket, key, data, kind)
+        return StoredObject(ref, len(data), content_type)
+
+    def submit(self, data: bytes, filename: str | None, content_type: str | None, name: str | None = None) -> Intook:
+        """Store, then run the pipeline here when this deployment does (``TransientError`` propagates)."""
+        stored = self.store(data, filename, content_type, name)
+        return Intook(stored, self.detect(stored) if self.detect is not None else None)
