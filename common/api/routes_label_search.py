@@ -19,8 +19,8 @@ from flask import Blueprint, jsonify, request
 
 from common.api.context import container, error, require_token
 from common.api.label_details import prediction_row
-from common.api.params import bool_param, int_param
 from common.api.logo_lookup import robotoff_logos
+from common.api.params import bool_param, int_param
 from common.labels.values import InvalidAnnotationError, normalise_type, value_tag
 from common.pipeline.calibrate import run_calibration
 from common.pipeline.search import BadQuery

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from common.api.context import container, error
+from common.api.label_details import with_predictions
 from common.api.logo_details import logo_details
 from common.api.logo_lookup import annotations_of
 from common.api.params import id_value
