@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ann, ann_peers, api, crop, es, pipeline, triton, triton_input
+from bench import ann, ann_peers, api, crop, es, pipeline, propagation, triton, triton_input
 from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
@@ -137,6 +137,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
         ),
     )
     stage("gpu", gpu_measure)
+    stage("propagation", lambda: propagation.run(workdir, quick=plan.mode == "quick"))
     shutil.rmtree(workdir, ignore_errors=True)
     (RESULTS / "ann.partial.json").unlink(missing_ok=True)
     for name, records in groups.items():
@@ -156,7 +157,7 @@ def resummarize() -> None:
     """
     default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
-    for name in ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu"):
+    for name in ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu", "propagation"):
         path = RESULTS / f"{name}.json"
         if path.exists():
             records += json.loads(path.read_text())

@@ -42,6 +42,35 @@ GPU_NOTE = [
 ]
 
 
+PROPAGATION_NOTE = [
+    "`python -m bench.propagation`: each logo's 10 exact nearest neighbours; a share of the logos is "
+    "annotated, the rest is predicted and checked against its hidden kind. `calibrated`: the project's vote "
+    "(cut-off `LOGO_ANN_VOTE_MAX_DISTANCE`, unannotated neighbours abstain, prior weight) accepted at the "
+    "per-type thresholds that leave-one-out over the annotated logos chose for the target precision; "
+    "`robotoff`: 1/d weights, unannotated neighbours in the denominator, no cut-off, share ≥ 0.2. `precision` "
+    "= right / accepted, `coverage` = accepted / held-out, `estimated` = mean calibrated precision estimate of "
+    "the accepted predictions; means over the seeds (`runs`). The rendered set is drawn with PIL (kinds "
+    "sharing colours and shapes, each instance re-photographed) and embedded with the project's stand-in "
+    "embedder (a projection of the colour layout, not CLIP); the synthetic set is vectors only.",
+]
+
+
+def _propagation_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Means over seeds, per dataset, annotated share and method."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["dataset"], r["annotated_share"], r["method"]), []).append(r)
+    rows = []
+    for (dataset, share, method), group in groups.items():
+        row: dict[str, Any] = {"dataset": dataset, "annotated_share": share, "method": method, "runs": len(group)}
+        row["held_out"] = group[0]["held_out"]
+        for key in ("precision", "coverage", "estimated"):
+            values = [r[key] for r in group if r.get(key) is not None]
+            row[key] = round(sum(values) / len(values), 4) if values else None
+        rows.append(row)
+    return rows
+
+
 def _models(models: dict[str, Path]) -> list[str]:
     lines = ["| model | counted GMACs (batch 1) | reference |", "| --- | --- | --- |"]
     for role, path in models.items():
@@ -149,6 +178,17 @@ def write_summary(
         ["device", "provider", "precision", "input", "batch_size", "crops_per_s", "ms_per_batch", "skipped", "reason"],
     )
     lines += ["", *GPU_NOTE]
+    lines += _section(
+        "Label propagation: data",
+        by("propagation_data"),
+        ["dataset", "n", "kinds", "nn1_median", "nn1_same_kind", "nn10_same_kind"],
+    )
+    lines += _section(
+        "Label propagation: calibrated vote against Robotoff's rule",
+        _propagation_rows(by("propagation")),
+        ["dataset", "annotated_share", "method", "runs", "held_out", "precision", "coverage", "estimated"],
+    )
+    lines += ["", *PROPAGATION_NOTE] if by("propagation") else []
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     notes = out / "notes.md"
     if notes.is_file():
