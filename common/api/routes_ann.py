@@ -9,8 +9,9 @@ from flask.blueprints import BlueprintSetupState
 
 from common.api.bodies import results_body
 from common.api.context import search_service
-from common.api.paging import RankedCache, neighbours_body
+from common.api.paging import neighbours_body
 from common.api.params import count_param, id_value
+from common.pipeline.search import RankedCache
 
 RANKED = "logo_ann_ranked"
 

@@ -30,15 +30,9 @@ def batch_ids(body: dict[str, Any]) -> list[int]:
 
 def batch_search(logo_ids: list[int], count: int) -> dict[str, Any]:
     """Neighbours of every logo that has an embedding; the others are listed as missing."""
-    service = search_service()
-    vectors = service.store.get_embeddings(logo_ids)
-    index = service.index() if vectors else None
-    results: dict[str, list[dict[str, Any]]] = {}
-    for logo_id in logo_ids:
-        if index is not None and logo_id in vectors:
-            results[str(logo_id)] = neighbours_json(index.search(vectors[logo_id], count, exclude=logo_id))
-    missing = [logo_id for logo_id in logo_ids if logo_id not in vectors]
-    return {"results": results, "missing": missing}
+    batch = search_service().by_logos(logo_ids, count)
+    results = {str(logo_id): neighbours_json(found) for logo_id, found in batch.results.items()}
+    return {"results": results, "missing": batch.missing}
 
 
 @blueprint.post("/api/v1/ann/batch")

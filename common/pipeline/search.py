@@ -1,9 +1,17 @@
-"""Use case: a query is three named steps, vector → kNN → metadata."""
+"""Use case: a query is three named steps, vector → kNN → metadata.
+
+Each step is timed into ``timings`` (``vector``, ``knn``, and ``decode``/``detect``/``embed`` for
+an image), which the API reports as ``Server-Timing``. Ranking for filtered or paginated
+queries lives here too: a ranked list is computed once, deeper than the first page, filtered
+by ``Filters``, and kept in a ``RankedCache`` keyed by the store's embedding generation.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,9 +20,12 @@ from common.domain import Detection, Neighbour
 from common.errors import InvalidEventError, NotFoundError
 from common.images import crop_box, decode_image
 from common.observability import Timings
-from common.ports.metadata_store import MetadataStore
+from common.ports.metadata_store import LogoRecord, MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
 from common.ports.vector_index import VectorIndex
+
+MAX_RANK_DEPTH = 1000  # deepest a paginated or filtered query ranks
+MIN_RANK_DEPTH = 100
 
 
 class BadQuery(InvalidEventError):
@@ -27,6 +38,79 @@ class ImageMatch:
 
     detection: Detection
     neighbours: list[Neighbour]
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """``by_logos``: the neighbours of each logo that has an embedding, and those that have none."""
+
+    results: dict[int, list[Neighbour]]
+    missing: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """Which neighbours a filtered query keeps: annotated or not, a detector label, one image."""
+
+    annotated: bool | None = None
+    label: str | None = None
+    image_id: int | None = None
+
+    def active(self) -> bool:
+        return self != Filters()
+
+    def key(self) -> list[Any]:
+        return [self.annotated, self.label, self.image_id]
+
+    def matches(self, logo: LogoRecord) -> bool:
+        annotated = logo.annotation_type is not None or logo.annotation_value is not None
+        return (
+            (self.annotated is None or annotated == self.annotated)
+            and (self.label is None or logo.label == self.label)
+            and (self.image_id is None or logo.image_id == self.image_id)
+        )
+
+    def apply(self, neighbours: list[Neighbour], store: MetadataStore) -> list[Neighbour]:
+        if not self.active():
+            return neighbours
+        logos = {logo.id: logo for logo in store.get_logos([n.logo_id for n in neighbours])}
+        return [n for n in neighbours if n.logo_id in logos and self.matches(logos[n.logo_id])]
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranked:
+    items: list[Neighbour]
+    exhausted: bool  # nothing can follow ``items``: the index ran out, or the depth cap was hit
+
+    def covers(self, need: int) -> bool:
+        return self.exhausted or len(self.items) >= need
+
+
+def rank_key(logo_id: int, generation: int, filters: Filters) -> tuple[Any, ...]:
+    return (logo_id, generation, *filters.key())
+
+
+class RankedCache:
+    """A thread-safe LRU of ranked neighbour lists."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], Ranked] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Ranked | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], ranked: Ranked) -> None:
+        with self._lock:
+            self._items[key] = ranked
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 @dataclasses.dataclass
@@ -74,7 +158,37 @@ class SearchService:
         return array / norm
 
     def dim(self) -> int:
-        return int(self.embedder().dim)
+        """The index's dimension (the embedder is not loaded for it)."""
+        return int(self.index().dim)
+
+    def by_logos(self, logo_ids: Sequence[int], count: int) -> Batch:
+        """Neighbours of every logo that has an embedding (batch search); the others are missing."""
+        with self.timings.stage("vector"):
+            vectors = self.store.get_embeddings(logo_ids)
+        results = {i: self.knn(vectors[i], count, exclude=i) for i in logo_ids if i in vectors}
+        return Batch(results, [i for i in logo_ids if i not in vectors])
+
+    def generation(self) -> int:
+        """The store's embedding change sequence: a ranking is valid for one generation."""
+        return self.store.last_change_seq()
+
+    def ranked(self, cache: RankedCache, logo_id: int, generation: int, filters: Filters, need: int) -> Ranked:
+        """At least ``need`` filtered neighbours (or all there are), ranking deeper only when short."""
+        key = rank_key(logo_id, generation, filters)
+        cached = cache.get(key)
+        if cached is not None and cached.covers(need):
+            return cached
+        depth = min(MAX_RANK_DEPTH, max(MIN_RANK_DEPTH, 4 * need))
+        while True:
+            raw = self.by_logo(logo_id, depth)
+            items = filters.apply(raw, self.store)
+            exhausted = len(raw) < depth or depth >= MAX_RANK_DEPTH
+            if exhausted or len(items) >= need:
+                break
+            depth = min(MAX_RANK_DEPTH, depth * 4)
+        ranked = Ranked(items, exhausted)
+        cache.put(key, ranked)
+        return ranked
 
     def by_image(self, data: bytes, count: int) -> list[ImageMatch]:
         """Detect and embed on the fly; nothing is stored."""
