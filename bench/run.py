@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ann, ann_peers, api, crop, es, pipeline, propagation, triton, triton_input
+from bench import adopt, ann, ann_peers, api, crop, es, pipeline, propagation, triton, triton_input
 from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
@@ -35,6 +35,7 @@ class Plan:
     batch_sizes: tuple[int, ...]
     batch_seconds: float
     peer_rounds: int = 3  # rounds of the query set per peer setting (median queries/s)
+    adopt_logos: int = 20_000  # synthetic Robotoff logos imported (bench.adopt)
 
 
 _DEFAULT = ann.DEFAULT
@@ -62,6 +63,7 @@ PLANS = {
         24,
         (1, 2, 4, 8, 16, 32, 64),
         4.0,
+        adopt_logos=1_000_000,
     ),
 }
 
@@ -138,6 +140,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     )
     stage("gpu", gpu_measure)
     stage("propagation", lambda: propagation.run(workdir, quick=plan.mode == "quick"))
+    stage("adopt", lambda: adopt.run(plan.adopt_logos, plan.images, workdir / "adopt"))
     shutil.rmtree(workdir, ignore_errors=True)
     (RESULTS / "ann.partial.json").unlink(missing_ok=True)
     for name, records in groups.items():
@@ -157,7 +160,8 @@ def resummarize() -> None:
     """
     default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
-    for name in ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu", "propagation"):
+    names = ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu", "propagation")
+    for name in (*names, "adopt"):
         path = RESULTS / f"{name}.json"
         if path.exists():
             records += json.loads(path.read_text())

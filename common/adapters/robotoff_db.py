@@ -10,6 +10,7 @@ Each row joins ``logo_annotation`` to its ``image_prediction``, ``image`` and, w
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -25,10 +26,13 @@ from common.errors import DependencyError, InvalidEventError
 logger = logging.getLogger(__name__)
 
 CURSOR = "logo_ann_import"
-QUERY = """SELECT la.id, la.index, la.bounding_box, la.score, la.annotation_type, la.annotation_value,
-    la.annotation_value_tag, la.taxonomy_value, la.username, la.completed_at, la.nearest_neighbors, la.text,
-    i.id, i.barcode, i.image_id, i.source_image, i.uploaded_at, i.width, i.height, i.deleted, i.server_type,
-    ip.model_name, ip.model_version, ip.data -> 'objects' -> la.index ->> 'label', e.embedding
+# Three columns a row: pg8000 decodes every column in Python, so the many small fields travel as
+# one JSON array (parsed in C); the neighbours stay JSON text, stored as they are.
+QUERY = """SELECT la.id, e.embedding, json_build_array(la.index, la.bounding_box, la.score, la.annotation_type,
+    la.annotation_value, la.annotation_value_tag, la.taxonomy_value, la.username, la.completed_at,
+    la.nearest_neighbors::text, la.text, i.id, i.barcode, i.image_id, i.source_image, i.uploaded_at, i.width,
+    i.height, i.deleted, i.server_type, ip.model_name, ip.model_version,
+    ip.data -> 'objects' -> la.index ->> 'label')::text
 FROM logo_annotation la
 JOIN image_prediction ip ON ip.id = la.image_prediction_id
 JOIN image i ON i.id = ip.image_id
@@ -89,11 +93,12 @@ class RobotoffDatabase:
 
 
 def _logo(row: Any) -> SourceLogo:
+    logo_id, embedding, document = row
     (
-        logo_id, index, box, score, a_type, a_value, a_tag, taxonomy, username, completed, neighbours, text,
+        index, box, score, a_type, a_value, a_tag, taxonomy, username, completed, neighbours, text,
         image_id, barcode, off_image_id, source_image, uploaded, width, height, deleted, server_type,
-        model_name, model_version, label, embedding,
-    ) = row  # fmt: skip
+        model_name, model_version, label,
+    ) = json.loads(document)  # fmt: skip
     return SourceLogo(
         logo_id=int(logo_id),
         position=int(logo_id),
@@ -117,17 +122,18 @@ def _logo(row: Any) -> SourceLogo:
         taxonomy_value=taxonomy,
         username=username,
         completed_at=_utc(completed),
-        nearest_neighbors=neighbours,
+        nearest_neighbors=neighbours,  # JSON text
         text=text,
         embedding=None if embedding is None else bytes(embedding),
     )
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def _utc(value: str | None) -> dt.datetime | None:
     """Robotoff's columns are ``timestamp`` without time zone, written in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
+    if value is None:
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def _close(conn: Any) -> None:

@@ -25,7 +25,7 @@ ROBOTOFF_EMBEDDER = "robotoff:clip-vit-base-patch32"
 ROBOTOFF_RECIPE = "robotoff-v1"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class SourceLogo:
     """One Robotoff ``logo_annotation`` row, its image and its embedding (if any)."""
 
@@ -57,7 +57,7 @@ class SourceLogo:
     error: str | None = None  # the source could not read this row (e.g. a malformed JSONL line)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class ImageRow:
     key: str  # the object name in the bucket
     robotoff_id: int | None
@@ -72,7 +72,7 @@ class ImageRow:
     detector_version: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class LogoRow:
     logo: SourceLogo
     image_key: str
@@ -146,6 +146,7 @@ def check_score(value: Any) -> tuple[float | None, str | None]:
 def prepare(rows: Sequence[SourceLogo], prefix: str, position: int) -> ImportBatch:
     """Check every row of a batch; ``position`` is the source's resume point after the batch."""
     batch = ImportBatch(images={}, logos=[], failures={}, rows=len(rows), position=position)
+    kept: list[tuple[SourceLogo, Box, float]] = []
     for row in rows:
         if row.error:
             batch.failures[row.logo_id] = row.error
@@ -158,13 +159,39 @@ def prepare(rows: Sequence[SourceLogo], prefix: str, position: int) -> ImportBat
         if box is None or score is None:
             batch.failures[row.logo_id] = str(box_error or score_error)
             continue
-        vector, vector_error = decode_embedding(row.embedding)
+        kept.append((row, box, score))
+    vectors = decode_embeddings([row.embedding for row, _, _ in kept])
+    for (row, box, score), (vector, vector_error) in zip(kept, vectors, strict=True):
         if vector_error:
             batch.failures[row.logo_id] = vector_error
         key = object_name(row.source_image, prefix)
-        batch.images.setdefault(key, _image(row, key))
+        if key not in batch.images:
+            batch.images[key] = _image(row, key)
         batch.logos.append(LogoRow(row, key, box, score, vector))
     return batch
+
+
+def decode_embeddings(blobs: Sequence[bytes | None]) -> list[tuple[np.ndarray | None, str | None]]:
+    """``decode_embedding`` for a whole batch, normalised in one numpy pass."""
+    found: list[tuple[np.ndarray | None, str | None]] = [(None, None)] * len(blobs)
+    sized = [i for i, blob in enumerate(blobs) if blob is not None and len(blob) == EMBEDDING_BYTES]
+    for i, blob in enumerate(blobs):
+        if blob is not None and len(blob) != EMBEDDING_BYTES:
+            found[i] = decode_embedding(blob)
+    if not sized:
+        return found
+    matrix = np.frombuffer(b"".join(blobs[i] or b"" for i in sized), dtype="<f4").astype(np.float32)
+    matrix = matrix.reshape(len(sized), EMBEDDING_DIM)
+    finite: np.ndarray = np.asarray(np.isfinite(matrix).all(axis=1))
+    norms = np.linalg.norm(np.where(finite[:, None], matrix, 0.0), axis=1)
+    usable = finite & (norms > 0)
+    matrix[usable] /= norms[usable, None]
+    for row, i in enumerate(sized):
+        if usable[row]:
+            found[i] = (matrix[row], None)
+        else:
+            found[i] = (None, "embedding has non-finite values" if not finite[row] else "embedding is all zeros")
+    return found
 
 
 def _image(row: SourceLogo, key: str) -> ImageRow:

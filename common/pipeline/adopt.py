@@ -12,9 +12,11 @@ the documents it lacks).
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
-from typing import Protocol, TextIO
+from queue import Full, Queue
+from typing import Any, Protocol, TextIO
 
 from common.adoption.progress import Progress
 from common.adoption.rows import SourceLogo, prepare
@@ -70,7 +72,7 @@ def run_import(
     start = checkpoint.resume_after
     progress = Progress("import", source.count_after(start), stream=stream)
     outcome = BatchOutcome()
-    for rows in source.rows(start, batch_size):
+    for rows in prefetched(source.rows(start, batch_size)):
         batch = prepare(rows, prefix, position=rows[-1].position)
         outcome.add(imports.write(source.name, bucket, batch))
         progress.advance(len(rows))
@@ -78,6 +80,45 @@ def run_import(
     imports.finish(source.name)
     failures = imports.failures(source.name)
     return ImportReport(source.name, start, progress.done, outcome, progress.seconds, failures)
+
+
+def prefetched(batches: Iterator[list[SourceLogo]], depth: int = 1) -> Iterator[list[SourceLogo]]:
+    """The same batches, the next one read by a thread while the caller writes this one (the
+    source's socket reads and the store's writes release the GIL). At most ``depth`` batches wait."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(("batch", batch), timeout=0.5)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("end", None))
+        except BaseException as exc:  # handed to the caller, raised there
+            queue.put(("error", exc))
+
+    reader = threading.Thread(target=read, name="import-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        close = getattr(batches, "close", None)
+        reader.join(timeout=5)
+        if callable(close) and not reader.is_alive():
+            close()
 
 
 def index_imported(store: MetadataStore, index: VectorIndex) -> tuple[int, float]:

@@ -233,4 +233,3 @@ def test_backfill_topic_pushes_to_detect_with_its_own_dead_letters() -> None:
         g["topic"] == "${google_pubsub_topic.backfill_dead_letter.name}" and g["member"] == "${local.pubsub_agent}"
         for g in grants
     ), "Pub/Sub's service agent cannot publish backfill dead letters"
-

@@ -56,6 +56,12 @@ class Tx:
         if batch:
             self._cursor.executemany(self._prepare(sql), batch)
 
+    def copy_in(self, sql: str, data: bytes) -> None:
+        """``COPY ... FROM STDIN`` with ``data`` (PostgreSQL through pg8000 only)."""
+        import io
+
+        self._cursor.execute(sql, stream=io.BytesIO(data))
+
     def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
         if params:
             self._cursor.execute(self._prepare(sql), params)

@@ -10,6 +10,8 @@ ids above the imported range (SQLite's ``AUTOINCREMENT`` does this by itself).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +23,8 @@ from common.ports.import_store import BatchOutcome, Checkpoint
 from common.ports.metadata_store import DELETED, INDEXED
 
 MAX_PARAMS = 30_000  # below SQLite's 32,766 parameters per statement (PostgreSQL allows 65,535)
+SQLITE_CACHE_KIB = 131_072  # the import connection's page cache (128 MiB)
+SQLITE_CHECKPOINT_PAGES = 50_000  # WAL pages (4 KiB) between checkpoints during an import
 GENERATION = "0"  # an imported image has no storage generation: "the current one"
 CHECKPOINT_COLUMNS = "source, kind, resume_after, rows_done, imported, failed, started_at, updated_at, finished_at"
 IMAGE_COLUMNS = (
@@ -93,6 +97,9 @@ class SqlImports:
     # --- one batch ----------------------------------------------------------------------
     def write(self, source: str, bucket: str, batch: ImportBatch) -> BatchOutcome:
         def work(tx: Tx) -> BatchOutcome:
+            if self.db.name == "sqlite":  # this connection only: a batch's pages stay in memory until commit,
+                tx.exec(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")  # and the WAL is copied back (with its
+                tx.exec(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")  # fsync) every ~200 MB
             self.db.lock_changes(tx)
             now = self.db.to_ts(utc_now())
             image_ids = self._images(tx, bucket, batch.images, now)
@@ -101,7 +108,7 @@ class SqlImports:
             fresh = self._logos(tx, batch.logos, image_ids, failures, outcome, now)
             self._embeddings(tx, fresh, batch.images, outcome, now)
             outcome.failed = len(failures)
-            insert_values(
+            self._insert(
                 tx,
                 "INSERT INTO import_failure (source, logo_id, reason, created_at)",
                 [(source, logo_id, reason[:2000], now) for logo_id, reason in sorted(failures.items())],
@@ -122,12 +129,15 @@ class SqlImports:
         found = self._image_ids(tx, bucket, list(images))
         missing = [images[key] for key in images if key not in found]
         with_id = [image for image in missing if image.robotoff_id is not None]
+        taken = {int(row[0]) for row in tx.rows_in("SELECT id FROM image WHERE id IN {ids}",
+                                                    [int(image.robotoff_id or 0) for image in with_id])}  # fmt: skip
+        with_id = [image for image in with_id if image.robotoff_id not in taken]
         head = f"INSERT INTO image (id, {IMAGE_COLUMNS})"
-        insert_values(tx, head, [(image.robotoff_id, *self._image(bucket, image, now)) for image in with_id],
-                      " ON CONFLICT DO NOTHING")  # fmt: skip
+        rows = [(image.robotoff_id, *self._image(bucket, image, now)) for image in with_id]
+        self._insert(tx, head, rows, " ON CONFLICT DO NOTHING", copy=True)  # ids free, names not found just now
         found.update(self._image_ids(tx, bucket, [image.key for image in with_id]))
         rest = [image for image in missing if image.key not in found]  # no id, or its id holds another object
-        insert_values(tx, f"INSERT INTO image ({IMAGE_COLUMNS})", [self._image(bucket, i, now) for i in rest])
+        self._insert(tx, f"INSERT INTO image ({IMAGE_COLUMNS})", [self._image(bucket, i, now) for i in rest])
         found.update(self._image_ids(tx, bucket, [image.key for image in rest]))
         return found
 
@@ -171,7 +181,7 @@ class SqlImports:
             fresh.append(row)
         rows = [self._logo(row, image_ids[row.image_key], _box_index(row, image_ids, taken), now) for row in fresh]
         mark = "(" + ", ".join(["?"] * 16 + [self.db.json_param, "?", "?"]) + ")"
-        insert_values(tx, f"INSERT INTO logo ({LOGO_COLUMNS})", rows, mark=mark)
+        self._insert(tx, f"INSERT INTO logo ({LOGO_COLUMNS})", rows, mark=mark, copy=True)
         outcome.imported = len(fresh)
         return fresh
 
@@ -197,10 +207,25 @@ class SqlImports:
             if row.vector is not None
         ]
         head = "INSERT INTO embedding (logo_id, vector, dim, embedder_version, crop_recipe, created_at)"
-        insert_values(tx, head, rows, " ON CONFLICT (logo_id) DO NOTHING")
+        self._insert(tx, head, rows, copy=True)  # their logos were inserted just now
         changes = [(row.logo.logo_id, "upsert", now) for row in kept]
-        insert_values(tx, "INSERT INTO embedding_change (logo_id, op, created_at)", changes)
+        self._insert(tx, "INSERT INTO embedding_change (logo_id, op, created_at)", changes, copy=True)
         outcome.embeddings = len(rows)
+
+    def _insert(
+        self, tx: Tx, head: str, rows: Sequence[tuple[Any, ...]], tail: str = "", mark: str | None = None,
+        copy: bool = False,
+    ) -> None:  # fmt: skip
+        """SQLite: one prepared statement run for every row (its C loop). PostgreSQL: ``COPY`` for
+        rows known to be new (``copy``), else multi-row ``VALUES`` lists: a few round trips a batch."""
+        if not rows:
+            return
+        if self.db.name == "sqlite":
+            tx.many(f"{head} VALUES " + (mark or "(" + ", ".join("?" * len(rows[0])) + ")") + tail, rows)
+        elif copy:
+            tx.copy_in(head.replace("INSERT INTO", "COPY", 1) + " FROM STDIN", copy_text(rows))
+        else:
+            insert_values(tx, head, rows, tail, mark)
 
     def _advance_sequences(self, tx: Tx) -> None:
         if self.db.name != "postgresql":
@@ -239,3 +264,36 @@ def insert_values(tx: Tx, head: str, rows: Sequence[tuple[Any, ...]], tail: str 
     for start in range(0, len(rows), per):
         part = rows[start : start + per]
         tx.exec(f"{head} VALUES " + ", ".join([mark] * len(part)) + tail, *[v for row in part for v in row])
+
+
+def copy_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
+    """Rows in ``COPY``'s text format: tab-separated, ``\\N`` for null, bytea as ``\\x`` hex."""
+    times: dict[int, str] = {}  # a batch shares one "now": format it once
+
+    def cell(value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            return _escape(value) if _SPECIAL.search(value) else value
+        if kind is int or kind is float:
+            return str(value)
+        if value is None:
+            return "\\N"
+        if kind is dt.datetime:
+            text = times.get(id(value))
+            if text is None:
+                text = times[id(value)] = value.isoformat()
+            return text
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return "\\\\x" + bytes(value).hex()
+        if isinstance(value, bool):
+            return "t" if value else "f"
+        return _escape(str(value))
+
+    return "".join(["\t".join([cell(v) for v in row]) + "\n" for row in rows]).encode()
+
+
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")

@@ -1,0 +1,146 @@
+"""Moving a Robotoff deployment over: import rate, index build, peak memory; backfill rate.
+
+``python -m bench.adopt --logos N`` (also a stage of ``bench.run``):
+
+- a synthetic Robotoff database of N logos (3 per image, every logo with a 2,048-byte embedding,
+  one in ten annotated, one in two with stored neighbours) is built on the machine's PostgreSQL
+  with Robotoff's tables (``tests/robotoff_db.py``);
+- ``logo-ann import robotoff --no-index`` runs in its own process into a fresh SQLite home, then
+  into a fresh PostgreSQL database; each run's rows/s comes from its report, its peak RSS from
+  ``getrusage`` in that process;
+- the embedded index (usearch, the configured default) is then built from the imported store in
+  another process, timed and measured on its own;
+- backfill: N_images photos in the local bucket, ``logo-ann backfill`` in-process (detect → embed
+  → index with the ONNX stand-in models) and through the Pub/Sub emulator pushing to the real
+  ``detect`` function under functions-framework.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+PEAK = [sys.executable, "-m", "bench.peak_rss"]
+
+
+def _run(argv: list[str], env: dict[str, str], timeout: float = 7200) -> tuple[dict[str, Any], float]:
+    """Run ``logo-ann argv`` in its own process; (its JSON report with ``peak_rss_mb``, wall seconds)."""
+    started = time.perf_counter()
+    done = subprocess.run([*PEAK, *argv], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"logo-ann {' '.join(argv)} failed: {done.stderr[-3000:]}")
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    report = {k: v for line in lines for k, v in line.items()}
+    return report, wall
+
+
+def import_rates(logos: int, workdir: Path) -> list[dict[str, Any]]:
+    from tests import robotoff_db
+    from tests.pg import scratch_database
+
+    records: list[dict[str, Any]] = []
+    with scratch_database("bench_robotoff") as source:
+        started = time.perf_counter()
+        robotoff_db.create_schema(source)
+        robotoff_db.fill_synthetic(source, logos)
+        log.info("synthetic Robotoff database of %d logos in %.0f s", logos, time.perf_counter() - started)
+        argv = ["import", "robotoff", "--database-url", source, "--batch-size", "5000"]
+        home = workdir / f"adopt-{uuid.uuid4().hex[:6]}"
+        env = dict(os.environ, LOGO_ANN_HOME=str(home))
+        report, wall = _run([*argv, "--no-index"], env)
+        records.append(_record("import", "sqlite", logos, report, wall))
+        report, wall = _run(argv, env)  # nothing left to import: only the index build
+        records.append(
+            {
+                "benchmark": "adopt",
+                "stage": "index_build",
+                "target": "usearch",
+                "n": logos,
+                "index_s": report["index_seconds"],
+                "documents": report["index_documents"],
+                "peak_rss_mb": report["peak_rss_mb"],
+                "wall_s": round(wall, 1),
+            }
+        )
+        with scratch_database("bench_import_pg") as target:
+            env = dict(
+                os.environ, LOGO_ANN_HOME=str(home) + "-pg", LOGO_ANN_STORE="postgres", LOGO_ANN_DATABASE_URL=target
+            )
+            report, wall = _run([*argv, "--no-index"], env)
+            records.append(_record("import", "postgresql", logos, report, wall))
+    return records
+
+
+def _record(stage: str, target: str, n: int, report: dict[str, Any], wall: float) -> dict[str, Any]:
+    return {
+        "benchmark": "adopt",
+        "stage": stage,
+        "target": target,
+        "n": n,
+        "rows": report["rows"],
+        "imported": report["imported"],
+        "embeddings": report["embeddings"],
+        "seconds": report["seconds"],
+        "rows_per_s": report["rows_per_s"],
+        "peak_rss_mb": report["peak_rss_mb"],
+        "wall_s": round(wall, 1),
+        "batch_size": 5000,
+    }
+
+
+def backfill_rates(images: int, workdir: Path) -> list[dict[str, Any]]:
+    from bench.backfill_stack import pubsub_backfill, seeded_home
+
+    home, env = seeded_home(workdir / "backfill-inprocess", images)
+    report, wall = _run(["backfill", "--bucket", "existing", "--mode", "in-process"], env)
+    records = [
+        {
+            "benchmark": "adopt",
+            "stage": "backfill",
+            "path": "in-process",
+            "objects": images,
+            "processed": report["processed"],
+            "seconds": report["seconds"],
+            "objects_per_s": round(report["processed"] / report["seconds"], 2),
+            "wall_s": round(wall, 1),
+        }
+    ]
+    records.append(pubsub_backfill(workdir / "backfill-pubsub", images))
+    return records
+
+
+def run(logos: int, images: int, workdir: Path) -> list[dict[str, Any]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    records = import_rates(logos, workdir)
+    records += backfill_rates(images, workdir)
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--logos", type=int, default=1_000_000)
+    parser.add_argument("--images", type=int, default=40)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    workdir = RESULTS / "tmp-adopt"
+    records = run(args.logos, args.images, workdir)
+    for record in records:
+        record["cpus"] = os.cpu_count()
+    (RESULTS / "adopt.json").write_text(json.dumps(records, indent=1) + "\n")
+    print(json.dumps(records, indent=1))
+
+
+if __name__ == "__main__":
+    main()
