@@ -158,6 +158,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         for ids, _ in c.store.iter_embeddings():
             done += lists.recompute(ids)
         print(f"neighbour lists recomputed: {done}", file=sys.stderr)
+        revoted = c.propagation().refresh_all()  # the predicted labels follow the new lists
+        print(f"predicted labels re-voted: {revoted}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 from common.adapters.pubsub_queue import PubSubQueue
 from common.domain import Box, ObjectRef
 from common.errors import DependencyError
-from common.messages import CropLogo, CropsMessage
+from common.messages import CropLogo, CropsMessage, RevoteMessage, decode_message
 from tests import services
 
 pytestmark = pytest.mark.integration
@@ -116,3 +116,16 @@ def test_unreachable_emulator_raises_dependency_error(monkeypatch: pytest.Monkey
             queue.publish(_message(8))
     finally:
         queue.close()
+
+
+def test_a_revote_message_travels_beside_crops_messages(topic_and_subscription: tuple[str, str]) -> None:
+    topic, subscription = topic_and_subscription
+    queue = PubSubQueue(PROJECT, topic, timeout=15)
+    queue.publish(RevoteMessage((5, 9, 12)))
+    queue.publish(_message(103))
+    queue.close()
+    received = _pull(subscription, expected=2)
+    decoded = [decode_message(m.data) for m in received]
+    assert RevoteMessage((5, 9, 12)) in decoded and _message(103) in decoded
+    (revote,) = [dict(m.attributes) for m in received if m.attributes.get("kind") == "revote"]
+    assert revote == {"schema_version": "1", "kind": "revote", "logo_count": "3"}

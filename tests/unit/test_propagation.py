@@ -1,4 +1,5 @@
-"""Annotation use cases and pushed re-votes, over SQLite: who gets re-voted, inline or queued."""
+"""Annotation use cases and pushed re-votes, over SQLite and a real PostgreSQL (a throwaway
+database per test): who gets re-voted, inline or queued."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from common.adapters.postgres_store import PostgresStore
 from common.adapters.sql.annotations import SqlAnnotations
+from common.adapters.sql_store import SqlStore
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, Detection, ObjectRef
 from common.errors import NotFoundError
@@ -19,6 +22,7 @@ from common.messages import QueueMessage, RevoteMessage
 from common.pipeline.annotate import Annotator
 from common.pipeline.calibrate import run_calibration
 from common.pipeline.propagate import Propagation
+from tests.pg import scratch_database
 
 
 class Recorder:
@@ -29,20 +33,26 @@ class Recorder:
         self.messages.append(message)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "meta.sqlite3")
-    yield opened
-    opened.close()
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        opened: SqlStore = SqliteStore(tmp_path / "meta.sqlite3")
+        yield opened
+        opened.close()
+        return
+    with scratch_database("logo_ann_votes") as url:
+        opened = PostgresStore(url, pool_size=2)
+        yield opened
+        opened.close()
 
 
-def make_logos(store: SqliteStore, count: int) -> list[int]:
+def make_logos(store: SqlStore, count: int) -> list[int]:
     image, _ = store.upsert_image(ObjectRef("b", "p.jpg", "1"), None, None)
     boxes = [Detection(Box(0.0, i / count, 1.0, (i + 0.5) / count), 0.9, "object") for i in range(count)]
     return [logo.id for logo in store.record_detections(image.id, 100, 100, boxes, "det")]
 
 
-def annotator(store: SqliteStore, tmp_path: Path, inline_max: int = 100) -> tuple[Annotator, Recorder]:
+def annotator(store: SqlStore, tmp_path: Path, inline_max: int = 100) -> tuple[Annotator, Recorder]:
     labels = tmp_path / "labels.full.json"
     labels.write_text(json.dumps({"en:organic": {"name": {"en": "Organic", "fr": "Bio"}}}))
     queue = Recorder()
@@ -51,7 +61,7 @@ def annotator(store: SqliteStore, tmp_path: Path, inline_max: int = 100) -> tupl
     return Annotator(notes, Taxonomies({"labels": str(labels)}), propagation), queue
 
 
-def test_annotating_pushes_to_the_logos_that_list_it(store: SqliteStore, tmp_path: Path) -> None:
+def test_annotating_pushes_to_the_logos_that_list_it(store: SqlStore, tmp_path: Path) -> None:
     a, b, c, d = make_logos(store, 4)
     store.set_neighbours(b, [a, d], [0.0, 0.3])
     store.set_neighbours(c, [a], [0.06])
@@ -74,7 +84,7 @@ def test_annotating_pushes_to_the_logos_that_list_it(store: SqliteStore, tmp_pat
     assert app.notes.get_predictions([a, b, c]) == {}  # no annotated neighbour left
 
 
-def test_a_large_fan_out_goes_through_the_queue(store: SqliteStore, tmp_path: Path) -> None:
+def test_a_large_fan_out_goes_through_the_queue(store: SqlStore, tmp_path: Path) -> None:
     a, *others = make_logos(store, 6)
     for logo_id in others:
         store.set_neighbours(logo_id, [a], [0.01])
@@ -90,7 +100,7 @@ def test_a_large_fan_out_goes_through_the_queue(store: SqliteStore, tmp_path: Pa
     assert sorted(predicted) == sorted(others) and {p.value for p in predicted.values()} == {"lidl"}
 
 
-def test_bad_annotations_are_refused_before_any_write(store: SqliteStore, tmp_path: Path) -> None:
+def test_bad_annotations_are_refused_before_any_write(store: SqlStore, tmp_path: Path) -> None:
     a, b = make_logos(store, 2)
     app, _ = annotator(store, tmp_path)
     with pytest.raises(InvalidAnnotationError):
@@ -103,7 +113,7 @@ def test_bad_annotations_are_refused_before_any_write(store: SqliteStore, tmp_pa
     assert app.annotate([(a, "brand", "Y")], "bob") == 0  # already annotated: skipped
 
 
-def test_relabel_by_value_tag_and_revote(store: SqliteStore, tmp_path: Path) -> None:
+def test_relabel_by_value_tag_and_revote(store: SqlStore, tmp_path: Path) -> None:
     a, b, c = make_logos(store, 3)
     store.set_neighbours(c, [a, b], [0.0, 0.0])
     app, _ = annotator(store, tmp_path)
@@ -113,7 +123,7 @@ def test_relabel_by_value_tag_and_revote(store: SqliteStore, tmp_path: Path) -> 
     assert {app.notes.history(i)[-1].action for i in (a, b)} == {"relabel"}
 
 
-def test_calibration_gives_every_prediction_a_precision(store: SqliteStore, tmp_path: Path) -> None:
+def test_calibration_gives_every_prediction_a_precision(store: SqlStore, tmp_path: Path) -> None:
     ids = make_logos(store, 24)
     brands, stores = ids[:10], ids[10:20]
     for group in (brands, stores):
