@@ -15,7 +15,6 @@ transaction and idempotent on its natural key:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -24,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from common.adapters.migrations import apply_migrations
-from common.adapters.sql.database import Database, Tx, iso, utc_now
+from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.neighbour_lists import NeighbourListQueries
 from common.adapters.sql.off_images import OffImageQueries
 from common.adapters.sql.records import (
     IMAGE_COLUMNS,
@@ -61,7 +61,7 @@ SET_EMBEDDER = (
 )
 
 
-class SqlStore(OffImageQueries):
+class SqlStore(NeighbourListQueries, OffImageQueries):
     """``MetadataStore`` over a SQL database; the schema is migrated when the store opens.
 
     ``off_image_prefix``: the bucket folder under which object names follow Open Food Facts'
@@ -269,19 +269,6 @@ class SqlStore(OffImageQueries):
         return int(self._read("SELECT count(*) FROM embedding")[0][0])
 
     # --- neighbours ---------------------------------------------------------------------
-    def set_neighbours(self, logo_id: int, logo_ids: Sequence[int], distances: Sequence[float]) -> None:
-        if len(logo_ids) != len(distances):
-            raise ValueError(f"{len(logo_ids)} neighbour ids but {len(distances)} distances")
-        document = {"logo_ids": [int(i) for i in logo_ids], "distances": [float(d) for d in distances]}
-        text = json.dumps({**document, "updated_at": iso(utc_now())})
-        sql = f"UPDATE logo SET nearest_neighbors = {self.db.json_param} WHERE id = ?"
-
-        def work(tx: Tx) -> None:
-            if not tx.exec(sql, text, int(logo_id)):
-                raise NotFoundError(f"logo {logo_id} does not exist")
-
-        self.db.run(work, write=True)
-
     def get_neighbours(self, logo_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         sql = "SELECT id, nearest_neighbors FROM logo WHERE id IN {ids} AND nearest_neighbors IS NOT NULL"
         rows = self.db.run(lambda tx: tx.rows_in(sql, _distinct(logo_ids)), write=False)

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from common.ports.metadata_store import MetadataStore
+from common.domain import Neighbour
+from common.ports.metadata_store import MetadataStore, NeighbourList
 from common.ports.vector_index import VectorIndex
 
 
@@ -31,25 +32,27 @@ class NeighbourLists:
         returns the existing logos whose lists changed."""
         offers: dict[int, list[tuple[float, int]]] = defaultdict(list)
         new = set(logo_ids)
+        lists: list[NeighbourList] = []
         for logo_id, vector in zip(logo_ids, vectors, strict=True):
             found = self.index.search(vector, self.candidates, exclude=logo_id)
-            top = found[: self.k]
-            self.store.set_neighbours(logo_id, [n.logo_id for n in top], [n.distance for n in top])
+            lists.append(neighbour_list(logo_id, found[: self.k]))
             for n in found:
                 if n.logo_id not in new:
                     offers[n.logo_id].append((n.distance, logo_id))
-        return self._merge_offers(offers)
+        merged = self._merge_offers(offers)
+        self.store.set_neighbours_many(lists + merged)  # every list of the message: one transaction
+        return {item.logo_id for item in merged}
 
     def recompute(self, logo_ids: Sequence[int]) -> int:
         """Recompute the lists of these logos from the index; returns how many were written."""
         vectors = self.store.get_embeddings(logo_ids)
-        for logo_id, vector in vectors.items():
-            top = self.index.search(vector, self.k, exclude=logo_id)
-            self.store.set_neighbours(logo_id, [n.logo_id for n in top], [n.distance for n in top])
-        return len(vectors)
+        lists = [neighbour_list(i, self.index.search(v, self.k, exclude=i)) for i, v in vectors.items()]
+        self.store.set_neighbours_many(lists)
+        return len(lists)
 
-    def _merge_offers(self, offers: dict[int, list[tuple[float, int]]]) -> set[int]:
-        touched: set[int] = set()
+    def _merge_offers(self, offers: dict[int, list[tuple[float, int]]]) -> list[NeighbourList]:
+        """The existing lists the offered new logos enter (to be written by the caller)."""
+        touched: list[NeighbourList] = []
         if not offers:
             return touched
         current = self.store.get_neighbours(list(offers))
@@ -67,6 +70,9 @@ class NeighbourLists:
                     changed = True
             if changed:
                 best = sorted(pairs.items(), key=lambda item: (item[1], item[0]))[: self.k]
-                self.store.set_neighbours(logo_id, [i for i, _ in best], [d for _, d in best])
-                touched.add(logo_id)
+                touched.append(NeighbourList(logo_id, tuple(i for i, _ in best), tuple(d for _, d in best)))
         return touched
+
+
+def neighbour_list(logo_id: int, found: Sequence[Neighbour]) -> NeighbourList:
+    return NeighbourList(logo_id, tuple(n.logo_id for n in found), tuple(n.distance for n in found))

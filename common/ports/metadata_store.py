@@ -67,6 +67,15 @@ class LogoRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class NeighbourList:
+    """A logo's stored nearest neighbours, ascending distance."""
+
+    logo_id: int
+    logo_ids: tuple[int, ...]
+    distances: tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Change:
     """One entry of the embedding change log, used to catch a derived index up."""
 
@@ -137,6 +146,10 @@ class MetadataStore(OffImageStore, Protocol):
 
     # --- neighbours ---------------------------------------------------------------------
     def set_neighbours(self, logo_id: int, logo_ids: Sequence[int], distances: Sequence[float]) -> None: ...
+
+    def set_neighbours_many(self, lists: Sequence[NeighbourList]) -> None:
+        """Write every list in one transaction (``NotFoundError`` for an unknown logo: none written)."""
+        ...
 
     def get_neighbours(self, logo_ids: Sequence[int]) -> dict[int, dict[str, Any]]: ...
 
