@@ -271,3 +271,22 @@ def test_the_container_is_built_once_per_instance(
     assert len(built) == 1
     (instance,) = built
     assert instance.detector.calls == 2 and len(instance.queue.messages) == 2
+
+
+def test_detect_takes_a_backfill_message_as_the_object_s_upload(container: Container, log_lines: io.StringIO) -> None:
+    data = uploaded(container, "old.jpg")
+    payload = json.dumps({"bucket": BUCKET, "name": "old.jpg", "generation": data["generation"]}).encode()
+    app = client("detect", "cloudevent")
+    assert app.post("/", json=push_body(payload)).status_code == 200
+    assert app.post("/", json=push_body(payload)).status_code == 200  # a repeated delivery changes nothing
+    (image,) = container.store.find_images(BUCKET, "old.jpg")
+    assert image.status == DETECTED and image.ref.generation == data["generation"]
+    assert len(container.store.logos_of_image(image.id)) == 2 and len(container.queue.messages) >= 1
+    assert invocations(log_lines)[0]["event_type"] == PUBLISHED
+
+
+@pytest.mark.parametrize("payload", [b"not json", b'{"bucket": "uploads"}', b"[1, 2]", b"x" * 20_000])
+def test_bad_backfill_messages_are_acknowledged(container: Container, log_lines: io.StringIO, payload: bytes) -> None:
+    assert client("detect", "cloudevent").post("/", json=push_body(payload)).status_code == 200
+    assert [line["outcome"] for line in invocations(log_lines)] == ["rejected"]
+    assert container.queue.messages == []
