@@ -3,6 +3,10 @@
 Every input is validated before anything is written (Robotoff's rules, ``common.labels.values``);
 the write is one transaction with its history entries; the user is the verified identity the
 caller passes. Re-votes follow through ``Propagation.push`` (inline up to a bound, else queued).
+
+The push covers every logo the request names, changed or not: if it fails after the write (the
+queue unreachable: 503), the client's retry writes nothing new but pushes again, so no re-vote is
+lost; re-voting an unchanged neighbourhood stores the same predictions.
 """
 
 from __future__ import annotations
@@ -34,18 +38,18 @@ class Annotator:
         fails the whole batch. Returns the number of logos annotated."""
         writes = [self._write(logo_id, parse_label(kind, value)) for logo_id, kind, value in items]
         changed = self.notes.write_labels(writes, username, ANNOTATE, skip_annotated=True)
-        self.last_push = self.propagation.push(changed)
+        self.last_push = self.propagation.push([w.logo_id for w in writes])
         return len(changed)
 
     def update(self, logo_id: int, kind: object, value: object, username: str) -> bool:
         """Set a logo's label (every derived field recomputed); False when it was already so."""
         changed = self.notes.write_labels([self._write(logo_id, parse_label(kind, value))], username, UPDATE)
-        self.last_push = self.propagation.push(changed)
+        self.last_push = self.propagation.push([logo_id])
         return bool(changed)
 
     def reset(self, logo_id: int, username: str) -> bool:
         changed = self.notes.write_labels([self._write(logo_id, None)], username, RESET)
-        self.last_push = self.propagation.push(changed)
+        self.last_push = self.propagation.push([logo_id])
         return bool(changed)
 
     def relabel(

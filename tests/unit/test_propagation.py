@@ -14,7 +14,7 @@ from common.adapters.sql.annotations import SqlAnnotations
 from common.adapters.sql_store import SqlStore
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, Detection, ObjectRef
-from common.errors import NotFoundError
+from common.errors import DependencyError, NotFoundError
 from common.labels.taxonomy import Taxonomies
 from common.labels.values import InvalidAnnotationError
 from common.labels.vote import VoteParams
@@ -141,3 +141,26 @@ def test_calibration_gives_every_prediction_a_precision(store: SqlStore, tmp_pat
     assert app.notes.latest_calibration()["id"] == report["id"]  # type: ignore[index]
     precision = app.notes.get_predictions([target])[target].precision
     assert precision == pytest.approx(11 / 12, abs=1e-4)  # 10 of 10 brand samples right, shrunk
+
+
+def test_a_retry_after_a_failed_push_pushes_again(store: SqlStore, tmp_path: Path) -> None:
+    a, *others = make_logos(store, 4)
+    for logo_id in others:
+        store.set_neighbours(logo_id, [a], [0.01])
+    app, queue = annotator(store, tmp_path, inline_max=1)
+    down = [True]
+
+    def publish(message: QueueMessage) -> None:
+        if down[0]:
+            raise DependencyError("pubsub", "unreachable")
+        queue.messages.append(message)
+
+    queue.publish = publish  # type: ignore[method-assign]
+    with pytest.raises(DependencyError):
+        app.annotate([(a, "store", "Lidl")], "alice")
+    assert app.notes.get_annotations([a])[a].type == "store" and queue.messages == []  # written, not pushed
+    down[0] = False
+    assert app.annotate([(a, "store", "Lidl")], "alice") == 0  # the client's retry: nothing new written
+    (message,) = queue.messages
+    assert isinstance(message, RevoteMessage) and sorted(message.logo_ids) == sorted([a, *others])
+    assert [e.action for e in app.notes.history(a)] == ["annotate"]
