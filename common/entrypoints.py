@@ -154,11 +154,37 @@ def _attr(event: Any, name: str) -> Any:
 
 
 def handle_http(request: Any) -> Response:
-    """Dispatch a functions-framework request to the search API app (built once)."""
+    """Dispatch a functions-framework request to the search API app (built once); one JSON log
+    line per request: route, method, status and the ``Server-Timing`` stages in milliseconds."""
     configure_logging()
     app = _search_app()
     with app.request_context(request.environ):
-        return app.full_dispatch_request()
+        response = app.full_dispatch_request()
+        _log_request(response)
+        return response
+
+
+def _log_request(response: Response) -> None:
+    from flask import request as current
+
+    rule = current.url_rule
+    stages: dict[str, float] = {}
+    for part in response.headers.get("Server-Timing", "").split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        try:
+            stages[name] = float(duration)
+        except ValueError:
+            continue
+    fields: dict[str, Any] = {
+        "route": rule.rule if rule is not None else None,
+        "method": current.method,
+        "status": response.status_code,
+        "stages_ms": stages,
+    }
+    if rule is None:
+        fields["path"] = current.path[:200]
+    level = logging.WARNING if response.status_code >= 500 else logging.INFO
+    log_invocation(logger, f"search {response.status_code}", level, **fields)
 
 
 _app: tuple[Container, Flask] | None = None

@@ -290,3 +290,27 @@ def test_bad_backfill_messages_are_acknowledged(container: Container, log_lines:
     assert client("detect", "cloudevent").post("/", json=push_body(payload)).status_code == 200
     assert [line["outcome"] for line in invocations(log_lines)] == ["rejected"]
     assert container.queue.messages == []
+
+
+def requests_logged(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [line for line in invocations(stream) if line["message"].startswith("search ")]
+
+
+def test_the_search_function_logs_one_json_line_per_request(container: Container, log_lines: io.StringIO) -> None:
+    message = detected_message(container)
+    assert client("embed_index", "cloudevent").post("/", json=push_body(message.to_json())).status_code == 200
+    first = message.logos[0].logo_id
+    search = client("search", "http")
+    found = search.get(f"/api/v1/ann/search/{first}?count=5")
+    missing = search.get("/api/v1/logos/999")
+    unknown = search.get("/no/such/route")
+    lines = requests_logged(log_lines)
+    assert [line["status"] for line in lines] == [200, 404, 404]
+    hit, gone, nowhere = lines
+    assert hit["route"] == "/api/v1/ann/search/<logo_id>" and hit["method"] == "GET"
+    header = dict(part.strip().split(";dur=") for part in found.headers["Server-Timing"].split(","))
+    assert hit["stages_ms"] == {name: float(ms) for name, ms in header.items()}
+    assert {"vector", "knn", "app"} <= set(hit["stages_ms"])
+    assert gone["route"] == "/api/v1/logos/<logo_id>" and missing.status_code == 404
+    assert nowhere["route"] is None and nowhere["path"] == "/no/such/route" and unknown.status_code == 404
+    assert all(line["severity"] == "INFO" for line in lines)
