@@ -137,7 +137,7 @@ def _sink(c: Any, mode: str) -> Any:
 
     if mode == "pubsub" or (mode == "auto" and c.settings.queue == "pubsub"):
         return PubSubBackfill(c.settings.pubsub_project, c.settings.backfill_topic)
-    return InProcessDetect(c.detect_deps)
+    return InProcessDetect(c.detect)
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:

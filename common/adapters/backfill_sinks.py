@@ -13,19 +13,21 @@ from collections.abc import Callable
 from typing import Any
 
 from common.adapters.pubsub_publisher import PubSubPublisher
-from common.domain import ObjectRef
-from common.pipeline.detect import DetectDeps, detect_object
+from common.domain import StoredObject
+from common.pipeline.detect import DetectResult
 from common.ports.metadata_store import FAILED
 
 
 class InProcessDetect:
+    """The deployment's own detect use case (``Container.detect``: detect, then the crops it queued)."""
+
     mode = "in-process"
 
-    def __init__(self, deps: Callable[[], DetectDeps]) -> None:
-        self._deps = deps
+    def __init__(self, detect: Callable[[StoredObject], DetectResult]) -> None:
+        self._detect = detect
 
-    def send(self, ref: ObjectRef, size: int | None) -> str | None:
-        result = detect_object(ref, size, None, self._deps())
+    def send(self, stored: StoredObject) -> str | None:
+        result = self._detect(stored)
         return (result.error or "failed") if result.status == FAILED else None
 
 
@@ -36,10 +38,13 @@ class PubSubBackfill:
         self._publisher = PubSubPublisher(project, topic, publisher=publisher, timeout=timeout)
         self.topic_path = self._publisher.topic_path
 
-    def send(self, ref: ObjectRef, size: int | None) -> str | None:
+    def send(self, stored: StoredObject) -> str | None:
+        ref = stored.ref
         data = {"bucket": ref.bucket, "name": ref.name, "generation": ref.generation}
-        if size is not None:
-            data["size"] = str(size)
+        if stored.size is not None:
+            data["size"] = str(stored.size)
+        if stored.content_type:
+            data["contentType"] = stored.content_type
         attributes = {"origin": "backfill", "bucket": ref.bucket, "generation": ref.generation}
         self._publisher.publish(json.dumps(data, separators=(",", ":")).encode(), attributes)
         return None

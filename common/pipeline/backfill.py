@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Protocol, TextIO
 
 from common.adoption.progress import Progress
-from common.domain import ObjectRef
+from common.domain import ObjectRef, StoredObject
 from common.errors import TransientError
 from common.ports.backfill_store import BackfillCursor, BackfillStore
 from common.ports.image_store import ImageStore
@@ -38,7 +38,7 @@ IMPORTED_GENERATION = "0"  # images imported from Robotoff carry no storage gene
 class BackfillSink(Protocol):
     mode: str
 
-    def send(self, ref: ObjectRef, size: int | None) -> str | None:
+    def send(self, stored: StoredObject) -> str | None:
         """Hand one object to detect; the permanent failure's reason, or None.
         ``TransientError`` when it could not be handed over."""
         ...
@@ -133,7 +133,7 @@ def _handle(
         if already_done(deps.store, ref):
             return "skipped", None
         pace.wait()
-        reason = deps.sink.send(ref, size)
+        reason = deps.sink.send(StoredObject(ref, size))
         return ("failed", reason) if reason else ("processed", None)
 
     return _retrying(attempt, request.retries, deps.sleep, name)

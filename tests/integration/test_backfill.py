@@ -19,10 +19,9 @@ import pytest
 from common.adapters.backfill_sinks import InProcessDetect
 from common.adapters.sql.backfills import SqlBackfills
 from common.bootstrap import Container
-from common.domain import ObjectRef
+from common.domain import ObjectRef, StoredObject
 from common.errors import DependencyError
 from common.pipeline.backfill import BackfillDeps, BackfillRequest, _Pace, run_backfill
-from common.pipeline.detect import detect_object
 from common.ports.metadata_store import INDEXED
 from tests.reliability.embedded import embedded_container, index_matches_store
 from tests.reliability.test_reconcile import picture
@@ -42,7 +41,7 @@ def container(tmp_path: Path) -> Container:
 
 
 def _deps(c: Container, sink: Any = None) -> BackfillDeps:
-    return BackfillDeps(c.store, c.images, SqlBackfills.of(c.store), sink or InProcessDetect(c.detect_deps))  # type: ignore[arg-type]
+    return BackfillDeps(c.store, c.images, SqlBackfills.of(c.store), sink or InProcessDetect(c.detect))  # type: ignore[arg-type]
 
 
 def _rows(c: Container, name: str) -> list[tuple[Any, ...]]:
@@ -53,7 +52,7 @@ def _rows(c: Container, name: str) -> list[tuple[Any, ...]]:
 def test_backfill_processes_each_object_once_and_reports(container: Container) -> None:
     c = container
     uploaded = c.images.stat(BUCKET, "photos/p0.png")
-    assert uploaded is not None and detect_object(uploaded, None, None, c.detect_deps()).status == INDEXED
+    assert uploaded is not None and c.detect(StoredObject(uploaded)).status == INDEXED
     c.store.upsert_image(ObjectRef(BUCKET, "photos/p1.png", "0"), None, None)  # imported from Robotoff
 
     out = io.StringIO()
@@ -83,13 +82,13 @@ class _Outage:
     mode = "in-process"
 
     def __init__(self, c: Container, fail_from: int) -> None:
-        self.inner, self.calls, self.fail_from = InProcessDetect(c.detect_deps), 0, fail_from
+        self.inner, self.calls, self.fail_from = InProcessDetect(c.detect), 0, fail_from
 
-    def send(self, ref: ObjectRef, size: int | None) -> str | None:
+    def send(self, stored: StoredObject) -> str | None:
         self.calls += 1
         if self.calls >= self.fail_from:
             raise DependencyError("storage", "connection refused")
-        return self.inner.send(ref, size)
+        return self.inner.send(stored)
 
 
 def test_backfill_stops_on_a_persistent_outage_and_resumes_after_its_cursor(container: Container) -> None:
@@ -116,11 +115,12 @@ class _UploadRace:
     mode = "in-process"
 
     def __init__(self, c: Container) -> None:
-        self.c, self.inner = c, InProcessDetect(c.detect_deps)
+        self.c, self.inner = c, InProcessDetect(c.detect)
 
-    def send(self, ref: ObjectRef, size: int | None) -> str | None:
-        assert detect_object(ref, size, "image/png", self.c.detect_deps()).status in (INDEXED, "failed")
-        return self.inner.send(ref, size)
+    def send(self, stored: StoredObject) -> str | None:
+        upload = StoredObject(stored.ref, stored.size, "image/png")  # the upload's own event
+        assert self.c.detect(upload).status in (INDEXED, "failed")
+        return self.inner.send(stored)
 
 
 def test_an_upload_arriving_meanwhile_is_processed_once(container: Container) -> None:

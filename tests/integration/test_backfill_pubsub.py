@@ -26,6 +26,7 @@ import pytest
 
 from common.adapters.backfill_sinks import PubSubBackfill
 from common.adapters.postgres_store import PostgresStore
+from common.domain import StoredObject
 from common.ports.metadata_store import INDEXED
 from tests import pg, services
 from tests.reliability.embedded import embedded_container
@@ -191,7 +192,7 @@ def test_dead_lettered_backfill_message_is_listed_then_replayed_once_fixed(
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator)
         sink = PubSubBackfill(PROJECT, names["topic"], timeout=15)
         try:
-            assert sink.send(ref, 100) is None
+            assert sink.send(StoredObject(ref, 100)) is None
         finally:
             sink.close()
 
