@@ -129,12 +129,12 @@ def _write_paths() -> dict[str, Any]:
                 writes,
                 requestBody=_body("AnnotateRequest"),
                 security=USER,
-            )  # fmt: skip
+            )
         },
         "/api/v1/images/logos/{logo_id}/reset": {
             "post": _op(
                 "Remove a logo's annotation", {204: _answer("reset")}, writes, parameters=[LOGO_PATH], security=USER
-            )  # fmt: skip
+            )
         },
         "/api/v1/images/logos/update": {
             "post": _op(
@@ -143,45 +143,47 @@ def _write_paths() -> dict[str, Any]:
                 [400, 401, 403, 503],
                 parameters=relabel,
                 security=USER,
-            )  # fmt: skip
+            )
         },
     }
 
 
+SEARCH_QUERIES = [
+    query("count", {"type": "integer", "minimum": 1, "maximum": 2000, "default": 25}, "logos, 1..2000"),
+    query("type", TYPE, "annotation type"),
+    query("value", {"type": "string"}, "annotation value (compared by value tag; needs type)"),
+    query("taxonomy_value", {"type": "string"}, "taxonomy id (needs type)"),
+    query("barcode", {"type": "string"}, "product barcode"),
+    query("annotated", {"type": "boolean"}, "only annotated (true) or unannotated (false) logos"),
+    query("random", {"type": "boolean"}, "random order"),
+    query("min_confidence", {"type": "number", "minimum": 0, "maximum": 1}, "minimum detector score"),
+]
+PREDICTION_QUERIES = [
+    query("type", TYPE, "predicted type"),
+    query("value", {"type": "string"}, "predicted value (taxonomy id or value tag)"),
+    query("min_precision", {"type": "number", "minimum": 0, "maximum": 1}, "calibrated precision at least"),
+    query("count", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+    query("cursor", {"type": "string", "pattern": "^[0-9]{1,19}$"}, "next_cursor of the previous page"),
+]
+
+
 def _read_paths() -> dict[str, Any]:
-    search = [
-        query("count", {"type": "integer", "minimum": 1, "maximum": 2000, "default": 25}, "logos, 1..2000"),
-        query("type", TYPE, "annotation type"),
-        query("value", {"type": "string"}, "annotation value (compared by value tag; needs type)"),
-        query("taxonomy_value", {"type": "string"}, "taxonomy id (needs type)"),
-        query("barcode", {"type": "string"}, "product barcode"),
-        query("annotated", {"type": "boolean"}, "only annotated (true) or unannotated (false) logos"),
-        query("random", {"type": "boolean"}, "random order"),
-        query("min_confidence", {"type": "number", "minimum": 0, "maximum": 1}, "minimum detector score"),
-    ]
-    predictions = [
-        query("type", TYPE, "predicted type"),
-        query("value", {"type": "string"}, "predicted value (taxonomy id or value tag)"),
-        query("min_precision", {"type": "number", "minimum": 0, "maximum": 1}, "calibrated precision at least"),
-        query("count", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
-        query("cursor", {"type": "string", "pattern": "^[0-9]{1,19}$"}, "next_cursor of the previous page"),
-    ]
     return {
         "/api/v1/images/logos/search": {
             "get": _op(
                 "Search logos by annotation, barcode, score (Robotoff)",
                 {200: _answer("matching logos; count is the total", "LabelledLogoList")},
                 [400, 503],
-                parameters=search,
-            )  # fmt: skip
+                parameters=SEARCH_QUERIES,
+            )
         },
         "/api/v1/images/logos/predictions": {
             "get": _op(
                 "Predicted labels, page by page",
                 {200: _answer("a page", "PredictionPage")},
                 [400, 503],
-                parameters=predictions,
-            )  # fmt: skip
+                parameters=PREDICTION_QUERIES,
+            )
         },
         "/api/v1/images/logos/{logo_id}": {
             "get": _op(
@@ -198,14 +200,14 @@ def _read_paths() -> dict[str, Any]:
                 requestBody=_body("LabelRequest"),
                 security=USER,
             ),
-        },  # fmt: skip
+        },
         "/api/v1/images/logos/{logo_id}/history": {
             "get": _op(
                 "Every change of a logo's annotation",
                 {200: _answer("oldest first", "History")},
                 [400, 404, 503],
                 parameters=[LOGO_PATH],
-            )  # fmt: skip
+            )
         },
     }
 
