@@ -57,6 +57,7 @@ class Propagation:
         self._report: dict[str, Any] | None = None
         self._report_at = -float("inf")
         self._lock = threading.Lock()
+        self._vote_lock = threading.Lock()  # one re-vote at a time per process: none stores a stale read
 
     def report(self) -> dict[str, Any] | None:
         with self._lock:
@@ -97,8 +98,9 @@ class Propagation:
 
     def revote(self, logo_ids: Sequence[int]) -> int:
         """Vote again for these logos and store the outcome; returns how many were voted."""
-        predictions, none = self.predict(logo_ids)
-        self.notes.put_predictions(predictions, remove=none)
+        with self._vote_lock:
+            predictions, none = self.predict(logo_ids)
+            self.notes.put_predictions(predictions, remove=none)
         return len(predictions) + len(none)
 
     def push(self, changed: Sequence[int]) -> PushResult:
