@@ -1,7 +1,12 @@
 """What the cloud functions do with an event: decode, call one use case, apply the retry rule.
 
-- ``TransientError`` propagates: the platform retries with back-off, then dead-letters.
-- ``PermanentError`` (bad event, bad image) is logged and acknowledged: no retry storm.
+- ``PermanentError`` (bad event, bad image) is logged and acknowledged: not retried
+  (outcome ``rejected``).
+- ``TransientError`` propagates: the platform retries with back-off, then dead-letters
+  (outcome ``retry``; the use case has counted the attempt against the image).
+- ``FaultError`` (``ConfigError``, ``InternalError``) propagates too, logged as an error
+  (outcome ``fault``): the event is retried and then kept in the dead-letter queue until the
+  deployment is fixed, so nothing is lost.
 Each invocation writes one structured log line with its per-stage timings.
 """
 
@@ -19,7 +24,7 @@ from flask import Flask, Response
 
 from common.bootstrap import Container, get_container
 from common.domain import ObjectRef, StoredObject
-from common.errors import InvalidEventError, PermanentError, TransientError
+from common.errors import InvalidEventError, LogoAnnError, PermanentError, TransientError
 from common.messages import QueueMessage, RevoteMessage, decode_message
 from common.observability import configure_logging, log_invocation
 from common.pipeline.detect import delete_object
@@ -140,9 +145,19 @@ def _run(event: Any, handler: Any) -> None:
     except TransientError as exc:
         fields.update(outcome="retry", error=str(exc))
         raise
+    except LogoAnnError as exc:  # FaultError (ConfigError, InternalError): kept for the operator
+        fields.update(outcome="fault", error=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         fields["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
-        level = logging.INFO if fields.get("outcome") == "done" else logging.WARNING
+        outcome = fields.get("outcome")
+        level = (
+            logging.INFO
+            if outcome == "done"
+            else logging.WARNING
+            if outcome in ("rejected", "retry")
+            else logging.ERROR
+        )
         log_invocation(logger, f"{handler.__name__.strip('_')} {fields.get('outcome', 'error')}", level, **fields)
 
 

@@ -1,29 +1,48 @@
-"""The project's exception tree.
+"""The project's exception tree: each leaf names one outcome, and every raise uses a leaf.
 
-    LogoAnnError
-    ├── ConfigError            bad or missing setting (raised at start-up)
-    ├── PermanentError         retrying cannot help: record it and acknowledge
-    │   ├── InvalidImageError  not a decodable image, too large, a decompression bomb
-    │   ├── InvalidEventError  wrong event type, missing fields, unknown schema version
-    │   ├── NotFoundError      an object, image or logo that does not exist
-    │   └── ModelError         a model whose inputs/outputs break the contract
-    └── TransientError         a dependency is unreachable or timed out: raise to retry
-        └── DependencyError    wraps boto3 / pg8000 / tritonclient / elasticsearch failures
+    LogoAnnError               (abstract: never raised itself)
+    ├── PermanentError         the input is bad: retrying cannot help. Recorded and acknowledged
+    │   │                      (not retried); the API answers 4xx.
+    │   ├── InvalidImageError  not a decodable image, too large, a decompression bomb (422)
+    │   ├── InvalidEventError  wrong event type, missing fields, unknown schema version (400/422)
+    │   ├── NotFoundError      an object, image or logo that does not exist (404)
+    │   └── ModelError         a model whose inputs/outputs break the contract (422)
+    ├── TransientError         a dependency is unreachable or timed out. Counted against the
+    │   │                      image and re-raised: the platform retries with back-off, then
+    │   │                      dead-letters; the API answers 503.
+    │   └── DependencyError    wraps boto3 / pg8000 / tritonclient / elasticsearch failures
+    └── FaultError             this deployment is wrong, not the input nor a dependency's health:
+        │                      re-raised like a transient error, so the event is retried and then
+        │                      kept in the dead-letter queue until an operator fixes the cause;
+        │                      logged as an error; the API answers 500.
+        ├── ConfigError        a missing or invalid setting, or a deployment that contradicts it
+        │                      (an index of another dimension or codec)
+        └── InternalError      a broken invariant: a bug, or a request a dependency refuses as
+                               malformed (an Elasticsearch 4xx)
 
-Adapters translate their library's exceptions into this tree (``raise ... from exc``);
-entry points apply one rule: ``TransientError`` is re-raised so the platform retries,
-``PermanentError`` is logged and acknowledged.
+Adapters translate their library's exceptions into this tree (``raise ... from exc``). The
+event entry points (``common.entrypoints``) acknowledge ``PermanentError`` and re-raise the
+others; the API (``common.api.error_handlers``) maps each as noted; the CLI prints any of them
+and exits 2.
 """
 
 from __future__ import annotations
 
 
 class LogoAnnError(Exception):
-    """Base class of every error the project raises on purpose."""
+    """Base class of every error the project raises on purpose (raise one of its leaves)."""
 
 
-class ConfigError(LogoAnnError):
-    """A setting is missing or invalid; the message names the variable."""
+class FaultError(LogoAnnError):
+    """The deployment is wrong; retried (then dead-lettered) so no event is lost meanwhile."""
+
+
+class ConfigError(FaultError):
+    """A setting is missing or invalid, or the deployment contradicts it; the message names it."""
+
+
+class InternalError(FaultError):
+    """A broken invariant: a bug here, or a request a dependency rejects as malformed."""
 
 
 class PermanentError(LogoAnnError):

@@ -7,7 +7,7 @@ for ``num_candidates = min(10000, max(minimum, ceil(factor * k)))`` per shard, n
 ``k + 1``, and excludes the query logo inside the graph search with a ``knn.filter``.
 
 Errors: connection failures, timeouts, 429 and 5xx become ``DependencyError("elasticsearch")``
-(retry); other 4xx responses are our bug or our configuration and become ``LogoAnnError``. A bulk
+(retry); other 4xx responses are our bug or our configuration and become ``InternalError``. A bulk
 request that fails for any document raises: nothing is dropped silently.
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 from elasticsearch import Elasticsearch
 
 from common.domain import Neighbour, cosine_to_distance
-from common.errors import ConfigError, DependencyError, LogoAnnError
+from common.errors import ConfigError, DependencyError, InternalError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def translated(action: str) -> Iterator[None]:
         message = f"{action}: HTTP {status} {exc.message}"
         if status == 429 or status >= 500:
             raise DependencyError(DEPENDENCY, message) from exc
-        raise LogoAnnError(f"{DEPENDENCY} {message}") from exc
+        raise InternalError(f"{DEPENDENCY} {message}") from exc
     except elasticsearch.TransportError as exc:  # connection refused, timeout, TLS
         raise DependencyError(DEPENDENCY, f"{action}: {exc}") from exc
 
@@ -194,7 +194,9 @@ class ElasticsearchIndex:
         if matrix is None:
             return
         if matrix.shape[1] != self.dim:
-            raise LogoAnnError(f"vectors have {matrix.shape[1]} dimensions, the index {self.dim}")
+            raise ConfigError(
+                f"vectors have {matrix.shape[1]} dimensions, the index {self.dim}: reindex after a model change"
+            )
         operations: list[dict[str, Any]] = []
         for logo_id, vector in zip(ids, matrix.tolist(), strict=True):
             operations.append({"index": {"_index": self.alias, "_id": str(int(logo_id))}})
@@ -243,7 +245,7 @@ class ElasticsearchIndex:
         summary = f"bulk: {len(failed)} of {len(items)} items failed, first {failed[0]}"
         if any(status == 429 or status >= 500 for _, _, status, _ in failed):
             raise DependencyError(DEPENDENCY, summary)
-        raise LogoAnnError(f"{DEPENDENCY} {summary}")
+        raise InternalError(f"{DEPENDENCY} {summary}")
 
     # --- reads ---------------------------------------------------------------------------------
     def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:

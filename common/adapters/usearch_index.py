@@ -30,7 +30,7 @@ from common.adapters._usearch_persistence import Persistence
 from common.adapters._usearch_query import ranked, raw_search
 from common.adapters._vector_file import MISSING, RowMap, VectorFile
 from common.domain import Neighbour
-from common.errors import LogoAnnError
+from common.errors import ConfigError, InternalError, LogoAnnError
 
 from usearch.index import Index  # isort: skip  (after onnxruntime)
 
@@ -57,7 +57,7 @@ class UsearchIndex(Persistence):
         threads: int = 0,
     ) -> None:
         if dtype not in DTYPES:
-            raise LogoAnnError(f"usearch dtype must be one of {DTYPES}, got {dtype!r}")
+            raise ConfigError(f"usearch dtype must be one of {DTYPES}, got {dtype!r}")
         self.directory, self.dim, self.dtype = Path(directory), int(dim), dtype
         self.params = {
             "connectivity": connectivity,
@@ -130,10 +130,10 @@ class UsearchIndex(Persistence):
         }
         for key, value in expected.items():
             if meta.get(key) != value:
-                raise LogoAnnError(f"saved {key}={meta.get(key)!r}, this index wants {value!r}")
+                raise InternalError(f"saved {key}={meta.get(key)!r}, this index wants {value!r}")
         graph_path = self.directory / meta["index_file"]
         if graph_path.stat().st_size != meta["index_bytes"] or files.crc32_of(graph_path) != meta["index_crc32"]:
-            raise LogoAnnError(f"{graph_path.name} does not match its recorded size and checksum")
+            raise InternalError(f"{graph_path.name} does not match its recorded size and checksum")
         graph = self._new_graph()
         graph.load(str(graph_path))
         vectors, rows = None, RowMap()
@@ -142,10 +142,10 @@ class UsearchIndex(Persistence):
             if meta.get("vectors_file"):
                 path = self.directory / meta["vectors_file"]
                 if not path.is_file():
-                    raise LogoAnnError(f"{path.name} is missing")
+                    raise InternalError(f"{path.name} is missing")
                 vectors = VectorFile(path, self.dim)
             if len(pairs) != len(graph) or (len(pairs) and pairs[:, 1].max() >= (vectors.rows if vectors else 0)):
-                raise LogoAnnError("row map and vectors file disagree with the graph")
+                raise InternalError("row map and vectors file disagree with the graph")
             rows = RowMap(pairs[:, 0], pairs[:, 1])
         return graph, rows, vectors, int(meta["applied_seq"]), int(meta["generation"])
 
@@ -183,9 +183,11 @@ class UsearchIndex(Persistence):
         if matrix is None:
             return keys.astype(np.uint64), np.zeros((0, self.dim), np.float32)
         if matrix.shape[1] != self.dim:
-            raise LogoAnnError(f"vectors have {matrix.shape[1]} dimensions, the index {self.dim}")
+            raise ConfigError(
+                f"vectors have {matrix.shape[1]} dimensions, the index {self.dim}: reindex after a model change"
+            )
         if (keys < 0).any():
-            raise LogoAnnError("logo ids must be non-negative")
+            raise InternalError("logo ids must be non-negative")
         _, last = np.unique(keys[::-1], return_index=True)  # a repeated id keeps its last vector
         keep = np.sort(len(keys) - 1 - last)
         return keys[keep].astype(np.uint64), matrix[keep]
@@ -221,7 +223,7 @@ class UsearchIndex(Persistence):
     def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dim:
-            raise LogoAnnError(f"query has {query.shape[0]} dimensions, the index {self.dim}")
+            raise InternalError(f"query has {query.shape[0]} dimensions, the index {self.dim}")
         graph, rows, vectors = self._graph, self._rows, self._vectors
         size = len(graph)
         if k <= 0 or size == 0:

@@ -1,4 +1,6 @@
-"""How each outcome of the exception tree (``common.errors``) becomes an HTTP answer.
+"""How each outcome of the exception tree (``common.errors``) becomes an HTTP answer:
+``BadQuery`` 400, ``NotFoundError`` 404, other ``PermanentError`` 422, ``TransientError`` 503
+(retry later), ``FaultError`` (``ConfigError``, ``InternalError``) 500, logged with its trace.
 
 Every error body is JSON: ``{"error": message, "status": code}``.
 """
@@ -12,7 +14,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from common.api.context import error
-from common.errors import LogoAnnError, NotFoundError, PermanentError, TransientError
+from common.errors import FaultError, LogoAnnError, NotFoundError, PermanentError, TransientError
 from common.pipeline.search import BadQuery
 
 logger = logging.getLogger(__name__)
@@ -36,8 +38,13 @@ def register_errors(app: Flask) -> None:
         logger.warning("dependency unavailable: %s", exc)
         return error(503, "a dependency is temporarily unavailable; retry later")
 
+    @app.errorhandler(FaultError)
+    def fault(exc: FaultError) -> Any:
+        logger.exception("request failed: %s", type(exc).__name__)
+        return error(500, "internal error")
+
     @app.errorhandler(LogoAnnError)
-    def other(exc: LogoAnnError) -> Any:
+    def other(exc: LogoAnnError) -> Any:  # a raise of the abstract base: treated as a fault
         logger.exception("request failed")
         return error(500, "internal error")
 
