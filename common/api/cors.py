@@ -7,8 +7,9 @@ browsers drop every credentialed answer whose ``Access-Control-Allow-Origin`` is
   comma-separated list of exact origins) is echoed, with ``Access-Control-Allow-Credentials:
   true``; every answer carries ``Vary: Origin`` so caches keep one copy per origin;
 - a preflight (``OPTIONS`` with ``Access-Control-Request-Method``) on any route is answered 204
-  before the view and its auth check run: the methods that route has, the headers the browser
-  asked for, ``Access-Control-Max-Age``;
+  before the view and its auth check run: every method the API has (``API_METHODS``, as Robotoff
+  allows all), the headers the browser asked for, ``Access-Control-Max-Age``; its ``Allow``
+  header names the methods of that route;
 - ``Server-Timing`` and ``ETag`` are exposed to pages (``Timing-Allow-Origin: *``).
 
 A request without ``Origin`` (not from a browser page) gets no CORS headers; a disallowed origin
@@ -21,6 +22,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 MAX_AGE_S = 86400
+API_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 EXPOSED = "Server-Timing, ETag"
 
 
@@ -57,7 +59,7 @@ def preflight() -> Response | None:
     response = Response(status=204)
     response.headers["Allow"] = ", ".join(route_methods())
     if request.headers.get("Access-Control-Request-Method") and allowed_origin(request.headers.get("Origin")):
-        response.headers["Access-Control-Allow-Methods"] = ", ".join(route_methods())
+        response.headers["Access-Control-Allow-Methods"] = API_METHODS
         asked = request.headers.get("Access-Control-Request-Headers", "").strip()
         if asked:
             response.headers["Access-Control-Allow-Headers"] = asked

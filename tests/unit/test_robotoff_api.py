@@ -132,6 +132,9 @@ def test_preflights_answer_the_asked_headers_and_the_routes_methods(client: Any)
     assert response.headers["Access-Control-Allow-Headers"] == "content-type, authorization"
     assert "POST" in response.headers["Access-Control-Allow-Methods"].split(", ")
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    put = client.options("/api/v1/images/logos/1", headers={**asked, "Access-Control-Request-Method": "PUT"})
+    assert put.status_code == 204 and "PUT" in put.headers["Access-Control-Allow-Methods"].split(", ")
+    assert set(put.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PUT"}  # what this route has
 
 
 def test_only_listed_origins_when_configured(tmp_path: Path) -> None:
