@@ -80,7 +80,8 @@ STORAGE = {
     "size is a list": ({**GOOD, "size": [1]}, FINALIZED, "size"),
     "name over 1024 bytes": ({**GOOD, "name": "n" * 5000}, FINALIZED, "1024"),
     "wrong event type (archived)": (GOOD, "google.cloud.storage.object.v1.archived", "type"),
-    "wrong event type (Pub/Sub to detect)": (GOOD, PUBLISHED, "type"),
+    # detect takes Pub/Sub events only as backfill messages: storage data in one is refused
+    "Pub/Sub event to detect without a backfill message": (GOOD, PUBLISHED, "message.data"),
 }
 
 
