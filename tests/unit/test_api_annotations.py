@@ -254,3 +254,15 @@ def test_an_annotation_survives_re_detection_of_the_same_image(client: Any, cont
     history = client.get(f"/api/v1/images/logos/{carried['id']}/history").get_json()["history"]
     assert [e["action"] for e in history] == ["carry"]
     assert details(client, 1)[0]["annotation_value"] == "Coca Cola"  # the old record keeps it too
+
+
+def test_search_by_barcode(tmp_path: Path, auth_pl: ProductOpenerAuthDouble) -> None:
+    c = api_container(tmp_path, off_auth_url=auth_pl.url, off_image_prefix="data/")
+    ingest(c, [(RED, BLUE)])  # logos 1, 2: not an Open Food Facts path, no barcode
+    ref = c.images.put(c.settings.bucket, "data/324/227/210/2359/4.jpg", two_squares(GREEN, BLUE))
+    detect_object(ref, None, "image/png", c.detect_deps())  # logos 3, 4 of product 3242272102359
+    client = create_app(c).test_client()
+    body = client.get("/api/v1/images/logos/search?barcode=3242272102359").get_json()
+    assert body["count"] == 2 and {logo["id"] for logo in body["logos"]} == {3, 4}
+    assert {logo["barcode"] for logo in body["logos"]} == {"3242272102359"}
+    assert client.get("/api/v1/images/logos/search?barcode=0000").get_json()["count"] == 0
