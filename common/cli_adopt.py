@@ -74,7 +74,7 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
     report = run_import(source, SqlImports.of(c.store), bucket, prefix, args.batch_size,
                         restart=args.restart)  # fmt: skip
     body = report.as_dict()
-    if not args.no_index:
+    if not args.no_index and next(iter(c.store.iter_embeddings(batch_size=1)), None) is not None:
         indexed, seconds = _index(c)
         body.update(index_seconds=round(seconds, 3), indexed=indexed, index_documents=c.index.count())
     print(json.dumps(body))
@@ -123,11 +123,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         report = run_backfill(BackfillDeps(c.store, c.images, SqlBackfills.of(c.store), sink), request)  # type: ignore[arg-type]
     finally:
-        if sink.mode == "in-process":
-            c.fresh_index().flush()
         close = getattr(sink, "close", None)
         if callable(close):
             close()
+    if sink.mode == "in-process" and report.this_run["processed"]:
+        c.fresh_index().flush()  # saved now rather than caught up from the change log at the next start
     print(json.dumps(report.as_dict()))
     return 0
 
