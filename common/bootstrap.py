@@ -9,13 +9,9 @@ ready-made adapters in place of the ones the settings choose (tests pass fakes t
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from common.adapters.build import (
     build_detector,
@@ -26,7 +22,9 @@ from common.adapters.build import (
     build_store,
 )
 from common.crops import CropService, DecodedImageCache
-from common.domain import Neighbour, StoredObject
+from common.domain import StoredObject
+from common.errors import ConfigError
+from common.lazy_index import LazyIndex
 from common.messages import QueueMessage, RevoteMessage
 from common.pipeline.detect import DetectDeps, DetectResult, detect_object
 from common.pipeline.embed_index import EmbedDeps, embed_and_index
@@ -41,6 +39,13 @@ from common.ports.models import CropEmbedder, LogoDetector
 from common.ports.vector_index import DerivedIndex, VectorIndex
 from common.remote_images import FetchPolicy
 from common.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from common.labels.taxonomy import Taxonomies
+    from common.labels.vote import VoteParams
+    from common.pipeline.annotate import Annotator
+    from common.pipeline.propagate import Propagation
+    from common.ports.annotation_store import AnnotationStore
 
 __all__ = ["Container", "DerivedIndex", "get_container"]
 
@@ -65,6 +70,9 @@ class Container:
         self._store, self._index, self._images = store, index, images
         self._queue, self._detector, self._embedder = queue, detector, embedder
         self._crops: CropService | None = None
+        self._notes: AnnotationStore | None = None
+        self._taxonomies: Taxonomies | None = None
+        self._propagation: Propagation | None = None
 
     def _once(self, attribute: str, build: Any) -> Any:
         """The member kept in ``attribute``, built by ``build()`` on first use (thread-safe)."""
@@ -152,7 +160,7 @@ class Container:
             self.images,
             self.detector,
             self.queue,
-            _LazyIndex(self),
+            LazyIndex(self.fresh_index),
             s.max_image_bytes,
             s.max_image_pixels,
             s.max_attempts,
@@ -202,45 +210,55 @@ class Container:
                 embed_and_index(message, self.embed_deps())
 
     # --- annotations and propagation ---------------------------------------------------
-    @functools.cached_property
-    def notes(self) -> Any:
+    @property
+    def notes(self) -> AnnotationStore:
         """The annotation store, on the metadata store's database."""
-        from common.adapters.sql.annotations import SqlAnnotations
+        notes: AnnotationStore = self._once("_notes", self._build_notes)
+        return notes
 
-        return SqlAnnotations(self.store.db)  # type: ignore[attr-defined]
+    def _build_notes(self) -> AnnotationStore:
+        from common.adapters.sql.annotations import SqlAnnotations
+        from common.adapters.sql_store import SqlStore
+
+        store = self.store
+        if not isinstance(store, SqlStore):
+            raise ConfigError("annotations live in the SQL metadata store (LOGO_ANN_STORE=sqlite or postgres)")
+        return SqlAnnotations(store.db)
 
     @property
-    def annotations(self) -> Any:
-        """The annotation store (``AnnotationStore``), as the LogoDetails routes read it."""
+    def annotations(self) -> AnnotationStore:
+        """The annotation store, as the LogoDetails routes read it."""
         return self.notes
 
-    @functools.cached_property
-    def taxonomies(self) -> Any:
+    @property
+    def taxonomies(self) -> Taxonomies:
+        taxonomies: Taxonomies = self._once("_taxonomies", self._build_taxonomies)
+        return taxonomies
+
+    def _build_taxonomies(self) -> Taxonomies:
         from common.labels.taxonomy import Taxonomies, default_sources
 
         s = self.settings
         explicit = {"labels": s.taxonomy_labels, "brands": s.taxonomy_brands, "categories": s.taxonomy_categories}
         return Taxonomies(default_sources(explicit, s.home), refresh_s=s.taxonomy_refresh_s)
 
-    @functools.cached_property
-    def vote_params(self) -> Any:
+    @property
+    def vote_params(self) -> VoteParams:
         from common.labels.vote import VoteParams
 
         return VoteParams(self.settings.vote_max_distance, self.settings.vote_prior_weight)
 
-    def propagation(self) -> Any:
+    def propagation(self) -> Propagation:
+        propagation: Propagation = self._once("_propagation", self._build_propagation)
+        return propagation
+
+    def _build_propagation(self) -> Propagation:
         from common.pipeline.propagate import Propagation
 
-        with self._lock:
-            found = self.__dict__.get("_propagation")
-            if found is None:
-                found = Propagation(
-                    self.store, self.notes, self.vote_params, self.queue, self.settings.revote_inline_max
-                )
-                self.__dict__["_propagation"] = found
-            return found
+        s = self.settings
+        return Propagation(self.store, self.notes, self.vote_params, self.queue, s.revote_inline_max)
 
-    def annotator(self) -> Any:
+    def annotator(self) -> Annotator:
         from common.pipeline.annotate import Annotator
 
         return Annotator(self.notes, self.taxonomies, self.propagation())
@@ -255,45 +273,6 @@ class Container:
             s.max_image_bytes,
             s.max_image_pixels,
         )
-
-
-class _LazyIndex:
-    """A ``VectorIndex`` that builds the container's index only when a use case really touches it
-    (detect rarely does: only to retire a replaced or deleted image's logos)."""
-
-    def __init__(self, container: Container) -> None:
-        self._container = container
-
-    def _index(self) -> VectorIndex:
-        return self._container.fresh_index()
-
-    @property
-    def dim(self) -> int:
-        return self._index().dim
-
-    def upsert(self, ids: Sequence[int], vectors: np.ndarray) -> None:
-        self._index().upsert(ids, vectors)
-
-    def delete(self, ids: Iterable[int]) -> None:
-        self._index().delete(ids)
-
-    def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:
-        return self._index().search(vector, k, exclude)
-
-    def ids(self) -> set[int]:
-        return self._index().ids()
-
-    def get_vectors(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
-        return self._index().get_vectors(ids)
-
-    def count(self) -> int:
-        return self._index().count()
-
-    def flush(self) -> None:
-        self._index().flush()
-
-    def health(self) -> Mapping[str, Any]:
-        return self._index().health()
 
 
 _container: Container | None = None
