@@ -116,7 +116,14 @@ def _search_paths() -> dict[str, Any]:
         "/api/v1/search/image": {
             "post": operation(
                 "Detect the logos of an uploaded image and search with each; nothing is stored unless asked",
-                {200: json_response("every detected logo with its neighbours", "ImageSearchResults")},
+                {
+                    200: json_response("every detected logo with its neighbours", "ImageSearchResults"),
+                    202: json_response(
+                        "with store=true where the platform runs the pipeline (LOGO_ANN_PIPELINE=platform): "
+                        "the search, and the stored object's reference",
+                        "ImageSearchStored",
+                    ),
+                },
                 [400, 401, 403, 413, 422, 503],
                 parameters=[COUNT_QUERY, store],
                 requestBody=image_body(),
@@ -159,6 +166,9 @@ def _logo_paths() -> dict[str, Any]:
                 "Store an image and run the pipeline on it",
                 {
                     201: json_response("stored and processed", "UploadResult"),
+                    202: json_response(
+                        "stored; the platform runs the pipeline (LOGO_ANN_PIPELINE=platform)", "StoredObject"
+                    ),
                     422: json_response("stored, but the image cannot be used", "UploadResult"),
                 },
                 [400, 401, 403, 413, 503],

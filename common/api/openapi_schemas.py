@@ -134,6 +134,27 @@ SCHEMAS: dict[str, Any] = {
         },
         required=["logos", "count"],
     ),
+    "StoredObject": obj(
+        {
+            "status": {"type": "string", "enum": ["stored"]},
+            "image": obj(
+                {
+                    "bucket": {"type": "string"},
+                    "name": {"type": "string"},
+                    "generation": {"type": "string"},
+                    "size": nullable({"type": "integer", "minimum": 0}),
+                    "content_type": nullable({"type": "string"}),
+                }
+            ),
+        }
+    ),
+    "ImageSearchStored": obj(
+        {
+            "logos": {"type": "array", "items": ref("DetectedLogo")},
+            "count": {"type": "integer", "minimum": 0},
+            "stored": ref("StoredObject"),
+        }
+    ),
     "UploadResult": obj(
         {
             "image_id": ID,
