@@ -7,11 +7,11 @@ import shutil
 import signal
 import threading
 from pathlib import Path
-from typing import Any
 
 import waitress
 
 from common.api import create_app
+from common.bootstrap import Container
 from common.ingest import IMAGE_SUFFIXES, ingest_file
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class InboxWatcher(threading.Thread):
     are left alone); names starting with '.' are ignored (write to ``.name`` then rename).
     """
 
-    def __init__(self, container: Any, inbox: Path, interval: float = 1.0) -> None:
+    def __init__(self, container: Container, inbox: Path, interval: float = 1.0) -> None:
         super().__init__(name="inbox", daemon=True)
         self.container = container
         self.inbox = inbox
@@ -62,7 +62,7 @@ class InboxWatcher(threading.Thread):
         return done
 
 
-def serve(container: Any, host: str, port: int, watch_inbox: bool = True) -> None:
+def serve(container: Container, host: str, port: int, watch_inbox: bool = True) -> None:
     app = create_app(container)
     container.fresh_index()  # load and catch the index up before the first request
     watcher = None

@@ -24,3 +24,19 @@ def test_inbox_processes_complete_files_and_moves_them(tmp_path: Path) -> None:
     assert (inbox / ".partial.jpg").exists() and (inbox / "notes.txt").exists()
     assert container.index.count() == 2  # the photo's two logos were embedded and indexed
     assert watcher.poll() == 0
+
+
+def test_inbox_keeps_a_file_while_a_dependency_is_down(tmp_path: Path) -> None:
+    container = fake_container(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    watcher = InboxWatcher(container, inbox)
+    (inbox / "photo.png").write_bytes(jpeg((255, 0, 0), (0, 0, 255)))
+    container.embedder.down = True  # type: ignore[attr-defined]
+    assert watcher.poll() == 0 and watcher.poll() == 0  # seen, then tried: the embedder is down
+    assert (inbox / "photo.png").exists() and not (inbox / "failed" / "photo.png").exists()
+    (image,) = container.store.find_images(container.settings.bucket, next(iter(container.images.objects))[1])  # type: ignore[attr-defined]
+    assert image.attempts == 1
+    container.embedder.down = False  # type: ignore[attr-defined]
+    assert watcher.poll() == 1 and (inbox / "done" / "photo.png").exists()
+    assert container.index.count() == 2
