@@ -37,6 +37,18 @@ MUTATING: dict[str, dict[str, Any]] = {
     "/api/v1/search/image": {"data": two_squares((255, 0, 0), (0, 0, 255)), "query_string": {"store": "true"}},
     "/api/v1/admin/reindex": {},
     "/api/v1/admin/reconcile": {"query_string": {"requeue": "true", "older_than": "0"}},
+    "/api/v1/admin/calibrate": {},
+}
+# every route that records who changed something: a verified Open Food Facts user or the token
+USER_WRITES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/images/logos/annotate"): {
+        "json": {"annotations": [{"logo_id": 1, "type": "brand", "value": "x"}]}
+    },
+    ("PUT", "/api/v1/images/logos/<int:logo_id>"): {"json": {"type": "brand", "value": "x"}},
+    ("POST", "/api/v1/images/logos/<int:logo_id>/reset"): {},
+    ("POST", "/api/v1/images/logos/update"): {
+        "query_string": {"source_type": "brand", "source_value": "x", "target_type": "brand", "target_value": "y"}
+    },
 }
 READ_ONLY_POSTS = {"/api/v1/ann/batch", "/api/v1/search/embedding"}  # plus search/image without store=true
 
@@ -52,7 +64,39 @@ def app_over(tmp_path: Path, **settings: Any) -> tuple[Any, Container]:
 def test_every_post_route_is_classified(tmp_path: Path) -> None:
     app, _ = app_over(tmp_path)
     posts = {r.rule for r in app.url_map.iter_rules() if "POST" in r.methods}
-    assert posts == set(MUTATING) | READ_ONLY_POSTS  # a new POST route must be listed above
+    user_posts = {path for method, path in USER_WRITES if method == "POST"}
+    assert posts == set(MUTATING) | READ_ONLY_POSTS | user_posts  # a new POST route must be listed above
+    others = {(m, r.rule) for r in app.url_map.iter_rules() for m in r.methods & {"PUT", "DELETE", "PATCH"}}
+    assert others == {key for key in USER_WRITES if key[0] != "POST"}
+
+
+@pytest.mark.parametrize(("method", "rule"), list(USER_WRITES))
+def test_user_writes_need_a_verified_identity_even_from_this_machine(
+    tmp_path: Path, method: str, rule: str, record: Record
+) -> None:
+    from tests.doubles.product_opener import ProductOpenerAuthDouble
+
+    auth_pl = ProductOpenerAuthDouble().start()
+    try:
+        app, _ = app_over(tmp_path, off_auth_url=auth_pl.url, api_token=TOKEN)
+        client = app.test_client()
+        path, request = rule.replace("<int:logo_id>", "1"), USER_WRITES[(method, rule)]
+        anonymous = [client.open(path, method=method, environ_base=where, **request) for where in (REMOTE, LOCAL)]
+        client.set_cookie("session", "user_id&alice&user_session&guessed")
+        forged = client.open(path, method=method, environ_base=LOCAL, **request)
+        client.delete_cookie("session")
+        service = client.open(path, method=method, headers={"Authorization": f"Bearer {TOKEN}"}, **request)
+    finally:
+        auth_pl.stop()
+    record(
+        "security",
+        f"{method} {path}: no credentials (remote, local) / forged session cookie / service token",
+        f"{anonymous[0].status_code}, {anonymous[1].status_code} / {forged.status_code} / {service.status_code}",
+    )
+    assert [r.status_code for r in anonymous] == [401, 401] and forged.status_code == 403
+    assert all(r.is_json and r.get_json()["error"] for r in (*anonymous, forged))
+    assert service.status_code < 300, service.get_data(as_text=True)
+    assert len(auth_pl.requests) == 1  # only the forged cookie was asked about; it was refused
 
 
 @pytest.mark.parametrize("path", MUTATING)
