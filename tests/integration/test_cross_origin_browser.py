@@ -202,3 +202,19 @@ def test_writes_without_a_verified_session_are_refused_readably(page: Any, api: 
     forged = call(page, f"{base}/api/v1/images/logos/5", method="PUT", headers=json_headers, body=body)
     assert forged["status"] == 403 and "did not recognise" in forged["body"]["error"]
     assert call(page, f"{base}/api/v1/images/logos/5")["body"]["annotation_type"] is None
+
+
+def test_an_origin_off_the_configured_list_cannot_read_answers(
+    page: Any, tmp_path: Path, auth_pl: ProductOpenerAuthDouble
+) -> None:
+    container = api_container(tmp_path, off_auth_url=auth_pl.url, cors_origins="https://hunger.openfoodfacts.org")
+    ingest(container, PAIRS[:1])
+    server = make_server("127.0.0.1", 0, create_app(container), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(Exception, match="Failed to fetch"):  # the browser withholds the answer
+            call(page, f"http://127.0.0.1:{server.server_port}/api/v1/ann/search/1?count=5")
+    finally:
+        server.shutdown()
+        server.server_close()
