@@ -79,13 +79,15 @@ def start_server(home: Path, port: int, models: dict[str, Path]) -> subprocess.P
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/api/v1/info")
             if conn.getresponse().status == 200:
                 return proc
         except OSError:
             pass
+        finally:
+            conn.close()
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"the API server did not start (exit code {proc.poll()})")
