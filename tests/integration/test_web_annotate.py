@@ -45,6 +45,7 @@ def api(base_url: str, path: str) -> Any:
 
 
 def test_annotate_from_the_grid_then_see_prediction_and_history(page: Any, base_url: str) -> None:  # noqa: F811
+    page.set_default_timeout(90_000)  # a wait, not a speed check: the machine may be busy
     page.goto(f"{base_url}/?logo=1")
     page.wait_for_selector("#annotate:not([hidden])")
     page.wait_for_selector("#grid .card[data-logo-id='3']")
