@@ -1,0 +1,80 @@
+"""Pushed re-votes on the cloud-shaped stack: an annotation written through the ``search``
+function re-votes its neighbours through the Pub/Sub emulator and ``embed_index``, not inside the
+request (``LOGO_ANN_REVOTE_INLINE_MAX=0``), on PostgreSQL and the Elasticsearch double."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from common.samples import write_samples
+from tests.integration.test_stack_e2e import get, searchable_logos, upload, wait_for_logos
+from tests.stack import Stack, missing_prerequisites, start_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+TOKEN = "stack-revote-token"
+DEADLINE_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    reasons = missing_prerequisites()
+    if reasons:
+        pytest.skip("the local cloud stack cannot run here: " + "; ".join(reasons))
+    overrides = {
+        "LOGO_ANN_REVOTE_INLINE_MAX": "0",  # every re-vote through the queue
+        "LOGO_ANN_VOTE_MAX_DISTANCE": "1.0",  # the stand-in models' distances say nothing: all neighbours vote
+        "LOGO_ANN_API_TOKEN": TOKEN,
+    }
+    running = start_stack(tmp_path_factory.mktemp("stack-revote"), overrides=overrides)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def predictions(stack: Stack, ids: list[int]) -> dict[int, Any]:
+    logos = get(stack, "/api/v1/images/logos?logo_ids=" + ",".join(map(str, ids)))["logos"]
+    return {logo["id"]: logo["prediction"] for logo in logos}
+
+
+def test_an_annotation_reaches_its_neighbours_through_the_queue(stack: Stack, tmp_path: Path) -> None:
+    photos = write_samples(tmp_path / "photos", 4, seed=5)
+    upload(stack, photos)
+    wait_for_logos(stack, 4)
+    logo_ids = sorted(searchable_logos(stack, 500))
+    target = logo_ids[0]
+    deadline = time.monotonic() + DEADLINE_S
+    while not get(stack, f"/api/v1/logos/{target}")["nearest_neighbors"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    neighbours = get(stack, f"/api/v1/logos/{target}")["nearest_neighbors"]["logo_ids"]
+    citing = [
+        i
+        for i in logo_ids
+        if i != target and target in (get(stack, f"/api/v1/logos/{i}")["nearest_neighbors"] or {}).get("logo_ids", [])
+    ]
+    assert citing, f"no logo lists {target} among its neighbours ({neighbours})"
+    assert all(p is None for p in predictions(stack, citing).values())  # nothing annotated yet
+
+    response = requests.post(
+        stack.env["SEARCH_URL"] + "/api/v1/images/logos/annotate",
+        json={"annotations": [{"logo_id": target, "type": "brand", "value": "Stack Cola"}]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    assert response.status_code == 200 and response.json() == {"annotated": 1}
+    found: dict[int, Any] = {}
+    while time.monotonic() < deadline + DEADLINE_S:
+        found = predictions(stack, citing)
+        if all(found.values()):
+            break
+        time.sleep(0.5)
+    assert all(p and (p["type"], p["value"]) == ("brand", "stack-cola") for p in found.values()), found
+    log = (stack.root / "logs" / "embed_index.log").read_text(errors="replace")
+    assert "revoted" in log  # embed_index ran the re-vote messages
