@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from common.api import create_app
 from tests.api_support import api_container, ingest
 from tests.doubles.product_opener import ProductOpenerAuthDouble
-from tests.integration.test_web_page import browser, page  # noqa: F401 (fixtures)
+from tests.integration.test_web_page import ARTIFACTS, browser, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -80,3 +80,5 @@ def test_annotate_from_the_grid_then_see_prediction_and_history(page: Any, base_
     page.wait_for_function("() => document.getElementById('prediction').textContent.startsWith('brand = coca-cola')")
     assert "2 for, 0 against" in page.text_content("#prediction")
     assert "not calibrated yet" in page.text_content("#prediction")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-annotate.png"), full_page=True)
