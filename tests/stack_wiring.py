@@ -97,6 +97,7 @@ def function_env(found: Mapping[str, str], root: Path, bucket: str, ports: Mappi
         "LOGO_ANN_S3_ACCESS_KEY_ID": ACCESS_KEY,
         "LOGO_ANN_S3_SECRET_ACCESS_KEY": SECRET_KEY,
         "LOGO_ANN_QUEUE": "pubsub",
+        "LOGO_ANN_PIPELINE": "platform",  # as in the cloud: uploads through search are only stored
         "LOGO_ANN_PUBSUB_PROJECT": PROJECT,
         "LOGO_ANN_CROPS_TOPIC": TOPIC,
         "LOGO_ANN_MODEL_RUNTIME": "triton",

@@ -9,6 +9,7 @@ find is computed independently, in this process, with onnxruntime on the same mo
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -97,10 +98,11 @@ def wait_for_logos(stack: Stack, total: int) -> set[int]:
 
 
 def wait_for_indexed_details(stack: Stack, logo_ids: set[int]) -> Any:
-    path = "/api/v1/images/logos?logo_ids=" + ",".join(map(str, sorted(logo_ids)))
+    """Each logo's own record (``/api/v1/logos/{id}``: embedding flag, image status and name)."""
     deadline = time.monotonic() + 30
     while True:
-        details = get(stack, path)
+        logos = [get(stack, f"/api/v1/logos/{logo_id}") for logo_id in sorted(logo_ids)]
+        details = {"logos": logos, "count": len(logos)}
         done = all(logo["has_embedding"] and logo["image"]["status"] == "indexed" for logo in details["logos"])
         if done or time.monotonic() > deadline:
             return details
@@ -143,3 +145,25 @@ def test_a_logo_record_carries_its_stored_neighbours(stack: Stack, photos: list[
     assert stored is not None and stored["logo_ids"]
     assert set(stored["logo_ids"]) <= logo_ids and min(logo_ids) not in stored["logo_ids"]
     assert stored["distances"] == sorted(stored["distances"])
+
+
+def test_an_upload_through_search_is_left_to_the_platform(stack: Stack, tmp_path: Path) -> None:
+    before = searchable_logos(stack, 500)
+    photo = write_samples(tmp_path, 1, seed=23)[0]
+    expected = expected_logo_counts(stack, [photo])[photo.name]
+    assert expected >= 1
+    response = requests.post(stack.env["SEARCH_URL"] + "/api/v1/images", data=photo.read_bytes(),
+                             headers={"Content-Type": "image/jpeg"}, timeout=30)  # fmt: skip
+    body = response.json()
+    assert response.status_code == 202, body
+    assert body["status"] == "stored" and body["image"]["bucket"] == stack.env["BUCKET"]
+    name = body["image"]["name"]
+    assert "image_id" not in body  # search detected nothing: the storage event runs detect
+    found = wait_for_logos(stack, len(before) + expected)
+    details = wait_for_indexed_details(stack, found - before)
+    assert [logo["image"]["source_image"] for logo in details["logos"]] == [name] * expected
+    lines = [json.loads(line) for line in (stack.root / "logs" / "search.log").read_text().splitlines()
+             if line.startswith("{")]  # fmt: skip
+    (upload,) = [line for line in lines if line.get("route") == "/api/v1/images"]
+    assert upload["status"] == 202 and upload["method"] == "POST"
+    assert not {"decode", "detect", "embed"} & set(upload["stages_ms"])  # no model ran in search
