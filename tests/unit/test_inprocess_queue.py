@@ -40,3 +40,14 @@ def test_handler_failure_reaches_the_publisher() -> None:
 
     with pytest.raises(DependencyError):
         InProcessQueue(failing).publish(_message(1))
+
+
+def test_deferred_messages_wait_for_their_taker_even_with_a_handler() -> None:
+    seen: list[int] = []
+    queue = InProcessQueue(lambda m: seen.append(m.image_id), defer=lambda m: m.image_id != 3)
+    for image_id in (1, 2, 3):
+        queue.publish(_message(image_id))
+    assert seen == [3]  # not deferred: delivered at once
+    assert queue.take_one(lambda m: m.image_id == 2) == _message(2)
+    assert queue.take_one(lambda m: m.image_id == 2) is None  # each message is taken once
+    assert queue.take_one() == _message(1) and queue.messages == []
