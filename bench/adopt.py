@@ -8,8 +8,9 @@
 - ``logo-ann import robotoff --no-index`` runs in its own process into a fresh SQLite home, then
   into a fresh PostgreSQL database; each run's rows/s comes from its report, its peak RSS from
   ``getrusage`` in that process;
-- the embedded index (usearch, the configured default) is then built from the imported store in
-  another process, timed and measured on its own;
+- the embedded index (usearch, the configured default) is built in another process from a store
+  that an import of ``--index-logos`` rows filled, timed and measured on its own (its build at 1M
+  is in ``bench/results/ann.json``, same code and setting);
 - backfill: N_images photos in the local bucket, ``logo-ann backfill`` in-process (detect → embed
   → index with the ONNX stand-in models) and through the Pub/Sub emulator pushing to the real
   ``detect`` function under functions-framework.
@@ -21,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -47,40 +49,48 @@ def _run(argv: list[str], env: dict[str, str], timeout: float = 7200) -> tuple[d
 
 
 def import_rates(logos: int, workdir: Path) -> list[dict[str, Any]]:
-    from tests import robotoff_db
+    """Import ``logos`` synthetic rows into SQLite, then into PostgreSQL (no index build)."""
     from tests.pg import scratch_database
 
     records: list[dict[str, Any]] = []
     with scratch_database("bench_robotoff") as source:
-        started = time.perf_counter()
-        robotoff_db.create_schema(source)
-        robotoff_db.fill_synthetic(source, logos)
-        log.info("synthetic Robotoff database of %d logos in %.0f s", logos, time.perf_counter() - started)
-        argv = ["import", "robotoff", "--database-url", source, "--batch-size", "5000"]
+        _synthetic(source, logos)
+        argv = ["import", "robotoff", "--database-url", source, "--batch-size", "5000", "--no-index"]
         home = workdir / f"adopt-{uuid.uuid4().hex[:6]}"
-        env = dict(os.environ, LOGO_ANN_HOME=str(home))
-        report, wall = _run([*argv, "--no-index"], env)
+        report, wall = _run(argv, dict(os.environ, LOGO_ANN_HOME=str(home)))
         records.append(_record("import", "sqlite", logos, report, wall))
-        report, wall = _run(argv, env)  # nothing left to import: only the index build
-        records.append(
-            {
-                "benchmark": "adopt",
-                "stage": "index_build",
-                "target": "usearch",
-                "n": logos,
-                "index_s": report["index_seconds"],
-                "documents": report["index_documents"],
-                "peak_rss_mb": report["peak_rss_mb"],
-                "wall_s": round(wall, 1),
-            }
-        )
+        shutil.rmtree(home, ignore_errors=True)
         with scratch_database("bench_import_pg") as target:
-            env = dict(
-                os.environ, LOGO_ANN_HOME=str(home) + "-pg", LOGO_ANN_STORE="postgres", LOGO_ANN_DATABASE_URL=target
-            )
-            report, wall = _run([*argv, "--no-index"], env)
+            env = dict(os.environ, LOGO_ANN_HOME=str(home) + "-pg", LOGO_ANN_STORE="postgres",
+                       LOGO_ANN_DATABASE_URL=target)  # fmt: skip
+            report, wall = _run(argv, env)
             records.append(_record("import", "postgresql", logos, report, wall))
     return records
+
+
+def index_build(logos: int, workdir: Path) -> dict[str, Any]:
+    """Import ``logos`` rows into a fresh SQLite home, then time the embedded index build alone."""
+    from tests.pg import scratch_database
+
+    with scratch_database("bench_robotoff_index") as source:
+        _synthetic(source, logos)
+        home = workdir / f"adopt-index-{uuid.uuid4().hex[:6]}"
+        env = dict(os.environ, LOGO_ANN_HOME=str(home))
+        argv = ["import", "robotoff", "--database-url", source, "--batch-size", "5000"]
+        _run([*argv, "--no-index"], env)
+        report, wall = _run(argv, env)  # nothing left to import: only the index build
+    return {"benchmark": "adopt", "stage": "index_build", "target": "usearch (configured default)", "n": logos,
+            "index_s": report["index_seconds"], "documents": report["index_documents"],
+            "peak_rss_mb": report["peak_rss_mb"], "cpu_s": report.get("cpu_s"), "wall_s": round(wall, 1)}  # fmt: skip
+
+
+def _synthetic(url: str, logos: int) -> None:
+    from tests import robotoff_db
+
+    started = time.perf_counter()
+    robotoff_db.create_schema(url)
+    robotoff_db.fill_synthetic(url, logos)
+    log.info("synthetic Robotoff database of %d logos in %.0f s", logos, time.perf_counter() - started)
 
 
 def _record(stage: str, target: str, n: int, report: dict[str, Any], wall: float) -> dict[str, Any]:
@@ -96,6 +106,8 @@ def _record(stage: str, target: str, n: int, report: dict[str, Any], wall: float
         "rows_per_s": report["rows_per_s"],
         "peak_rss_mb": report["peak_rss_mb"],
         "wall_s": round(wall, 1),
+        "cpu_s": report.get("cpu_s"),
+        "rows_per_cpu_s": round(report["rows"] / report["cpu_s"]) if report.get("cpu_s") else None,
         "batch_size": 5000,
     }
 
@@ -121,9 +133,10 @@ def backfill_rates(images: int, workdir: Path) -> list[dict[str, Any]]:
     return records
 
 
-def run(logos: int, images: int, workdir: Path) -> list[dict[str, Any]]:
+def run(logos: int, images: int, workdir: Path, index_logos: int | None = None) -> list[dict[str, Any]]:
     workdir.mkdir(parents=True, exist_ok=True)
     records = import_rates(logos, workdir)
+    records.append(index_build(min(logos, index_logos or logos), workdir))
     records += backfill_rates(images, workdir)
     return records
 
@@ -132,10 +145,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--logos", type=int, default=1_000_000)
     parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--index-logos", type=int, default=100_000, help="logos the index build is timed on")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     workdir = RESULTS / "tmp-adopt"
-    records = run(args.logos, args.images, workdir)
+    records = run(args.logos, args.images, workdir, args.index_logos)
     for record in records:
         record["cpus"] = os.cpu_count()
     (RESULTS / "adopt.json").write_text(json.dumps(records, indent=1) + "\n")

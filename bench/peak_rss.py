@@ -2,12 +2,15 @@
 
 The last stdout line is ``{"peak_rss_mb": ...}``: ``VmHWM`` from ``/proc/self/status``, the most
 resident memory this process's address space ever held. (``getrusage``'s ``ru_maxrss`` would not
-do: Linux carries the parent's figure over ``fork``/``exec``.)
+do: Linux carries the parent's figure over ``fork``/``exec``.) Also ``cpu_s``, the CPU seconds
+this process used (user + system): on a shared machine, rows per CPU second is the figure that
+does not depend on what else runs.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 from pathlib import Path
 
@@ -24,5 +27,6 @@ def peak_rss_mb() -> float:
 if __name__ == "__main__":
     code = main(sys.argv[1:])
     sys.stdout.flush()
-    print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process's own CPU time (not inherited)
+    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}))
     sys.exit(code)

@@ -140,7 +140,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     )
     stage("gpu", gpu_measure)
     stage("propagation", lambda: propagation.run(workdir, quick=plan.mode == "quick"))
-    stage("adopt", lambda: adopt.run(plan.adopt_logos, plan.images, workdir / "adopt"))
+    stage("adopt", lambda: adopt.run(plan.adopt_logos, plan.images, workdir / "adopt", index_logos=100_000))
     shutil.rmtree(workdir, ignore_errors=True)
     (RESULTS / "ann.partial.json").unlink(missing_ok=True)
     for name, records in groups.items():
