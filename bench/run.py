@@ -160,8 +160,8 @@ def resummarize() -> None:
     """
     default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
-    names = ("ann", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu", "propagation")
-    for name in (*names, "adopt"):
+    names = ("ann", "ann_limits", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu")
+    for name in (*names, "propagation", "adopt"):
         path = RESULTS / f"{name}.json"
         if path.exists():
             records += json.loads(path.read_text())

@@ -114,6 +114,7 @@ def write_summary(
         "ANN index",
         by("ann"),
         [
+            "run",
             "n",
             "setting",
             "expansion_search",
@@ -130,6 +131,11 @@ def write_summary(
         ],
     )
     lines += peers_report.section(records)
+    lines += _section(
+        "What the codes allow (exact search over coded vectors, `python -m bench.ann_limits`)",
+        by("ann_limits"),
+        ["n", "codes", "bits", "bytes", "recall_at_10_exact"],
+    )
     lines += _section("Exact search", by("ann_exact"), ["n", "queries", "threads", "qps_batched_all_cores"])
     lines += _section(
         "Elasticsearch",
@@ -141,6 +147,7 @@ def write_summary(
         "Search API",
         by("api"),
         [
+            "run",
             "n",
             "count",
             "requests_per_s",
@@ -163,7 +170,9 @@ def write_summary(
     lines += _section(
         "Crops by URL (Robotoff's /images/crop)", by("crop"), ["photo", "case", "requests", "p50_ms", "p99_ms"]
     )
-    lines += _section("Pipeline", by("pipeline"), ["path", "runtime", "images", "images_per_s", "fraction_of_raw"])
+    lines += _section(
+        "Pipeline", by("pipeline"), ["run", "path", "runtime", "images", "images_per_s", "fraction_of_raw"]
+    )
     lines += _section("Batching", by("batching"), ["runtime", "batch_size", "crops_per_s", "ms_per_batch"])
     lines += _section("Triton", by("triton"), ["skipped", "reason"])
     lines += _section(
