@@ -20,7 +20,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("calibrate", help="leave-one-out calibration of the label vote; refreshes predictions")
     p.add_argument("--target-precision", type=float, default=None, help="default: LOGO_ANN_TARGET_PRECISION")
     p.add_argument("--no-refresh", action="store_true", help="do not re-vote the stored predictions")
-    p.add_argument("--full", action="store_true", help="print the whole report (reliability tables)")
+    p.add_argument("--full", action="store_true", help="print the whole report (reliability tables, curves, bounds)")
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("predictions", help="predicted labels")
@@ -60,7 +60,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 2
     report = run_calibration(c.propagation(), target, s.calibration_min_support, 20, refresh=not args.no_refresh)
     if not args.full:
-        report = {k: v for k, v in report.items() if k not in ("reliability", "curves")}
+        report = {k: v for k, v in report.items() if k not in ("reliability", "curves", "bounds")}
     print(json.dumps(report, indent=2))
     return 0
 

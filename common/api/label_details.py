@@ -2,8 +2,9 @@
 
 ``prediction`` is null for a logo without one (annotated, or no annotated neighbour within the
 vote's cut-off), else ``{"type", "value", "confidence", "precision", "votes", "accepted",
-"updated_at"}``: ``precision`` is the calibrated estimate (null before any calibration) and
-``accepted`` whether the confidence reaches its type's calibrated threshold.
+"updated_at"}``: ``precision`` is the calibrated estimate, a lower bound (null before any
+calibration), and ``accepted`` whether the confidence reaches its type's calibrated threshold,
+which is whether ``precision`` reaches the target (``common.labels.calibration``).
 """
 
 from __future__ import annotations

@@ -5,26 +5,47 @@ its own annotation. From those samples:
 
 - a **reliability table**: per confidence bin, the number of predictions, how many were right,
   the observed precision, for all types together, per predicted type, and per frequent value;
-- a **precision curve** per type: the observed precision made non-decreasing in confidence
-  (pool-adjacent-violators over the bins) and shrunk towards 1/2 by one right and one wrong
-  pseudo-prediction per pooled block, so a handful of lucky samples never reads as certainty.
-  Below the lowest observed confidence the estimate is the prior, 1/2 (or the lowest observed
-  value if smaller). A type with fewer than ``min_support`` samples uses the curve of all types;
-- a **threshold** per type: the lowest confidence at which the predictions at or above it
-  reach ``target_precision`` over at least ``min_support`` samples (None when none does), with
-  the precision and coverage it gives.
+- a **precision curve** per type (``curves``, a view of the table): the observed precision made
+  non-decreasing in confidence (pool-adjacent-violators over the bins) and shrunk towards 1/2 by
+  one right and one wrong pseudo-prediction per pooled block;
+- a **threshold** per type: the lowest confidence ``t`` at which a one-sided lower confidence
+  bound (Wilson score, level ``BOUND_LEVEL``) of the *tail* precision, the share right among the
+  type's samples of confidence ``>= t``, reaches ``target_precision``, over at least
+  ``min_support`` samples; None (nothing of that type is accepted) when no cut does. Taking the
+  lowest cut whose *observed* tail precision reaches the target would pick, among many cuts, one
+  that was lucky on a handful of samples, and miss the target on new logos; the bound asks the
+  samples to show the target with ``BOUND_LEVEL`` confidence, so few samples accept little or
+  nothing. The threshold row keeps the observed tail ``precision`` and adds its ``lower_bound``;
+- **bounds** per type: the step function ``precision_for`` reads. At confidence ``c`` it is the
+  highest tail lower bound among the cuts ``t <= c`` with at least ``min_support`` samples (every
+  such tail contains a prediction of confidence ``c``), so it never decreases with confidence;
+  0.0 where no cut supports a bound (below the type's calibrated confidences, a type with too
+  few samples, a type never predicted). It is a lower bound, not a point estimate.
+
+The estimate and the rule agree: a prediction is ``accepted`` exactly when its ``precision``
+reaches the report's ``target_precision`` (both read the same tail bounds), so filtering the
+predictions by ``min_precision = target`` gives the accepted ones. Reports stored before the
+bounds existed are read through their ``curves``.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from statistics import NormalDist
 from typing import Any
 
 from common.labels.vote import Key, VoteParams, vote
 
 BINS = 10
+# One-sided level of the tail-precision bound: the conventional 95 %. A cut whose true precision
+# is below the target passes about one time in 20 at most (per cut; scanning for the lowest
+# passing cut adds a little optimism back). The bound takes the samples as independent; logos of
+# one kind tend to err together, which makes it somewhat optimistic on small sets.
+BOUND_LEVEL = 0.95
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,22 +120,56 @@ def precision_curve(table: Sequence[dict[str, Any]]) -> list[float | None]:
     return curve
 
 
-def threshold(samples: Sequence[Sample], target: float, min_support: int, truths: int) -> dict[str, Any]:
+def wilson_lower(right: int, n: int, level: float = BOUND_LEVEL) -> float:
+    """One-sided Wilson score lower bound of a proportion ``right / n`` (0.0 when ``n == 0``)."""
+    if n <= 0:
+        return 0.0
+    z = NormalDist().inv_cdf(level)
+    p, z2 = right / n, z * z
+    centre = p + z2 / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z2 / n))
+
+
+def tail_bounds(samples: Sequence[Sample], min_support: int, level: float = BOUND_LEVEL) -> list[list[float]]:
+    """Per distinct confidence ``t`` with at least ``min_support`` samples at or above it:
+    ``[t, lower bound, samples kept, right]`` of the tail ``confidence >= t``, ascending ``t``."""
     ranked = sorted(samples, key=lambda s: s.confidence)
     right = sum(s.correct for s in ranked)
+    cuts: list[list[float]] = []
     for n, s in enumerate(ranked):
         kept = len(ranked) - n
         if kept < min_support:
             break
-        if (n == 0 or ranked[n - 1].confidence < s.confidence) and right / kept >= target:
-            return {
-                "threshold": s.confidence,
-                "precision": round(right / kept, 4),
-                "coverage": round(kept / truths, 4) if truths else 0.0,
-                "support": kept,
-            }
+        if n == 0 or ranked[n - 1].confidence < s.confidence:
+            cuts.append([s.confidence, wilson_lower(right, kept, level), kept, right])
         right -= int(s.correct)
-    return {"threshold": None, "precision": None, "coverage": 0.0, "support": 0}
+    return cuts
+
+
+def threshold(
+    samples: Sequence[Sample], target: float, min_support: int, truths: int, level: float = BOUND_LEVEL
+) -> dict[str, Any]:
+    """The lowest cut whose tail lower bound reaches ``target`` (threshold None when none does)."""
+    for cut, bound, kept, right in tail_bounds(samples, min_support, level):
+        if bound >= target:
+            return {
+                "threshold": cut,
+                "precision": round(right / kept, 4),
+                "lower_bound": round(bound, 4),
+                "coverage": round(kept / truths, 4) if truths else 0.0,
+                "support": int(kept),
+            }
+    return {"threshold": None, "precision": None, "lower_bound": None, "coverage": 0.0, "support": 0}
+
+
+def bound_curve(samples: Sequence[Sample], min_support: int, level: float = BOUND_LEVEL) -> list[list[float]]:
+    """``[[t, bound], ...]``: from ``t`` up, the best tail lower bound of a cut at or below ``t``."""
+    steps: list[list[float]] = []
+    for cut, bound, _, _ in tail_bounds(samples, min_support, level):
+        if not steps or bound > steps[-1][1]:
+            steps.append([cut, bound])
+    return steps
 
 
 def calibrate(
@@ -123,6 +178,7 @@ def calibrate(
     target: float = 0.95,
     min_support: int = 10,
     frequent_min: int = 20,
+    level: float = BOUND_LEVEL,
 ) -> dict[str, Any]:
     """The calibration report (stored as JSON; ``precision_for`` reads it)."""
     predicted = [s for s in samples if s.predicted is not None]
@@ -135,13 +191,14 @@ def calibrate(
     truths = Counter(s.truth[0] for s in samples)
     tables = {t: reliability(group) for t, group in sorted(by_type.items())}
     everything = reliability(predicted)
-    thresholds = {t: threshold(group, target, min_support, truths[t]) for t, group in sorted(by_type.items())}
+    groups = sorted(by_type.items())
+    thresholds = {t: threshold(group, target, min_support, truths[t], level) for t, group in groups}
     accepted = [s for s in predicted if _accepted(s, thresholds)]
     return {
         "target_precision": target,
         "samples": len(samples),
         "predicted": len(predicted),
-        "params": dataclasses.asdict(params) | {"min_support": min_support},
+        "params": dataclasses.asdict(params) | {"min_support": min_support, "bound": "wilson", "bound_level": level},
         "thresholds": thresholds,
         "summary": {
             "accepted": len(accepted),
@@ -155,6 +212,7 @@ def calibrate(
         },
         "curves": {"all": precision_curve(everything)}
         | {t: precision_curve(table) for t, table in tables.items() if len(by_type[t]) >= min_support},
+        "bounds": {t: bound_curve(group, min_support, level) for t, group in groups},
     }
 
 
@@ -165,10 +223,14 @@ def _accepted(s: Sample, thresholds: Mapping[str, Mapping[str, Any]]) -> bool:
 
 
 def precision_for(report: Mapping[str, Any] | None, kind: str, confidence: float) -> float | None:
-    """The calibrated precision estimate of a prediction (None before any calibration)."""
+    """The calibrated precision (a lower bound) of a prediction (None before any calibration)."""
     if not report:
         return None
-    curves = report.get("curves", {})
+    if "bounds" in report:
+        steps = report["bounds"].get(kind) or []
+        at = bisect.bisect_right([cut for cut, _ in steps], confidence)
+        return float(steps[at - 1][1]) if at else 0.0
+    curves = report.get("curves", {})  # a report stored before the bounds existed
     curve = curves.get(kind) or curves.get("all")
     if not curve:
         return None

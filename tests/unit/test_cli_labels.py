@@ -36,7 +36,7 @@ def test_calibrate_then_export(container: Container, capsys: pytest.CaptureFixtu
     assert main(["calibrate", "--target-precision", "0.9"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["samples"], report["target_precision"]) == (3, 0.9)
-    assert "reliability" not in report and report["refreshed"] == 8
+    assert "reliability" not in report and "bounds" not in report and report["refreshed"] == 8
     assert main(["predictions", "export", "--json"]) == 0
     out, err = capsys.readouterr()
     rows = [json.loads(line) for line in out.splitlines()]

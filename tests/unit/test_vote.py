@@ -17,6 +17,7 @@ from common.labels.calibration import (
 from common.labels.vote import VoteParams, robotoff_vote, vote
 
 A, B = ("brand", "coca-cola"), ("brand", "pepsi")
+Z95 = 1.6448536269514722  # the standard normal's 95 % quantile
 PARAMS = VoteParams(max_distance=0.12, prior_weight=0.5)
 
 
@@ -63,14 +64,19 @@ def test_leave_one_out_never_uses_the_logo_itself() -> None:
     assert samples[4].predicted == A and not samples[4].correct
 
 
-def test_threshold_is_the_lowest_confidence_reaching_the_target() -> None:
+def test_threshold_is_the_lowest_confidence_whose_bound_reaches_the_target() -> None:
     samples = [Sample(i, A, A, 0.9) for i in range(20)] + [
         Sample(100 + i, A, A if i % 2 else B, 0.5) for i in range(20)
     ]
-    found = threshold(samples, target=0.95, min_support=10, truths=40)
-    assert found == {"threshold": 0.9, "precision": 1.0, "coverage": 0.5, "support": 20}
-    assert threshold(samples, target=0.7, min_support=10, truths=40)["threshold"] == 0.5  # 30/40 right
-    assert threshold(samples[:5], target=0.9, min_support=10, truths=5)["threshold"] is None  # too few
+    # 20 of 20 right at 0.9: the one-sided 95 % Wilson bound is 20 / (20 + z²) = 0.881 < 0.95
+    assert threshold(samples, target=0.95, min_support=10, truths=40)["threshold"] is None
+    found = threshold(samples, target=0.85, min_support=10, truths=40)
+    assert found["threshold"] == 0.9 and (found["precision"], found["coverage"], found["support"]) == (1.0, 0.5, 20)
+    assert found["lower_bound"] == pytest.approx(20 / (20 + Z95**2), abs=1e-4)
+    # 30 of 40 right from 0.5 up: observed 0.75, but its bound is below 0.7, so 0.5 is not the cut
+    assert threshold(samples, target=0.7, min_support=10, truths=40)["threshold"] == 0.9
+    assert threshold(samples, target=0.6, min_support=10, truths=40)["threshold"] == 0.5
+    assert threshold(samples[:5], target=0.1, min_support=10, truths=5)["threshold"] is None  # too few
 
 
 def test_precision_curve_is_monotone_and_shrunk() -> None:
@@ -90,15 +96,17 @@ def test_precision_curve_is_monotone_and_shrunk() -> None:
 
 
 def test_calibration_report_thresholds_and_precision_lookup() -> None:
-    samples = [Sample(i, A, A, 0.92) for i in range(30)] + [Sample(100 + i, A, B, 0.45) for i in range(15)]
+    samples = [Sample(i, A, A, 0.92) for i in range(60)] + [Sample(100 + i, A, B, 0.45) for i in range(15)]
     samples += [Sample(200 + i, ("store", "lidl"), None, 0.0) for i in range(5)]
     report = calibrate(samples, PARAMS, target=0.95, min_support=10, frequent_min=10)
-    assert report["samples"] == 50 and report["predicted"] == 45
-    assert report["thresholds"]["brand"]["threshold"] == 0.92
-    assert report["summary"] == {"accepted": 30, "precision": 1.0, "coverage": 0.6}
+    assert report["samples"] == 80 and report["predicted"] == 75
+    assert report["thresholds"]["brand"]["threshold"] == 0.92  # 60 / (60 + z²) = 0.957
+    assert report["summary"] == {"accepted": 60, "precision": 1.0, "coverage": 0.75}
     assert set(report["reliability"]["by_value"]) == {"brand:coca-cola", "brand:pepsi"}
-    assert precision_for(report, "brand", 0.93) == pytest.approx(31 / 32, abs=1e-4)
-    assert precision_for(report, "brand", 0.46) == pytest.approx(1 / 17, abs=1e-4)
+    assert precision_for(report, "brand", 0.93) == pytest.approx(60 / (60 + Z95**2), abs=1e-9)
+    assert precision_for(report, "brand", 0.46) == pytest.approx(0.7142, abs=1e-4)  # 60 of 75: Wilson lower root
+    assert precision_for(report, "brand", 0.44) == 0.0  # below every calibrated confidence
+    assert precision_for(report, "store", 0.99) == 0.0  # never predicted: no bound
     assert precision_for(None, "brand", 0.9) is None
     assert accepted(report, "brand", 0.95) and not accepted(report, "brand", 0.5)
     assert not accepted(report, "store", 0.99)
