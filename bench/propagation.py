@@ -10,8 +10,11 @@ the settings); the other logos, whose true kind is known but hidden, are predict
 - **robotoff**: Robotoff's rule (``1/d`` weights, unannotated neighbours in the denominator, no
   cut-off) accepted at a share of 0.2.
 
-``precision`` = right / accepted; ``coverage`` = accepted / held-out logos; ``estimated`` = the
-mean calibrated precision estimate of the accepted predictions (how far it can be trusted).
+``precision`` = right / accepted; ``coverage`` = accepted / held-out logos; ``bound`` = what the
+calibration promises for the accepted predictions: each type's tail lower bound at its threshold,
+weighted by the accepted predictions of that type (the observed precision should not fall below
+it, bar about one time in 20); ``estimated`` = the mean precision the accepted predictions state
+(each a tail bound from its own confidence up, so it can exceed the set's precision).
 ``python -m bench.propagation [--quick]`` writes ``bench/results/propagation.json``.
 """
 
@@ -64,6 +67,7 @@ def evaluate(
     kept = [(i, v) for i, v in ours if v is not None and accepted(report, v.type, v.confidence)]
     right = sum((v.type, v.value) == truth[i] for i, v in kept)
     estimates = [precision_for(report, v.type, v.confidence) or 0.0 for _, v in kept]
+    bounds = [report["thresholds"][v.type]["lower_bound"] for _, v in kept]
     theirs = [(i, robotoff_vote(lists[i], annotated)) for i in held_out]
     taken = [(i, r[0]) for i, r in theirs if r is not None and r[1] >= ROBOTOFF_SHARE]
     common = {"annotated_share": share, "annotated": len(annotated), "held_out": len(held_out)}
@@ -75,6 +79,7 @@ def evaluate(
             "accepted": len(kept),
             "precision": round(right / len(kept), 4) if kept else None,
             "coverage": round(len(kept) / len(held_out), 4),
+            "bound": round(float(np.mean(bounds)), 4) if bounds else None,
             "estimated": round(float(np.mean(estimates)), 4) if estimates else None,
             "thresholds": thresholds,
             "loo_precision": report["summary"]["precision"],
@@ -86,6 +91,7 @@ def evaluate(
             "accepted": len(taken),
             "precision": round(sum(key == truth[i] for i, key in taken) / len(taken), 4) if taken else None,
             "coverage": round(len(taken) / len(held_out), 4),
+            "bound": None,
             "estimated": None,
         },
     ]

@@ -46,10 +46,14 @@ PROPAGATION_NOTE = [
     "`python -m bench.propagation`: each logo's 10 exact nearest neighbours; a share of the logos is "
     "annotated, the rest is predicted and checked against its hidden kind. `calibrated`: the project's vote "
     "(cut-off `LOGO_ANN_VOTE_MAX_DISTANCE`, unannotated neighbours abstain, prior weight) accepted at the "
-    "per-type thresholds that leave-one-out over the annotated logos chose for the target precision; "
+    "per-type thresholds that leave-one-out over the annotated logos chose: the lowest confidence at which a "
+    "one-sided 95 % Wilson lower bound of the precision at or above it reaches the target (none: nothing "
+    "accepted for that type); "
     "`robotoff`: 1/d weights, unannotated neighbours in the denominator, no cut-off, share ≥ 0.2. `precision` "
-    "= right / accepted, `coverage` = accepted / held-out, `estimated` = mean calibrated precision estimate of "
-    "the accepted predictions; means over the seeds (`runs`). The rendered set is drawn with PIL (kinds "
+    "= right / accepted over all seeds (`runs`) together, `accepted_runs` = seeds whose thresholds accepted "
+    "anything, `coverage` = accepted / held-out (mean over the seeds), `bound` = the calibration's one-sided 95 % "
+    "Wilson lower bound of the accepted predictions' precision (each type's bound at its threshold, weighted by "
+    "what was accepted; mean over the seeds that accepted). The rendered set is drawn with PIL (kinds "
     "sharing colours and shapes, each instance re-photographed) and embedded with the project's stand-in "
     "embedder (a projection of the colour layout, not CLIP); the synthetic set is vectors only.",
 ]
@@ -64,7 +68,11 @@ def _propagation_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (dataset, share, method), group in groups.items():
         row: dict[str, Any] = {"dataset": dataset, "annotated_share": share, "method": method, "runs": len(group)}
         row["held_out"] = group[0]["held_out"]
-        for key in ("precision", "coverage", "estimated"):
+        taken = [r for r in group if r["accepted"]]
+        right = sum(round(r["precision"] * r["accepted"]) for r in taken)
+        row["accepted_runs"] = len(taken)
+        row["precision"] = round(right / sum(r["accepted"] for r in taken), 4) if taken else None
+        for key in ("coverage", "bound"):
             values = [r[key] for r in group if r.get(key) is not None]
             row[key] = round(sum(values) / len(values), 4) if values else None
         rows.append(row)
@@ -195,7 +203,7 @@ def write_summary(
     lines += _section(
         "Label propagation: calibrated vote against Robotoff's rule",
         _propagation_rows(by("propagation")),
-        ["dataset", "annotated_share", "method", "runs", "held_out", "precision", "coverage", "estimated"],
+        ["dataset", "annotated_share", "method", "runs", "accepted_runs", "held_out", "precision", "coverage", "bound"],
     )
     lines += ["", *PROPAGATION_NOTE] if by("propagation") else []
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
