@@ -160,7 +160,19 @@ def resummarize() -> None:
     """
     default, default_ef = ann.configured()
     records: list[dict[str, Any]] = []
-    names = ("ann", "ann_limits", "es", "api", "crop", "pipeline", "batching", "triton", "triton_input", "gpu")
+    names = (
+        "ann",
+        "ann_side_by_side",
+        "ann_limits",
+        "es",
+        "api",
+        "crop",
+        "pipeline",
+        "batching",
+        "triton",
+        "triton_input",
+        "gpu",
+    )
     for name in (*names, "propagation", "adopt"):
         path = RESULTS / f"{name}.json"
         if path.exists():

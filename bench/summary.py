@@ -140,6 +140,11 @@ def write_summary(
     )
     lines += peers_report.section(records)
     lines += _section(
+        "Side by side in one process, rounds interleaved (`python -m bench.ann_side_by_side`)",
+        by("ann_side_by_side"),
+        ["n", "system", "value", "recall_at_10", "qps_one_thread", "ratio_to_project_ef128", "load_average_1m"],
+    )
+    lines += _section(
         "What the codes allow (exact search over coded vectors, `python -m bench.ann_limits`)",
         by("ann_limits"),
         ["n", "codes", "bits", "bytes", "recall_at_10_exact"],

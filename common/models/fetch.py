@@ -284,7 +284,10 @@ def _uint8_wrapper(models_dir: Path) -> None:
 
     embedder = next(entry for entry in CATALOGUE if entry.name == "embedder")
     if (models_dir / embedder.filename).is_file():
-        ensure_uint8_wrapper(models_dir / embedder.filename)
+        try:
+            ensure_uint8_wrapper(models_dir / embedder.filename)
+        except ModelError as exc:  # the download itself succeeded and stays; only the wrapper is missing
+            logger.warning("embedder: no uint8-input wrapper built: %s", exc)
 
 
 def _standin_builders() -> Mapping[str, Callable[[Path], object]]:

@@ -105,6 +105,17 @@ def wrap_uint8(model: Any) -> Any:
     return wrapped
 
 
+def _recorded_source(wrapper: Path) -> str | None:
+    """The source sha256 an existing wrapper was built from (None if unreadable)."""
+    import onnx
+
+    try:
+        props = {p.key: p.value for p in onnx.load(str(wrapper), load_external_data=False).metadata_props}
+    except Exception:  # noqa: BLE001 - a damaged wrapper is simply rebuilt
+        return None
+    return props.get(SOURCE_KEY)
+
+
 def ensure_uint8_wrapper(source: Path) -> Path:
     """Write (or keep, when it is current) the uint8 wrapper of the ONNX file ``source``."""
     import onnx
@@ -112,11 +123,13 @@ def ensure_uint8_wrapper(source: Path) -> Path:
     source = Path(source)
     dest = wrapper_path(source)
     digest = _sha256(source)
-    if dest.is_file():
-        props = {p.key: p.value for p in onnx.load(str(dest), load_external_data=False).metadata_props}
-        if props.get(SOURCE_KEY) == digest:
-            return dest
-    wrapped = wrap_uint8(onnx.load(str(source)))
+    if dest.is_file() and _recorded_source(dest) == digest:
+        return dest
+    try:
+        model = onnx.load(str(source))
+    except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError (and others) on a bad file
+        raise ModelError(f"{source} is not a readable ONNX model: {exc}") from exc
+    wrapped = wrap_uint8(model)
     wrapped.metadata_props.add(key=SOURCE_KEY, value=digest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)

@@ -83,3 +83,11 @@ def test_a_wrapper_or_a_model_without_pixels_is_refused(tmp_path: Path) -> None:
     model.graph.input[0].name = "images"
     with pytest.raises(ModelError, match="no 'pixel_values' input"):
         wrap_uint8(model)
+
+
+def test_an_unreadable_export_is_a_model_error_and_leaves_no_wrapper(tmp_path: Path) -> None:
+    source = tmp_path / "embedder.onnx"
+    source.write_bytes(b"not an onnx model")
+    with pytest.raises(ModelError, match="not a readable ONNX model"):
+        ensure_uint8_wrapper(source)
+    assert not wrapper_path(source).exists() and not list(tmp_path.glob(".*.part"))
