@@ -81,6 +81,16 @@ def plot(records: list[dict[str, Any]], out: Path) -> list[str]:
                 "o-",
                 label=f"{system} ({bytes_:.0f} B/vec)",
             )
+        side = [r for r in records if r.get("benchmark") == "ann_side_by_side" and r["n"] == n]
+        for system in dict.fromkeys(r["system"] for r in side):
+            line = sorted((r for r in side if r["system"] == system), key=lambda r: r["value"])
+            ax.plot(
+                [r["recall_at_10"] for r in line],
+                [r["qps_one_thread"] for r in line],
+                "x--",
+                lw=0.8,
+                label=f"{system}: side by side, one process",
+            )
         ax.axvline(0.99, color="grey", lw=0.6, ls="--")
         ax.axhline(1000, color="grey", lw=0.6, ls="--")
         ax.set(xlabel="recall@10", ylabel="queries/s (one thread)", yscale="log", title=f"n = {n:,}")
