@@ -147,28 +147,59 @@ def prepare(rows: Sequence[SourceLogo], prefix: str, position: int) -> ImportBat
     """Check every row of a batch; ``position`` is the source's resume point after the batch."""
     batch = ImportBatch(images={}, logos=[], failures={}, rows=len(rows), position=position)
     kept: list[tuple[SourceLogo, Box, float]] = []
-    for row in rows:
+    for row, box, score in zip(rows, check_boxes(rows), check_scores(rows), strict=True):
         if row.error:
             batch.failures[row.logo_id] = row.error
             continue
         if not row.source_image:
             batch.failures[row.logo_id] = "no source_image: the logo's image is unknown"
             continue
-        box, box_error = check_box(row.bounding_box)
-        score, score_error = check_score(row.score)
         if box is None or score is None:
+            _, box_error = check_box(row.bounding_box)  # the reason, row by row
+            _, score_error = check_score(row.score)
             batch.failures[row.logo_id] = str(box_error or score_error)
             continue
         kept.append((row, box, score))
     vectors = decode_embeddings([row.embedding for row, _, _ in kept])
+    images = batch.images
     for (row, box, score), (vector, vector_error) in zip(kept, vectors, strict=True):
         if vector_error:
             batch.failures[row.logo_id] = vector_error
-        key = object_name(row.source_image, prefix)
-        if key not in batch.images:
-            batch.images[key] = _image(row, key)
+        key = prefix + row.source_image.lstrip("/")  # object_name
+        if key not in images:
+            images[key] = _image(row, key)
         batch.logos.append(LogoRow(row, key, box, score, vector))
     return batch
+
+
+def check_boxes(rows: Sequence[SourceLogo]) -> list[Box | None]:
+    """``check_box`` for a whole batch in one numpy pass when every box is 4 numbers; None where
+    a box is unusable (``check_box`` then gives the reason)."""
+    values = [row.bounding_box for row in rows]
+    try:
+        boxes = np.array(values) if values else np.zeros((0, 4))
+    except (TypeError, ValueError):  # ragged: some box is not 4 numbers
+        boxes = np.zeros((0, 0))
+    if boxes.shape != (len(values), 4) or boxes.dtype.kind not in "iuf":
+        return [check_box(value)[0] for value in values]
+    boxes = boxes.astype(np.float64)
+    finite: np.ndarray = np.asarray(np.isfinite(boxes).all(axis=1))
+    clipped = np.clip(np.where(finite[:, None], boxes, 0.0), 0.0, 1.0)
+    usable = finite & (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
+    return [Box(*box) if ok else None for box, ok in zip(clipped.tolist(), usable.tolist(), strict=True)]
+
+
+def check_scores(rows: Sequence[SourceLogo]) -> list[float | None]:
+    """``check_score`` for a whole batch; None where a score is unusable."""
+    values = [row.score for row in rows]
+    try:
+        scores = np.array(values) if values else np.zeros(0)
+    except (TypeError, ValueError):
+        scores = np.zeros((0, 0))
+    if scores.shape != (len(values),) or scores.dtype.kind not in "iuf":
+        return [check_score(value)[0] for value in values]
+    scores = scores.astype(np.float64)
+    return [score if ok else None for score, ok in zip(scores.tolist(), np.isfinite(scores).tolist(), strict=True)]
 
 
 def decode_embeddings(blobs: Sequence[bytes | None]) -> list[tuple[np.ndarray | None, str | None]]:
