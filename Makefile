@@ -51,7 +51,7 @@ run: venv
 	$(BIN)/logo-ann serve --port $(PORT)
 
 # The static gate (ruff, mypy strict) runs first: CI fails when it fails.
-test: lint triton-venv checkov-venv browser
+test: lint venv-bench triton-venv checkov-venv browser
 	$(BIN)/pytest -q
 
 test-fast: venv-test
