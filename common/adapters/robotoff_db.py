@@ -1,11 +1,8 @@
 """Robotoff's PostgreSQL database as an import source (pg8000, read-only).
 
-Rows are read in logo id order, one batch a statement (``WHERE la.id > last ORDER BY la.id
-LIMIT n``), all inside one read-only repeatable-read transaction (one snapshot for the whole
-read), so memory stays bounded by one batch whatever the table's size, and a resumed import
-starts right after the checkpoint's id. A batch comes back as one row of two values: its rows
-as one JSON array (parsed in C) and its embeddings concatenated in one ``bytea`` (split by the
-lengths in the JSON): pg8000 decodes two values a batch instead of three a row.
+Rows are read in logo id order through a server-side cursor (``DECLARE ... NO SCROLL CURSOR``
+inside one read-only transaction, then ``FETCH FORWARD n``), so memory stays bounded by one
+batch whatever the table's size, and a resumed import starts right after the checkpoint's id.
 Each row joins ``logo_annotation`` to its ``image_prediction``, ``image`` and, when present,
 ``embedding.logo_embedding``.
 """
@@ -28,22 +25,20 @@ from common.errors import DependencyError, InvalidEventError
 
 logger = logging.getLogger(__name__)
 
-# The neighbours stay JSON text, stored as they are; string_agg skips a missing embedding, whose
-# length is NULL.
-QUERY = """SELECT json_agg(b.doc ORDER BY b.id)::text, string_agg(b.embedding, ''::bytea ORDER BY b.id)
-FROM (SELECT la.id, e.embedding, json_build_array(la.id, octet_length(e.embedding), la.index, la.bounding_box,
-    la.score, la.annotation_type, la.annotation_value, la.annotation_value_tag, la.taxonomy_value, la.username,
-    la.completed_at, la.nearest_neighbors::text, la.text, i.id, i.barcode, i.image_id, i.source_image, i.uploaded_at,
-    i.width,
+CURSOR = "logo_ann_import"
+# Three columns a row: pg8000 decodes every column in Python, so the many small fields travel as
+# one JSON array (parsed in C); the neighbours stay JSON text, stored as they are.
+QUERY = """SELECT la.id, e.embedding, json_build_array(la.index, la.bounding_box, la.score, la.annotation_type,
+    la.annotation_value, la.annotation_value_tag, la.taxonomy_value, la.username, la.completed_at,
+    la.nearest_neighbors::text, la.text, i.id, i.barcode, i.image_id, i.source_image, i.uploaded_at, i.width,
     i.height, i.deleted, i.server_type, ip.model_name, ip.model_version,
-    ip.data -> 'objects' -> la.index ->> 'label') AS doc
+    ip.data -> 'objects' -> la.index ->> 'label')::text
 FROM logo_annotation la
 JOIN image_prediction ip ON ip.id = la.image_prediction_id
 JOIN image i ON i.id = ip.image_id
 LEFT JOIN embedding.logo_embedding e ON e.logo_id = la.id
 WHERE la.id > {after}
-ORDER BY la.id
-LIMIT {limit}) AS b"""
+ORDER BY la.id"""
 
 
 class RobotoffDatabase:
@@ -71,16 +66,14 @@ class RobotoffDatabase:
         conn = self._connect()
         try:
             cursor = conn.cursor()
-            cursor.execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            last = int(after)
+            cursor.execute("START TRANSACTION READ ONLY")
+            cursor.execute(f"DECLARE {CURSOR} NO SCROLL CURSOR FOR " + QUERY.format(after=int(after)))
             while True:
-                cursor.execute(QUERY.format(after=last, limit=int(batch_size)))
-                documents, embeddings = cursor.fetchone()
-                if documents is None:
+                cursor.execute(f"FETCH FORWARD {int(batch_size)} FROM {CURSOR}")
+                rows = cursor.fetchall()
+                if not rows:
                     return
-                rows = _logos(json.loads(documents), bytes(embeddings or b""))
-                last = rows[-1].logo_id
-                yield rows
+                yield [_logo(row) for row in rows]
         except pg8000.dbapi.Error as exc:
             raise self._error(exc) from exc
         finally:
@@ -99,26 +92,13 @@ class RobotoffDatabase:
         return DependencyError("robotoff-db", f"{self.name}: {describe(exc)}")
 
 
-def _logos(documents: list[list[Any]], embeddings: bytes) -> list[SourceLogo]:
-    """A batch's rows, each with its slice of the concatenated embeddings."""
-    rows: list[SourceLogo] = []
-    offset = 0
-    for document in documents:
-        size = document[1]
-        if size is None:
-            rows.append(_logo(document, None))
-        else:
-            rows.append(_logo(document, embeddings[offset : offset + size]))
-            offset += size
-    return rows
-
-
-def _logo(document: list[Any], embedding: bytes | None) -> SourceLogo:
+def _logo(row: Any) -> SourceLogo:
+    logo_id, embedding, document = row
     (
-        logo_id, _, index, box, score, a_type, a_value, a_tag, taxonomy, username, completed, neighbours, text,
+        index, box, score, a_type, a_value, a_tag, taxonomy, username, completed, neighbours, text,
         image_id, barcode, off_image_id, source_image, uploaded, width, height, deleted, server_type,
         model_name, model_version, label,
-    ) = document  # fmt: skip
+    ) = json.loads(document)  # fmt: skip
     return SourceLogo(
         logo_id=int(logo_id),
         position=int(logo_id),
@@ -144,7 +124,7 @@ def _logo(document: list[Any], embedding: bytes | None) -> SourceLogo:
         completed_at=_utc(completed),
         nearest_neighbors=neighbours,  # JSON text
         text=text,
-        embedding=embedding,
+        embedding=None if embedding is None else bytes(embedding),
     )
 
 
