@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from common.api import create_app
 from tests.api_support import api_container, ingest
 from tests.doubles.product_opener import ProductOpenerAuthDouble
-from tests.integration.test_web_page import ARTIFACTS, browser, page  # noqa: F401 (fixtures)
+from tests.integration.test_web_page import ARTIFACTS, page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
