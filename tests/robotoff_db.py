@@ -158,6 +158,7 @@ def fill_synthetic(url: str, logos: int, per_image: int = 3, seed: int = 0, chun
                            stream=_embedding_rows(start + 1, min(logos, start + chunk), seed))  # fmt: skip
         for table in ("image", "image_prediction", "logo_annotation"):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        cursor.execute("ANALYZE")  # a live Robotoff database has its statistics (autovacuum): plans as there
     finally:
         conn.close()
 

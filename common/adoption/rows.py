@@ -53,7 +53,8 @@ class SourceLogo:
     completed_at: dt.datetime | None = None
     nearest_neighbors: Any = None
     text: str | None = None
-    embedding: bytes | None = None
+    embedding: bytes | memoryview | None = None
+    embedding_error: str | None = None  # the source's embedding was refused unread (its size, say)
     error: str | None = None  # the source could not read this row (e.g. a malformed JSONL line)
 
 
@@ -107,7 +108,7 @@ def decode_embedding(blob: bytes | memoryview | None) -> tuple[np.ndarray | None
         return None, None
     raw = bytes(blob)
     if len(raw) != EMBEDDING_BYTES:
-        return None, f"embedding is {len(raw)} bytes, expected {EMBEDDING_BYTES} ({EMBEDDING_DIM} float32)"
+        return None, embedding_size_error(len(raw))
     vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
     if not np.all(np.isfinite(vector)):
         return None, "embedding has non-finite values"
@@ -115,6 +116,10 @@ def decode_embedding(blob: bytes | memoryview | None) -> tuple[np.ndarray | None
     if norm == 0.0:
         return None, "embedding is all zeros"
     return vector / norm, None
+
+
+def embedding_size_error(size: int) -> str:
+    return f"embedding is {size} bytes, expected {EMBEDDING_BYTES} ({EMBEDDING_DIM} float32)"
 
 
 def check_box(values: Any) -> tuple[Box | None, str | None]:
@@ -163,6 +168,7 @@ def prepare(rows: Sequence[SourceLogo], prefix: str, position: int) -> ImportBat
     vectors = decode_embeddings([row.embedding for row, _, _ in kept])
     images = batch.images
     for (row, box, score), (vector, vector_error) in zip(kept, vectors, strict=True):
+        vector_error = vector_error or row.embedding_error
         if vector_error:
             batch.failures[row.logo_id] = vector_error
         key = prefix + row.source_image.lstrip("/")  # object_name
@@ -202,7 +208,7 @@ def check_scores(rows: Sequence[SourceLogo]) -> list[float | None]:
     return [score if ok else None for score, ok in zip(scores.tolist(), np.isfinite(scores).tolist(), strict=True)]
 
 
-def decode_embeddings(blobs: Sequence[bytes | None]) -> list[tuple[np.ndarray | None, str | None]]:
+def decode_embeddings(blobs: Sequence[bytes | memoryview | None]) -> list[tuple[np.ndarray | None, str | None]]:
     """``decode_embedding`` for a whole batch, normalised in one numpy pass."""
     found: list[tuple[np.ndarray | None, str | None]] = [(None, None)] * len(blobs)
     sized = [i for i, blob in enumerate(blobs) if blob is not None and len(blob) == EMBEDDING_BYTES]
