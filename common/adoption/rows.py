@@ -25,7 +25,9 @@ ROBOTOFF_EMBEDDER = "robotoff:clip-vit-base-patch32"
 ROBOTOFF_RECIPE = "robotoff-v1"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+# Not frozen: an import builds these per row, and a frozen dataclass's ``__init__`` (one
+# ``object.__setattr__`` a field) costs 3.5x a plain one: 9.5 against 2.7 µs for ``SourceLogo``.
+@dataclasses.dataclass(slots=True)
 class SourceLogo:
     """One Robotoff ``logo_annotation`` row, its image and its embedding (if any)."""
 
@@ -58,7 +60,7 @@ class SourceLogo:
     error: str | None = None  # the source could not read this row (e.g. a malformed JSONL line)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class ImageRow:
     key: str  # the object name in the bucket
     robotoff_id: int | None
@@ -73,11 +75,11 @@ class ImageRow:
     detector_version: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class LogoRow:
     logo: SourceLogo
     image_key: str
-    box: Box
+    box: list[float]  # [y_min, x_min, y_max, x_max], checked and clipped to [0, 1]
     score: float
     vector: np.ndarray | None  # normalised float32 [512], None when absent or refused
 
@@ -151,7 +153,7 @@ def check_score(value: Any) -> tuple[float | None, str | None]:
 def prepare(rows: Sequence[SourceLogo], prefix: str, position: int) -> ImportBatch:
     """Check every row of a batch; ``position`` is the source's resume point after the batch."""
     batch = ImportBatch(images={}, logos=[], failures={}, rows=len(rows), position=position)
-    kept: list[tuple[SourceLogo, Box, float]] = []
+    kept: list[tuple[SourceLogo, list[float], float]] = []
     for row, box, score in zip(rows, check_boxes(rows), check_scores(rows), strict=True):
         if row.error:
             batch.failures[row.logo_id] = row.error
@@ -178,21 +180,22 @@ def prepare(rows: Sequence[SourceLogo], prefix: str, position: int) -> ImportBat
     return batch
 
 
-def check_boxes(rows: Sequence[SourceLogo]) -> list[Box | None]:
-    """``check_box`` for a whole batch in one numpy pass when every box is 4 numbers; None where
-    a box is unusable (``check_box`` then gives the reason)."""
+def check_boxes(rows: Sequence[SourceLogo]) -> list[list[float] | None]:
+    """``check_box`` for a whole batch in one numpy pass when every box is 4 numbers, as plain
+    ``[y_min, x_min, y_max, x_max]`` lists (no object a row); None where a box is unusable
+    (``check_box`` then gives the reason)."""
     values = [row.bounding_box for row in rows]
     try:
         boxes = np.array(values) if values else np.zeros((0, 4))
     except (TypeError, ValueError):  # ragged: some box is not 4 numbers
         boxes = np.zeros((0, 0))
     if boxes.shape != (len(values), 4) or boxes.dtype.kind not in "iuf":
-        return [check_box(value)[0] for value in values]
+        return [None if box is None else box.as_list() for box, _ in map(check_box, values)]
     boxes = boxes.astype(np.float64)
     finite: np.ndarray = np.asarray(np.isfinite(boxes).all(axis=1))
     clipped = np.clip(np.where(finite[:, None], boxes, 0.0), 0.0, 1.0)
     usable = finite & (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
-    return [Box(*box) if ok else None for box, ok in zip(clipped.tolist(), usable.tolist(), strict=True)]
+    return [box if ok else None for box, ok in zip(clipped.tolist(), usable.tolist(), strict=True)]
 
 
 def check_scores(rows: Sequence[SourceLogo]) -> list[float | None]:

@@ -21,9 +21,9 @@ def test_a_clean_batch_is_clipped_like_check_box() -> None:
     batch = prepare(rows, "p/", position=3)
     assert batch.failures == {}
     assert [logo.box for logo in batch.logos] == [
-        Box(0.0, 0.1, 0.4, 1.0),
-        Box(0.0, 0.0, 1.0, 1.0),
-        Box(0.2, 0.2, 0.3, 0.25),
+        Box(0.0, 0.1, 0.4, 1.0).as_list(),
+        Box(0.0, 0.0, 1.0, 1.0).as_list(),
+        Box(0.2, 0.2, 0.3, 0.25).as_list(),
     ]
     assert [logo.score for logo in batch.logos] == [0.5, 1.0, 0.5]
     assert list(batch.images) == ["p/1/2.jpg"]
@@ -47,7 +47,7 @@ def test_a_ragged_or_textual_batch_falls_back_row_by_row() -> None:
     assert set(batch.failures) == {1, 2, 3, 9}
     assert batch.failures[1] == check_box(boxes[1])[1] and batch.failures[9] == check_score("high")[1]
     kept = {logo.logo.logo_id: logo for logo in batch.logos}
-    assert set(kept) == {0, 4} and kept[4].box == Box(0.1, 0.1, 0.5, 0.5) and kept[4].score == 0.7
+    assert set(kept) == {0, 4} and kept[4].box == [0.1, 0.1, 0.5, 0.5] and kept[4].score == 0.7
 
 
 def test_embedding_of_the_wrong_size_is_refused_with_its_reason_and_the_logo_kept() -> None:

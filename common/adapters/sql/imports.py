@@ -186,11 +186,11 @@ class SqlImports:
         return fresh
 
     def _logo(self, row: LogoRow, image_id: int, box_index: int, now: Any) -> tuple[Any, ...]:
-        logo, box = row.logo, row.box
+        logo, (y_min, x_min, y_max, x_max) = row.logo, row.box
         completed = None if logo.completed_at is None else self.db.to_ts(logo.completed_at)
         neighbours = None if logo.nearest_neighbors is None else _json(logo.nearest_neighbors)
         return (
-            logo.logo_id, image_id, box_index, box.y_min, box.x_min, box.y_max, box.x_max, row.score, logo.label,
+            logo.logo_id, image_id, box_index, y_min, x_min, y_max, x_max, row.score, logo.label,
             logo.detector_version, logo.annotation_type, logo.annotation_value, logo.annotation_value_tag,
             logo.taxonomy_value, logo.username, completed, neighbours, logo.text, now,
         )  # fmt: skip
