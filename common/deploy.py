@@ -86,7 +86,7 @@ _BASE_DISTRIBUTIONS = (
 FUNCTION_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "detect": (*_BASE_DISTRIBUTIONS, "google-cloud-pubsub"),
     "embed_index": _BASE_DISTRIBUTIONS,
-    "search": (*_BASE_DISTRIBUTIONS, "flask"),
+    "search": (*_BASE_DISTRIBUTIONS, "flask", "orjson"),
 }
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")

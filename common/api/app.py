@@ -18,6 +18,7 @@ from common.api import (
 )
 from common.api.context import EXTENSION
 from common.api.error_handlers import register_errors
+from common.api.fast_ann import FastAnnSearch
 from common.api.hooks import register_hooks
 from common.api.slashes import StripTrailingSlash
 from common.bootstrap import Container
@@ -41,5 +42,6 @@ def create_app(container: Container) -> Flask:
     app.register_blueprint(openapi.blueprint)
     register_errors(app)
     register_hooks(app)
-    app.wsgi_app = StripTrailingSlash(app.wsgi_app)  # type: ignore[method-assign]
+    # the plain ANN search below Flask (``common.api.fast_ann``), after trailing slashes are dropped
+    app.wsgi_app = StripTrailingSlash(FastAnnSearch(app, container, app.wsgi_app))  # type: ignore[method-assign]
     return app

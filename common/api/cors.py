@@ -33,13 +33,31 @@ def register_cors(app: Flask) -> None:
 
 def allowed_origin(origin: str | None) -> str | None:
     """The origin to echo, or None when this origin may not read the answer."""
+    return origin_allowed(origin, current_app.extensions["logo_ann"].settings.cors_origins)
+
+
+def origin_allowed(origin: str | None, setting: str) -> str | None:
+    """``allowed_origin`` under the ``LOGO_ANN_CORS_ORIGINS`` value ``setting``."""
     if not origin:
         return None
-    setting = current_app.extensions["logo_ann"].settings.cors_origins.strip()
+    setting = setting.strip()
     if setting == "*":
         return origin
     allowed = {o.strip().rstrip("/") for o in setting.split(",") if o.strip()}
     return origin if origin.rstrip("/") in allowed else None
+
+
+def answer_headers(origin: str | None, setting: str) -> list[tuple[str, str]]:
+    """The CORS headers of an answer (besides ``Vary: Origin``) to a request from ``origin``."""
+    headers = [("Timing-Allow-Origin", "*")]  # lets any page read Server-Timing (no credentials rule)
+    echoed = origin_allowed(origin, setting)
+    if echoed is not None:
+        headers += [
+            ("Access-Control-Allow-Origin", echoed),
+            ("Access-Control-Allow-Credentials", "true"),
+            ("Access-Control-Expose-Headers", EXPOSED),
+        ]
+    return headers
 
 
 def route_methods() -> list[str]:
@@ -70,10 +88,7 @@ def preflight() -> Response | None:
 
 def cors(response: Response) -> Response:
     response.vary.add("Origin")
-    response.headers["Timing-Allow-Origin"] = "*"  # lets any page read Server-Timing (no credentials rule)
-    origin = allowed_origin(request.headers.get("Origin"))
-    if origin is not None:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Expose-Headers"] = EXPOSED
+    setting = current_app.extensions["logo_ann"].settings.cors_origins
+    for name, value in answer_headers(request.headers.get("Origin"), setting):
+        response.headers[name] = value
     return response

@@ -27,7 +27,12 @@ def server_timing(response: Response) -> Response:
     timings: Timings | None = g.get("logo_ann_timings")
     started: float | None = g.get("logo_ann_started")
     if timings is not None and started is not None:
-        stages = [f"{name};dur={ms:.3f}" for name, ms in timings.ms.items()]
-        stages.append(f"app;dur={(time.perf_counter() - started) * 1000:.3f}")
-        response.headers["Server-Timing"] = ", ".join(stages)
+        response.headers["Server-Timing"] = timing_header(timings, started)
     return response
+
+
+def timing_header(timings: Timings, started: float) -> str:
+    """The ``Server-Timing`` value: each stage of ``timings``, then ``app`` since ``started``."""
+    stages = [f"{name};dur={ms:.3f}" for name, ms in timings.ms.items()]
+    stages.append(f"app;dur={(time.perf_counter() - started) * 1000:.3f}")
+    return ", ".join(stages)
