@@ -145,7 +145,8 @@ class Container:
     def fresh_index(self) -> VectorIndex:
         """The index, caught up with writes made by other processes (embedded mode)."""
         index = self.index
-        if isinstance(index, DerivedIndex) and time.monotonic() - self._last_sync > 0.2:
+        # the clock first: a runtime-checked Protocol's isinstance costs 6-20 us, every request
+        if time.monotonic() - self._last_sync > 0.2 and isinstance(index, DerivedIndex):
             with self._lock:
                 index.reload_if_changed()
                 index.catch_up(self.store)

@@ -236,7 +236,7 @@ class UsearchIndex(Persistence):
             row_of = rows.lookup(keys)
             have = row_of != MISSING
             cosines[have] = vectors.read(row_of[have]) @ query
-        return ranked(keys.tolist(), cosines.tolist(), k, exclude)
+        return ranked(keys, cosines, k, exclude)
 
     def ids(self) -> set[int]:
         return {int(key) for key in np.asarray(self._graph.keys, dtype=np.int64)}

@@ -311,3 +311,19 @@ def test_an_index_saved_with_another_codec_is_rebuilt(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "meta.json").read_text())
     (tmp_path / "meta.json").write_text(json.dumps({**meta, "codec": None, "format": 1}))
     assert UsearchIndex(tmp_path, 16).count() == 0  # the old cast's codes are not mixed with new ones
+
+
+@pytest.mark.parametrize("size", [1, 11, 31, 32, 101, 400])
+def test_ranking_with_numpy_is_the_plain_python_ranking(size: int) -> None:
+    from common.adapters._usearch_query import ranked, ranked_few
+
+    rng = np.random.default_rng(size)
+    keys = rng.permutation(10 * size + 10)[:size].astype(np.int64)
+    cosines = rng.uniform(-1.0, 1.0, size) ** 3
+    cosines[: size // 3] = cosines[0]  # ties: the smaller id first
+    cosines[-1:] = 1.0 + 1e-7  # a cosine past 1 (rounding): distance 0, as cosine_to_distance clips it
+    for k, exclude in [(size, None), (max(1, size - 1), int(keys[size // 2])), (max(1, size // 2), -1)]:
+        found = ranked(keys, cosines, k, exclude)
+        assert found == ranked_few(keys.tolist(), cosines.tolist(), k, exclude)
+        assert all(type(n.logo_id) is int and type(n.distance) is float for n in found)
+        assert exclude not in [n.logo_id for n in found] and len(found) == min(k, size - (exclude in keys))
