@@ -1,9 +1,10 @@
 """Contract tests every ``MetadataStore`` must pass (SQLite and PostgreSQL run the same ones).
 
-A test module subclasses ``StoreContract`` and provides three fixtures:
+A test module subclasses ``StoreContract`` and provides four fixtures:
 ``open_store`` (a factory opening a new store on the test database, closed at teardown),
-``store`` (one such store) and ``raw`` (runs literal SQL on the database outside the store,
-committed, and returns the rows).
+``store`` (one such store), ``raw`` (runs literal SQL on the database outside the store,
+committed, and returns the rows) and ``stored_bytes`` (a logo's vector as the engine holds it,
+read outside the store: the row's bytes, or its record in the slot file).
 """
 
 from __future__ import annotations
@@ -180,12 +181,14 @@ class StoreContract:
         with pytest.raises(ValueError):
             store.save_embeddings([ids[0], ids[0]], _unit_vectors(2), "clip-1", "r")
 
-    def test_vectors_are_little_endian_float32_bytes(self, store: MetadataStore, raw: Raw) -> None:
+    def test_vectors_are_little_endian_float32_bytes(
+        self, store: MetadataStore, raw: Raw, stored_bytes: Callable[[int], bytes]
+    ) -> None:
         _, ids = _image_with_logos(store, count=1)
         values = [0.5, -1.25, 3.0, 0.0]
         store.save_embeddings(ids, np.array([values], dtype=np.float64), "clip-1", "robotoff-v1")
-        ((blob, dim, version, recipe),) = raw("SELECT vector, dim, embedder_version, crop_recipe FROM embedding")
-        assert bytes(blob) == struct.pack("<4f", *values)
+        ((dim, version, recipe),) = raw("SELECT dim, embedder_version, crop_recipe FROM embedding")
+        assert stored_bytes(ids[0]) == struct.pack("<4f", *values)
         assert (dim, version, recipe) == (4, "clip-1", "robotoff-v1")
 
     def test_change_log_follows_inserts(self, store: MetadataStore) -> None:

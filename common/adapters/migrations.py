@@ -50,6 +50,59 @@ class Migration:
 
 BOX_CHECK = "CHECK (0 <= y_min AND y_min < y_max AND y_max <= 1 AND 0 <= x_min AND x_min < x_max AND x_max <= 1)"
 
+SLOT_INDEX = "CREATE UNIQUE INDEX embedding_slot_idx ON embedding (dim, slot) WHERE slot IS NOT NULL"
+VECTOR_CHECKS = "CHECK ((vector IS NULL) <> (slot IS NULL)), CHECK ((slot IS NULL) = (crc IS NULL))"
+
+# v5: SQLite keeps vectors in a slot file beside the database (``common.adapters.sql.vectors``);
+# a row holds its slot and crc instead. Rows written before stay inline and readable as they are.
+VECTOR_SLOTS = Migration(
+    5,
+    "embedding vectors in a slot file (slot, crc); vector_slots high-water marks",
+    (
+        # per dimension, the first slot never handed out (slots of deleted rows are not reused)
+        """CREATE TABLE vector_slots (
+            dim INTEGER PRIMARY KEY CHECK (dim > 0),
+            next_slot {bigint} NOT NULL CHECK (next_slot >= 0)
+        )""",
+    ),
+    (
+        # SQLite cannot drop NOT NULL nor add a table CHECK in place: rebuild the table
+        (
+            "sqlite",
+            """CREATE TABLE embedding_v5 (
+            logo_id {bigint} PRIMARY KEY REFERENCES logo (id),
+            vector {bytes},
+            dim INTEGER NOT NULL CHECK (dim > 0),
+            embedder_version TEXT NOT NULL,
+            crop_recipe TEXT NOT NULL,
+            created_at {ts} NOT NULL,
+            slot {bigint} CHECK (slot >= 0),
+            crc {bigint},
+            CHECK (length(vector) = 4 * dim),
+            """
+            + VECTOR_CHECKS
+            + """
+        )""",
+        ),
+        (
+            "sqlite",
+            "INSERT INTO embedding_v5 (logo_id, vector, dim, embedder_version, crop_recipe, created_at)"
+            " SELECT logo_id, vector, dim, embedder_version, crop_recipe, created_at FROM embedding",
+        ),
+        ("sqlite", "DROP TABLE embedding"),
+        ("sqlite", "ALTER TABLE embedding_v5 RENAME TO embedding"),
+        ("sqlite", SLOT_INDEX),
+        ("postgresql", "ALTER TABLE embedding ALTER COLUMN vector DROP NOT NULL"),
+        ("postgresql", "ALTER TABLE embedding ADD COLUMN slot {bigint} CHECK (slot >= 0), ADD COLUMN crc {bigint}"),
+        (
+            "postgresql",
+            "ALTER TABLE embedding ADD CONSTRAINT embedding_vector_or_slot"
+            " CHECK ((vector IS NULL) <> (slot IS NULL) AND (slot IS NULL) = (crc IS NULL))",
+        ),
+        ("postgresql", SLOT_INDEX),
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -232,6 +285,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
+    VECTOR_SLOTS,
 )
 
 CREATE_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -15,6 +15,7 @@ import pg8000.dbapi
 from common.adapters.sql.database import Database, Tx, describe
 from common.adapters.sql.pg_url import describe as describe_target
 from common.adapters.sql.pg_url import parse_database_url
+from common.adapters.sql.vectors import InlineVectors
 from common.adapters.sql_store import SqlStore
 from common.errors import DependencyError
 
@@ -37,6 +38,7 @@ class PostgresDatabase(Database):
     def __init__(self, database_url: str, pool_size: int = 4) -> None:
         self._args = parse_database_url(database_url)
         self.target = describe_target(self._args)
+        self.vectors = InlineVectors(copy=True)
         super().__init__(pool_size)
 
     def connect(self) -> Any:

@@ -8,8 +8,11 @@ transaction and idempotent on its natural key:
 - ``record_detections``: the image row is locked first (``FOR UPDATE`` in PostgreSQL, the
   database write lock of ``BEGIN IMMEDIATE`` in SQLite), so of two concurrent callers one
   inserts the logos and the other returns them;
-- ``save_embeddings``: ``ON CONFLICT DO NOTHING``; every embedding inserted or deleted appends an
-  ``embedding_change`` row in the same transaction, from which a derived ANN index catches up.
+- ``save_embeddings``: under the change-log lock, inserts the embeddings not stored yet through
+  the dialect's vector storage (``common.adapters.sql.vectors``: inline in PostgreSQL, a slot
+  file beside SQLite); every embedding inserted or deleted appends an ``embedding_change`` row in
+  the same transaction, from which a derived ANN index catches up. Deleting an embedding deletes
+  its row; in SQLite its record in the slot file stays a hole (``vector_stats``).
 """
 
 from __future__ import annotations
@@ -29,16 +32,16 @@ from common.adapters.sql.off_images import OffImageQueries
 from common.adapters.sql.records import (
     IMAGE_COLUMNS,
     LOGO_COLUMNS,
-    decode_vector,
-    encode_vector,
     image_from_row,
     load_json,
     logo_from_row,
 )
+from common.adapters.sql.vectors import COLUMNS as VECTOR_COLUMNS
+from common.adapters.sql.vectors import Loaded
 from common.domain import Detection, ObjectRef
 from common.errors import NotFoundError
 from common.off_images import image_identity
-from common.ports.metadata_store import DELETED, PENDING, Change, ImageRecord, LogoRecord
+from common.ports.metadata_store import DELETED, PENDING, Change, ImageRecord, LogoRecord, VectorCheck
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +53,6 @@ INSERT_IMAGE = (
 INSERT_LOGO = (
     "INSERT INTO logo (image_id, box_index, y_min, x_min, y_max, x_max, score, label, detector_version, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-INSERT_EMBEDDING = (
-    "INSERT INTO embedding (logo_id, vector, dim, embedder_version, crop_recipe, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (logo_id) DO NOTHING RETURNING logo_id"
 )
 
 SET_EMBEDDER = (
@@ -176,7 +175,8 @@ class SqlStore(NeighbourListQueries, OffImageQueries):
     def delete_logos_of_image(self, image_id: int, keep_annotated: bool = True) -> list[int]:
         """Take the image's logos out of search; returns every logo id deleted or unindexed.
 
-        Each embedding is deleted (with a ``delete`` change). A logo row is deleted too, unless
+        Each embedding is deleted (with a ``delete`` change; a vector kept in a slot file leaves
+        its record there as a hole, never reused, counted by ``vector_stats``). A logo row is deleted too, unless
         it is annotated and ``keep_annotated`` holds: the annotation outlives the image.
         """
 
@@ -222,17 +222,15 @@ class SqlStore(NeighbourListQueries, OffImageQueries):
         version, recipe = str(embedder_version), str(crop_recipe)
 
         def work(tx: Tx) -> list[int]:
-            self.db.lock_changes(tx)
+            self.db.lock_changes(tx)  # every embedding writer holds it: "not stored yet" stays true
             present = {int(row[0]) for row in tx.rows_in("SELECT id FROM logo WHERE id IN {ids}", ids)}
             if len(present) < len(ids):
                 logger.warning("not saving embeddings of deleted logos %s", sorted(set(ids) - present))
+            stored = {int(row[0]) for row in tx.rows_in("SELECT logo_id FROM embedding WHERE logo_id IN {ids}", ids)}
+            new = [k for k, logo_id in enumerate(ids) if logo_id in present and logo_id not in stored]
+            inserted = [ids[k] for k in new]
             now = self.db.to_ts(utc_now())
-            inserted = [
-                logo_id
-                for logo_id, vector in zip(ids, matrix, strict=True)
-                if logo_id in present
-                and tx.rows(INSERT_EMBEDDING, logo_id, encode_vector(vector), len(vector), version, recipe, now)
-            ]
+            self.db.vectors.insert(tx, inserted, matrix[new], version, recipe, now)
             _log_changes(tx, inserted, "upsert", now)
             tx.rows_in(SET_EMBEDDER, inserted, version, now)
             return inserted
@@ -240,23 +238,43 @@ class SqlStore(NeighbourListQueries, OffImageQueries):
         return self.db.run(work, write=True)
 
     def get_embeddings(self, logo_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        sql = "SELECT logo_id, vector FROM embedding WHERE logo_id IN {ids}"
+        """The stored vectors of ``logo_ids``; unknown ids, and unreadable vectors (logged), are left out."""
+        sql = f"SELECT {VECTOR_COLUMNS} FROM embedding WHERE logo_id IN {{ids}}"
         rows = self.db.run(lambda tx: tx.rows_in(sql, _distinct(logo_ids)), write=False)
-        return {int(logo_id): decode_vector(blob) for logo_id, blob in rows}
+        return self.db.vectors.read_by_id(rows)
 
     def iter_embeddings(self, batch_size: int = 10_000) -> Iterator[tuple[list[int], np.ndarray]]:
-        """Keyset pages in logo id order, one short read transaction per batch."""
+        """Keyset pages in logo id order, one short read transaction per batch (unreadable vectors
+        are logged and left out)."""
+        for loaded in self._embedding_pages(batch_size, log=True):
+            if loaded.ids:
+                yield loaded.ids, loaded.matrix
+
+    def check_vectors(self, batch_size: int = 10_000) -> VectorCheck:
+        """Read every stored vector: the logos whose vector is unreadable (to re-embed or re-import),
+        and per vector file its holes (records of deleted embeddings, never reused)."""
+        unreadable: list[int] = []
+        checked = 0
+        for loaded in self._embedding_pages(batch_size, log=False):
+            checked += len(loaded.ids) + len(loaded.unreadable)
+            unreadable += loaded.unreadable
+        if unreadable:
+            logger.error("%d stored embedding(s) are unreadable: re-embed or re-import logos %s", len(unreadable),
+                         unreadable[:20])  # fmt: skip
+        return VectorCheck(checked, unreadable, self.vector_stats())
+
+    def vector_stats(self) -> list[dict[str, Any]]:
+        """Per vector file: records, live rows, holes and the dead fraction (empty when inline)."""
+        return self.db.run(self.db.vectors.stats, write=False)
+
+    def _embedding_pages(self, batch_size: int, log: bool) -> Iterator[Loaded]:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         after = -1
-        while True:
-            sql = "SELECT logo_id, vector FROM embedding WHERE logo_id > ? ORDER BY logo_id LIMIT ?"
-            rows = self._read(sql, after, int(batch_size))
-            if not rows:
-                return
-            ids = [int(row[0]) for row in rows]
-            yield ids, np.stack([decode_vector(row[1]) for row in rows])
-            after = ids[-1]
+        sql = f"SELECT {VECTOR_COLUMNS} FROM embedding WHERE logo_id > ? ORDER BY logo_id LIMIT ?"
+        while rows := self._read(sql, after, int(batch_size)):
+            after = int(rows[-1][0])
+            yield self.db.vectors.read(rows, log=log)
 
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
         sql = "SELECT seq, logo_id, op FROM embedding_change WHERE seq > ? ORDER BY seq LIMIT ?"

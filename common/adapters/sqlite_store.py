@@ -3,7 +3,8 @@
 WAL journal (readers never block the writer), ``busy_timeout`` of 30 s (a writer waits for the
 other process instead of failing with "database is locked"), foreign keys on, and every write
 transaction opened with ``BEGIN IMMEDIATE`` so it takes the write lock up front instead of
-failing to upgrade a read lock half-way.
+failing to upgrade a read lock half-way. Embedding vectors live beside the database, in
+``<path>.vectors-<dim>.f32`` (``SlotVectors``), written under that same lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from common.adapters.sql.database import Database, Tx
+from common.adapters.sql.vectors import SlotVectors
 from common.adapters.sql_store import SqlStore
 from common.errors import DependencyError
 
@@ -24,6 +26,7 @@ class SqliteDatabase(Database):
 
     def __init__(self, path: Path, pool_size: int = 4) -> None:
         self.path = Path(path)
+        self.vectors = SlotVectors(self.path)
         super().__init__(pool_size)
 
     def connect(self) -> sqlite3.Connection:

@@ -1,7 +1,10 @@
 """Keep the ANN index equal to the metadata store (the source of truth).
 
 ``reconcile`` compares both and repairs the index: documents missing from it are added,
-orphans (ids the store no longer has embeddings for) removed, stale vectors replaced.
+orphans (ids the store no longer has embeddings for) removed, stale vectors replaced. A store
+vector that cannot be read (a slot-file record failing its crc after a power cut) is listed in
+the report's ``vectors`` section, for an operator to re-embed or re-import; the index keeps its
+copy of it.
 ``reindex`` re-sends every vector. Both work through the ``VectorIndex`` port, so they serve
 the embedded index and Elasticsearch alike.
 
@@ -24,7 +27,7 @@ import numpy as np
 from common.domain import StoredObject
 from common.errors import TransientError
 from common.pipeline.detect import DetectDeps, DetectResult, detect_object
-from common.ports.metadata_store import DETECTED, PENDING, MetadataStore
+from common.ports.metadata_store import DETECTED, PENDING, ChecksVectors, MetadataStore, VectorCheck
 from common.ports.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -39,9 +42,12 @@ class ReconcileReport:
     added: list[int] = dataclasses.field(default_factory=list)
     removed: list[int] = dataclasses.field(default_factory=list)
     refreshed: list[int] = dataclasses.field(default_factory=list)
+    vectors: VectorCheck | None = None  # the store's own vectors, where it can check them
 
     def as_dict(self) -> dict[str, object]:
+        vectors = {} if self.vectors is None else {"vectors": self.vectors.as_dict()}
         return {
+            **vectors,
             "store_embeddings": self.store_embeddings,
             "index_documents_before": self.index_documents_before,
             "added": len(self.added),
@@ -68,7 +74,9 @@ def reconcile(
             index.upsert([ids[i] for i in fix], matrix[fix])
         report.added += [ids[i] for i in missing]
         report.refreshed += [ids[i] for i in stale if ids[i] in in_index]
-    orphans = sorted(in_index - seen)
+    report.vectors = _check_store(store, report.store_embeddings)
+    unreadable = set() if report.vectors is None else set(report.vectors.unreadable)
+    orphans = sorted(in_index - seen - unreadable)
     if orphans:
         index.delete(orphans)
     report.removed = orphans
@@ -79,6 +87,15 @@ def reconcile(
 def reindex(store: MetadataStore, index: VectorIndex, batch_size: int = 2_000) -> int:
     """Send every stored vector to the index again and drop orphans; returns the count."""
     return reconcile(store, index, check_vectors=False, batch_size=batch_size).store_embeddings
+
+
+def _check_store(store: MetadataStore, read: int) -> VectorCheck | None:
+    """Where the store has rows whose vectors were not read, find them (a second, full pass)."""
+    if not isinstance(store, ChecksVectors):
+        return None
+    if store.embedding_count() > read:
+        return store.check_vectors()
+    return VectorCheck(read, [], store.vector_stats())
 
 
 def _stale(index: VectorIndex, ids: list[int], matrix: np.ndarray) -> list[int]:

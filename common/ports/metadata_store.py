@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -73,6 +73,34 @@ class NeighbourList:
     logo_id: int
     logo_ids: tuple[int, ...]
     distances: tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class VectorCheck:
+    """What ``ChecksVectors.check_vectors`` found: every stored vector read back."""
+
+    checked: int  # embedding rows read
+    unreadable: list[int]  # logo ids whose vector is missing or corrupt: re-embed or re-import them
+    files: list[dict[str, Any]]  # per vector file: records, live rows, holes, dead fraction
+
+    def as_dict(self, shown: int = 1000) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "unreadable": len(self.unreadable),
+            "unreadable_logo_ids": self.unreadable[:shown],
+            "files": self.files,
+        }
+
+
+@runtime_checkable
+class ChecksVectors(Protocol):
+    """A store that can verify its stored vectors (the SQL stores: crc32 of the slot-file records)."""
+
+    def check_vectors(self, batch_size: int = 10_000) -> VectorCheck: ...
+
+    def vector_stats(self) -> list[dict[str, Any]]:
+        """Per vector file, without reading the vectors: records, live rows, holes, dead fraction."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 import requests
 
+from common.adapters.sqlite_store import SqliteStore
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -85,10 +85,12 @@ def server(env: dict[str, str]) -> Iterator[str]:
 
 
 def stored_vectors(env: dict[str, str]) -> dict[int, np.ndarray]:
-    db = sqlite3.connect(Path(env["LOGO_ANN_HOME"]) / "logo-ann.sqlite3")
-    rows = db.execute("SELECT logo_id, vector FROM embedding").fetchall()
-    db.close()
-    return {int(i): np.frombuffer(blob, dtype="<f4") for i, blob in rows}
+    """Every vector the store holds, read through a store of its own (the rows and the slot file)."""
+    store = SqliteStore(Path(env["LOGO_ANN_HOME"]) / "logo-ann.sqlite3")
+    try:
+        return {i: vector for ids, matrix in store.iter_embeddings() for i, vector in zip(ids, matrix, strict=True)}
+    finally:
+        store.close()
 
 
 def brute_force(vectors: dict[int, np.ndarray], query: int, k: int) -> list[tuple[int, float]]:

@@ -69,6 +69,17 @@ def raw(database_url: str) -> Iterator[Raw]:
     conn.close()
 
 
+@pytest.fixture
+def stored_bytes(raw: Raw) -> Callable[[int], bytes]:
+    """A logo's vector as PostgreSQL holds it: the row's bytea."""
+
+    def read(logo_id: int) -> bytes:
+        ((blob,),) = raw(f"SELECT vector FROM embedding WHERE logo_id = {int(logo_id)}")
+        return bytes(blob)
+
+    return read
+
+
 class TestPostgresContract(StoreContract):
     pass
 

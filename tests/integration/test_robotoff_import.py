@@ -166,7 +166,7 @@ def _snapshot(c: Container) -> dict[str, Any]:
             "SELECT id, image_id, box_index, y_min, x_min, y_max, x_max, score, annotation_type,"
             " annotation_value, annotation_value_tag, taxonomy_value, username, text FROM logo ORDER BY id"
         ),
-        "embeddings": rows("SELECT logo_id, vector FROM embedding ORDER BY logo_id"),
+        "embeddings": rows("SELECT logo_id, vector, dim, slot, crc FROM embedding ORDER BY logo_id"),
         "changes": rows("SELECT count(*) FROM embedding_change"),
     }
 

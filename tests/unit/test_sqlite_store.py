@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,21 @@ def raw(db_path: Path) -> Callable[[str], list[tuple[Any, ...]]]:
             conn.close()
 
     return run
+
+
+@pytest.fixture
+def stored_bytes(db_path: Path, raw: Callable[[str], list[tuple[Any, ...]]]) -> Callable[[int], bytes]:
+    """A logo's vector as it lies on disk: its record in the slot file the row points to."""
+
+    def read(logo_id: int) -> bytes:
+        ((dim, slot, crc),) = raw(f"SELECT dim, slot, crc FROM embedding WHERE logo_id = {int(logo_id)}")
+        with open(f"{db_path}.vectors-{dim}.f32", "rb") as file:
+            file.seek(slot * 4 * dim)
+            record = file.read(4 * dim)
+        assert zlib.crc32(record) == crc
+        return record
+
+    return read
 
 
 class TestSqliteContract(StoreContract):

@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from common.adapters.sql.pool import ConnectionPool
 from common.errors import DependencyError, InvalidEventError
+
+if TYPE_CHECKING:
+    from common.adapters.sql.vectors import VectorStorage
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ class Database:
     name = "sql"  # also the ``dependency`` of the DependencyError it raises
     lock_row = ""  # appended to a SELECT that must lock the row until commit
     json_param = "?"  # how a JSON document is passed as a parameter
+    vectors: VectorStorage  # where embedding vectors live (set by each dialect)
 
     def __init__(self, pool_size: int) -> None:
         self.pool = ConnectionPool(self.connect, pool_size, self.name)
@@ -161,6 +165,7 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+        self.vectors.close()
 
 
 class _Reconnect(Exception):

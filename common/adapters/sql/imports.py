@@ -15,8 +15,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from common.adapters.sql.database import Database, Tx, utc_now
-from common.adapters.sql.records import encode_vector
 from common.adoption.rows import EMBEDDING_DIM, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow, ImportBatch, LogoRow
 from common.errors import ConfigError
 from common.ports.import_store import BatchOutcome, Checkpoint
@@ -76,6 +77,7 @@ class SqlImports:
         return found
 
     def finish(self, source: str) -> Checkpoint:
+        self.db.vectors.flush()  # the batches' vectors are durable before the import says it finished
         sql = "UPDATE import_checkpoint SET finished_at = ?, updated_at = ? WHERE source = ?"
         self.db.run(lambda tx: tx.exec(sql, *[self.db.to_ts(utc_now())] * 2, source), write=True)
         found = self.checkpoint(source)
@@ -198,19 +200,18 @@ class SqlImports:
     def _embeddings(
         self, tx: Tx, fresh: list[LogoRow], images: dict[str, ImageRow], outcome: BatchOutcome, now: Any
     ) -> None:
+        """The batch's embeddings through the store's vector storage (``db.vectors``: ``COPY`` into
+        PostgreSQL, one block of the slot file beside SQLite), and their change-log rows."""
         kept = [row for row in fresh if row.vector is not None and not images[row.image_key].deleted]
         outcome.out_of_search = sum(1 for row in fresh if row.vector is not None and images[row.image_key].deleted)
         outcome.without_embedding = sum(1 for row in fresh if row.vector is None)
-        rows = [
-            (row.logo.logo_id, encode_vector(row.vector), EMBEDDING_DIM, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, now)
-            for row in kept
-            if row.vector is not None
-        ]
-        head = "INSERT INTO embedding (logo_id, vector, dim, embedder_version, crop_recipe, created_at)"
-        self._insert(tx, head, rows, copy=True)  # their logos were inserted just now
-        changes = [(row.logo.logo_id, "upsert", now) for row in kept]
+        vectors = [row.vector for row in kept if row.vector is not None]
+        matrix = np.stack(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        ids = [row.logo.logo_id for row in kept]
+        self.db.vectors.insert(tx, ids, matrix, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, now)  # logos inserted just now
+        changes = [(logo_id, "upsert", now) for logo_id in ids]
         self._insert(tx, "INSERT INTO embedding_change (logo_id, op, created_at)", changes, copy=True)
-        outcome.embeddings = len(rows)
+        outcome.embeddings = len(ids)
 
     def _insert(
         self, tx: Tx, head: str, rows: Sequence[tuple[Any, ...]], tail: str = "", mark: str | None = None,

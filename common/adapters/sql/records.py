@@ -1,12 +1,10 @@
-"""Rows to records, vectors to bytes: the mapping shared by every SQL dialect."""
+"""Rows to records: the mapping shared by every SQL dialect (vectors: ``vectors.py``)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from common.adapters.sql.database import Database
 from common.domain import Box, ObjectRef
@@ -22,7 +20,6 @@ LOGO_COLUMNS = (
     "l.annotation_type, l.annotation_value, l.nearest_neighbors, "
     "EXISTS (SELECT 1 FROM embedding e WHERE e.logo_id = l.id), l.text, l.box_index"
 )
-VECTOR_DTYPE = np.dtype("<f4")  # raw little-endian float32, as Robotoff stores them
 
 
 def image_from_row(row: Sequence[Any], db: Database) -> ImageRecord:
@@ -111,11 +108,3 @@ def load_json(value: Any) -> Any:
     if value is None or not isinstance(value, (str, bytes)):
         return value
     return json.loads(value)
-
-
-def encode_vector(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=VECTOR_DTYPE).tobytes()
-
-
-def decode_vector(blob: bytes | memoryview) -> np.ndarray:
-    return np.frombuffer(bytes(blob), dtype=VECTOR_DTYPE).astype(np.float32)
