@@ -104,8 +104,9 @@ def _rest(method: str, url: str, body: dict[str, Any] | None = None) -> int:
         raise ServiceError(f"{method} {url}: HTTP {exc.code} {exc.read()[:300]!r}") from exc
 
 
-def create_push_subscription(emulator: str, project: str, topic: str, endpoint: str) -> None:
-    """Topic, dead-letter topic and a push subscription delivering to ``endpoint``."""
+def create_push_subscription(emulator: str, project: str, topic: str, endpoint: str,
+                             subscriber: str = "embed-index") -> None:  # fmt: skip
+    """Topic, dead-letter topic and a push subscription ``<topic>-<subscriber>`` delivering to ``endpoint``."""
     base = f"http://{emulator}/v1/projects/{project}"
     dead_letter = f"{topic}-dead-letter"
     for name in (topic, dead_letter):
@@ -117,7 +118,7 @@ def create_push_subscription(emulator: str, project: str, topic: str, endpoint: 
         "deadLetterPolicy": {"deadLetterTopic": f"projects/{project}/topics/{dead_letter}", "maxDeliveryAttempts": 5},
         "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
     }
-    _rest("PUT", f"{base}/subscriptions/{topic}-embed-index", subscription)
+    _rest("PUT", f"{base}/subscriptions/{topic}-{subscriber}", subscription)
 
 
 # --- SeaweedFS ----------------------------------------------------------------------------
