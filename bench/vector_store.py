@@ -5,10 +5,11 @@
 For each mode a fresh store in a temporary folder beside the repository (same disk as the
 real home): ``--rows`` logos are inserted untimed (one image each), then timed:
 
-- ``write``: ``save_embeddings`` of 512-d float32 vectors in batches of ``--batch`` (the import's
-  batch size), each batch one transaction through the store's vector storage (the same
-  ``insert`` the import's embedding write uses), then ``flush`` (fdatasync of the slot file, as
-  at the end of an import);
+- ``write``: 512-d float32 vectors in batches of ``--batch`` (the import's batch size), each batch
+  one transaction, then ``flush`` (fdatasync of the slot file, as at the end of an import).
+  ``--path save``: ``save_embeddings`` (which also checks the logos, and stamps their images'
+  embedder version); ``--path import``: what the import's embedding write does in its batch
+  transaction, the storage's bulk ``insert`` and the change-log rows;
 - ``iter``: one ``iter_embeddings`` pass over them (page cache warm: the file was just written).
 
 Modes: ``slot`` is the store as built (``SlotVectors``); ``inline`` swaps in
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from common.adapters.sql.database import utc_now
 from common.adapters.sqlite_store import SqliteStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +64,21 @@ def _sizes(home: Path) -> dict[str, int]:
     return {"db_bytes": db.stat().st_size + (wal.stat().st_size if wal.exists() else 0), "file_bytes": vector_files}
 
 
-def measure(mode: str, rows: int, batch: int, workdir: Path) -> dict[str, Any]:
+def write_batch(store: SqliteStore, path: str, ids: list[int], vectors: np.ndarray) -> None:
+    if path == "save":
+        store.save_embeddings(ids, vectors, "e", "r")
+        return
+
+    def work(tx: Any) -> None:  # as SqlImports._embeddings: the bulk insert, then the change log
+        now = store.db.to_ts(utc_now())
+        store.db.vectors.insert(tx, ids, vectors, "e", "r", now)
+        tx.many("INSERT INTO embedding_change (logo_id, op, created_at) VALUES (?, ?, ?)",
+                [(i, "upsert", now) for i in ids])  # fmt: skip
+
+    store.db.run(work, write=True)
+
+
+def measure(mode: str, path: str, rows: int, batch: int, workdir: Path) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix=f"vectors-{mode}-", dir=workdir))
     try:
         store = SqliteStore(home / "logo-ann.sqlite3")
@@ -76,7 +92,7 @@ def measure(mode: str, rows: int, batch: int, workdir: Path) -> dict[str, Any]:
         load = os.getloadavg()
         cpu, wall = time.process_time(), time.perf_counter()
         for start in range(0, rows, batch):
-            store.save_embeddings(ids[start : start + batch], vectors[start : start + batch], "e", "r")
+            write_batch(store, path, ids[start : start + batch], vectors[start : start + batch])
         getattr(getattr(store.db, "vectors", None), "flush", lambda: None)()
         write = {"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall}
         cpu, wall = time.process_time(), time.perf_counter()
@@ -89,7 +105,7 @@ def measure(mode: str, rows: int, batch: int, workdir: Path) -> dict[str, Any]:
         sizes = _sizes(home)
         store.close()
         return {
-            "mode": mode, "rows": rows, "batch": batch,
+            "mode": mode, "path": path, "rows": rows, "batch": batch,
             "write_rows_per_s": round(rows / write["wall_s"]), "write_cpu_s": round(write["cpu_s"], 2),
             "write_wall_s": round(write["wall_s"], 2),
             "iter_rows_per_s": round(rows / scan["wall_s"]), "iter_cpu_s": round(scan["cpu_s"], 2),
@@ -106,17 +122,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--mode", action="append", choices=("slot", "inline", "default"))
+    parser.add_argument("--path", choices=("save", "import"), default="save")
     parser.add_argument("--label", default="", help="recorded with each result (e.g. the commit measured)")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "results" / "tmp")
-    parser.add_argument("--out", type=Path, help="append the results to this JSON-lines file")
+    parser.add_argument("--out", type=Path, help="add the results to this JSON list (created if absent)")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     for mode in args.mode or ["inline", "slot"]:
-        result = {"label": args.label, **measure(mode, args.rows, args.batch, args.workdir)}
+        result = {"label": args.label, **measure(mode, args.path, args.rows, args.batch, args.workdir)}
         print(json.dumps(result), flush=True)
         if args.out:
-            with args.out.open("a") as out:
-                out.write(json.dumps(result) + "\n")
+            kept = json.loads(args.out.read_text()) if args.out.exists() else []
+            args.out.write_text(json.dumps([*kept, {"benchmark": "vector_store", **result}], indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -60,27 +60,37 @@ class SlotFile:
         """(records [len(slots), dim] float32, found [len(slots)] bool): a slot past the end of the
         file (a record lost with a power cut, say) is not found and its row is zeros."""
         slots = np.asarray(slots, dtype=np.int64)
-        out = np.zeros((len(slots), self.dim), dtype=np.float32)
+        out = np.zeros((len(slots), self.dim), dtype=VECTOR_DTYPE)
         found = np.zeros(len(slots), dtype=bool)
-        if not len(slots):
-            return out, found
-        if not self.path.exists():
+        if not len(slots) or not self.path.exists():
             return out, found
         fd = self._open()
+        if np.array_equal(slots, np.arange(slots[0], slots[0] + len(slots))):  # a batch written together
+            found[: self._read_into(fd, int(slots[0]), out)] = True
+            return out, found
         order = np.argsort(slots, kind="stable")
         ordered = slots[order]
         breaks = np.flatnonzero(np.diff(ordered) > GAP_RECORDS) + 1
         for run in np.split(np.arange(len(ordered)), breaks):
-            low, high = int(ordered[run[0]]), int(ordered[run[-1]])
-            raw = os.pread(fd, (high - low + 1) * self.record_bytes, low * self.record_bytes)
-            have = len(raw) // self.record_bytes  # records [low, low + have) were read whole
-            span = np.frombuffer(raw, dtype=VECTOR_DTYPE, count=have * self.dim).reshape(have, self.dim)
+            low = int(ordered[run[0]])
+            span = np.empty((int(ordered[run[-1]]) - low + 1, self.dim), dtype=VECTOR_DTYPE)
+            have = self._read_into(fd, low, span)
             offsets = ordered[run] - low
             ok = offsets < have
             targets = order[run[ok]]
             out[targets] = span[offsets[ok]]
             found[targets] = True
         return out, found
+
+    def _read_into(self, fd: int, first_slot: int, buffer: np.ndarray) -> int:
+        """Fill ``buffer`` [k, dim] with records from ``first_slot`` on; returns how many were whole."""
+        view, offset, done = buffer.data.cast("B"), first_slot * self.record_bytes, 0
+        while done < len(view):
+            got = os.preadv(fd, [view[done:]], offset + done)
+            if got == 0:  # end of file
+                break
+            done += got
+        return done // self.record_bytes
 
     def flush(self) -> None:
         """``fdatasync``: the records written so far survive a power cut."""

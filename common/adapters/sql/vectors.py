@@ -79,31 +79,29 @@ class VectorStorage:
         """The vectors of ``rows`` (one dimension); an unreadable one is left out and logged."""
         if not rows:
             return Loaded([], np.zeros((0, 0), dtype=np.float32), [])
-        dims = {int(row[2]) for row in rows}
-        if len(dims) > 1:
-            raise ValueError(f"embeddings of several dimensions in one read: {sorted(dims)}")
-        dim = dims.pop()
-        matrix = np.empty((len(rows), dim), dtype=np.float32)
-        slotted: list[int] = []
-        for k, row in enumerate(rows):
-            if row[1] is None:
-                slotted.append(k)
-            else:
-                matrix[k] = np.frombuffer(bytes(row[1]), dtype=VECTOR_DTYPE)
-        bad: list[int] = []
-        if slotted:
-            records, found = self.records(dim, np.array([rows[k][3] for k in slotted], dtype=np.int64))
-            matrix[slotted] = records
-            little = records.astype(VECTOR_DTYPE, copy=False)
-            bad = [
-                k
-                for j, (k, ok) in enumerate(zip(slotted, found.tolist(), strict=True))
-                if not ok or zlib.crc32(little[j]) != int(rows[k][4])
-            ]
-        ids = [int(row[0]) for row in rows]
-        if not bad:
+        ids, blobs, dims, slots, crcs = (list(column) for column in zip(*rows, strict=True))
+        if len(set(dims)) > 1:
+            raise ValueError(f"embeddings of several dimensions in one read: {sorted(set(dims))}")
+        dim, inline = int(dims[0]), len(rows) - blobs.count(None)
+        if inline == 0:  # every vector in the slot file: no copy but the read itself
+            matrix, found = self.records(dim, np.array(slots, dtype=np.int64))
+            slotted = np.arange(len(rows))
+        else:
+            matrix = np.empty((len(rows), dim), dtype=np.float32)
+            slotted = np.array([k for k, blob in enumerate(blobs) if blob is None], dtype=np.int64)
+            for k, blob in enumerate(blobs):
+                if blob is not None:
+                    matrix[k] = np.frombuffer(bytes(blob), dtype=VECTOR_DTYPE)
+            found = np.ones(len(rows), dtype=bool)
+            if len(slotted):
+                matrix[slotted], found[slotted] = self.records(dim, np.array([slots[k] for k in slotted], np.int64))
+        checked = matrix if inline == 0 else matrix[slotted]
+        stored = np.array(crcs if inline == 0 else [crcs[k] for k in slotted], dtype=np.int64)
+        bad = slotted[~found[slotted] | (_crc32s(checked) != stored)]
+        ids = [int(i) for i in ids]
+        if not len(bad):
             return Loaded(ids, matrix, [])
-        unreadable = [ids[k] for k in bad]
+        unreadable = [ids[k] for k in bad.tolist()]
         if log:
             logger.error(
                 "%d embedding(s) unreadable: the record in the %d-d vector file is missing or fails its crc32"
@@ -206,3 +204,9 @@ class SlotVectors(VectorStorage):
     def close(self) -> None:
         for file in list(self._files.values()):
             file.close()
+
+
+def _crc32s(matrix: np.ndarray) -> np.ndarray:
+    """crc32 of each row's little-endian bytes."""
+    little = np.ascontiguousarray(matrix, dtype=VECTOR_DTYPE)
+    return np.fromiter(map(zlib.crc32, little), dtype=np.int64, count=len(little))
