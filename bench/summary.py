@@ -161,6 +161,7 @@ def write_summary(
         by("api"),
         [
             "run",
+            "load_average_1m",
             "n",
             "count",
             "requests_per_s",
