@@ -61,3 +61,19 @@ def test_embedding_of_the_wrong_size_is_refused_with_its_reason_and_the_logo_kep
     vector = batch.logos[0].vector
     assert vector is not None and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-6
     assert [logo.vector is None for logo in batch.logos] == [False, True, True]
+
+
+def test_a_clashing_box_index_moves_to_the_next_free_one_from_1000() -> None:
+    from common.adapters.sql.imports import _box_indexes
+
+    taken = {(7, 0), (7, 1)}  # image 7 already has logos at 0 and 1 (a first detection run)
+    assert _box_indexes([(7, 0), (8, 0), (7, 1), (8, 0)], taken) == [1000, 0, 1001, 1000]
+    assert {(7, 1000), (7, 1001), (8, 0), (8, 1000)} <= taken
+
+
+def test_a_batch_without_clashes_keeps_every_index() -> None:
+    from common.adapters.sql.imports import _box_indexes
+
+    taken = {(1, 0)}
+    assert _box_indexes([(2, 0), (2, 1), (3, 0)], taken) == [0, 1, 0]
+    assert taken == {(1, 0), (2, 0), (2, 1), (3, 0)}

@@ -181,7 +181,10 @@ class SqlImports:
                     failures[logo_id] = f"logo id {logo_id} is already used by a logo of image {stored[logo_id]}"
                 continue
             fresh.append(row)
-        rows = [self._logo(row, image_ids[row.image_key], _box_index(row, image_ids, taken), now) for row in fresh]
+        images = [image_ids[row.image_key] for row in fresh]
+        pairs = [(image_id, int(row.logo.index)) for image_id, row in zip(images, fresh, strict=True)]
+        indexes = _box_indexes(pairs, taken)
+        rows = [self._logo(*args, now) for args in zip(fresh, images, indexes, strict=True)]
         mark = "(" + ", ".join(["?"] * 16 + [self.db.json_param, "?", "?"]) + ")"
         self._insert(tx, f"INSERT INTO logo ({LOGO_COLUMNS})", rows, mark=mark, copy=True)
         outcome.imported = len(fresh)
@@ -238,15 +241,20 @@ class SqlImports:
             )
 
 
-def _box_index(row: LogoRow, image_ids: dict[str, int], taken: set[tuple[int, int]]) -> int:
-    """Robotoff's ``index``; when the image already has a logo at that index (a second detection run
-    of the same image), the next free one from 1000 on, so neither logo is lost."""
-    image_id = image_ids[row.image_key]
-    index = int(row.logo.index)
-    if (image_id, index) in taken:
-        index = max([1000] + [b + 1 for i, b in taken if i == image_id])
-    taken.add((image_id, index))
-    return index
+def _box_indexes(pairs: list[tuple[int, int]], taken: set[tuple[int, int]]) -> list[int]:
+    """Robotoff's ``index`` of each ``(image id, index)``; when the image already has a logo at that
+    index (a second detection run of the same image), the next free one from 1000 on, so neither
+    logo is lost. ``taken`` (the pairs stored) grows with the pairs given."""
+    if taken.isdisjoint(pairs) and len(set(pairs)) == len(pairs):  # the usual batch: no clash at all
+        taken.update(pairs)
+        return [index for _, index in pairs]
+    indexes = []
+    for image_id, index in pairs:
+        if (image_id, index) in taken:
+            index = max([1000] + [b + 1 for i, b in taken if i == image_id])
+        taken.add((image_id, index))
+        indexes.append(index)
+    return indexes
 
 
 def _json(value: Any) -> str:
