@@ -2,11 +2,12 @@
 
     python -m tests.stack up | down | status          (``make stack`` / ``make stack-down``)
 
-``up`` starts PostgreSQL's database, SeaweedFS (the bucket), the Pub/Sub emulator with a push
-subscription to ``embed_index``, a real Triton (PyTriton) serving the ONNX models under their
-production names, the Elasticsearch test double, the three functions under functions-framework,
-and the storage bridge (SeaweedFS's filer webhook → storage CloudEvent → ``detect``). It writes
-``.stack/env`` (shell ``KEY=value``), ``.stack/state.json`` (PIDs) and logs in ``.stack/logs``.
+``up`` starts PostgreSQL's database, SeaweedFS (the bucket), the Pub/Sub emulator with push
+subscriptions to ``embed_index`` (crops topic) and ``detect`` (backfill topic), a real Triton
+(PyTriton) serving the ONNX models under their production names, the Elasticsearch test double,
+the three functions under functions-framework, and the storage bridge (SeaweedFS's filer webhook
+→ storage CloudEvent → ``detect``). It writes ``.stack/env`` (shell ``KEY=value``),
+``.stack/state.json`` (PIDs) and logs in ``.stack/logs``.
 Tests use ``start_stack(workdir)`` / ``Stack.stop()`` with a random database.
 """
 
@@ -25,8 +26,8 @@ from typing import Any
 
 from tests import services, stack_services
 from tests.services import ServiceError, free_port
-from tests.stack_parts import REPO, Managed, create_push_subscription, drop_database, read_env, terminate, write_env
-from tests.stack_wiring import PROJECT, TOPIC, function_env, setup_cloud, start_functions, start_models
+from tests.stack_parts import REPO, Managed, drop_database, read_env, terminate, write_env
+from tests.stack_wiring import create_subscriptions, function_env, setup_cloud, start_functions, start_models
 
 log = logging.getLogger("stack")
 
@@ -60,9 +61,8 @@ class Stack:
     def start_process(self, name: str) -> None:
         """Start a stopped service again as it first ran; returns once it answers."""
         self.processes[name].start()
-        if name == "pubsub":  # the emulator keeps nothing: the topics and push subscription again
-            endpoint = self.env["EMBED_INDEX_URL"] + "/"
-            create_push_subscription(self.env["PUBSUB_EMULATOR_HOST"], PROJECT, TOPIC, endpoint)
+        if name == "pubsub":  # the emulator keeps nothing: the topics and push subscriptions again
+            create_subscriptions(self.env)
         self.save()
 
     def restart(self, name: str) -> None:

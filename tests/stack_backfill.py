@@ -26,10 +26,9 @@ from botocore.exceptions import ClientError
 from common.adapters.sql.pg_url import parse_database_url
 from tests.services import ServiceError
 from tests.stack import Stack
-from tests.stack_parts import REPO, create_push_subscription
-from tests.stack_wiring import PROJECT, process_env, s3_client
+from tests.stack_parts import REPO
+from tests.stack_wiring import process_env, s3_client
 
-BACKFILL_TOPIC = "logo-backfill"
 FINAL = ("indexed", "failed")
 
 
@@ -48,11 +47,10 @@ def put_existing(stack: Stack, bucket: str, objects: Iterable[tuple[str, bytes]]
     return count
 
 
-def backfill_env(stack: Stack, topic: str = BACKFILL_TOPIC) -> dict[str, str]:
-    """The backfill topic with a push subscription to the stack's ``detect``; the CLI's environment."""
-    create_push_subscription(stack.env["PUBSUB_EMULATOR_HOST"], PROJECT, topic, stack.env["DETECT_URL"] + "/",
-                             subscriber="detect")  # fmt: skip
-    return {**process_env(stack.env), "LOGO_ANN_BACKFILL_TOPIC": topic}
+def backfill_env(stack: Stack) -> dict[str, str]:
+    """The environment ``logo-ann backfill`` runs with against the stack (whose backfill topic is
+    pushed to its ``detect``)."""
+    return process_env(stack.env)
 
 
 def backfill(env: dict[str, str], bucket: str, *options: str, timeout: float = 600) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def _rest(method: str, url: str, body: dict[str, Any] | None = None) -> int:
 
 
 def create_push_subscription(emulator: str, project: str, topic: str, endpoint: str,
-                             subscriber: str = "embed-index") -> None:  # fmt: skip
+                             subscriber: str = "embed-index", ack_deadline_s: int = 60) -> None:  # fmt: skip
     """Topic, dead-letter topic and a push subscription ``<topic>-<subscriber>`` delivering to ``endpoint``."""
     base = f"http://{emulator}/v1/projects/{project}"
     dead_letter = f"{topic}-dead-letter"
@@ -114,7 +114,7 @@ def create_push_subscription(emulator: str, project: str, topic: str, endpoint: 
     subscription = {
         "topic": f"projects/{project}/topics/{topic}",
         "pushConfig": {"pushEndpoint": endpoint},
-        "ackDeadlineSeconds": 60,
+        "ackDeadlineSeconds": ack_deadline_s,
         "deadLetterPolicy": {"deadLetterTopic": f"projects/{project}/topics/{dead_letter}", "maxDeliveryAttempts": 5},
         "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
     }

@@ -24,6 +24,7 @@ from tests.stack_services import argv, function_launch, link_log, spawned
 
 PROJECT = "logo-ann-local"
 TOPIC = "logo-crops"
+BACKFILL_TOPIC = "logo-backfill"  # `logo-ann backfill --mode pubsub`, pushed to detect
 FUNCTIONS = {"detect": "cloudevent", "embed_index": "cloudevent", "search": "http"}
 ACCESS_KEY = SECRET_KEY = "stack"  # SeaweedFS without identities accepts any credentials
 REGION = "us-east-1"
@@ -100,6 +101,7 @@ def function_env(found: Mapping[str, str], root: Path, bucket: str, ports: Mappi
         "LOGO_ANN_PIPELINE": "platform",  # as in the cloud: uploads through search are only stored
         "LOGO_ANN_PUBSUB_PROJECT": PROJECT,
         "LOGO_ANN_CROPS_TOPIC": TOPIC,
+        "LOGO_ANN_BACKFILL_TOPIC": BACKFILL_TOPIC,
         "LOGO_ANN_MODEL_RUNTIME": "triton",
         "LOGO_ANN_TRITON_URL": found["TRITON_URL"],
         "LOGO_ANN_DETECTOR_MODEL": str(models / "detector.onnx"),
@@ -149,9 +151,17 @@ def start_functions(env: Mapping[str, str], logs: Path, ports: Mapping[str, int]
     return started
 
 
+def create_subscriptions(env: Mapping[str, str]) -> None:
+    """The crops topic pushed to ``embed_index``; the backfill topic pushed to ``detect`` (its ack
+    deadline as in ``infra/terraform/modules/logo_ann/backfill.tf``)."""
+    host = env["PUBSUB_EMULATOR_HOST"]
+    create_push_subscription(host, PROJECT, TOPIC, env["EMBED_INDEX_URL"] + "/")
+    create_push_subscription(host, PROJECT, BACKFILL_TOPIC, env["DETECT_URL"] + "/", "detect", ack_deadline_s=600)
+
+
 def setup_cloud(env: Mapping[str, str], bucket: str) -> None:
-    """The bucket, the topics and push subscription; then one search request to warm the clients."""
-    create_push_subscription(env["PUBSUB_EMULATOR_HOST"], PROJECT, TOPIC, env["EMBED_INDEX_URL"] + "/")
+    """The bucket, the topics and push subscriptions; then one search request to warm the clients."""
+    create_subscriptions(env)
     try:
         s3_client(env["S3_ENDPOINT_URL"]).create_bucket(Bucket=bucket)
     except ClientError as exc:
