@@ -286,6 +286,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     VECTOR_SLOTS,
+    # PostgreSQL moves a row over 2 KB (TOAST_TUPLE_THRESHOLD) into its TOAST table: a 2,048-byte
+    # vector row went out of line, through a compression attempt and a TOAST index entry, on every
+    # write and read. Up to 4,080 bytes the row now stays whole in the heap (three to a page).
+    Migration(
+        6,
+        "PostgreSQL keeps a 2 KB vector in its row (toast_tuple_target)",
+        (),
+        (("postgresql", "ALTER TABLE embedding SET (toast_tuple_target = 4080)"),),
+    ),
 )
 
 CREATE_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

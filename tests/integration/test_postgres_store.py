@@ -205,3 +205,32 @@ def test_url_ssl_modes() -> None:
 def test_bad_urls_name_the_variable(url: str) -> None:
     with pytest.raises(ConfigError, match="LOGO_ANN_DATABASE_URL"):
         parse_database_url(url)
+
+
+def test_binary_copy_rows_read_back_as_written(database_url: str, raw: Raw) -> None:
+    """The embeddings' binary ``COPY`` (built by numpy) against PostgreSQL's own parser."""
+    import datetime as dt
+    import io
+
+    from common.adapters.sql.vectors import binary_copy
+
+    raw(
+        "CREATE TABLE copied (logo_id BIGINT, vector BYTEA, dim INTEGER, embedder_version TEXT,"
+        " crop_recipe TEXT, created_at TIMESTAMPTZ)"
+    )
+    vectors = np.random.default_rng(3).standard_normal((3, 5)).astype("<f4")
+    now = dt.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=dt.UTC)
+    data = binary_copy([7, 2**40, 9], vectors, ("clip:v1", "recipe-é", now))
+    conn = pg8000.dbapi.connect(**parse_database_url(database_url))
+    try:
+        conn.cursor().execute("COPY copied FROM STDIN (FORMAT binary)", stream=io.BytesIO(data))
+        conn.commit()
+    finally:
+        conn.close()
+    rows = raw("SELECT logo_id, vector, dim, embedder_version, crop_recipe, created_at FROM copied ORDER BY logo_id")
+    assert [row[0] for row in rows] == [7, 9, 2**40]
+    by_id = {row[0]: row for row in rows}
+    for logo_id, vector in zip([7, 2**40, 9], vectors, strict=True):
+        _, blob, dim, version, recipe, created = by_id[logo_id]
+        assert bytes(blob) == vector.tobytes() and dim == 5 and (version, recipe) == ("clip:v1", "recipe-é")
+        assert created == now

@@ -22,6 +22,7 @@ written inline before schema version 5 are read from the row, in both engines.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import zlib
 from collections.abc import Sequence
@@ -31,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from common.adapters.sql.database import Tx
-from common.adapters.sql.imports import copy_text
 from common.adapters.sql.slot_file import VECTOR_DTYPE, SlotFile
 
 logger = logging.getLogger(__name__)
@@ -147,13 +147,44 @@ class InlineVectors(VectorStorage):
         self.copy = copy
 
     def _insert(self, tx: Tx, logo_ids: list[int], data: np.ndarray, about: tuple[str, str, Any]) -> None:
+        if self.copy:
+            sql = INSERT_INLINE.replace("INSERT INTO", "COPY", 1) + " FROM STDIN (FORMAT binary)"
+            tx.copy_in(sql, binary_copy(logo_ids, data, about))
+            return
         dim, row_bytes = data.shape[1], data.tobytes()
         width = 4 * dim
         rows = [(logo_id, row_bytes[k * width : (k + 1) * width], dim, *about) for k, logo_id in enumerate(logo_ids)]
-        if self.copy:
-            tx.copy_in(INSERT_INLINE.replace("INSERT INTO", "COPY", 1) + " FROM STDIN", copy_text(rows))
-        else:
-            tx.many(INSERT_INLINE + " VALUES (?, ?, ?, ?, ?, ?)", rows)
+        tx.many(INSERT_INLINE + " VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")  # no flags, no extension
+COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # binary timestamptz: microseconds since then
+
+
+def binary_copy(logo_ids: list[int], data: np.ndarray, about: tuple[str, str, Any]) -> bytes:
+    """``INSERT_INLINE``'s rows in ``COPY``'s binary format, built by numpy with no Python a row:
+    every tuple has the same size (the version, recipe and time are the batch's), so the whole
+    batch is one structured array: field count, then each field's length (int32) and bytes."""
+    version, recipe, now = about
+    dim = data.shape[1]
+    micros = (now - PG_EPOCH) // dt.timedelta(microseconds=1)
+    tail = b"".join(
+        [_field(dim.to_bytes(4, "big")), _field(version.encode()), _field(recipe.encode()),
+         _field(int(micros).to_bytes(8, "big", signed=True))]
+    )  # fmt: skip
+    layout = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"),
+                       ("vector", f"V{4 * dim}"), ("tail", f"V{len(tail)}")])  # fmt: skip
+    tuples = np.empty(len(logo_ids), dtype=layout)
+    tuples["fields"], tuples["id_len"], tuples["vec_len"] = 6, 8, 4 * dim
+    tuples["id"] = logo_ids
+    tuples["vector"] = np.ascontiguousarray(data, dtype=VECTOR_DTYPE).view(f"V{4 * dim}").ravel()
+    tuples["tail"] = np.void(tail)
+    return COPY_HEADER + tuples.tobytes() + COPY_TRAILER
+
+
+def _field(value: bytes) -> bytes:
+    return len(value).to_bytes(4, "big") + value
 
 
 class SlotVectors(VectorStorage):
