@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import logging
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,22 @@ def start_stack(root: Path, *, database: str | None = None, bucket: str = "uploa
         raise
     stack.save()
     return stack
+
+
+@contextlib.contextmanager
+def running_stack(root: Path, **options: Any) -> Iterator[Stack]:
+    """``start_stack(root, **options)`` for a test: skipped with the reasons when the machine
+    cannot run the stack, stopped afterwards."""
+    import pytest
+
+    reasons = missing_prerequisites(private_postgres=bool(options.get("private_postgres")))
+    if reasons:
+        pytest.skip("the local cloud stack cannot run here: " + "; ".join(reasons))
+    started = start_stack(root, **options)
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def _start_services(stack: Stack, ports: dict[str, int], bucket: str, models_dir: Path, private: bool) -> None:

@@ -25,7 +25,7 @@ from common.bootstrap import Container
 from common.images import decode_image
 from common.samples import write_samples
 from common.settings import load_settings
-from tests.stack import Stack, missing_prerequisites, start_stack
+from tests.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -35,14 +35,8 @@ DEADLINE_S = 120.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    reasons = missing_prerequisites()
-    if reasons:
-        pytest.skip("the local cloud stack cannot run here: " + "; ".join(reasons))
-    running = start_stack(tmp_path_factory.mktemp("stack"))
-    try:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

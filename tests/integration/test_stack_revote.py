@@ -14,7 +14,7 @@ import requests
 
 from common.samples import write_samples
 from tests.integration.test_stack_e2e import get, searchable_logos, upload, wait_for_logos
-from tests.stack import Stack, missing_prerequisites, start_stack
+from tests.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -24,19 +24,13 @@ DEADLINE_S = 120.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    reasons = missing_prerequisites()
-    if reasons:
-        pytest.skip("the local cloud stack cannot run here: " + "; ".join(reasons))
     overrides = {
         "LOGO_ANN_REVOTE_INLINE_MAX": "0",  # every re-vote through the queue
         "LOGO_ANN_VOTE_MAX_DISTANCE": "1.0",  # the stand-in models' distances say nothing: all neighbours vote
         "LOGO_ANN_API_TOKEN": TOKEN,
     }
-    running = start_stack(tmp_path_factory.mktemp("stack-revote"), overrides=overrides)
-    try:
+    with running_stack(tmp_path_factory.mktemp("stack-revote"), overrides=overrides) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def predictions(stack: Stack, ids: list[int]) -> dict[int, Any]:

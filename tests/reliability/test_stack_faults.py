@@ -47,24 +47,15 @@ DRAIN_S = 150.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from tests.stack import missing_prerequisites, start_stack
+    from tests.stack import running_stack
 
-    reasons = missing_prerequisites(private_postgres=True)
-    if reasons:
-        pytest.skip("the cloud-shaped stack cannot start here: " + "; ".join(reasons))
-    started = start_stack(
-        tmp_path_factory.mktemp("stack"),
-        private_postgres=True,
-        overrides={
-            "LOGO_ANN_MAX_ATTEMPTS": "1000",  # an outage must not use up the attempts: retries drain it
-            "LOGO_ANN_ES_TIMEOUT_S": "3",
-            "LOGO_ANN_TRITON_TIMEOUT_S": "5",
-        },
-    )
-    try:
+    overrides = {
+        "LOGO_ANN_MAX_ATTEMPTS": "1000",  # an outage must not use up the attempts: retries drain it
+        "LOGO_ANN_ES_TIMEOUT_S": "3",
+        "LOGO_ANN_TRITON_TIMEOUT_S": "5",
+    }
+    with running_stack(tmp_path_factory.mktemp("stack"), private_postgres=True, overrides=overrides) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def picture(i: int) -> bytes:

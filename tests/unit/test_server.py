@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.bootstrap import Container
 from common.server import InboxWatcher
 from tests.unit.test_api import fake_container
 from tests.unit.test_pipeline import jpeg
 
 
-def test_inbox_processes_complete_files_and_moves_them(tmp_path: Path) -> None:
+def watched_inbox(tmp_path: Path) -> tuple[Container, Path, InboxWatcher]:
+    """A fake container and a watcher of a new, empty inbox folder."""
     container = fake_container(tmp_path)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    watcher = InboxWatcher(container, inbox)
+    return container, inbox, InboxWatcher(container, inbox)
+
+
+def test_inbox_processes_complete_files_and_moves_them(tmp_path: Path) -> None:
+    container, inbox, watcher = watched_inbox(tmp_path)
     (inbox / "photo.png").write_bytes(jpeg((255, 0, 0), (0, 0, 255)))
     (inbox / "broken.jpg").write_bytes(b"not an image")
     (inbox / ".partial.jpg").write_bytes(b"still being copied")
@@ -27,10 +33,7 @@ def test_inbox_processes_complete_files_and_moves_them(tmp_path: Path) -> None:
 
 
 def test_inbox_keeps_a_file_while_a_dependency_is_down(tmp_path: Path) -> None:
-    container = fake_container(tmp_path)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    watcher = InboxWatcher(container, inbox)
+    container, inbox, watcher = watched_inbox(tmp_path)
     (inbox / "photo.png").write_bytes(jpeg((255, 0, 0), (0, 0, 255)))
     container.embedder.down = True  # type: ignore[attr-defined]
     assert watcher.poll() == 0 and watcher.poll() == 0  # seen, then tried: the embedder is down
