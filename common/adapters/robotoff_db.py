@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pg8000.dbapi
 
+from common.adapters.sql import pg_copy
 from common.adapters.sql.database import describe
 from common.adapters.sql.pg_url import describe as describe_target
 from common.adapters.sql.pg_url import parse_database_url
@@ -51,7 +52,6 @@ LIMIT {limit}) AS b"""
 EMBEDDINGS = """COPY (SELECT logo_id::int8, embedding FROM embedding.logo_embedding
 WHERE logo_id > {after} AND logo_id <= {last} AND octet_length(embedding) = {size}
 ORDER BY logo_id) TO STDOUT (FORMAT binary)"""
-COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 # a tuple: field count (int16), then each field's length (int32) and bytes, big-endian
 TUPLE = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"),
                   ("vector", f"V{EMBEDDING_BYTES}")])  # fmt: skip
@@ -114,11 +114,11 @@ class RobotoffDatabase:
 
 def _embeddings(data: memoryview) -> dict[int, memoryview | bytes]:
     """logo id -> its raw 2,048 bytes, from one ``COPY (FORMAT binary)`` answer."""
-    if bytes(data[:11]) != COPY_SIGNATURE:
+    if bytes(data[: len(pg_copy.SIGNATURE)]) != pg_copy.SIGNATURE:
         raise DependencyError("robotoff-db", "the embeddings' COPY answer is not in PostgreSQL's binary format")
-    extension = int.from_bytes(data[15:19], "big")
-    body = data[19 + extension : len(data) - 2]  # then the trailer: int16 -1
-    if len(body) % TUPLE.itemsize or bytes(data[len(data) - 2 :]) != b"\xff\xff":
+    extension = int.from_bytes(data[pg_copy.HEADER_MIN - 4 : pg_copy.HEADER_MIN], "big")
+    body = data[pg_copy.HEADER_MIN + extension : len(data) - len(pg_copy.TRAILER)]
+    if len(body) % TUPLE.itemsize or bytes(data[len(data) - len(pg_copy.TRAILER) :]) != pg_copy.TRAILER:
         raise DependencyError("robotoff-db", f"the embeddings' COPY answer has {len(body)} bytes of tuples,"
                               f" not a whole number of {TUPLE.itemsize}-byte rows")  # fmt: skip
     tuples = np.frombuffer(body, dtype=TUPLE)

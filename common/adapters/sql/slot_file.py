@@ -62,7 +62,7 @@ class SlotFile:
         slots = np.asarray(slots, dtype=np.int64)
         out = np.zeros((len(slots), self.dim), dtype=VECTOR_DTYPE)
         found = np.zeros(len(slots), dtype=bool)
-        if not len(slots) or not self.path.exists():
+        if not len(slots) or (self._fd is None and not self.path.exists()):  # once open, no stat a read
             return out, found
         fd = self._open()
         if np.array_equal(slots, np.arange(slots[0], slots[0] + len(slots))):  # a batch written together

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from common.adapters.sql import pg_copy
 from common.adapters.sql.database import Tx
 from common.adapters.sql.slot_file import VECTOR_DTYPE, SlotFile
 
@@ -157,8 +158,6 @@ class InlineVectors(VectorStorage):
         tx.many(INSERT_INLINE + " VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
-COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")  # no flags, no extension
-COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # binary timestamptz: microseconds since then
 
 
@@ -180,7 +179,7 @@ def binary_copy(logo_ids: list[int], data: np.ndarray, about: tuple[str, str, An
     tuples["id"] = logo_ids
     tuples["vector"] = np.ascontiguousarray(data, dtype=VECTOR_DTYPE).view(f"V{4 * dim}").ravel()
     tuples["tail"] = np.void(tail)
-    return COPY_HEADER + tuples.tobytes() + COPY_TRAILER
+    return pg_copy.HEADER + tuples.tobytes() + pg_copy.TRAILER
 
 
 def _field(value: bytes) -> bytes:
@@ -205,11 +204,8 @@ class SlotVectors(VectorStorage):
         dim = data.shape[1]
         first = int(tx.one(NEXT_SLOT, dim, dim)[0] or 0)  # type: ignore[index]
         self.file(dim).write(first, data)  # before the rows: a committed row's record is already there
-        block, width = data.data.cast("B"), 4 * dim
-        rows = [
-            (logo_id, dim, *about, first + k, zlib.crc32(block[k * width : (k + 1) * width]))
-            for k, logo_id in enumerate(logo_ids)
-        ]
+        pairs = zip(logo_ids, _crc32s(data).tolist(), strict=True)
+        rows = [(logo_id, dim, *about, first + k, crc) for k, (logo_id, crc) in enumerate(pairs)]
         tx.many(INSERT_SLOT + " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         tx.exec(MOVE_MARK, dim, first + len(rows))
 
