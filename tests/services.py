@@ -27,10 +27,11 @@ class ServiceError(RuntimeError):
     """A service did not start; the message carries the end of its log."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+# Ports are drawn below the kernel's ephemeral range (32768 and up), where a client connection's
+# own port can take a port between the moment it is found free and the moment its server binds;
+# and a port handed out once in this process is not handed out again before its server starts.
+PORT_RANGE = (12_000, 32_767)
+_handed_out: set[int] = set()
 
 
 def _is_free(port: int) -> bool:
@@ -42,14 +43,26 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def free_port_pairs(count: int) -> list[int]:
-    """``count`` distinct ports ``p`` such that ``p`` and ``p + 10000`` are both free."""
+def _draw(count: int, offsets: tuple[int, ...]) -> list[int]:
+    low, high = PORT_RANGE[0], PORT_RANGE[1] - max(offsets)
     ports: list[int] = []
     while len(ports) < count:
-        port = random.randint(20_000, 55_000)
-        if port not in ports and _is_free(port) and _is_free(port + GRPC_OFFSET):
+        port = random.randint(low, high)
+        taken = {p + o for p in ports for o in offsets} | _handed_out
+        if all(port + o not in taken and _is_free(port + o) for o in offsets):
             ports.append(port)
+    _handed_out.update(p + o for p in ports for o in offsets)
     return ports
+
+
+def free_port() -> int:
+    """A port free on ``HOST`` now and not handed out before in this process."""
+    return _draw(1, (0,))[0]
+
+
+def free_port_pairs(count: int) -> list[int]:
+    """``count`` distinct ports ``p`` such that ``p`` and ``p + 10000`` are both free."""
+    return _draw(count, (0, GRPC_OFFSET))
 
 
 def _log_tail(path: Path, size: int = 3000) -> str:

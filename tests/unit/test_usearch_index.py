@@ -327,3 +327,16 @@ def test_ranking_with_numpy_is_the_plain_python_ranking(size: int) -> None:
         assert found == ranked_few(keys.tolist(), cosines.tolist(), k, exclude)
         assert all(type(n.logo_id) is int and type(n.distance) is float for n in found)
         assert exclude not in [n.logo_id for n in found] and len(found) == min(k, size - (exclude in keys))
+
+
+def test_small_graphs_built_by_many_threads_still_find_every_neighbour(tmp_path: Path) -> None:
+    # Built by several threads at once, about 1 graph of 100 nodes in 50 used to miss one of the
+    # query's true 5 nearest neighbours; 200 builds must all find them.
+    data = unit_rows(np.random.default_rng(11), 100, 16)
+    missed = 0
+    for build in range(200):
+        index = UsearchIndex(tmp_path / str(build), 16, dtype="f32", threads=0)
+        index.upsert(range(1, 101), data)
+        missed += [n.logo_id for n in index.search(data[0], 5, exclude=1)] != exact_top(data, 0, 5)
+        index.close()
+    assert missed == 0
