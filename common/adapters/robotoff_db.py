@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import orjson
 import pg8000.dbapi
 
 from common.adapters.sql import pg_copy
 from common.adapters.sql.database import describe
 from common.adapters.sql.pg_url import describe as describe_target
 from common.adapters.sql.pg_url import parse_database_url
-from common.adoption.rows import EMBEDDING_BYTES, SourceLogo, embedding_size_error
+from common.adoption.batch import SourceBatch
+from common.adoption.rows import EMBEDDING_BYTES, EMBEDDING_DIM, embedding_size_error
 from common.errors import DependencyError, InvalidEventError
 
 logger = logging.getLogger(__name__)
@@ -31,11 +32,14 @@ logger = logging.getLogger(__name__)
 # One batch is two statements in one REPEATABLE READ snapshot, so pg8000's per-row Python work
 # (its message loop, a converter call a column) is paid once a batch instead of once a row:
 # - the logos: one row holding the batch's count, last id and every logo as a JSON array
-#   (``json_agg``, parsed in C); ``octet_length`` reads an embedding's size from its TOAST
-#   pointer, without fetching the vector;
-# - their 2,048-byte embeddings: ``COPY ... (FORMAT binary)`` of ``(logo_id::int8, embedding)``,
-#   fixed-size tuples parsed by one numpy view, raw float32 never hex-encoded. Embeddings of any
-#   other size are left out and recorded as failed from their length.
+#   (``json_agg``, parsed by orjson); ``octet_length`` reads an embedding's size from its TOAST
+#   pointer, without fetching the vector. The join repeats ``> after`` for the embeddings: without
+#   it PostgreSQL's merge join walks their index from the first id on every page (at 1M rows, a
+#   page 5x slower by the middle of the table, and slower with every page);
+# - their 2,048-byte embeddings: one tuple of ``COPY ... (FORMAT binary)`` holding the ids as one
+#   int8 array and the vectors as one ``bytea`` (``string_agg``), parsed by two numpy views: raw
+#   float32 never hex-encoded, and one protocol message a batch instead of one a row. Embeddings
+#   of any other size are left out and recorded as failed from their length.
 LOGOS = """SELECT count(*), max(b.id), json_agg(b.doc ORDER BY b.id)::text FROM (
 SELECT la.id, json_build_array(la.id, octet_length(e.embedding), la.index, la.bounding_box, la.score,
     la.annotation_type, la.annotation_value, la.annotation_value_tag, la.taxonomy_value, la.username,
@@ -45,16 +49,18 @@ SELECT la.id, json_build_array(la.id, octet_length(e.embedding), la.index, la.bo
 FROM logo_annotation la
 JOIN image_prediction ip ON ip.id = la.image_prediction_id
 JOIN image i ON i.id = ip.image_id
-LEFT JOIN embedding.logo_embedding e ON e.logo_id = la.id
+LEFT JOIN embedding.logo_embedding e ON e.logo_id = la.id AND e.logo_id > {after}
 WHERE la.id > {after}
 ORDER BY la.id
 LIMIT {limit}) AS b"""
-EMBEDDINGS = """COPY (SELECT logo_id::int8, embedding FROM embedding.logo_embedding
-WHERE logo_id > {after} AND logo_id <= {last} AND octet_length(embedding) = {size}
-ORDER BY logo_id) TO STDOUT (FORMAT binary)"""
-# a tuple: field count (int16), then each field's length (int32) and bytes, big-endian
-TUPLE = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"),
-                  ("vector", f"V{EMBEDDING_BYTES}")])  # fmt: skip
+EMBEDDINGS = """COPY (SELECT array_agg(logo_id::int8 ORDER BY logo_id),
+    string_agg(embedding, ''::bytea ORDER BY logo_id)
+FROM embedding.logo_embedding
+WHERE logo_id > {after} AND logo_id <= {last} AND octet_length(embedding) = {size}) TO STDOUT (FORMAT binary)"""
+INT8_OID = 20
+# the ids' array: dimensions (1), has-nulls flag, element type, length, lower bound; then elements
+ARRAY_HEAD = np.dtype([("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4"), ("count", ">i4"), ("lower", ">i4")])
+ELEMENT = np.dtype([("len", ">i4"), ("id", ">i8")])
 
 
 class RobotoffDatabase:
@@ -77,7 +83,7 @@ class RobotoffDatabase:
         finally:
             conn.close()
 
-    def rows(self, after: int, batch_size: int) -> Iterator[list[SourceLogo]]:
+    def rows(self, after: int, batch_size: int) -> Iterator[SourceBatch]:
         """Batches of rows with a logo id above ``after``, in id order (keyset pages in one snapshot)."""
         conn = self._connect()
         try:
@@ -91,8 +97,7 @@ class RobotoffDatabase:
                 stream = io.BytesIO()
                 sql = EMBEDDINGS.format(after=int(after), last=int(last), size=EMBEDDING_BYTES)
                 cursor.execute(sql, stream=stream)
-                vectors = _embeddings(stream.getbuffer())
-                yield [_logo(document, vectors) for document in json.loads(documents)]
+                yield _batch(orjson.loads(documents), *_embeddings(stream.getbuffer()))
                 after = int(last)
         except pg8000.dbapi.Error as exc:
             raise self._error(exc) from exc
@@ -112,63 +117,96 @@ class RobotoffDatabase:
         return DependencyError("robotoff-db", f"{self.name}: {describe(exc)}")
 
 
-def _embeddings(data: memoryview) -> dict[int, memoryview | bytes]:
-    """logo id -> its raw 2,048 bytes, from one ``COPY (FORMAT binary)`` answer."""
+def _embeddings(data: memoryview) -> tuple[np.ndarray, np.ndarray]:
+    """Logo ids (int64, ascending) and their float32 [m, 512] vectors (a writable copy), from the
+    one-tuple ``COPY (FORMAT binary)`` answer of ``EMBEDDINGS``."""
     if bytes(data[: len(pg_copy.SIGNATURE)]) != pg_copy.SIGNATURE:
         raise DependencyError("robotoff-db", "the embeddings' COPY answer is not in PostgreSQL's binary format")
     extension = int.from_bytes(data[pg_copy.HEADER_MIN - 4 : pg_copy.HEADER_MIN], "big")
     body = data[pg_copy.HEADER_MIN + extension : len(data) - len(pg_copy.TRAILER)]
-    if len(body) % TUPLE.itemsize or bytes(data[len(data) - len(pg_copy.TRAILER) :]) != pg_copy.TRAILER:
-        raise DependencyError("robotoff-db", f"the embeddings' COPY answer has {len(body)} bytes of tuples,"
-                              f" not a whole number of {TUPLE.itemsize}-byte rows")  # fmt: skip
-    tuples = np.frombuffer(body, dtype=TUPLE)
-    if len(tuples) and not (
-        (tuples["fields"] == 2).all() and (tuples["id_len"] == 8).all() and (tuples["vec_len"] == EMBEDDING_BYTES).all()
+    if bytes(data[len(data) - len(pg_copy.TRAILER) :]) != pg_copy.TRAILER or _int(body, 0, 2) != 2:
+        raise DependencyError("robotoff-db", "the embeddings' COPY answer is not one tuple of two fields")
+    none = np.zeros(0, dtype=np.int64), np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    ids_len = _int(body, 2, 4)
+    if ids_len == -1:  # no embedding in this range: both aggregates are null
+        return none
+    head = np.frombuffer(body, dtype=ARRAY_HEAD, count=1, offset=6)[0]
+    count = int(head["count"])
+    if (
+        int(head["ndim"]) != 1
+        or int(head["oid"]) != INT8_OID
+        or ids_len != ARRAY_HEAD.itemsize + count * ELEMENT.itemsize
     ):
-        raise DependencyError("robotoff-db", "the embeddings' COPY answer has tuples of an unexpected shape")
-    start = 2 + 4 + 8 + 4  # the vector's offset in a tuple
-    ids = tuples["id"].tolist()
-    size = TUPLE.itemsize
-    return {logo_id: body[i * size + start : (i + 1) * size] for i, logo_id in enumerate(ids)}
+        raise DependencyError("robotoff-db", "the embeddings' COPY answer holds an unexpected id array")
+    elements = np.frombuffer(body, dtype=ELEMENT, count=count, offset=6 + ARRAY_HEAD.itemsize)
+    at = 6 + ids_len
+    size = _int(body, at, 4)
+    if not (elements["len"] == 8).all() or size != count * EMBEDDING_BYTES or len(body) != at + 4 + size:
+        raise DependencyError("robotoff-db", f"the embeddings' COPY answer has {size} bytes of vectors for"
+                              f" {count} ids, not {EMBEDDING_BYTES} each")  # fmt: skip
+    vectors = np.frombuffer(body, dtype="<f4", count=size // 4, offset=at + 4).astype(np.float32)
+    return elements["id"].astype(np.int64), vectors.reshape(count, EMBEDDING_DIM)
 
 
-def _logo(document: list[Any], vectors: dict[int, memoryview | bytes]) -> SourceLogo:
+def _int(body: memoryview, at: int, size: int) -> int:
+    return int.from_bytes(body[at : at + size], "big", signed=True)
+
+
+def _batch(documents: list[list[Any]], vector_ids: np.ndarray, vectors: np.ndarray) -> SourceBatch:
+    """The batch's ``json_build_array`` documents as ``SourceBatch`` columns, column by column."""
     (
         logo_id, size, index, box, score, a_type, a_value, a_tag, taxonomy, username, completed, neighbours, text,
         image_id, barcode, off_image_id, source_image, uploaded, width, height, deleted, server_type,
         model_name, model_version, label,
-    ) = document  # fmt: skip
-    logo_id = int(logo_id)
-    embedding = vectors.get(logo_id)
-    refused = None if size is None or embedding is not None else embedding_size_error(int(size))
-    return SourceLogo(
-        logo_id=logo_id,
-        position=logo_id,
-        source_image=source_image or "",
-        index=int(index),
-        bounding_box=box,
-        score=score,
-        image_id=int(image_id),
-        barcode=barcode,
-        off_image_id=off_image_id,
-        uploaded_at=_utc(uploaded),
-        width=width,
-        height=height,
-        deleted=bool(deleted),
-        server_type=server_type or "off",
-        label=label or "object",
-        detector_version=f"{model_name or 'universal_logo_detector'}:{model_version or 'unknown'}",
-        annotation_type=a_type,
-        annotation_value=a_value,
-        annotation_value_tag=a_tag,
-        taxonomy_value=taxonomy,
-        username=username,
-        completed_at=_utc(completed),
-        nearest_neighbors=neighbours,  # JSON text
-        text=text,
-        embedding=embedding,
-        embedding_error=refused,
-    )
+    ) = (list(column) for column in zip(*documents, strict=True))  # fmt: skip
+    n = len(logo_id)
+    ids = np.asarray(logo_id, dtype=np.int64)
+    at = np.searchsorted(vector_ids, ids)
+    found = at < len(vector_ids)
+    found[found] = vector_ids[at[found]] == ids[found]
+    vector_of = np.where(found, at, -1)
+    refused = [
+        None if size_ is None or ok else embedding_size_error(int(size_))
+        for size_, ok in zip(size, found.tolist(), strict=True)
+    ]
+    versions: dict[tuple[Any, Any], str] = {}
+    times: dict[str | None, dt.datetime | None] = {None: None}
+    columns: dict[str, list[Any]] = {
+        "logo_id": logo_id,
+        "position": logo_id,
+        "source_image": [path or "" for path in source_image],
+        "index": index,
+        "bounding_box": box,
+        "score": score,
+        "image_id": image_id,
+        "barcode": barcode,
+        "off_image_id": off_image_id,
+        "uploaded_at": [times[v] if v in times else times.setdefault(v, _utc(v)) for v in uploaded],
+        "width": width,
+        "height": height,
+        "deleted": deleted,
+        "server_type": [kind or "off" for kind in server_type],
+        "label": [name or "object" for name in label],
+        "detector_version": [
+            versions[key] if key in versions else versions.setdefault(key, _detector(*key))
+            for key in zip(model_name, model_version, strict=True)
+        ],
+        "annotation_type": a_type,
+        "annotation_value": a_value,
+        "annotation_value_tag": a_tag,
+        "taxonomy_value": taxonomy,
+        "username": username,
+        "completed_at": [None if v is None else _utc(v) for v in completed],
+        "nearest_neighbors": neighbours,  # JSON text
+        "text": text,
+        "embedding_error": refused,
+        "error": [None] * n,
+    }
+    return SourceBatch(columns, vectors, vector_of, int(logo_id[-1]))
+
+
+def _detector(model_name: str | None, model_version: str | None) -> str:
+    return f"{model_name or 'universal_logo_detector'}:{model_version or 'unknown'}"
 
 
 def _utc(value: str | None) -> dt.datetime | None:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from common.adoption.batch import SourceBatch
 from common.adoption.rows import SourceLogo
 from common.errors import InvalidEventError
 
@@ -40,7 +41,7 @@ class RobotoffJsonl:
         with self._open() as lines:
             return max(0, sum(1 for _ in lines) - int(after))
 
-    def rows(self, after: int, batch_size: int) -> Iterator[list[SourceLogo]]:
+    def rows(self, after: int, batch_size: int) -> Iterator[SourceBatch]:
         batch: list[SourceLogo] = []
         with self._open() as lines:
             for number, line in enumerate(lines, start=1):
@@ -48,10 +49,10 @@ class RobotoffJsonl:
                     continue
                 batch.append(_parse(line, number))
                 if len(batch) >= batch_size:
-                    yield batch
+                    yield SourceBatch.of(batch)
                     batch = []
         if batch:
-            yield batch
+            yield SourceBatch.of(batch)
 
     def _open(self) -> IO[str]:
         if self.path.suffix == ".gz":

@@ -1,10 +1,8 @@
-"""Robotoff's logos as an import reads them, and their check before anything is written.
+"""Robotoff's logos as an import reads them, one row at a time, and the checks of one row.
 
-A source (Robotoff's database, or its ``export-logos`` JSONL) yields ``SourceLogo`` rows, one per
-``logo_annotation``, with its image and embedding beside it. ``prepare`` turns a batch into an
-``ImportBatch``: the images, the logos under their own ids, the L2-normalised embeddings, and
-what could not be taken as it was, with the reason (a logo whose embedding is not 512 float32 is
-imported without it; a logo whose box is unusable is not imported). No I/O here.
+``SourceLogo`` is one ``logo_annotation`` with its image and embedding beside it, as a source
+that reads row by row (the ``export-logos`` JSONL) gives it; ``common.adoption.batch`` holds the
+batch a source yields and the check of a whole batch at once. No I/O here.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -75,24 +72,6 @@ class ImageRow:
     detector_version: str
 
 
-@dataclasses.dataclass(slots=True)
-class LogoRow:
-    logo: SourceLogo
-    image_key: str
-    box: list[float]  # [y_min, x_min, y_max, x_max], checked and clipped to [0, 1]
-    score: float
-    vector: np.ndarray | None  # normalised float32 [512], None when absent or refused
-
-
-@dataclasses.dataclass
-class ImportBatch:
-    images: dict[str, ImageRow]
-    logos: list[LogoRow]
-    failures: dict[int, str]  # logo id -> reason (the logo may still be imported, without embedding)
-    rows: int
-    position: int  # where the source resumes after this batch
-
-
 def object_name(source_image: str, prefix: str) -> str:
     """The object's name in the bucket: ``prefix`` + the path without its leading slash."""
     return prefix + source_image.lstrip("/")
@@ -148,103 +127,3 @@ def check_score(value: Any) -> tuple[float | None, str | None]:
     if not math.isfinite(score):
         return None, f"score is not finite: {score}"
     return score, None
-
-
-def prepare(rows: Sequence[SourceLogo], prefix: str, position: int) -> ImportBatch:
-    """Check every row of a batch; ``position`` is the source's resume point after the batch."""
-    batch = ImportBatch(images={}, logos=[], failures={}, rows=len(rows), position=position)
-    kept: list[tuple[SourceLogo, list[float], float]] = []
-    for row, box, score in zip(rows, check_boxes(rows), check_scores(rows), strict=True):
-        if row.error:
-            batch.failures[row.logo_id] = row.error
-            continue
-        if not row.source_image:
-            batch.failures[row.logo_id] = "no source_image: the logo's image is unknown"
-            continue
-        if box is None or score is None:
-            _, box_error = check_box(row.bounding_box)  # the reason, row by row
-            _, score_error = check_score(row.score)
-            batch.failures[row.logo_id] = str(box_error or score_error)
-            continue
-        kept.append((row, box, score))
-    vectors = decode_embeddings([row.embedding for row, _, _ in kept])
-    images = batch.images
-    for (row, box, score), (vector, vector_error) in zip(kept, vectors, strict=True):
-        vector_error = vector_error or row.embedding_error
-        if vector_error:
-            batch.failures[row.logo_id] = vector_error
-        key = prefix + row.source_image.lstrip("/")  # object_name
-        if key not in images:
-            images[key] = _image(row, key)
-        batch.logos.append(LogoRow(row, key, box, score, vector))
-    return batch
-
-
-def check_boxes(rows: Sequence[SourceLogo]) -> list[list[float] | None]:
-    """``check_box`` for a whole batch in one numpy pass when every box is 4 numbers, as plain
-    ``[y_min, x_min, y_max, x_max]`` lists (no object a row); None where a box is unusable
-    (``check_box`` then gives the reason)."""
-    values = [row.bounding_box for row in rows]
-    try:
-        boxes = np.array(values) if values else np.zeros((0, 4))
-    except (TypeError, ValueError):  # ragged: some box is not 4 numbers
-        boxes = np.zeros((0, 0))
-    if boxes.shape != (len(values), 4) or boxes.dtype.kind not in "iuf":
-        return [None if box is None else box.as_list() for box, _ in map(check_box, values)]
-    boxes = boxes.astype(np.float64)
-    finite: np.ndarray = np.asarray(np.isfinite(boxes).all(axis=1))
-    clipped = np.clip(np.where(finite[:, None], boxes, 0.0), 0.0, 1.0)
-    usable = finite & (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
-    return [box if ok else None for box, ok in zip(clipped.tolist(), usable.tolist(), strict=True)]
-
-
-def check_scores(rows: Sequence[SourceLogo]) -> list[float | None]:
-    """``check_score`` for a whole batch; None where a score is unusable."""
-    values = [row.score for row in rows]
-    try:
-        scores = np.array(values) if values else np.zeros(0)
-    except (TypeError, ValueError):
-        scores = np.zeros((0, 0))
-    if scores.shape != (len(values),) or scores.dtype.kind not in "iuf":
-        return [check_score(value)[0] for value in values]
-    scores = scores.astype(np.float64)
-    return [score if ok else None for score, ok in zip(scores.tolist(), np.isfinite(scores).tolist(), strict=True)]
-
-
-def decode_embeddings(blobs: Sequence[bytes | memoryview | None]) -> list[tuple[np.ndarray | None, str | None]]:
-    """``decode_embedding`` for a whole batch, normalised in one numpy pass."""
-    found: list[tuple[np.ndarray | None, str | None]] = [(None, None)] * len(blobs)
-    sized = [i for i, blob in enumerate(blobs) if blob is not None and len(blob) == EMBEDDING_BYTES]
-    for i, blob in enumerate(blobs):
-        if blob is not None and len(blob) != EMBEDDING_BYTES:
-            found[i] = decode_embedding(blob)
-    if not sized:
-        return found
-    matrix = np.frombuffer(b"".join(blobs[i] or b"" for i in sized), dtype="<f4").astype(np.float32)
-    matrix = matrix.reshape(len(sized), EMBEDDING_DIM)
-    finite: np.ndarray = np.asarray(np.isfinite(matrix).all(axis=1))
-    norms = np.linalg.norm(np.where(finite[:, None], matrix, 0.0), axis=1)
-    usable = finite & (norms > 0)
-    matrix[usable] /= norms[usable, None]
-    for row, i in enumerate(sized):
-        if usable[row]:
-            found[i] = (matrix[row], None)
-        else:
-            found[i] = (None, "embedding has non-finite values" if not finite[row] else "embedding is all zeros")
-    return found
-
-
-def _image(row: SourceLogo, key: str) -> ImageRow:
-    return ImageRow(
-        key=key,
-        robotoff_id=row.image_id,
-        barcode=row.barcode,
-        off_image_id=row.off_image_id or off_image_id(row.source_image),
-        source_image=row.source_image,
-        uploaded_at=row.uploaded_at,
-        width=row.width,
-        height=row.height,
-        deleted=bool(row.deleted),
-        server_type=row.server_type or "off",
-        detector_version=row.detector_version,
-    )

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from queue import Full, Queue
 from typing import Any, Protocol, TextIO
 
+from common.adoption.batch import SourceBatch, prepare
 from common.adoption.progress import Progress
-from common.adoption.rows import SourceLogo, prepare
 from common.pipeline.reconcile import reconcile
 from common.ports.import_store import BatchOutcome, ImportStore
 from common.ports.metadata_store import MetadataStore
@@ -32,7 +32,7 @@ class ImportSource(Protocol):
 
     def count_after(self, after: int) -> int: ...
 
-    def rows(self, after: int, batch_size: int) -> Iterator[list[SourceLogo]]: ...
+    def rows(self, after: int, batch_size: int) -> Iterator[SourceBatch]: ...
 
 
 @dataclasses.dataclass
@@ -73,7 +73,7 @@ def run_import(
     progress = Progress("import", source.count_after(start), stream=stream)
     outcome = BatchOutcome()
     for rows in prefetched(source.rows(start, batch_size)):
-        batch = prepare(rows, prefix, position=rows[-1].position)
+        batch = prepare(rows, prefix)
         outcome.add(imports.write(source.name, bucket, batch))
         progress.advance(len(rows))
     progress.close()
@@ -82,7 +82,7 @@ def run_import(
     return ImportReport(source.name, start, progress.done, outcome, progress.seconds, failures)
 
 
-def prefetched(batches: Iterator[list[SourceLogo]], depth: int = 1) -> Iterator[list[SourceLogo]]:
+def prefetched(batches: Iterator[SourceBatch], depth: int = 1) -> Iterator[SourceBatch]:
     """The same batches, the next one read by a thread while the caller writes this one (the
     source's socket reads and the store's writes release the GIL). At most ``depth`` batches wait."""
     queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)

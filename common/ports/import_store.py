@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
-from common.adoption.rows import ImportBatch
+from common.adoption.batch import ImportBatch
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,7 +55,7 @@ class Tx:
         return found
 
     def many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        batch = [tuple(p) for p in params]
+        batch = params if isinstance(params, list) else [tuple(p) for p in params]
         if batch:
             self._cursor.executemany(self._prepare(sql), batch)
 

@@ -11,6 +11,8 @@ ids above the imported range (SQLite's ``AUTOINCREMENT`` does this by itself).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from common.adapters.sql.database import Database, Tx, utc_now
-from common.adoption.rows import EMBEDDING_DIM, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow, ImportBatch, LogoRow
+from common.adoption.batch import ImportBatch, LogoColumns
+from common.adoption.rows import ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow
 from common.errors import ConfigError
 from common.ports.import_store import BatchOutcome, Checkpoint
 from common.ports.metadata_store import DELETED, INDEXED
@@ -162,57 +165,60 @@ class SqlImports:
         return found
 
     def _logos(
-        self, tx: Tx, logos: list[LogoRow], image_ids: dict[str, int], failures: dict[int, str],
+        self, tx: Tx, logos: LogoColumns, image_ids: dict[str, int], failures: dict[int, str],
         outcome: BatchOutcome, now: Any,
-    ) -> list[LogoRow]:  # fmt: skip
+    ) -> LogoColumns:  # fmt: skip
         """Insert the logos not stored yet; returns those inserted now."""
-        ids = [row.logo.logo_id for row in logos]
+        ids = logos.ids
         stored = {int(i): int(img) for i, img in tx.rows_in("SELECT id, image_id FROM logo WHERE id IN {ids}", ids)}
         boxes = "SELECT image_id, box_index FROM logo WHERE image_id IN {ids}"
         taken = {(int(i), int(b)) for i, b in tx.rows_in(boxes, sorted(set(image_ids.values())))}
-        fresh: list[LogoRow] = []
-        for row in logos:
-            logo_id, image_id = row.logo.logo_id, image_ids[row.image_key]
-            if logo_id in stored:
-                if stored[logo_id] == image_id:
+        fresh = logos
+        if stored:
+            keep = []
+            for k, (logo_id, key) in enumerate(zip(ids, logos.image_keys, strict=True)):
+                if logo_id not in stored:
+                    keep.append(k)
+                elif stored[logo_id] == image_ids[key]:
                     outcome.present += 1
                     failures.pop(logo_id, None)  # recorded with the first import already
                 else:
                     failures[logo_id] = f"logo id {logo_id} is already used by a logo of image {stored[logo_id]}"
-                continue
-            fresh.append(row)
-        images = [image_ids[row.image_key] for row in fresh]
-        pairs = [(image_id, int(row.logo.index)) for image_id, row in zip(images, fresh, strict=True)]
-        indexes = _box_indexes(pairs, taken)
-        rows = [self._logo(*args, now) for args in zip(fresh, images, indexes, strict=True)]
+            fresh = logos.select(keep)
+        images = [image_ids[key] for key in fresh.image_keys]
+        indexes = _box_indexes(list(zip(images, fresh.index, strict=True)), taken)
         mark = "(" + ", ".join(["?"] * 16 + [self.db.json_param, "?", "?"]) + ")"
-        self._insert(tx, f"INSERT INTO logo ({LOGO_COLUMNS})", rows, mark=mark, copy=True)
+        self._insert(tx, f"INSERT INTO logo ({LOGO_COLUMNS})", self._logo_rows(fresh, images, indexes, now),
+                     mark=mark, copy=True)  # fmt: skip
         outcome.imported = len(fresh)
         return fresh
 
-    def _logo(self, row: LogoRow, image_id: int, box_index: int, now: Any) -> tuple[Any, ...]:
-        logo, (y_min, x_min, y_max, x_max) = row.logo, row.box
-        completed = None if logo.completed_at is None else self.db.to_ts(logo.completed_at)
-        neighbours = None if logo.nearest_neighbors is None else _json(logo.nearest_neighbors)
-        return (
-            logo.logo_id, image_id, box_index, y_min, x_min, y_max, x_max, row.score, logo.label,
-            logo.detector_version, logo.annotation_type, logo.annotation_value, logo.annotation_value_tag,
-            logo.taxonomy_value, logo.username, completed, neighbours, logo.text, now,
-        )  # fmt: skip
+    def _logo_rows(self, logos: LogoColumns, images: list[int], indexes: list[int], now: Any) -> list[tuple[Any, ...]]:
+        """The ``LOGO_COLUMNS`` rows, zipped from the columns (no Python code a row but the conversions)."""
+        fields, to_ts = logos.fields, self.db.to_ts
+        completed = [None if value is None else to_ts(value) for value in fields["completed_at"]]
+        neighbours = [None if value is None else _json(value) for value in fields["nearest_neighbors"]]
+        y_min, x_min, y_max, x_max = logos.boxes.T.tolist() if len(logos) else ([], [], [], [])
+        return list(zip(
+            logos.ids, images, indexes, y_min, x_min, y_max, x_max, logos.scores, fields["label"],
+            fields["detector_version"], fields["annotation_type"], fields["annotation_value"],
+            fields["annotation_value_tag"], fields["taxonomy_value"], fields["username"], completed, neighbours,
+            fields["text"], itertools.repeat(now, len(logos)), strict=True,
+        ))  # fmt: skip
 
     def _embeddings(
-        self, tx: Tx, fresh: list[LogoRow], images: dict[str, ImageRow], outcome: BatchOutcome, now: Any
+        self, tx: Tx, fresh: LogoColumns, images: dict[str, ImageRow], outcome: BatchOutcome, now: Any
     ) -> None:
         """The batch's embeddings through the store's vector storage (``db.vectors``: ``COPY`` into
         PostgreSQL, one block of the slot file beside SQLite), and their change-log rows."""
-        kept = [row for row in fresh if row.vector is not None and not images[row.image_key].deleted]
-        outcome.out_of_search = sum(1 for row in fresh if row.vector is not None and images[row.image_key].deleted)
-        outcome.without_embedding = sum(1 for row in fresh if row.vector is None)
-        vectors = [row.vector for row in kept if row.vector is not None]
-        matrix = np.stack(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        ids = [row.logo.logo_id for row in kept]
-        self.db.vectors.insert(tx, ids, matrix, ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, now)  # logos inserted just now
-        changes = [(logo_id, "upsert", now) for logo_id in ids]
+        deleted = np.fromiter((images[key].deleted for key in fresh.image_keys), dtype=bool, count=len(fresh))
+        kept = fresh.has_vector & ~deleted
+        outcome.out_of_search = int((fresh.has_vector & deleted).sum())
+        outcome.without_embedding = int((~fresh.has_vector).sum())
+        ids = np.asarray(fresh.ids, dtype=np.int64)[kept].tolist()
+        # the logos were inserted just now: none has an embedding yet
+        self.db.vectors.insert(tx, ids, fresh.vectors[kept], ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, now)
+        changes = list(zip(ids, itertools.repeat("upsert"), itertools.repeat(now)))
         self._insert(tx, "INSERT INTO embedding_change (logo_id, op, created_at)", changes, copy=True)
         outcome.embeddings = len(ids)
 
@@ -258,8 +264,6 @@ def _box_indexes(pairs: list[tuple[int, int]], taken: set[tuple[int, int]]) -> l
 
 
 def _json(value: Any) -> str:
-    import json
-
     return value if isinstance(value, str) else json.dumps(value)
 
 

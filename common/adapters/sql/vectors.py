@@ -26,6 +26,7 @@ import datetime as dt
 import logging
 import zlib
 from collections.abc import Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -204,8 +205,9 @@ class SlotVectors(VectorStorage):
         dim = data.shape[1]
         first = int(tx.one(NEXT_SLOT, dim, dim)[0] or 0)  # type: ignore[index]
         self.file(dim).write(first, data)  # before the rows: a committed row's record is already there
-        pairs = zip(logo_ids, _crc32s(data).tolist(), strict=True)
-        rows = [(logo_id, dim, *about, first + k, crc) for k, (logo_id, crc) in enumerate(pairs)]
+        version, recipe, now = about
+        rows = list(zip(logo_ids, repeat(dim), repeat(version), repeat(recipe), repeat(now),
+                        range(first, first + len(logo_ids)), _crc32s(data).tolist(), strict=False))  # fmt: skip
         tx.many(INSERT_SLOT + " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         tx.exec(MOVE_MARK, dim, first + len(rows))
 
