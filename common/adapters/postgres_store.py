@@ -12,6 +12,7 @@ from typing import Any
 
 import pg8000.dbapi
 
+from common.adapters.sql import pg_url
 from common.adapters.sql.database import Database, Tx, describe
 from common.adapters.sql.pg_url import describe as describe_target
 from common.adapters.sql.pg_url import parse_database_url
@@ -43,7 +44,7 @@ class PostgresDatabase(Database):
 
     def connect(self) -> Any:
         try:
-            return pg8000.dbapi.connect(**self._args)
+            return pg_url.connect(self._args)
         except (pg8000.dbapi.Error, OSError) as exc:
             raise DependencyError(self.name, f"cannot connect to {self.target}: {describe(exc)}") from exc
 

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pg8000.dbapi
 
-from common.adapters.sql import pg_copy
+from common.adapters.sql import pg_copy, pg_url
 from common.adapters.sql.database import describe
 from common.adapters.sql.pg_url import describe as describe_target
 from common.adapters.sql.pg_url import parse_database_url
@@ -106,7 +106,7 @@ class RobotoffDatabase:
 
     def _connect(self) -> Any:
         try:
-            return pg8000.dbapi.connect(**self._args)
+            return pg_url.connect(self._args)
         except (pg8000.dbapi.Error, OSError) as exc:
             raise DependencyError("robotoff-db", f"cannot connect to {self.name}: {describe(exc)}") from exc
 

@@ -9,6 +9,7 @@ SQL mounts it: ``?host=/cloudsql/PROJECT:REGION:INSTANCE``), ``port``, ``connect
 
 from __future__ import annotations
 
+import socket
 import ssl
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -96,3 +97,17 @@ def _seconds(raw: str) -> float:
     if value <= 0:
         raise ConfigError(f"{VARIABLE}: connect_timeout must be positive")
     return value
+
+
+def connect(args: dict[str, Any]) -> Any:
+    """``pg8000.dbapi.connect(**args)`` with Nagle's algorithm off on a TCP connection. pg8000
+    leaves it on, and a statement sent in two writes (its parse, then its bind) waited for the
+    server's delayed acknowledgement: 44 ms a statement with 500 parameters on loopback, 1 ms
+    without. Errors are pg8000's and ``OSError``, for the caller to report."""
+    import pg8000.dbapi
+
+    conn = pg8000.dbapi.connect(**args)
+    sock = getattr(conn, "_usock", None)  # pg8000's socket; absent in another layout: left as it is
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
