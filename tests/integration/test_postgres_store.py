@@ -146,6 +146,17 @@ def test_every_stale_pooled_connection_is_replaced(database_url: str, raw: Raw) 
         store.close()
 
 
+def test_connections_send_without_waiting_for_acknowledgements(store: PostgresStore) -> None:
+    # with Nagle's algorithm on, a statement sent in two writes waits for the server's delayed ack
+    import socket
+
+    conn = store.db.connect()
+    try:
+        assert conn._usock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        conn.close()
+
+
 def test_closed_store_is_a_dependency_error(store: PostgresStore) -> None:
     store.close()
     with pytest.raises(DependencyError, match="closed"):
