@@ -129,27 +129,21 @@ def prepare(source: SourceBatch | Sequence[SourceLogo], prefix: str, position: i
             reason = "embedding is all zeros" if finite else "embedding has non-finite values"
         if reason:
             failures[ids[i]] = str(reason)
-    keep = np.flatnonzero(good)
-    everything = len(keep) == n
-    rows_usable = usable[keep]
-    if rows_usable.all() and len(vectors) == len(keep) and (batch.vector_of[keep] == np.arange(len(keep))).all():
-        kept_vectors = vectors  # the usual batch: every row kept, each with its vector, in order
+    if usable.all() and len(vectors) == n and (batch.vector_of == np.arange(n)).all():
+        row_vectors = vectors  # the usual batch: every row with its vector, in order
     else:
-        kept_vectors = np.zeros((len(keep), EMBEDDING_DIM), dtype=np.float32)
-        kept_vectors[rows_usable] = vectors[batch.vector_of[keep][rows_usable]]
-    take = list(range(n)) if everything else keep.tolist()
-
-    def kept(name: str) -> list[Any]:
-        values = columns[name]
-        return values if everything else [values[i] for i in take]
-
-    keys = [prefix + source_image.lstrip("/") for source_image in kept("source_image")]  # object_name
+        row_vectors = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
+        row_vectors[usable] = vectors[batch.vector_of[usable]]
+    keys = [prefix + source_image.lstrip("/") for source_image in columns["source_image"]]  # object_name
     logos = LogoColumns(
-        kept("logo_id"), keys, [int(i) for i in kept("index")], boxes[keep], scores[keep].tolist(), kept_vectors,
-        rows_usable, {name: kept(name) for name in LOGO_FIELDS},
+        ids, keys, [int(i) for i in columns["index"]], boxes, scores.tolist(), row_vectors, usable,
+        {name: columns[name] for name in LOGO_FIELDS},
     )  # fmt: skip
+    keep = np.flatnonzero(good).tolist()
+    if len(keep) < n:
+        logos = logos.select(keep)
     images: dict[str, ImageRow] = {}
-    for row, key in zip(take, keys, strict=True):
+    for row, key in zip(keep, logos.image_keys, strict=True):
         if key not in images:
             images[key] = _image(columns, row, key)
     return ImportBatch(images, logos, failures, n, batch.position)

@@ -106,8 +106,6 @@ class SqlImports:
             if self.db.name == "sqlite":  # this connection only: a batch's pages stay in memory until commit,
                 tx.exec(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")  # and the WAL is copied back (with its
                 tx.exec(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")  # fsync) every ~200 MB
-            else:  # a plan cached while the tables were small would scan them whole (see _analyze_as_it_grows)
-                tx.exec("SET LOCAL plan_cache_mode = force_custom_plan")
             self.db.lock_changes(tx)
             now = self.db.to_ts(utc_now())
             image_ids = self._images(tx, bucket, batch.images, now)
