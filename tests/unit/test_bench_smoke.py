@@ -94,6 +94,23 @@ def test_recall_with_ties_counts_a_near_tied_neighbour() -> None:
     assert recall_with_ties(np.array([[0, 0, -1, -1, -1, -1, -1, -1, -1, -1]]), query, vectors, tenth) == 0.1
 
 
+def test_plain_recall_and_recall_with_ties_agree_when_nothing_is_tied() -> None:
+    from bench.ann_peers import plain_recall, recall_with_ties
+
+    # 30 queries over 40 orthogonal unit vectors: query i's true order is i, i+1, ... (no ties);
+    # 298 of the 300 returned ids are right, so both recalls are exactly 298/300
+    vectors = np.eye(40, dtype=np.float32)
+    weights = np.linspace(1.0, 0.5, 10, dtype=np.float32)
+    queries = np.zeros((30, 40), np.float32)
+    truth = np.array([[i + j for j in range(10)] for i in range(30)])
+    for i in range(30):
+        queries[i, truth[i]] = weights
+    found = truth.copy()
+    found[0, 9] = found[1, 9] = 39
+    tenth = np.full(30, weights[9], np.float32)
+    assert plain_recall(found, truth) == recall_with_ties(found, queries, vectors, tenth) == 298 / 300
+
+
 def test_peers_measure_every_system_on_the_same_data(tmp_path: Path) -> None:
     pytest.importorskip("faiss")
     pytest.importorskip("hnswlib")
