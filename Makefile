@@ -11,7 +11,7 @@ export LOGO_ANN_HOME ?= .logo-ann
 
 # The runtime environment (what `make run` needs), and the test tools on top of it.
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml common/adapters/_packed_hnsw.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e .

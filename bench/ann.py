@@ -1,9 +1,10 @@
-"""The embedded ANN index (``UsearchIndex``, the production adapter) against exact search.
+"""The embedded ANN indexes (``PackedIndex``, the default, and ``UsearchIndex``) against exact search.
 
 For each setting: build time, recall@1/10/100 against exact ground truth computed in the same
 run, queries/s on one thread with p50/p99 latency, and the bytes per vector that must stay
-resident (the usearch graph; the float32 re-scoring vectors live in a memory-mapped file and are
-reported apart). Exact search is timed batched on all cores (numpy matmul), for the speed-up.
+resident (the packed graph's arrays, or the usearch graph; usearch's float32 re-scoring vectors
+live in a memory-mapped file and are reported apart). Exact search is timed batched on all cores
+(numpy matmul), for the speed-up.
 """
 
 from __future__ import annotations
@@ -20,48 +21,65 @@ from typing import Any
 import numpy as np
 
 from bench.data import Dataset, exact_neighbours
+from common.adapters.packed_index import PackedIndex
 from common.adapters.usearch_index import UsearchIndex
 from common.settings import Settings
+
+Embedded = PackedIndex | UsearchIndex
 
 log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
+    engine: str = "packed"  # "packed" (PackedIndex) or "usearch" (UsearchIndex)
     dtype: str = "i8"
     connectivity: int = 16
+    connectivity_base: int = 30  # packed only: level-0 links (usearch has 2 x connectivity)
     expansion_add: int = 128
     rescore: bool = False
     oversample: int = 4
 
     def label(self) -> str:
+        if self.engine == "packed":
+            return f"packed i8 M={self.connectivity} M0={self.connectivity_base} ef_add={self.expansion_add}"
         suffix = "+rescore" if self.rescore else ""
-        return f"{self.dtype}{suffix} M={self.connectivity} ef_add={self.expansion_add}"
+        return f"usearch {self.dtype}{suffix} M={self.connectivity} ef_add={self.expansion_add}"
 
 
 def configured() -> tuple[Setting, int]:
     """The setting ``logo-ann`` runs with (``common.settings`` defaults) and its search expansion."""
     s = Settings()
+    engine = s.index if s.index in ("packed", "usearch") else "packed"
     return Setting(
-        s.index_dtype, s.index_connectivity, s.index_expansion_add, s.index_rescore
+        engine=engine,
+        dtype="i8" if engine == "packed" else s.index_dtype,
+        connectivity=s.index_connectivity,
+        connectivity_base=s.index_connectivity_base if engine == "packed" else 2 * s.index_connectivity,
+        expansion_add=s.index_expansion_add,
+        rescore=s.index_rescore and engine == "usearch",
     ), s.index_expansion_search
 
 
 DEFAULT, DEFAULT_EF = configured()
+# the embedded index this project shipped before the packed one, measured beside it
+USEARCH = Setting(engine="usearch", connectivity=16, connectivity_base=32, expansion_add=256)
 
 
-def recall_at(found: Sequence[Sequence[int]], truth: np.ndarray, k: int) -> float:
-    """Mean over queries of |first k found ∩ first k true| / k."""
-    hits = [len(set(list(row)[:k]) & set(truth[i, :k].tolist())) for i, row in enumerate(found)]
-    return float(np.mean(hits)) / k if hits else 0.0
-
-
-def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_search: int) -> tuple[UsearchIndex, float]:
-    """A fresh ``UsearchIndex`` holding ``vectors`` under ids 0..n-1; returns it and the build seconds."""
-    shutil.rmtree(directory, ignore_errors=True)
-    index = UsearchIndex(
+def open_index(setting: Setting, directory: Path, dim: int, expansion_search: int) -> Embedded:
+    """The index of ``setting`` in ``directory`` (loading what is saved there)."""
+    if setting.engine == "packed":
+        return PackedIndex(
+            directory,
+            dim,
+            connectivity=setting.connectivity,
+            connectivity_base=setting.connectivity_base,
+            expansion_add=setting.expansion_add,
+            expansion_search=expansion_search,
+        )
+    return UsearchIndex(
         directory,
-        vectors.shape[1],
+        dim,
         dtype=setting.dtype,
         connectivity=setting.connectivity,
         expansion_add=setting.expansion_add,
@@ -70,6 +88,18 @@ def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_sear
         oversample=setting.oversample,
         threads=os.cpu_count() or 1,
     )
+
+
+def recall_at(found: Sequence[Sequence[int]], truth: np.ndarray, k: int) -> float:
+    """Mean over queries of |first k found ∩ first k true| / k."""
+    hits = [len(set(list(row)[:k]) & set(truth[i, :k].tolist())) for i, row in enumerate(found)]
+    return float(np.mean(hits)) / k if hits else 0.0
+
+
+def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_search: int) -> tuple[Embedded, float]:
+    """A fresh index holding ``vectors`` under ids 0..n-1; returns it and the build seconds."""
+    shutil.rmtree(directory, ignore_errors=True)
+    index = open_index(setting, directory, vectors.shape[1], expansion_search)
     started = time.perf_counter()
     step = 200_000
     for start in range(0, len(vectors), step):
@@ -78,13 +108,14 @@ def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_sear
     return index, time.perf_counter() - started
 
 
-def set_expansion_search(index: UsearchIndex, value: int) -> None:
-    """Change the search beam of a built index (a usearch runtime property)."""
-    index._graph.expansion_search = value  # noqa: SLF001 - the adapter fixes it at construction
+def set_expansion_search(index: Embedded, value: int) -> None:
+    """Change the search beam of a built index (a runtime setting of both engines)."""
+    if isinstance(index, UsearchIndex):
+        index._graph.expansion_search = value  # noqa: SLF001 - the adapter fixes it at construction
     index.params["expansion_search"] = value
 
 
-def timed_searches(index: UsearchIndex, queries: np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:
+def timed_searches(index: Embedded, queries: np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:
     """Each query through ``index.search`` on this thread; (ids per query, seconds per query)."""
     found: list[list[int]] = []
     seconds = np.empty(len(queries))
@@ -96,14 +127,17 @@ def timed_searches(index: UsearchIndex, queries: np.ndarray, k: int) -> tuple[li
     return found, seconds
 
 
-def resident_bytes(index: UsearchIndex) -> int:
-    """What must stay in memory for search speed: the usearch graph with its quantised vectors
-    (its serialised size; ``memory_usage`` also counts allocator reserve, not needed data)."""
+def resident_bytes(index: Embedded) -> int:
+    """What must stay in memory for search speed: the packed graph's arrays as far as they are
+    used, or the usearch graph with its quantised vectors (its serialised size; ``memory_usage``
+    also counts allocator reserve, not needed data). ``bench.ann_peers`` measures the process."""
+    if isinstance(index, PackedIndex):
+        return index._graph.resident_bytes()  # noqa: SLF001
     return int(index._graph.serialized_length)  # noqa: SLF001
 
 
 def measure(
-    index: UsearchIndex, setting: Setting, data: Dataset, truth: np.ndarray, expansion_search: int, build_s: float
+    index: Embedded, setting: Setting, data: Dataset, truth: np.ndarray, expansion_search: int, build_s: float
 ) -> dict[str, Any]:
     set_expansion_search(index, expansion_search)
     index.search(data.queries[0], 10)  # warm the caches once
@@ -132,12 +166,27 @@ def measure(
     }
 
 
-def codes_ceiling(index: UsearchIndex, queries: np.ndarray, truth: np.ndarray, k: int = 10) -> float | None:
+def codes_ceiling(index: Embedded, queries: np.ndarray, truth: np.ndarray, k: int = 10) -> float | None:
     """Recall@k of *exact* search over the index's int8 codes: what quantisation alone allows,
-    whatever the graph (usearch's brute-force search over the stored codes, all cores)."""
+    whatever the graph (numpy over the packed codes; usearch's brute force over its codes)."""
     codec = index._codec  # noqa: SLF001
     if codec is None:
         return None
+    if isinstance(index, PackedIndex):
+        state = index._graph.state  # noqa: SLF001
+        codes = state.codes[: state.count]
+        best_ids = np.zeros((len(queries), 0), np.int64)
+        best = np.zeros((len(queries), 0), np.float32)
+        turned = codec.encode(queries).astype(np.float32)
+        for start in range(0, len(codes), 65_536):
+            chunk = codes[start : start + 65_536].astype(np.float32)
+            scores = (turned @ chunk.T) / np.linalg.norm(chunk, axis=1)
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            ids = np.concatenate([best_ids, state.keys[start + top]], axis=1)
+            values = np.concatenate([best, np.take_along_axis(scores, top, axis=1)], axis=1)
+            keep = np.argsort(-values, axis=1, kind="stable")[:, :k]
+            best_ids, best = np.take_along_axis(ids, keep, axis=1), np.take_along_axis(values, keep, axis=1)
+        return recall_at(best_ids, truth, k)
     found = index._graph.search(codec.encode(queries), k, exact=True, threads=os.cpu_count() or 1)  # noqa: SLF001
     return recall_at(np.asarray(found.keys, np.int64), truth, k)
 

@@ -35,7 +35,13 @@ def peer_specs(n: int, saved: Path, params: dict[str, Any]) -> list[dict[str, An
     lists = 1 << round(math.log2(4 * math.sqrt(n)))
     efs = [64, 128, 256, 512]
     return [
-        {"kind": "project", "saved": str(saved), "params": params, "values": [64, 96, 128, 192, 256]},
+        {"kind": "project", "saved": str(saved), "params": params, "values": [64, 128, 192, 256, 384, 512]},
+        {  # the usearch adapter over the same codes, the project's previous default
+            "kind": "project",
+            "saved": None,
+            "params": {"engine": "usearch", "connectivity": 16, "connectivity_base": 32, "expansion_add": 256},
+            "values": [128, 256],
+        },
         {"kind": "usearch-cast", "args": {"connectivity": 16, "expansion_add": 128}, "values": [128, 256, 512]},
         {"kind": "hnswlib", "args": {"m": 16, "ef_construction": 128}, "values": [32, 64, 128, 256]},
         {"kind": "faiss", "args": {"factory": "HNSW32_SQ8", "knob": "efSearch", "ef_construction": 40}, "values": efs},
@@ -138,7 +144,7 @@ def run(
                     "recall_at_10": plain_recall(found, truth),
                     "recall_at_10_with_ties": recall_with_ties(found, data.queries, data.vectors, cosines[:, K - 1]),
                 }
-                if spec["kind"] == "project":
+                if spec["kind"] == "project" and spec.get("saved"):
                     record["index_load_s"], record["build_s"] = record["build_s"], build_s
                 records.append(record)
     shutil.rmtree(base, ignore_errors=True)

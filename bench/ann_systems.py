@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 import common.adapters  # noqa: F401  (onnxruntime before usearch)
-from common.adapters.usearch_index import UsearchIndex
+from bench import ann
+from common.adapters.packed_index import PackedIndex
 
 from usearch.index import Index  # isort: skip
 
@@ -63,45 +64,63 @@ class System:
 
 
 class Project(System):
-    """``UsearchIndex`` as ``logo-ann`` serves it: opened from the directory ``bench.ann`` saved."""
+    """This project's index as ``logo-ann`` serves it: the packed index opened from the directory
+    ``bench.ann`` saved, or (``saved`` None) the usearch adapter built here, for comparison."""
 
     knob = "expansion_search"
 
-    def __init__(self, saved: Path, params: dict[str, Any]) -> None:
-        self.saved, self.params = saved, params
-        self.name = (
-            f"logo-ann (usearch, rotated int8 codes, M={params['connectivity']}, ef_add={params['expansion_add']})"
-        )
+    def __init__(self, saved: Path | None, params: dict[str, Any]) -> None:
+        self.saved, self.setting = saved, ann.Setting(**params)
+        p = self.setting
+        if p.engine == "packed":
+            self.name = (
+                f"logo-ann packed HNSW (rotated int8 codes, M={p.connectivity}, M0={p.connectivity_base}, "
+                f"ef_add={p.expansion_add})"
+            )
+        else:
+            self.name = f"logo-ann usearch adapter (rotated int8 codes, M={p.connectivity}, ef_add={p.expansion_add})"
 
     def build(self, vectors: np.ndarray, work: Path) -> None:
-        p = self.params
-        self.index = UsearchIndex(
-            self.saved, vectors.shape[1], connectivity=p["connectivity"], expansion_add=p["expansion_add"]
-        )
+        if self.saved is None:
+            self.index, _ = ann.build(self.setting, vectors, work / "index", ann.DEFAULT_EF)
+            return
+        self.index = ann.open_index(self.setting, self.saved, vectors.shape[1], ann.DEFAULT_EF)
         if self.index.count() != len(vectors):
             raise RuntimeError(f"saved index holds {self.index.count()} vectors, expected {len(vectors)}")
 
     def configure(self, value: int) -> None:
-        self.index._graph.expansion_search = value  # noqa: SLF001
+        ann.set_expansion_search(self.index, value)
 
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
         return np.array([n.logo_id for n in self.index.search(query, k)], np.int64)
 
     def own_bytes(self) -> int | None:
-        return int(self.index._graph.memory_usage)  # noqa: SLF001
+        index = self.index
+        if isinstance(index, PackedIndex):
+            return index._graph.resident_bytes()  # noqa: SLF001
+        return int(index._graph.memory_usage)  # noqa: SLF001
 
     def breakdown(self, queries: np.ndarray, value: int, rounds: int) -> dict[str, Any]:
         """Where a query's time goes, side by side in interleaved rounds at one setting (µs per
-        query, medians): the whole ``search``, the query's encoding alone, and usearch's public
-        ``Index.search`` on the ready codes (the call the adapter used before)."""
+        query, medians): the whole ``search``, the query's encoding alone, and the engine's own
+        search on the ready codes (the packed graph's ``search_keys``, or usearch's public
+        ``Index.search``)."""
         self.configure(value)
-        graph, codec = self.index._graph, self.index._codec  # noqa: SLF001
+        index = self.index
+        codec = index._codec  # noqa: SLF001
         assert codec is not None
         codes = codec.encode(queries)
+        engine: Callable[[int], object]
+        if isinstance(index, PackedIndex):
+            graph = index._graph  # noqa: SLF001
+            engine = lambda i: graph.search_keys(codes[i], 10, value)  # noqa: E731
+        else:
+            usearch_graph = index._graph  # noqa: SLF001
+            engine = lambda i: usearch_graph.search(codes[i], 10)  # noqa: E731
         steps: dict[str, Callable[[int], object]] = {
-            "search_us": lambda i: self.index.search(queries[i], 10),
+            "search_us": lambda i: index.search(queries[i], 10),
             "encode_us": lambda i: codec.encode_one(queries[i]),
-            "usearch_index_search_us": lambda i: graph.search(codes[i], 10),
+            "engine_search_us": engine,
         }
         seen: dict[str, list[float]] = {name: [] for name in steps}
         for _ in range(rounds):
@@ -295,7 +314,7 @@ def make(spec: dict[str, Any]) -> System:
 
     kind = spec["kind"]
     if kind == "project":
-        return Project(Path(spec["saved"]), spec["params"])
+        return Project(Path(spec["saved"]) if spec.get("saved") else None, spec["params"])
     if kind == "usearch-cast":
         return UsearchCast(**spec.get("args", {}))
     if kind == "hnswlib":

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import requests
 
-from bench.ann import DEFAULT, DEFAULT_EF, build, timed_searches
+from bench.ann import DEFAULT, DEFAULT_EF, Embedded, build, timed_searches
+from bench.ann import open_index as ann_open_index
 from common.adapters.sqlite_store import SqliteStore
-from common.adapters.usearch_index import UsearchIndex
 from common.domain import Box, Detection, ObjectRef
 from tests.services import free_port
 
@@ -62,17 +62,9 @@ def prepare_home(home: Path, vectors: np.ndarray, queries: int) -> list[int]:
     return ids
 
 
-def open_index(directory: Path, dim: int) -> UsearchIndex:
+def open_index(directory: Path, dim: int) -> Embedded:
     """The index as ``logo-ann serve`` opens it (same settings, so the same files are accepted)."""
-    return UsearchIndex(
-        directory,
-        dim,
-        dtype=DEFAULT.dtype,
-        connectivity=DEFAULT.connectivity,
-        expansion_add=DEFAULT.expansion_add,
-        expansion_search=DEFAULT_EF,
-        rescore=DEFAULT.rescore,
-    )
+    return ann_open_index(DEFAULT, directory, dim, DEFAULT_EF)
 
 
 def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
@@ -129,13 +121,13 @@ def load(port: int, ids: list[int], count: int, rounds: int) -> tuple[np.ndarray
     return np.asarray(seconds), np.asarray(knn)
 
 
-def raw_times(index: UsearchIndex, vectors: np.ndarray, ids: list[int], count: int) -> np.ndarray:
+def raw_times(index: Embedded, vectors: np.ndarray, ids: list[int], count: int) -> np.ndarray:
     """One round of the same queries through ``index.search`` in this process, back to back."""
     return timed_searches(index, vectors[ids], count)[1]
 
 
 def interleaved(
-    port: int, index: UsearchIndex, vectors: np.ndarray, ids: list[int], count: int, rounds: int
+    port: int, index: Embedded, vectors: np.ndarray, ids: list[int], count: int, rounds: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``rounds`` times: every query over HTTP, then every query raw; so a change of the machine's
     load during the run weighs on both figures alike. (HTTP seconds, server knn seconds, raw seconds.)"""

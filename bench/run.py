@@ -39,17 +39,18 @@ class Plan:
 
 
 _DEFAULT = ann.DEFAULT
-SWEEP = (  # each changes one thing of the configured default
-    dataclasses.replace(_DEFAULT, rescore=True),
-    dataclasses.replace(_DEFAULT, dtype="f16"),
-    dataclasses.replace(_DEFAULT, dtype="f32"),
-    dataclasses.replace(_DEFAULT, connectivity=8),
-    dataclasses.replace(_DEFAULT, connectivity=24),
+SWEEP = (  # the usearch adapter (the previous default) and its variants; then one change of the default
+    ann.USEARCH,
+    dataclasses.replace(ann.USEARCH, rescore=True),
+    dataclasses.replace(ann.USEARCH, dtype="f16"),
+    dataclasses.replace(ann.USEARCH, dtype="f32"),
+    dataclasses.replace(_DEFAULT, connectivity=8, connectivity_base=16),
+    dataclasses.replace(_DEFAULT, connectivity=24, connectivity_base=48),
     dataclasses.replace(_DEFAULT, expansion_add=128),
 )
 PLANS = {
     "quick": Plan(
-        "quick", (30_000,), 300, 30_000, (32, 64, 256), SWEEP[:1] + SWEEP[3:4], 100, 2, 6, (1, 4, 16), 1.0, 1
+        "quick", (30_000,), 300, 30_000, (32, 64, 256), SWEEP[:1] + SWEEP[4:5], 100, 2, 6, (1, 4, 16), 1.0, 1
     ),
     "full": Plan(
         "full",
@@ -93,7 +94,7 @@ def ann_records(plan: Plan, workdir: Path) -> tuple[list[dict[str, Any]], Any]:
             mark_default(record, default, default_ef)
             records.append(record)
         build_s = next(r["build_s"] for r in records if r.get("n") == n and r.get("setting") == default.label())
-        params = {"connectivity": default.connectivity, "expansion_add": default.expansion_add}
+        params = {k: getattr(default, k) for k in ("engine", "connectivity", "connectivity_base", "expansion_add")}
         records += ann_peers.run(data, keep, params, build_s, workdir, plan.peer_rounds)
         (RESULTS / "ann.partial.json").write_text(json.dumps(records, indent=1) + "\n")  # survives a later crash
     return records, data

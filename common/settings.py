@@ -22,7 +22,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "queue": ("inprocess", "pubsub"),
     "pipeline": ("inprocess", "platform"),
     "model_runtime": ("onnx", "triton"),
-    "index": ("usearch", "elasticsearch"),
+    "index": ("packed", "usearch", "elasticsearch"),
     "store": ("sqlite", "postgres"),
     "index_dtype": ("f32", "f16", "i8"),
     "crop_recipe": ("robotoff-v1",),
@@ -40,7 +40,7 @@ class Settings:
     # or the platform's storage events ("platform", the cloud: the API only stores and answers 202)
     pipeline: str = "inprocess"
     model_runtime: str = "onnx"
-    index: str = "usearch"
+    index: str = "packed"  # embedded: "packed" (the project's HNSW over int8 codes) or "usearch"
     store: str = "sqlite"
     # object storage (S3 API: GCS interoperability, AWS S3, SeaweedFS, MinIO, R2)
     bucket: str = "uploads"
@@ -78,10 +78,11 @@ class Settings:
     crop_fetch: bool = True
     crop_fetch_timeout_s: float = 10.0
     crop_cache_bytes: int = 256_000_000
-    # ANN index
-    index_dtype: str = "i8"
-    index_connectivity: int = 16  # 8 saves 64 B per vector but loses recall at 1M (bench/ANALYSIS.md)
-    index_expansion_add: int = 256  # 128 builds twice as fast but loses 0.02 recall at 1M
+    # ANN index (embedded)
+    index_dtype: str = "i8"  # usearch only; the packed index always holds int8 codes
+    index_connectivity: int = 16  # links per node above level 0 (bench/ANALYSIS.md: recall, memory)
+    index_connectivity_base: int = 30  # packed only: level-0 links per node (usearch: 2 x connectivity)
+    index_expansion_add: int = 256  # 128 builds twice as fast but loses recall at 1M
     index_expansion_search: int = 128
     index_rescore: bool = False  # float32 re-scoring: +0.005 recall at 1M for 2 KB/vector of cache
     es_url: str = ""

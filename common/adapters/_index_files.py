@@ -97,6 +97,6 @@ def remove_unreferenced(directory: Path, keep: set[str]) -> None:
     for path in directory.iterdir():
         if path.name in keep or path.name in (META, LOCK):
             continue
-        if path.suffix in (".usearch", ".npy", ".f32") or path.name.endswith(TMP_SUFFIX):
+        if path.suffix in (".usearch", ".packed", ".npy", ".f32") or path.name.endswith(TMP_SUFFIX):
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -1,20 +1,27 @@
-"""Saving, reloading and catching up a ``UsearchIndex`` (kept apart to keep modules small)."""
+"""Saving, reloading and catching up an embedded index (``UsearchIndex``, ``PackedIndex``)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from common.adapters import _index_files as files
 from common.adapters._vector_file import RowMap, VectorFile
+from common.errors import LogoAnnError
 from common.ports.metadata_store import MetadataStore
 
-if TYPE_CHECKING:
-    from usearch.index import Index
+
+class SavedGraph(Protocol):
+    """What ``Persistence`` needs of a graph: its size (live vectors) and a save to one file."""
+
+    def __len__(self) -> int: ...
+
+    def save(self, path: str) -> Any: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +29,10 @@ COMPACT_CHUNK = 65_536
 
 
 class Persistence:
-    """Mixed into ``UsearchIndex``; relies on the attributes declared below."""
+    """Mixed into ``UsearchIndex`` and ``PackedIndex``; relies on the attributes declared below."""
+
+    backend = "usearch"  # in log lines
+    graph_suffix = "usearch"  # the graph file: ``index-<generation>.<suffix>``
 
     directory: Path
     dim: int
@@ -32,7 +42,7 @@ class Persistence:
     file_format: int
     codec_name: str | None
     _mutex: threading.RLock
-    _graph: Index
+    _graph: SavedGraph
     _rows: RowMap
     _vectors: VectorFile | None
     _applied_seq: int
@@ -49,8 +59,40 @@ class Persistence:
     def clear(self) -> None:
         raise NotImplementedError
 
+    def _read_generation(self, meta: dict[str, Any]) -> Any:
+        raise NotImplementedError  # the graph and whatever else the generation holds
+
+    def _adopt(self, state: Any, stamp: tuple[int, int, int] | None) -> None:
+        raise NotImplementedError  # takes ``_read_generation``'s state as the current one
+
     def _load(self) -> bool:
-        raise NotImplementedError
+        """Load the committed generation; on any inconsistency log it and stay empty."""
+        with files.locked(self.directory, exclusive=False):
+            stamp = files.meta_stamp(self.directory)
+            meta = files.read_meta(self.directory)
+            if meta is None:
+                return False
+            try:
+                state = self._read_generation(meta)
+            except (LogoAnnError, OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError) as exc:
+                log.warning(
+                    "%s index in %s is unusable (%s); starting empty, rebuild from the store",
+                    self.backend,
+                    self.directory,
+                    exc,
+                )
+                self._stamp = stamp
+                return False
+        self._adopt(state, stamp)
+        log.info(
+            "loaded %s index from %s: %d vectors, generation %d, applied_seq %d",
+            self.backend,
+            self.directory,
+            len(self._graph),
+            self._generation,
+            self._applied_seq,
+        )
+        return True
 
     def flush(self) -> None:
         """Commit the in-memory state as a new generation, atomically, under an exclusive lock."""
@@ -67,7 +109,8 @@ class Persistence:
             self._generation, self._dirty = generation, False
             self._stamp = files.meta_stamp(self.directory)
         log.info(
-            "saved usearch index %s: generation %d, %d vectors, applied_seq %d",
+            "saved %s index %s: generation %d, %d vectors, applied_seq %d",
+            self.backend,
             self.directory,
             generation,
             len(self._graph),
@@ -75,7 +118,7 @@ class Persistence:
         )
 
     def _write_generation(self, generation: int) -> dict[str, Any]:
-        graph_path = self.directory / f"index-{generation}.usearch"
+        graph_path = self.directory / f"index-{generation}.{self.graph_suffix}"
         files.write_atomically(graph_path, lambda tmp: self._graph.save(str(tmp)))
         rows_name = f"rows-{generation}.npy"
         keys, rows = self._rows.items()
@@ -131,7 +174,9 @@ class Persistence:
         with self._mutex:
             if self._dirty:
                 log.warning(
-                    "usearch index %s changed on disk but has unsaved changes here; not reloading", self.directory
+                    "%s index %s changed on disk but has unsaved changes here; not reloading",
+                    self.backend,
+                    self.directory,
                 )
                 return False
             return self._load()
@@ -154,7 +199,7 @@ class Persistence:
                 self._applied_seq, self._dirty = changes[-1].seq, True
             applied += len(changes)
         if applied:
-            log.info("usearch index caught up %d changes to seq %d", applied, self._applied_seq)
+            log.info("%s index caught up %d changes to seq %d", self.backend, applied, self._applied_seq)
         return applied
 
     def rebuild(self, store: MetadataStore, batch_size: int = 10_000) -> int:
@@ -167,5 +212,5 @@ class Persistence:
                 self.upsert(ids, vectors)
                 added += len(ids)
             self._applied_seq, self._dirty = seq, True
-        log.info("rebuilt usearch index %s: %d vectors at seq %d", self.directory, added, seq)
+        log.info("rebuilt %s index %s: %d vectors at seq %d", self.backend, self.directory, added, seq)
         return added

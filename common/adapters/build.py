@@ -99,6 +99,17 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
         )
         es.ensure_index()
         return es
+    if s.index == "packed":
+        from common.adapters.packed_index import PackedIndex
+
+        return PackedIndex(
+            s.index_dir,
+            dim,
+            connectivity=s.index_connectivity,
+            connectivity_base=s.index_connectivity_base,
+            expansion_add=s.index_expansion_add,
+            expansion_search=s.index_expansion_search,
+        )
     from common.adapters.usearch_index import UsearchIndex
 
     return UsearchIndex(

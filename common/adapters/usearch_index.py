@@ -25,12 +25,13 @@ import numpy as np
 import onnxruntime  # noqa: F401  (must be loaded before usearch; see common/adapters/__init__.py)
 
 from common.adapters import _index_files as files
+from common.adapters._index_rows import checked_rows, ranked
 from common.adapters._int8_codec import CODEC, Int8Codec
 from common.adapters._usearch_persistence import Persistence
-from common.adapters._usearch_query import ranked, raw_search
+from common.adapters._usearch_query import raw_search
 from common.adapters._vector_file import MISSING, RowMap, VectorFile
 from common.domain import Neighbour
-from common.errors import ConfigError, InternalError, LogoAnnError
+from common.errors import ConfigError, InternalError
 
 from usearch.index import Index  # isort: skip  (after onnxruntime)
 
@@ -45,6 +46,8 @@ SERIAL_SEED = 1024
 
 class UsearchIndex(Persistence):
     """A ``VectorIndex`` over cosine similarity of L2-normalised vectors, keyed by logo id."""
+
+    _graph: Index
 
     def __init__(
         self,
@@ -95,33 +98,11 @@ class UsearchIndex(Persistence):
         self._applied_seq, self._generation, self._dirty = 0, 0, False
         self._stamp: tuple[int, int, int] | None = None
 
-    def _load(self) -> bool:
-        """Load the committed generation; on any inconsistency log it and stay empty."""
-        with files.locked(self.directory, exclusive=False):
-            stamp = files.meta_stamp(self.directory)
-            meta = files.read_meta(self.directory)
-            if meta is None:
-                return False
-            try:
-                state = self._read_generation(meta)
-            except (LogoAnnError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
-                log.warning(
-                    "usearch index in %s is unusable (%s); starting empty, rebuild from the store", self.directory, exc
-                )
-                self._stamp = stamp
-                return False
+    def _adopt(self, state: Any, stamp: tuple[int, int, int] | None) -> None:
         self._graph, self._rows, vectors, self._applied_seq, self._generation = state
         if self._vectors is not None and self._vectors is not vectors:
             self._vectors.close()
         self._vectors, self._dirty, self._stamp = vectors, False, stamp
-        log.info(
-            "loaded usearch index from %s: %d vectors, generation %d, applied_seq %d",
-            self.directory,
-            len(self._graph),
-            self._generation,
-            self._applied_seq,
-        )
-        return True
 
     def _read_generation(self, meta: dict[str, Any]) -> tuple[Index, RowMap, VectorFile | None, int, int]:
         expected = {
@@ -188,19 +169,8 @@ class UsearchIndex(Persistence):
         return self._codec.encode(matrix) if self._codec is not None else matrix
 
     def _checked(self, ids: Sequence[int], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keys = np.asarray(list(ids), dtype=np.int64).reshape(-1)
-        matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(keys), -1) if len(keys) else None
-        if matrix is None:
-            return keys.astype(np.uint64), np.zeros((0, self.dim), np.float32)
-        if matrix.shape[1] != self.dim:
-            raise ConfigError(
-                f"vectors have {matrix.shape[1]} dimensions, the index {self.dim}: reindex after a model change"
-            )
-        if (keys < 0).any():
-            raise InternalError("logo ids must be non-negative")
-        _, last = np.unique(keys[::-1], return_index=True)  # a repeated id keeps its last vector
-        keep = np.sort(len(keys) - 1 - last)
-        return keys[keep].astype(np.uint64), matrix[keep]
+        keys, matrix = checked_rows(ids, vectors, self.dim)
+        return keys.astype(np.uint64), matrix
 
     def delete(self, ids: Iterable[int]) -> None:
         keys = np.asarray(list(ids), dtype=np.uint64).reshape(-1)

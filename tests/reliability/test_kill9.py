@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from common.adapters.usearch_index import UsearchIndex
+from common.adapters.build import build_index
 from tests.reliability.conftest import Record
 from tests.reliability.embedded import embedded_container
 from tests.reliability.test_reconcile import picture
@@ -71,7 +71,7 @@ def test_kill_9_during_ingest_then_catch_up(tmp_path: Path, record: Record) -> N
     embedded = {row[0] for row in db.execute("SELECT logo_id FROM embedding")}
     logos = db.execute("SELECT COUNT(*) FROM logo").fetchone()[0]
     db.close()
-    index = UsearchIndex(settings.index_dir, container.fresh_index().dim)
+    index = build_index(settings, container.fresh_index().dim)
     record(
         "crash",
         f"kill -9 during ingest of {PHOTOS} photos (after {killed_after} reported), ingest again, reconcile",

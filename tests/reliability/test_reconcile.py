@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from common.adapters.build import build_index
 from common.adapters.elasticsearch_index import ElasticsearchIndex
-from common.adapters.usearch_index import UsearchIndex
 from common.bootstrap import Container
 from common.domain import StoredObject
 from common.pipeline.detect import detect_object
@@ -105,11 +105,11 @@ def test_embedded_reconcile_repairs_tampering(embedded: tuple[Container, dict[st
     settled = container.index  # caught up and saved, so the change log has nothing left to replay:
     settled.catch_up(container.store)  # what follows is damage only reconcile can see
     settled.flush()
-    behind = UsearchIndex(container.settings.index_dir, settled.dim)
+    behind = build_index(container.settings, settled.dim)
     done = tamper(behind, stored)
     report = cli_reconcile(env)
     again = cli_reconcile(env)
-    after = UsearchIndex(container.settings.index_dir, behind.dim)
+    after = build_index(container.settings, behind.dim)
     record(
         "reconcile",
         "embedded index: 2 documents deleted, 3 orphans added, 1 vector corrupted",
@@ -143,7 +143,7 @@ def test_embedded_requeue_finishes_stalled_images(embedded: tuple[Container, dic
     )
     assert report["requeue"] == {"requeued": 2, "after": {"indexed": 2}, "errors": 0}
     assert set(statuses.values()) == {INDEXED}
-    assert_parity(UsearchIndex(container.settings.index_dir, container.fresh_index().dim), store_vectors(container))
+    assert_parity(build_index(container.settings, container.fresh_index().dim), store_vectors(container))
 
 
 def test_requeue_leaves_recent_images_alone(embedded: tuple[Container, dict[str, str]]) -> None:

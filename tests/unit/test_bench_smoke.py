@@ -119,11 +119,14 @@ def test_peers_measure_every_system_on_the_same_data(tmp_path: Path) -> None:
     small = generate(3_000, 30, seed=6)
     saved = tmp_path / "saved"
     built = [r for r in ann.run(small, [ann.DEFAULT], [], tmp_path, 64, ann.DEFAULT, saved) if r["benchmark"] == "ann"]
-    params = {"connectivity": ann.DEFAULT.connectivity, "expansion_add": ann.DEFAULT.expansion_add}
+    params = {k: getattr(ann.DEFAULT, k) for k in ("engine", "connectivity", "connectivity_base", "expansion_add")}
     records = ann_peers.run(small, saved, params, built[0]["build_s"], tmp_path, rounds=1)
     rows = [r for r in records if r["benchmark"] == "ann_peers"]
     systems = {r["system"] for r in rows}
-    assert len(systems) == 6 and any(s.startswith("logo-ann") for s in systems)
+    assert len(systems) == 7 and {s.split(" (")[0] for s in systems if s.startswith("logo-ann")} == {
+        "logo-ann packed HNSW",
+        "logo-ann usearch adapter",
+    }
     assert all(0.5 <= r["recall_at_10"] <= r["recall_at_10_with_ties"] <= 1.0 for r in rows)
     # int8 codes and links take at least 512 B per vector, float32 vectors 2 KB
     assert all(r["resident_bytes_per_vector"] > 512 for r in rows)

@@ -2,62 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from common.adapters.usearch_index import UsearchIndex
-from common.ports.metadata_store import Change
+from tests.index_support import FakeStore, unit_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def unit_rows(rng: np.random.Generator, n: int, dim: int, clusters: int = 0, spread: float = 0.5) -> np.ndarray:
-    """n unit vectors; with clusters, drawn around random centres (like embeddings of similar logos)."""
-    if clusters:
-        centres = rng.standard_normal((clusters, dim))
-        data = centres[rng.integers(0, clusters, n)] + spread * rng.standard_normal((n, dim))
-    else:
-        data = rng.standard_normal((n, dim))
-    return (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
-
-
-@dataclasses.dataclass
-class FakeStore:
-    """The part of the metadata store the index reads: embeddings plus their change log."""
-
-    embeddings: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
-    changes: list[Change] = dataclasses.field(default_factory=list)
-
-    def put(self, logo_id: int, vector: np.ndarray) -> None:
-        self.embeddings[logo_id] = vector
-        self.changes.append(Change(len(self.changes) + 1, logo_id, "upsert"))
-
-    def remove(self, logo_id: int) -> None:
-        self.embeddings.pop(logo_id, None)
-        self.changes.append(Change(len(self.changes) + 1, logo_id, "delete"))
-
-    def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
-        return [c for c in self.changes if c.seq > seq][:limit]
-
-    def last_change_seq(self) -> int:
-        return self.changes[-1].seq if self.changes else 0
-
-    def get_embeddings(self, logo_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        return {i: self.embeddings[i] for i in logo_ids if i in self.embeddings}
-
-    def iter_embeddings(self, batch_size: int = 10_000) -> Iterator[tuple[list[int], np.ndarray]]:
-        ids = sorted(self.embeddings)
-        for start in range(0, len(ids), batch_size):
-            chunk = ids[start : start + batch_size]
-            yield chunk, np.stack([self.embeddings[i] for i in chunk])
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +272,7 @@ def test_an_index_saved_with_another_codec_is_rebuilt(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("size", [1, 11, 31, 32, 101, 400])
 def test_ranking_with_numpy_is_the_plain_python_ranking(size: int) -> None:
-    from common.adapters._usearch_query import ranked, ranked_few
+    from common.adapters._index_rows import ranked, ranked_few
 
     rng = np.random.default_rng(size)
     keys = rng.permutation(10 * size + 10)[:size].astype(np.int64)

@@ -1,0 +1,639 @@
+/* Packed HNSW: a hierarchical navigable small-world graph over int8 codes, with bit-packed links.
+ *
+ * The memory of a vector is its code (dim bytes) and its level-0 neighbour list, whose ids take
+ * `bits` bits each (the fewest that number every slot: 20 at a million), so a 512-byte code and 28
+ * neighbours take 582 bytes where 4-byte links would take 626. Nodes above level 0 (one in
+ * `2·m`) are numbered apart, with 4-byte links among themselves: they only find the entry point.
+ *
+ * Similarity is the cosine of the codes: dot(a, b) / sqrt(|a|² |b|²), the squared norm computed in
+ * the same pass as the dot product, so no per-vector norm is stored. Removed nodes keep their place
+ * in the graph (searches walk through them) but never appear in results.
+ *
+ * The caller (Python, `_packed_hnsw.py`) owns every array and grows them; this file only reads
+ * and writes them. Inserts run one at a time under the caller's lock; searches may run meanwhile
+ * on a snapshot (`count` as it was), and ignore any id at or past it.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PH_X86 1
+#endif
+
+typedef struct {
+    int32_t dim;
+    int32_t m0;         /* level-0 neighbours at most */
+    int32_t m;          /* neighbours per upper level at most */
+    int32_t bits;       /* bits per level-0 link */
+    int64_t row_bytes;  /* bytes per level-0 row */
+    int8_t *codes;      /* [capacity][dim] */
+    uint8_t *links0;    /* [capacity][row_bytes], then 8 bytes of padding */
+    uint8_t *dead;      /* bitset over slots */
+    uint32_t *up_slot;  /* upper node -> slot */
+    uint8_t *up_level;  /* upper node -> its top level (>= 1) */
+    int64_t *up_off;    /* upper node -> offset in up_links (uint32 units) */
+    uint32_t *up_links; /* per upper node, per level 1..top: [count, m ids of upper nodes] */
+    int64_t up_used;
+    uint32_t n_upper;
+    uint32_t count;     /* slots in use, removed ones included */
+    int32_t entry;      /* upper node of the entry point, or -1 when the top level is 0 */
+    uint32_t entry_slot;
+    int32_t max_level;  /* -1 when empty */
+} graph_t;
+
+typedef struct {
+    float s;
+    uint32_t id;
+} item_t;
+
+/* ---- kernels: dot(a, q) and |a|^2 in one pass; q is the query widened to int16 ---- */
+
+typedef struct {
+    int32_t dot, norm;
+} dn_t;
+
+static dn_t dn_scalar(const int8_t *a, const int16_t *q, int dim) {
+    int32_t d = 0, n = 0;
+    for (int i = 0; i < dim; i++) {
+        d += (int32_t)a[i] * q[i];
+        n += (int32_t)a[i] * a[i];
+    }
+    dn_t r = {d, n};
+    return r;
+}
+
+#ifdef PH_X86
+__attribute__((target("avx2"))) static dn_t dn_avx2(const int8_t *a, const int16_t *q, int dim) {
+    __m256i d = _mm256_setzero_si256(), n = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 16 <= dim; i += 16) {
+        __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i y = _mm256_loadu_si256((const __m256i *)(q + i));
+        d = _mm256_add_epi32(d, _mm256_madd_epi16(x, y));
+        n = _mm256_add_epi32(n, _mm256_madd_epi16(x, x));
+    }
+    int32_t dd[8], nn[8];
+    _mm256_storeu_si256((__m256i *)dd, d);
+    _mm256_storeu_si256((__m256i *)nn, n);
+    dn_t r = {0, 0};
+    for (int j = 0; j < 8; j++) {
+        r.dot += dd[j];
+        r.norm += nn[j];
+    }
+    dn_t tail = dn_scalar(a + i, q + i, dim - i);
+    r.dot += tail.dot;
+    r.norm += tail.norm;
+    return r;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static dn_t dn_vnni(const int8_t *a, const int16_t *q,
+                                                                            int dim) {
+    __m512i d = _mm512_setzero_si512(), n = _mm512_setzero_si512();
+    int i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(a + i)));
+        __m512i y = _mm512_loadu_si512((const void *)(q + i));
+        d = _mm512_dpwssd_epi32(d, x, y);
+        n = _mm512_dpwssd_epi32(n, x, x);
+    }
+    dn_t r = {_mm512_reduce_add_epi32(d), _mm512_reduce_add_epi32(n)};
+    dn_t tail = dn_scalar(a + i, q + i, dim - i);
+    r.dot += tail.dot;
+    r.norm += tail.norm;
+    return r;
+}
+#endif
+
+typedef dn_t (*kernel_t)(const int8_t *, const int16_t *, int);
+static kernel_t kernel = dn_scalar;
+static int kernel_level = 0; /* 0 scalar, 1 avx2, 2 avx512 vnni */
+
+static void choose_kernel(void) {
+#ifdef PH_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vnni")) {
+        kernel = dn_vnni;
+        kernel_level = 2;
+    } else if (__builtin_cpu_supports("avx2")) {
+        kernel = dn_avx2;
+        kernel_level = 1;
+    }
+#endif
+}
+
+int ph_kernel(int wanted) {
+    /* -2: report the one in use; -1: the best this CPU has; 0/1: force scalar/avx2 (if supported). */
+    if (wanted == -2) return kernel_level;
+    choose_kernel();
+    if (wanted == 0) {
+        kernel = dn_scalar;
+        kernel_level = 0;
+    }
+#ifdef PH_X86
+    if (wanted == 1 && kernel_level >= 1) {
+        kernel = dn_avx2;
+        kernel_level = 1;
+    }
+#endif
+    return kernel_level;
+}
+
+static inline float cosine_of(dn_t r) { return r.norm > 0 ? (float)r.dot / sqrtf((float)r.norm) : -2.0f; }
+
+static inline void prefetch(const void *p) {
+#ifdef PH_X86
+    _mm_prefetch((const char *)p, _MM_HINT_T0);
+#else
+    (void)p;
+#endif
+}
+
+/* ---- packed level-0 links ---- */
+
+static inline uint32_t sentinel_of(const graph_t *g) { return (uint32_t)((1ull << g->bits) - 1); }
+
+static inline uint32_t link_get(const graph_t *g, const uint8_t *row, int j) {
+    uint64_t bit = (uint64_t)j * g->bits, w;
+    memcpy(&w, row + (bit >> 3), 8);
+    return (uint32_t)((w >> (bit & 7)) & ((1ull << g->bits) - 1));
+}
+
+static inline void link_set(const graph_t *g, uint8_t *row, int j, uint32_t v) {
+    uint64_t bit = (uint64_t)j * g->bits, w, mask = ((1ull << g->bits) - 1) << (bit & 7);
+    memcpy(&w, row + (bit >> 3), 8);
+    w = (w & ~mask) | (((uint64_t)v << (bit & 7)) & mask);
+    memcpy(row + (bit >> 3), &w, 8);
+}
+
+static inline uint8_t *row0(const graph_t *g, uint32_t slot) { return g->links0 + (int64_t)slot * g->row_bytes; }
+
+static int neighbours0(const graph_t *g, uint32_t slot, uint32_t *out) {
+    const uint8_t *row = row0(g, slot);
+    uint32_t none = sentinel_of(g);
+    int c = 0;
+    for (; c < g->m0; c++) {
+        uint32_t v = link_get(g, row, c);
+        if (v == none) break;
+        out[c] = v;
+    }
+    return c;
+}
+
+static void write_row0(const graph_t *g, uint32_t slot, const uint32_t *ids, int c) {
+    uint8_t *row = row0(g, slot);
+    uint32_t none = sentinel_of(g);
+    for (int j = 0; j < g->m0; j++) link_set(g, row, j, j < c ? ids[j] : none);
+}
+
+static inline uint32_t *up_row(const graph_t *g, uint32_t u, int level) {
+    return g->up_links + g->up_off[u] + (int64_t)(level - 1) * (1 + g->m);
+}
+
+static inline int is_dead(const graph_t *g, uint32_t slot) { return (g->dead[slot >> 3] >> (slot & 7)) & 1; }
+
+/* ---- heaps: candidates best-first (max), results worst-on-top (min) ---- */
+
+static inline void push_max(item_t *h, int *n, item_t v) {
+    int i = (*n)++;
+    while (i > 0) {
+        int p = (i - 1) / 2;
+        if (h[p].s >= v.s) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = v;
+}
+
+static inline item_t pop_max(item_t *h, int *n) {
+    item_t top = h[0], v = h[--(*n)];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1].s > h[c].s) c++;
+        if (h[c].s <= v.s) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+    return top;
+}
+
+static inline void push_min(item_t *h, int *n, item_t v) {
+    int i = (*n)++;
+    while (i > 0) {
+        int p = (i - 1) / 2;
+        if (h[p].s <= v.s) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = v;
+}
+
+static inline item_t pop_min(item_t *h, int *n) {
+    item_t top = h[0], v = h[--(*n)];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1].s < h[c].s) c++;
+        if (h[c].s >= v.s) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+    return top;
+}
+
+/* ---- per-thread scratch: visited bitsets, heaps, the widened query ---- */
+
+typedef struct {
+    uint64_t *seen;
+    int64_t seen_words;
+    item_t *cand, *res;
+    int64_t heap_cap;
+    int16_t *q16;
+    int dim;
+    uint32_t *ids;
+} scratch_t;
+
+static __thread scratch_t tls;
+
+static int scratch_ready(int64_t slots, int ef, int dim, int width) {
+    int64_t words = (slots + 63) / 64 + 1;
+    if (words > tls.seen_words) {
+        words += words / 2; /* inserts grow the graph a slot at a time: grow the bitset ahead */
+        free(tls.seen);
+        tls.seen = calloc((size_t)words, 8);
+        tls.seen_words = tls.seen ? words : 0;
+        if (!tls.seen) return -1;
+    }
+    /* the candidate heap can hold every id seen while the result heap is full: bound it by ef·width */
+    int64_t need = (int64_t)(ef + 2) * 4 + 4 * (int64_t)width + 64;
+    if (need > tls.heap_cap) {
+        free(tls.cand);
+        free(tls.res);
+        tls.cand = malloc(sizeof(item_t) * need);
+        tls.res = malloc(sizeof(item_t) * need);
+        tls.heap_cap = (tls.cand && tls.res) ? need : 0;
+        if (!tls.heap_cap) return -1;
+    }
+    if (dim != tls.dim) {
+        free(tls.q16);
+        free(tls.ids);
+        tls.q16 = aligned_alloc(64, ((sizeof(int16_t) * dim + 63) / 64) * 64);
+        tls.ids = malloc(sizeof(uint32_t) * 1024);
+        tls.dim = (tls.q16 && tls.ids) ? dim : 0;
+        if (!tls.dim) return -1;
+    }
+    return 0;
+}
+
+static int grow_candidates(void) {
+    item_t *more = realloc(tls.cand, sizeof(item_t) * tls.heap_cap * 2);
+    if (!more) return -1;
+    tls.cand = more;
+    tls.heap_cap *= 2;
+    return 0;
+}
+
+static inline int seen_test_set(uint64_t *seen, uint32_t id) {
+    uint64_t bit = 1ull << (id & 63);
+    if (seen[id >> 6] & bit) return 1;
+    seen[id >> 6] |= bit;
+    return 0;
+}
+
+static inline float sim_slot(const graph_t *g, const int16_t *q, uint32_t slot) {
+    return cosine_of(kernel(g->codes + (int64_t)slot * g->dim, q, g->dim));
+}
+
+/* Greedy walk down the upper levels to `stop_level` (exclusive); returns the upper node reached. */
+static uint32_t descend(const graph_t *g, const int16_t *q, int stop_level, float *best_s, uint32_t limit) {
+    uint32_t cur = (uint32_t)g->entry;
+    float cur_s = sim_slot(g, q, g->up_slot[cur]);
+    for (int level = g->max_level; level > stop_level; level--) {
+        int changed = 1;
+        while (changed) {
+            changed = 0;
+            const uint32_t *row = up_row(g, cur, level);
+            uint32_t c = row[0];
+            for (uint32_t j = 0; j < c; j++) {
+                uint32_t v = row[1 + j];
+                if (v >= limit) continue;
+                float s = sim_slot(g, q, g->up_slot[v]);
+                if (s > cur_s) {
+                    cur_s = s;
+                    cur = v;
+                    changed = 1;
+                }
+            }
+        }
+    }
+    *best_s = cur_s;
+    return cur;
+}
+
+/* Beam search of one level from one entry. Level 0 works on slots, upper levels on upper nodes.
+   `live_only`: only live slots enter the results (searches); inserts link to removed nodes too.
+   Leaves up to `ef` results in tls.res (a min-heap), returns their number. */
+static int search_level(const graph_t *g, const int16_t *q, uint32_t entry, float entry_s, int level, int ef,
+                        int live_only, uint32_t limit) {
+    uint64_t *seen = tls.seen;
+    item_t *cand = tls.cand, *res = tls.res;
+    uint32_t *nb = tls.ids;
+    int nc = 0, nr = 0;
+    int64_t words = ((int64_t)limit + 63) / 64; /* ids at or past `limit` are never marked */
+    memset(seen, 0, (size_t)(words + 1) * 8);
+    item_t e = {entry_s, entry};
+    push_max(cand, &nc, e);
+    seen_test_set(seen, entry);
+    if (!(level == 0 && live_only && is_dead(g, entry))) push_min(res, &nr, e);
+    while (nc) {
+        item_t c = pop_max(cand, &nc);
+        if (nr >= ef && c.s < res[0].s) break;
+        if (nc + g->m0 + g->m + 2 > tls.heap_cap && grow_candidates() != 0) return -1;
+        cand = tls.cand;
+        int m;
+        if (level == 0) {
+            m = neighbours0(g, c.id, nb);
+            for (int j = 0; j < m; j++) {
+                if (nb[j] < limit) prefetch(g->codes + (int64_t)nb[j] * g->dim);
+            }
+        } else {
+            const uint32_t *row = up_row(g, c.id, level);
+            m = (int)row[0];
+            memcpy(nb, row + 1, sizeof(uint32_t) * m);
+        }
+        for (int j = 0; j < m; j++) {
+            uint32_t v = nb[j];
+            if (v >= limit || seen_test_set(seen, v)) continue;
+            if (level == 0 && j + 1 < m && nb[j + 1] < limit) {
+                const char *next = (const char *)(g->codes + (int64_t)nb[j + 1] * g->dim);
+                for (int off = 64; off < g->dim; off += 64) prefetch(next + off);
+            }
+            float s = level == 0 ? sim_slot(g, q, v) : sim_slot(g, q, g->up_slot[v]);
+            if (nr < ef || s > res[0].s) {
+                item_t it = {s, v};
+                push_max(cand, &nc, it);
+                if (!(level == 0 && live_only && is_dead(g, v))) {
+                    push_min(res, &nr, it);
+                    if (nr > ef) pop_min(res, &nr);
+                }
+            }
+        }
+    }
+    return nr;
+}
+
+static void widen(const int8_t *code, int16_t *q, int dim) {
+    for (int i = 0; i < dim; i++) q[i] = code[i];
+}
+
+/* |w|, so that a search's dot(w, x) / |x| becomes the cosine of w and x */
+static float norm_of(const int16_t *w, int dim) {
+    int64_t sum = 0;
+    for (int i = 0; i < dim; i++) sum += (int32_t)w[i] * w[i];
+    return sum > 0 ? sqrtf((float)sum) : 1.0f;
+}
+
+/* Searches `nq` queries (int8 codes [nq][dim]); writes up to k (slot, cosine·|q|) per query, best
+   first, slot UINT32_MAX where fewer were found. `count` is the caller's snapshot. */
+int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, int k, int ef, uint32_t *out_slots,
+              float *out_sims) {
+    if (ef < k) ef = k;
+    if (scratch_ready(count, ef, g->dim, g->m0 > g->m ? g->m0 : g->m) != 0) return -1;
+    for (int qi = 0; qi < nq; qi++) {
+        uint32_t *slots = out_slots + (int64_t)qi * k;
+        float *sims = out_sims + (int64_t)qi * k;
+        for (int j = 0; j < k; j++) {
+            slots[j] = UINT32_MAX;
+            sims[j] = -2.0f;
+        }
+        if (g->max_level < 0 || count == 0) continue;
+        widen(queries + (int64_t)qi * g->dim, tls.q16, g->dim);
+        uint32_t entry = g->entry_slot;
+        float entry_s;
+        if (g->entry >= 0) {
+            uint32_t u = descend(g, tls.q16, 0, &entry_s, g->n_upper);
+            entry = g->up_slot[u];
+        } else {
+            entry_s = sim_slot(g, tls.q16, entry);
+        }
+        if (entry >= count) continue;
+        int nr = search_level(g, tls.q16, entry, entry_s, 0, ef, 1, count);
+        if (nr < 0) return -1;
+        while (nr > k) pop_min(tls.res, &nr);
+        for (int j = nr - 1; j >= 0; j--) {
+            item_t it = pop_min(tls.res, &nr);
+            slots[j] = it.id;
+            sims[j] = it.s;
+        }
+    }
+    return 0;
+}
+
+/* ---- inserts ---- */
+
+static inline float sim_codes(const graph_t *g, uint32_t a, uint32_t b, int16_t *wide) {
+    widen(g->codes + (int64_t)a * g->dim, wide, g->dim);
+    return sim_slot(g, wide, b);
+}
+
+/* HNSW's neighbour heuristic: keep a candidate only when it is closer to the new node than to any
+   neighbour already kept. `items` hold cosines to the new node, sorted best first; keeps at most
+   `keep`; returns how many. */
+static int select_diverse(const graph_t *g, item_t *items, int n, int keep, int level, int16_t *wide) {
+    int kept = 0;
+    for (int i = 0; i < n && kept < keep; i++) {
+        uint32_t ci = level == 0 ? items[i].id : g->up_slot[items[i].id];
+        widen(g->codes + (int64_t)ci * g->dim, wide, g->dim);
+        float own = norm_of(wide, g->dim);
+        int good = 1;
+        for (int j = 0; j < kept; j++) {
+            uint32_t cj = level == 0 ? items[j].id : g->up_slot[items[j].id];
+            if (sim_slot(g, wide, cj) / own > items[i].s) {
+                good = 0;
+                break;
+            }
+        }
+        if (good) items[kept++] = items[i];
+    }
+    return kept;
+}
+
+static int by_sim_desc(const void *a, const void *b) {
+    float x = ((const item_t *)a)->s, y = ((const item_t *)b)->s;
+    return (x < y) - (x > y);
+}
+
+/* Adds `node` (a slot at level 0, an upper node above) to the list of `at`, re-pruning when full. */
+static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t *wide, item_t *tmp) {
+    int cap = level == 0 ? g->m0 : g->m;
+    uint32_t ids[1024];
+    int c;
+    if (level == 0) {
+        c = neighbours0(g, at, ids);
+    } else {
+        uint32_t *row = up_row(g, at, level);
+        c = (int)row[0];
+        memcpy(ids, row + 1, sizeof(uint32_t) * c);
+    }
+    for (int j = 0; j < c; j++)
+        if (ids[j] == node) return;
+    if (c < cap) {
+        ids[c++] = node;
+    } else {
+        uint32_t at_slot = level == 0 ? at : g->up_slot[at];
+        widen(g->codes + (int64_t)at_slot * g->dim, wide, g->dim);
+        float own = norm_of(wide, g->dim);
+        for (int j = 0; j < c; j++) {
+            tmp[j].id = ids[j];
+            tmp[j].s = sim_slot(g, wide, level == 0 ? ids[j] : g->up_slot[ids[j]]) / own;
+        }
+        tmp[c].id = node;
+        tmp[c].s = sim_slot(g, wide, level == 0 ? node : g->up_slot[node]) / own;
+        qsort(tmp, (size_t)c + 1, sizeof(item_t), by_sim_desc);
+        c = select_diverse(g, tmp, c + 1, cap, level, wide);
+        for (int j = 0; j < c; j++) ids[j] = tmp[j].id;
+    }
+    if (level == 0) {
+        write_row0(g, at, ids, c);
+    } else {
+        uint32_t *row = up_row(g, at, level);
+        row[0] = (uint32_t)c;
+        memcpy(row + 1, ids, sizeof(uint32_t) * c);
+    }
+}
+
+/* Inserts slot `slot` (its code already in place; its upper node, when `level` >= 1, is `u`, with
+   its rows allocated and its fields set by the caller). */
+static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) {
+    int width = g->m0 > g->m ? g->m0 : g->m;
+    if (scratch_ready((int64_t)slot + 1, ef, g->dim, width) != 0) return -1;
+    int16_t *q = tls.q16;
+    int16_t *wide = malloc(sizeof(int16_t) * g->dim);
+    item_t *found = malloc(sizeof(item_t) * (ef + 2));
+    item_t *tmp = malloc(sizeof(item_t) * (width + 2));
+    if (!wide || !found || !tmp) {
+        free(wide);
+        free(found);
+        free(tmp);
+        return -1;
+    }
+    widen(g->codes + (int64_t)slot * g->dim, q, g->dim);
+    float qnorm = norm_of(q, g->dim);
+    write_row0(g, slot, NULL, 0);
+    if (level >= 1)
+        for (int l = 1; l <= level; l++) up_row(g, u, l)[0] = 0;
+    if (g->max_level < 0) {
+        g->entry_slot = slot;
+        g->entry = level >= 1 ? (int32_t)u : -1;
+        g->max_level = level;
+        g->count = slot + 1;
+        goto done;
+    }
+    /* upper levels: greedy down to the node's own top level, then linked beam searches */
+    uint32_t cur_u = 0, entry_slot = g->entry_slot;
+    float cur_s = 0;
+    int top = level < g->max_level ? level : g->max_level;
+    if (g->entry >= 0) {
+        cur_u = descend(g, q, top, &cur_s, u);
+        for (int l = top; l >= 1; l--) {
+            int total = search_level(g, q, cur_u, cur_s, l, ef, 0, u), n = total;
+            if (total <= 0) goto fail;
+            for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
+            cur_u = found[0].id; /* best first; the next level starts from it */
+            cur_s = found[0].s;
+            for (int j = 0; j < total; j++) found[j].s /= qnorm; /* cosines, for the heuristic */
+            int kept = select_diverse(g, found, total, g->m, l, wide);
+            uint32_t *row = up_row(g, u, l);
+            for (int j = 0; j < kept; j++) row[1 + j] = found[j].id;
+            row[0] = (uint32_t)kept;
+            for (int j = 0; j < kept; j++) link_back(g, found[j].id, u, l, wide, tmp);
+        }
+        entry_slot = g->up_slot[cur_u];
+        cur_s = sim_slot(g, q, entry_slot);
+    } else {
+        cur_s = sim_slot(g, q, entry_slot);
+    }
+    {
+        int n = search_level(g, q, entry_slot, cur_s, 0, ef, 0, slot);
+        int total = n;
+        if (total < 0) goto fail;
+        for (int j = n - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
+        for (int j = 0; j < total; j++) found[j].s /= qnorm;
+        /* a new node keeps m links, as above level 0; links back to it fill lists up to m0 */
+        int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide);
+        uint32_t ids[1024];
+        for (int j = 0; j < kept; j++) ids[j] = found[j].id;
+        write_row0(g, slot, ids, kept);
+        for (int j = 0; j < kept; j++) link_back(g, ids[j], slot, 0, wide, tmp);
+    }
+    if (level > g->max_level) {
+        g->max_level = level;
+        g->entry = (int32_t)u;
+        g->entry_slot = slot;
+    }
+    g->count = slot + 1;
+done:
+    free(wide);
+    free(found);
+    free(tmp);
+    return 0;
+fail:
+    free(wide);
+    free(found);
+    free(tmp);
+    return -1;
+}
+
+/* Inserts slots count..count+n-1 (codes in place); levels[i] is slot's level, upper[i] its upper
+   node when levels[i] >= 1 (rows allocated by the caller). Returns 0, or -1 when out of memory. */
+int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
+    for (int i = 0; i < n; i++) {
+        uint32_t slot = g->count;
+        if (insert_one(g, slot, levels[i], levels[i] >= 1 ? upper[i] : 0, ef) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Copies level-0 rows from one bit width to another (growth past 2^bits slots). */
+void ph_repack(const uint8_t *src, int src_bits, int64_t src_row, uint8_t *dst, int dst_bits, int64_t dst_row,
+               int m0, uint32_t n) {
+    graph_t a = {0}, b = {0};
+    a.bits = src_bits;
+    b.bits = dst_bits;
+    uint32_t none_a = (uint32_t)((1ull << src_bits) - 1), none_b = (uint32_t)((1ull << dst_bits) - 1);
+    for (uint32_t s = 0; s < n; s++) {
+        const uint8_t *r = src + (int64_t)s * src_row;
+        uint8_t *w = dst + (int64_t)s * dst_row;
+        for (int j = 0; j < m0; j++) {
+            uint32_t v = link_get(&a, r, j);
+            link_set(&b, w, j, v == none_a ? none_b : v);
+        }
+    }
+}
+
+/* Level-0 neighbour lists as plain ids ([n][m0], UINT32_MAX past a list's end), for tests and checks. */
+void ph_unpack(const graph_t *g, uint32_t first, uint32_t n, uint32_t *out) {
+    uint32_t none = sentinel_of(g);
+    for (uint32_t s = 0; s < n; s++) {
+        const uint8_t *row = row0(g, first + s);
+        for (int j = 0; j < g->m0; j++) {
+            uint32_t v = link_get(g, row, j);
+            out[(int64_t)s * g->m0 + j] = v == none ? UINT32_MAX : v;
+        }
+    }
+}
+
+/* A Python module with no functions: it only makes the file importable, so it is found and
+   installed like any extension; `_packed_hnsw.py` calls the functions above through ctypes. */
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_packed_hnsw_lib", NULL, -1, NULL};
+
+PyMODINIT_FUNC PyInit__packed_hnsw_lib(void) { return PyModule_Create(&module); }

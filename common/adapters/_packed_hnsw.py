@@ -1,0 +1,280 @@
+"""``PackedGraph``: the arrays of a packed HNSW graph (``_packed_hnsw.c``) and the calls into it.
+
+Python owns every array (numpy) and grows them; the compiled library reads and writes them in
+place through ``ctypes`` (which releases the GIL for the call). Writes (``add``, ``remove``) are
+serialised by the caller. Each ``add`` publishes a new ``_Arrays`` (the same arrays, or grown
+copies, with new counts); a search holds the one published when it started, whose counts never
+change, and the engine ignores any link to a slot or upper node past them, so a search may run
+while another thread adds (it simply does not see the newest vectors).
+
+Per vector the graph holds its int8 code (``dim`` bytes), its level-0 links (``m0`` ids of
+``bits`` bits, ``bits`` the bit length of the capacity: 20 up to 1,048,575 vectors), its 8-byte
+key, a removed bit, and, for the one vector in ``2·m`` that also sits above level 0, an upper
+node with ``m`` 4-byte links per level.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from common.adapters import _packed_hnsw_files as files
+from common.adapters._packed_hnsw_binding import MAX_LEVEL, PAD, _Arrays, _Graph, bits_for, kernel, library, row_bytes
+from common.errors import ConfigError, InternalError
+
+__all__ = ["PAD", "PackedGraph", "bits_for", "kernel", "library", "row_bytes"]
+
+SEED = 0x5EED
+
+
+class PackedGraph:
+    """Cosine search over int8 codes in a packed HNSW graph; slots are numbered in insertion order."""
+
+    def __init__(self, dim: int, m: int = 16, m0: int | None = None, expansion_add: int = 256) -> None:
+        if dim <= 0 or not 2 <= m <= 255 or not 2 <= (m0 or 2 * m) <= 255:
+            raise ConfigError(f"packed HNSW needs dim > 0 and 2 <= m, m0 <= 255 (got dim={dim}, m={m}, m0={m0})")
+        self.dim, self.m, self.m0 = int(dim), int(m), int(m0 or 2 * m)
+        self.expansion_add = max(int(expansion_add), self.m0)
+        self.mult = 1.0 / math.log(2 * self.m)  # one node in 2·m above level 0
+        self._lib = library()
+        self.state = self._empty(0)
+        self.removed = 0
+
+    # --- arrays ----------------------------------------------------------------------------------
+    def _empty(self, capacity: int) -> _Arrays:
+        bits = bits_for(capacity)
+        return _Arrays(
+            codes=np.empty((capacity, self.dim), np.int8),
+            links0=np.empty(capacity * row_bytes(self.m0, bits) + PAD, np.uint8),
+            dead=np.zeros(capacity // 8 + 1, np.uint8),
+            keys=np.empty(capacity, np.int64),
+            up_slot=np.empty(0, np.uint32),
+            up_level=np.empty(0, np.uint8),
+            up_off=np.empty(0, np.int64),
+            up_links=np.empty(0, np.uint32),
+            bits=bits,
+        )
+
+    def _struct(self, a: _Arrays) -> _Graph:
+        return _Graph(
+            self.dim,
+            self.m0,
+            self.m,
+            a.bits,
+            row_bytes(self.m0, a.bits),
+            a.codes.ctypes.data,
+            a.links0.ctypes.data,
+            a.dead.ctypes.data,
+            a.up_slot.ctypes.data,
+            a.up_level.ctypes.data,
+            a.up_off.ctypes.data,
+            a.up_links.ctypes.data,
+            a.up_used,
+            a.n_upper,
+            a.count,
+            a.entry,
+            a.entry_slot,
+            a.max_level,
+        )
+
+    def _grown(self, a: _Arrays, slots: int, uppers: int, links: int) -> _Arrays:
+        """``a``, or a copy with room for ``slots`` slots, ``uppers`` upper nodes and ``links`` upper ints."""
+        out = a
+        if slots > a.capacity:
+            out = self._empty(max(slots, a.capacity + a.capacity // 2, 1024))
+            n = a.count
+            out.codes[:n] = a.codes[:n]
+            out.keys[:n] = a.keys[:n]
+            out.dead[: len(a.dead)] = a.dead
+            if out.bits == a.bits:
+                size = n * row_bytes(self.m0, a.bits)
+                out.links0[:size] = a.links0[:size]
+            else:
+                self._lib.ph_repack(
+                    a.links0.ctypes.data,
+                    a.bits,
+                    row_bytes(self.m0, a.bits),
+                    out.links0.ctypes.data,
+                    out.bits,
+                    row_bytes(self.m0, out.bits),
+                    self.m0,
+                    n,
+                )
+            out.up_slot, out.up_level, out.up_off, out.up_links = a.up_slot, a.up_level, a.up_off, a.up_links
+            for name in ("count", "n_upper", "up_used", "entry", "entry_slot", "max_level"):
+                setattr(out, name, getattr(a, name))
+        if uppers > len(out.up_slot):
+            size = max(uppers, len(out.up_slot) * 3 // 2, 256)
+            out = dataclasses.replace(
+                out,
+                up_slot=_resized(out.up_slot, size, out.n_upper),
+                up_level=_resized(out.up_level, size, out.n_upper),
+                up_off=_resized(out.up_off, size, out.n_upper),
+            )
+        if links > len(out.up_links):
+            size = max(links, len(out.up_links) * 3 // 2, 4096)
+            out = dataclasses.replace(out, up_links=_resized(out.up_links, size, out.up_used))
+        return out
+
+    # --- writes ----------------------------------------------------------------------------------
+    def levels_for(self, first: int, n: int) -> np.ndarray:
+        """The levels of slots ``first .. first+n-1``: a function of the slot number alone."""
+        rng = np.random.default_rng([SEED, first])
+        drawn = np.floor(-np.log(1.0 - rng.random(n)) * self.mult)
+        return np.minimum(drawn, MAX_LEVEL).astype(np.int32)
+
+    def add(self, keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Append int8 ``codes`` ``[n, dim]`` under int64 ``keys``; returns their slots."""
+        n = len(keys)
+        a = self.state
+        first = a.count
+        if n == 0:
+            return np.zeros(0, np.int64)
+        if first + n >= (1 << 32) - 1:
+            raise InternalError("a packed index holds at most 2^32 - 2 vectors")
+        levels = self.levels_for(first, n)
+        high = np.flatnonzero(levels >= 1)
+        upper = np.zeros(n, np.uint32)
+        upper[high] = a.n_upper + np.arange(len(high), dtype=np.uint32)
+        sizes = levels[high].astype(np.int64) * (1 + self.m)
+        # a fresh state object: a search holds the one published before, whose counts never change
+        a = dataclasses.replace(self._grown(a, first + n, a.n_upper + len(high), a.up_used + int(sizes.sum())))
+        a.codes[first : first + n] = codes
+        a.keys[first : first + n] = keys
+        if len(high):
+            offsets = a.up_used + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            span = slice(a.n_upper, a.n_upper + len(high))
+            a.up_slot[span] = first + high
+            a.up_level[span] = levels[high]
+            a.up_off[span] = offsets
+            a.up_links[a.up_used : a.up_used + int(sizes.sum())] = 0
+            a.n_upper += len(high)
+            a.up_used += int(sizes.sum())
+        graph = self._struct(a)
+        graph.count = first
+        rc = self._lib.ph_insert(ctypes.byref(graph), n, levels.ctypes.data, upper.ctypes.data, self.expansion_add)
+        if rc != 0:
+            raise InternalError("packed index: out of memory while inserting")
+        a.count, a.entry, a.entry_slot, a.max_level = graph.count, graph.entry, graph.entry_slot, graph.max_level
+        self.state = a
+        return np.arange(first, first + n, dtype=np.int64)
+
+    def remove(self, slots: np.ndarray) -> None:
+        """Mark ``slots`` removed: searches still walk through them but never return them."""
+        slots = np.unique(np.asarray(slots, np.int64))
+        if not len(slots):
+            return
+        dead = self.state.dead
+        fresh = slots[(dead[slots >> 3] >> (slots & 7)) & 1 == 0]
+        np.bitwise_or.at(dead, fresh >> 3, (1 << (fresh & 7)).astype(np.uint8))
+        self.removed += len(fresh)
+
+    def __len__(self) -> int:
+        """Live vectors (removed ones not counted)."""
+        return self.state.count - self.removed
+
+    # --- reads -----------------------------------------------------------------------------------
+    def search_keys(self, code: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+        """Keys (int64) and cosines (float64) of up to ``k`` live neighbours of one int8 query code."""
+        a = self.state
+        slots, sims = self.search(code, k, ef, a)
+        found = slots[0] >= 0
+        norm = float(np.sqrt(np.dot(code.astype(np.int32), code.astype(np.int32))))
+        cosines = sims[0][found].astype(np.float64) / (norm if norm > 0 else 1.0)
+        return a.keys[slots[0][found]], cosines
+
+    def search(
+        self, codes: np.ndarray, k: int, ef: int, snapshot: _Arrays | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per query code: up to ``k`` live slots (int64, -1 where fewer) and their cosines times
+        the query code's norm (the order is the cosine order), best first."""
+        a = snapshot or self.state  # one snapshot for the whole call
+        queries = np.ascontiguousarray(codes, np.int8).reshape(-1, self.dim)
+        slots = np.empty((len(queries), k), np.uint32)
+        sims = np.empty((len(queries), k), np.float32)
+        graph = self._struct(a)
+        rc = self._lib.ph_search(
+            ctypes.byref(graph),
+            a.count,
+            queries.ctypes.data,
+            len(queries),
+            k,
+            max(ef, k),
+            slots.ctypes.data,
+            sims.ctypes.data,
+        )
+        if rc != 0:
+            raise InternalError("packed index: out of memory while searching")
+        out = slots.astype(np.int64)
+        out[slots == np.iinfo(np.uint32).max] = -1
+        return out, sims
+
+    def live(self) -> np.ndarray:
+        """Per slot, True when it is not removed."""
+        a = self.state
+        bits = np.unpackbits(a.dead, bitorder="little")[: a.count]
+        alive: np.ndarray = bits == 0
+        return alive
+
+    def links(self, first: int = 0, n: int | None = None) -> np.ndarray:
+        """Level-0 lists of slots ``first ..`` as uint32 ``[n, m0]`` (UINT32_MAX past a list's end)."""
+        a = self.state
+        n = a.count - first if n is None else n
+        out = np.empty((n, self.m0), np.uint32)
+        if n:
+            self._lib.ph_unpack(ctypes.byref(self._struct(a)), first, n, out.ctypes.data)
+        return out
+
+    @property
+    def count(self) -> int:
+        """Slots in use, removed ones included."""
+        return self.state.count
+
+    def resident_bytes(self) -> int:
+        """Bytes of the arrays up to what is in use (what a process that loaded the graph holds)."""
+        a = self.state
+        return int(
+            a.count * (self.dim + 8 + row_bytes(self.m0, a.bits))
+            + a.count // 8
+            + a.n_upper * (4 + 1 + 8)
+            + a.up_used * 4
+        )
+
+    # --- persistence -----------------------------------------------------------------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return files.to_arrays(self.state, self.dim, self.m, self.m0)
+
+    def load_arrays(self, arrays: Any) -> None:
+        """Adopt saved arrays (``to_arrays``'s), checking that they fit together."""
+        state = files.from_arrays(arrays, self.dim, self.m, self.m0)
+        if state.count:
+            found = self.links_of(state)
+            if bool((found[found != np.iinfo(np.uint32).max] >= state.count).any()):
+                raise InternalError("saved packed graph links past its last vector")
+        self.state = state
+        self.removed = state.count - int(self.live().sum())
+
+    def save(self, path: str) -> None:
+        """Every array in one uncompressed ``.npz`` file at ``path``."""
+        with open(path, "wb") as handle:
+            savez: Any = np.savez  # numpy's stub reads ``**arrays`` as its keyword options
+            savez(handle, **self.to_arrays())
+
+    def load(self, path: str) -> None:
+        with np.load(path, allow_pickle=False) as saved:
+            self.load_arrays(saved)
+
+    def links_of(self, a: _Arrays) -> np.ndarray:
+        out = np.empty((a.count, self.m0), np.uint32)
+        self._lib.ph_unpack(ctypes.byref(self._struct(a)), 0, a.count, out.ctypes.data)
+        return out
+
+
+def _resized(array: np.ndarray, size: int, used: int) -> np.ndarray:
+    out = np.empty(size, array.dtype)
+    out[:used] = array[:used]
+    return out

@@ -1,0 +1,296 @@
+"""PackedIndex and its graph: recall against exact search, packed links, persistence, catching up."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.adapters import _packed_hnsw as ph
+from common.adapters._int8_codec import Int8Codec
+from common.adapters.packed_index import PackedIndex
+from tests.index_support import FakeStore, unit_rows
+
+NONE = np.iinfo(np.uint32).max
+
+
+def exact_ids(data: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    return [int(i) for i in np.argsort(-(data @ query), kind="stable")[:k]]
+
+
+@pytest.fixture(scope="module")
+def clustered() -> np.ndarray:
+    return unit_rows(np.random.default_rng(21), 20_000, 128, clusters=300)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, clustered: np.ndarray) -> PackedIndex:
+    index = PackedIndex(tmp_path_factory.mktemp("packed"), 128, expansion_search=64)
+    for start in range(0, len(clustered), 5_000):
+        index.upsert(range(start + 1, start + 5_001), clustered[start : start + 5_000])
+    return index
+
+
+def test_codes_alone_reach_high_recall(built: PackedIndex, clustered: np.ndarray) -> None:
+    rng = np.random.default_rng(22)
+    hits = 0
+    rows = rng.choice(len(clustered), 200, replace=False)
+    for row in rows:
+        truth = {i + 1 for i in exact_ids(clustered, clustered[row], 10)}
+        hits += len(truth & {n.logo_id for n in built.search(clustered[row], 10)})
+    assert hits / (10 * len(rows)) >= 0.97
+
+
+def test_distances_are_robotoff_distances_in_ascending_order(built: PackedIndex, clustered: np.ndarray) -> None:
+    found = built.search(clustered[17], 20)
+    assert found[0].logo_id == 18 and found[0].distance < 1e-3  # the vector itself: cosine 1
+    distances = [n.distance for n in found]
+    assert distances == sorted(distances) and all(0.0 <= d <= 1.0 for d in distances)
+    for n in found:  # (1 - cosine) / 2 of the true vectors, within the codes' error
+        true = (1.0 - float(clustered[n.logo_id - 1] @ clustered[17])) / 2.0
+        assert abs(n.distance - true) < 2e-3
+    assert 18 not in {n.logo_id for n in built.search(clustered[17], 20, exclude=18)}
+
+
+def test_every_stored_vector_finds_itself(tmp_path: Path) -> None:
+    # small graphs of every size up to past the first upper node: nothing left unreachable
+    rng = np.random.default_rng(23)
+    for n in (1, 2, 3, 17, 64, 200):
+        data = unit_rows(rng, n, 24)
+        index = PackedIndex(tmp_path / str(n), 24, connectivity=4)
+        index.upsert(range(n), data)
+        assert all(index.search(data[i], 1)[0].logo_id == i for i in range(n))
+
+
+def test_upsert_replaces_and_delete_removes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(24)
+    data = unit_rows(rng, 300, 32)
+    index = PackedIndex(tmp_path, 32)
+    index.upsert(range(1, 301), data)
+    replacement = unit_rows(rng, 1, 32)
+    index.upsert([5], replacement)
+    assert index.count() == 300 and index.health()["removed"] == 1
+    assert float(index.get_vectors([5])[5] @ replacement[0]) > 0.999
+    assert index.search(replacement[0], 1)[0].logo_id == 5
+    index.delete([5, 6, 9999])
+    assert index.count() == 298 and {5, 6}.isdisjoint(index.ids())
+    assert 5 not in {n.logo_id for n in index.search(replacement[0], 50)}
+    assert set(index.get_vectors([5, 7])) == {7}
+
+
+def test_repeating_an_upsert_changes_nothing(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(25), 100, 32)
+    index = PackedIndex(tmp_path, 32)
+    index.upsert(range(100), data)
+    index.flush()
+    before = index.health()
+    index.upsert(range(100), data)
+    after = index.health()
+    assert after["removed"] == 0 and after["count"] == 100 and after["unsaved_changes"] is False
+    assert after["resident_bytes"] == before["resident_bytes"]
+
+
+def test_links_are_packed_in_as_few_bits_as_the_count_needs() -> None:
+    codes = Int8Codec(16).encode(unit_rows(np.random.default_rng(26), 5_000, 16))
+    graph = ph.PackedGraph(16, m=6, expansion_add=32)
+    graph.add(np.arange(1000), codes[:1000])
+    assert graph.state.bits == ph.bits_for(1024) == 11  # first capacity: 1,024 slots
+    small = graph.links()
+    graph.state = graph._grown(graph.state, 5_000, 0, 0)  # room for 5,000: 13-bit links, rows repacked
+    assert graph.state.bits == 13
+    assert graph.state.links0.nbytes == graph.state.capacity * ph.row_bytes(12, 13) + ph.PAD
+    assert np.array_equal(graph.links(), small)  # the same lists, list ends included
+    graph.add(np.arange(1000, 5000), codes[1000:])
+    links = graph.links()
+    assert links.shape == (5000, 12)
+    valid = links[links != NONE]
+    assert valid.max() < 5000 and (links[:, 0] != NONE).all()  # every node has a neighbour
+    for row in range(5000):  # lists are compact (the end marker only after the last link) and simple
+        listed = links[row][links[row] != NONE]
+        assert (links[row][: len(listed)] != NONE).all()
+        assert len(set(listed.tolist())) == len(listed) and row not in listed
+
+
+def test_every_kernel_computes_the_same_neighbours() -> None:
+    rng = np.random.default_rng(27)
+    codec = Int8Codec(100)  # 100: not a multiple of the vector widths, so the scalar tail runs too
+    codes = codec.encode(unit_rows(rng, 2_000, 100, clusters=20))
+    queries = codec.encode(unit_rows(rng, 50, 100, clusters=20))
+    best = ph.kernel(-1)
+    results = {}
+    try:
+        for wanted in (0, 1, -1):
+            name = ph.kernel(wanted)
+            graph = ph.PackedGraph(100, m=8, expansion_add=64)
+            graph.add(np.arange(2_000), codes)
+            results[name] = (graph.links(), *graph.search(queries, 10, 40))
+    finally:
+        ph.kernel(-1)
+    assert ph.kernel() == best and len(results) >= 2  # scalar and at least one vector kernel here
+    reference = results.pop("scalar")
+    for other in results.values():
+        for ours, theirs in zip(reference, other, strict=True):
+            assert np.array_equal(ours, theirs)  # integer dot products: bit for bit the same
+    sims = reference[2][:, 0]
+    slots = reference[1][:, 0]
+    for q in range(len(queries)):  # and the scalar kernel's cosine is numpy's
+        a, b = queries[q].astype(np.float64), codes[slots[q]].astype(np.float64)
+        assert sims[q] == pytest.approx(a @ b / np.linalg.norm(b), rel=1e-5)
+
+
+def test_searches_run_while_another_thread_adds(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(28), 6_000, 32, clusters=30)
+    index = PackedIndex(tmp_path, 32)
+    index.upsert(range(1000), data[:1000])
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def search() -> None:
+        try:
+            while not done.is_set():
+                for row in range(0, 1000, 50):
+                    found = index.search(data[row], 5)
+                    assert found and found[0].logo_id == row and all(0 <= n.logo_id < 6000 for n in found)
+        except BaseException as exc:  # noqa: BLE001  (reported by the main thread)
+            errors.append(exc)
+
+    readers = [threading.Thread(target=search) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    for start in range(1000, 6000, 250):  # grows the arrays (and the link width) meanwhile
+        index.upsert(range(start, start + 250), data[start : start + 250])
+    done.set()
+    for reader in readers:
+        reader.join()
+    assert not errors and index.count() == 6000
+    assert all(index.search(data[row], 1)[0].logo_id == row for row in range(0, 6000, 97))
+
+
+def test_flush_and_reopen_round_trip(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(29), 500, 32, clusters=10)
+    index = PackedIndex(tmp_path, 32)
+    index.upsert(range(1, 501), data)
+    index.delete([10])
+    index.set_applied_seq(1234)
+    index.flush()
+    again = PackedIndex(tmp_path, 32)
+    assert again.count() == 499 and again.applied_seq == 1234 and again.ids() == set(range(1, 501)) - {10}
+    assert float(again.get_vectors([1])[1] @ data[0]) > 0.999
+    assert again.search(data[0], 10, exclude=1) == index.search(data[0], 10, exclude=1)
+    again.upsert([501], data[:1])  # a reloaded graph (exactly sized) grows again
+    assert again.search(data[0], 2)[0].logo_id in {1, 501}
+
+
+def test_interrupted_save_leaves_the_committed_index_intact(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(30), 200, 16)
+    index = PackedIndex(tmp_path, 16)
+    index.upsert(range(1, 201), data)
+    index.flush()
+    (tmp_path / "index-2.packed.tmp").write_bytes(b"\x00" * 100)
+    (tmp_path / "meta.json.tmp").write_text('{"generation": 2, "index_fi')
+    again = PackedIndex(tmp_path, 16)
+    assert again.count() == 200
+    again.upsert([201], data[:1])
+    again.flush()
+    assert not list(tmp_path.glob("*.tmp"))
+    assert PackedIndex(tmp_path, 16).get_vectors([201, 7]).keys() == {201, 7}
+
+
+@pytest.mark.parametrize("damage", ["bytes", "meta", "links"])
+def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    store = FakeStore()
+    for logo_id, vector in enumerate(unit_rows(np.random.default_rng(31), 120, 16), start=1):
+        store.put(logo_id, vector)
+    index = PackedIndex(tmp_path, 16)
+    index.catch_up(store)
+    index.flush()
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    path = tmp_path / meta["index_file"]
+    if damage == "bytes":
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    elif damage == "meta":
+        (tmp_path / "meta.json").write_text('{"format": 1, "dim": 16')
+    else:  # a consistent file (size and checksum recorded) whose links point past the last vector
+        with np.load(path) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        arrays["links0"] = np.full_like(arrays["links0"], 0x7F)
+        with open(path, "wb") as handle:
+            np.savez(handle, **arrays)
+        from common.adapters import _index_files as files
+
+        meta.update(index_bytes=path.stat().st_size, index_crc32=files.crc32_of(path))
+        (tmp_path / "meta.json").write_text(json.dumps(meta))
+    broken = PackedIndex(tmp_path, 16)
+    assert broken.count() == 0 and broken.applied_seq == 0
+    assert "starting empty" in caplog.text
+    broken.catch_up(store)
+    assert broken.count() == 120 and broken.applied_seq == store.last_change_seq()
+    assert broken.search(store.embeddings[3], 1)[0].logo_id == 3
+
+
+def test_catch_up_applies_upserts_and_deletes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(32)
+    store = FakeStore()
+    for logo_id, vector in enumerate(unit_rows(rng, 50, 16), start=1):
+        store.put(logo_id, vector)
+    index = PackedIndex(tmp_path, 16)
+    assert index.catch_up(store) == 50 and index.applied_seq == 50
+    fresh = unit_rows(rng, 3, 16)
+    store.put(51, fresh[0])
+    store.put(2, fresh[1])
+    store.remove(3)
+    store.put(52, fresh[2])
+    store.remove(52)
+    assert index.catch_up(store, batch_size=2) == 5 and index.applied_seq == store.last_change_seq()
+    assert index.ids() == set(store.embeddings)
+    assert float(index.get_vectors([2])[2] @ fresh[1]) > 0.999
+    assert index.catch_up(store) == 0
+
+
+def test_reader_notices_another_instance_save(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(33), 60, 16)
+    writer = PackedIndex(tmp_path, 16)
+    writer.upsert(range(1, 31), data[:30])
+    writer.flush()
+    reader = PackedIndex(tmp_path, 16)
+    assert reader.count() == 30 and reader.reload_if_changed() is False
+    writer.upsert(range(31, 61), data[30:])
+    writer.flush()
+    assert reader.reload_if_changed() is True
+    assert reader.count() == 60 and reader.search(data[45], 1)[0].logo_id == 46
+
+
+def test_reopening_with_another_graph_shape_starts_empty(tmp_path: Path) -> None:
+    index = PackedIndex(tmp_path, 16)
+    index.upsert([1], unit_rows(np.random.default_rng(34), 1, 16))
+    index.flush()
+    assert PackedIndex(tmp_path, 16, expansion_search=300).count() == 1  # a search setting: same graph
+    assert PackedIndex(tmp_path, 32).count() == 0
+    assert PackedIndex(tmp_path, 16, connectivity=8).count() == 0
+
+
+def test_flush_rebuilds_the_graph_when_removed_vectors_outnumber_live_ones(tmp_path: Path) -> None:
+    data = unit_rows(np.random.default_rng(35), 3_000, 16, clusters=20)
+    index = PackedIndex(tmp_path, 16)
+    index.upsert(range(3_000), data)
+    index.delete(range(0, 3_000, 3))
+    index.delete(range(1, 3_000, 3))  # 2,000 removed, 1,000 live
+    assert index.health()["removed"] == 2_000
+    index.flush()
+    health = PackedIndex(tmp_path, 16).health()
+    assert health["removed"] == 0 and health["count"] == 1_000
+    assert PackedIndex(tmp_path, 16).search(data[2], 1)[0].logo_id == 2
+
+
+def test_an_empty_index_answers_with_nothing(tmp_path: Path) -> None:
+    index = PackedIndex(tmp_path, 16)
+    query = unit_rows(np.random.default_rng(36), 1, 16)[0]
+    assert index.search(query, 10) == [] and index.count() == 0
+    index.upsert([7], query[None, :])
+    index.delete([7])
+    assert index.search(query, 10) == [] and index.count() == 0 and index.get_vectors([7]) == {}
