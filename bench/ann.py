@@ -35,7 +35,7 @@ class Setting:
     engine: str = "packed"  # "packed" (PackedIndex) or "usearch" (UsearchIndex)
     dtype: str = "i8"
     connectivity: int = 16
-    connectivity_base: int = 30  # packed only: level-0 links (usearch has 2 x connectivity)
+    connectivity_base: int = 28  # packed only: level-0 links (usearch has 2 x connectivity)
     expansion_add: int = 128
     rescore: bool = False
     oversample: int = 4

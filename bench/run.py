@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -153,6 +154,24 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     return everything
 
 
+def ann_only(plan: Plan) -> None:
+    """The ANN stages alone, labelled with when and how loaded they ran (``run``)."""
+    workdir = RESULTS / "tmp-ann"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    label = f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC (load {os.getloadavg()[0]:.1f} at the start)"
+    records, _ = ann_records(plan, workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    (RESULTS / "ann.partial.json").unlink(missing_ok=True)
+    for record in records:
+        record.setdefault("mode", plan.mode)
+        record["run"] = label
+    path = RESULTS / "ann.json"
+    kept = [r for r in json.loads(path.read_text()) if r.get("n") not in plan.sizes] if path.exists() else []
+    path.write_text(json.dumps(kept + records, indent=1) + "\n")
+    resummarize()
+
+
 def resummarize() -> None:
     """Rewrite the summary from the stored records, flagging the *current* default setting.
 
@@ -200,6 +219,12 @@ def main() -> None:
         help="only the Triton input stage (float32 vs uint8 wrapper), then rewrite the summary",
     )
     parser.add_argument(
+        "--only-ann",
+        action="store_true",
+        help="only the ANN stages (the index, its settings and the peers) of the chosen plan; their records "
+        "replace those of the same sizes in ann.json, then the summary is rewritten",
+    )
+    parser.add_argument(
         "--sizes",
         help="comma-separated sizes instead of the plan's (e.g. 1000000: the 1M stages only; the setting "
         "sweep runs only if the plan's sweep size is among them)",
@@ -223,7 +248,10 @@ def main() -> None:
     plan = PLANS["full" if args.full else "quick"]
     if args.sizes:
         plan = dataclasses.replace(plan, sizes=tuple(int(size) for size in args.sizes.split(",")))
-    run(plan)
+    if args.only_ann:
+        ann_only(plan)
+    else:
+        run(plan)
     log.info("benchmarks finished in %.0f s; results in %s", time.perf_counter() - started, RESULTS)
 
 

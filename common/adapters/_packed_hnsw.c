@@ -447,9 +447,11 @@ static inline float sim_codes(const graph_t *g, uint32_t a, uint32_t b, int16_t 
 
 /* HNSW's neighbour heuristic: keep a candidate only when it is closer to the new node than to any
    neighbour already kept. `items` hold cosines to the new node, sorted best first; keeps at most
-   `keep`; returns how many. */
-static int select_diverse(const graph_t *g, item_t *items, int n, int keep, int level, int16_t *wide) {
-    int kept = 0;
+   `keep`; returns how many. With `rest` (room for n), the slots the heuristic leaves free are then
+   filled with the nearest candidates it pruned ("keep pruned connections"): the row's bytes are
+   spent either way, and on clustered data the extra links carry searches across near-ties. */
+static int select_diverse(const graph_t *g, item_t *items, int n, int keep, int level, int16_t *wide, item_t *rest) {
+    int kept = 0, pruned = 0;
     for (int i = 0; i < n && kept < keep; i++) {
         uint32_t ci = level == 0 ? items[i].id : g->up_slot[items[i].id];
         widen(g->codes + (int64_t)ci * g->dim, wide, g->dim);
@@ -462,8 +464,12 @@ static int select_diverse(const graph_t *g, item_t *items, int n, int keep, int 
                 break;
             }
         }
-        if (good) items[kept++] = items[i];
+        if (good)
+            items[kept++] = items[i];
+        else if (rest)
+            rest[pruned++] = items[i];
     }
+    for (int j = 0; rest && j < pruned && kept < keep; j++) items[kept++] = rest[j];
     return kept;
 }
 
@@ -499,7 +505,7 @@ static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t
         tmp[c].id = node;
         tmp[c].s = sim_slot(g, wide, level == 0 ? node : g->up_slot[node]) / own;
         qsort(tmp, (size_t)c + 1, sizeof(item_t), by_sim_desc);
-        c = select_diverse(g, tmp, c + 1, cap, level, wide);
+        c = select_diverse(g, tmp, c + 1, cap, level, wide, NULL);
         for (int j = 0; j < c; j++) ids[j] = tmp[j].id;
     }
     if (level == 0) {
@@ -519,10 +525,12 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) 
     int16_t *q = tls.q16;
     int16_t *wide = malloc(sizeof(int16_t) * g->dim);
     item_t *found = malloc(sizeof(item_t) * (ef + 2));
+    item_t *rest = malloc(sizeof(item_t) * (ef + 2));
     item_t *tmp = malloc(sizeof(item_t) * (width + 2));
-    if (!wide || !found || !tmp) {
+    if (!wide || !found || !rest || !tmp) {
         free(wide);
         free(found);
+        free(rest);
         free(tmp);
         return -1;
     }
@@ -551,7 +559,7 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) 
             cur_u = found[0].id; /* best first; the next level starts from it */
             cur_s = found[0].s;
             for (int j = 0; j < total; j++) found[j].s /= qnorm; /* cosines, for the heuristic */
-            int kept = select_diverse(g, found, total, g->m, l, wide);
+            int kept = select_diverse(g, found, total, g->m, l, wide, NULL);
             uint32_t *row = up_row(g, u, l);
             for (int j = 0; j < kept; j++) row[1 + j] = found[j].id;
             row[0] = (uint32_t)kept;
@@ -568,8 +576,9 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) 
         if (total < 0) goto fail;
         for (int j = n - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
         for (int j = 0; j < total; j++) found[j].s /= qnorm;
-        /* a new node keeps m links, as above level 0; links back to it fill lists up to m0 */
-        int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide);
+        /* a new node keeps m links, as above level 0 (the heuristic's, topped up with the nearest it
+           pruned); links back to it fill lists up to m0 */
+        int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide, rest);
         uint32_t ids[1024];
         for (int j = 0; j < kept; j++) ids[j] = found[j].id;
         write_row0(g, slot, ids, kept);
@@ -584,11 +593,13 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) 
 done:
     free(wide);
     free(found);
+    free(rest);
     free(tmp);
     return 0;
 fail:
     free(wide);
     free(found);
+    free(rest);
     free(tmp);
     return -1;
 }

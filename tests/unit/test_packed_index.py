@@ -114,6 +114,21 @@ def test_links_are_packed_in_as_few_bits_as_the_count_needs() -> None:
         assert len(set(listed.tolist())) == len(listed) and row not in listed
 
 
+def test_a_new_node_keeps_m_links_where_the_heuristic_alone_keeps_two() -> None:
+    # points along one arc: HNSW's heuristic keeps only the nearest neighbour on each side (any
+    # farther one is nearer to those than to the new point); the pruned nearest fill the rest
+    angles = np.random.default_rng(37).permutation(np.linspace(0.0, 1.5, 100))
+    rows = np.zeros((100, 16), np.float32)
+    rows[:, 0], rows[:, 1] = np.cos(angles), np.sin(angles)
+    graph = ph.PackedGraph(16, m=6, expansion_add=64)
+    graph.add(np.arange(100), Int8Codec(16).encode(rows))
+    links = graph.links()
+    last = links[-1][links[-1] != NONE]  # the last node's list is exactly what its insert chose
+    assert len(last) == 6
+    order = np.argsort(np.abs(angles[:-1] - angles[-1]))
+    assert set(last.tolist()) == set(order[:6].tolist())  # its 6 nearest along the arc
+
+
 def test_every_kernel_computes_the_same_neighbours() -> None:
     rng = np.random.default_rng(27)
     codec = Int8Codec(100)  # 100: not a multiple of the vector widths, so the scalar tail runs too
