@@ -440,11 +440,6 @@ int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, i
 
 /* ---- inserts ---- */
 
-static inline float sim_codes(const graph_t *g, uint32_t a, uint32_t b, int16_t *wide) {
-    widen(g->codes + (int64_t)a * g->dim, wide, g->dim);
-    return sim_slot(g, wide, b);
-}
-
 /* HNSW's neighbour heuristic: keep a candidate only when it is closer to the new node than to any
    neighbour already kept. `items` hold cosines to the new node, sorted best first; keeps at most
    `keep`; returns how many. With `rest` (room for n), the slots the heuristic leaves free are then
