@@ -97,7 +97,7 @@ class Project(System):
     def own_bytes(self) -> int | None:
         index = self.index
         if isinstance(index, PackedIndex):
-            return index._graph.resident_bytes()  # noqa: SLF001
+            return ann.resident_bytes(index)
         return int(index._graph.memory_usage)  # noqa: SLF001
 
     def breakdown(self, queries: np.ndarray, value: int, rounds: int) -> dict[str, Any]:

@@ -512,23 +512,20 @@ static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t
     }
 }
 
+/* What inserts need besides the search scratch: a widened code, the candidates found, those the
+   heuristic pruned, and a list being re-pruned. Allocated once per batch. */
+typedef struct {
+    int16_t *wide;
+    item_t *found, *rest, *tmp;
+} insert_scratch_t;
+
 /* Inserts slot `slot` (its code already in place; its upper node, when `level` >= 1, is `u`, with
    its rows allocated and its fields set by the caller). */
-static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) {
+static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, const insert_scratch_t *x) {
     int width = g->m0 > g->m ? g->m0 : g->m;
     if (scratch_ready((int64_t)slot + 1, ef, g->dim, width) != 0) return -1;
-    int16_t *q = tls.q16;
-    int16_t *wide = malloc(sizeof(int16_t) * g->dim);
-    item_t *found = malloc(sizeof(item_t) * (ef + 2));
-    item_t *rest = malloc(sizeof(item_t) * (ef + 2));
-    item_t *tmp = malloc(sizeof(item_t) * (width + 2));
-    if (!wide || !found || !rest || !tmp) {
-        free(wide);
-        free(found);
-        free(rest);
-        free(tmp);
-        return -1;
-    }
+    int16_t *q = tls.q16, *wide = x->wide;
+    item_t *found = x->found, *tmp = x->tmp;
     widen(g->codes + (int64_t)slot * g->dim, q, g->dim);
     float qnorm = norm_of(q, g->dim);
     write_row0(g, slot, NULL, 0);
@@ -539,17 +536,17 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) 
         g->entry = level >= 1 ? (int32_t)u : -1;
         g->max_level = level;
         g->count = slot + 1;
-        goto done;
+        return 0;
     }
     /* upper levels: greedy down to the node's own top level, then linked beam searches */
-    uint32_t cur_u = 0, entry_slot = g->entry_slot;
-    float cur_s = 0;
+    uint32_t entry_slot = g->entry_slot;
+    float cur_s;
     int top = level < g->max_level ? level : g->max_level;
     if (g->entry >= 0) {
-        cur_u = descend(g, q, top, &cur_s, u);
+        uint32_t cur_u = descend(g, q, top, &cur_s, u);
         for (int l = top; l >= 1; l--) {
             int total = search_level(g, q, cur_u, cur_s, l, ef, 0, u), n = total;
-            if (total <= 0) goto fail;
+            if (total <= 0) return -1;
             for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
             cur_u = found[0].id; /* best first; the next level starts from it */
             cur_s = found[0].s;
@@ -561,52 +558,43 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef) 
             for (int j = 0; j < kept; j++) link_back(g, found[j].id, u, l, wide, tmp);
         }
         entry_slot = g->up_slot[cur_u];
-        cur_s = sim_slot(g, q, entry_slot);
     } else {
         cur_s = sim_slot(g, q, entry_slot);
     }
-    {
-        int n = search_level(g, q, entry_slot, cur_s, 0, ef, 0, slot);
-        int total = n;
-        if (total < 0) goto fail;
-        for (int j = n - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
-        for (int j = 0; j < total; j++) found[j].s /= qnorm;
-        /* a new node keeps m links, as above level 0 (the heuristic's, topped up with the nearest it
-           pruned); links back to it fill lists up to m0 */
-        int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide, rest);
-        uint32_t ids[1024];
-        for (int j = 0; j < kept; j++) ids[j] = found[j].id;
-        write_row0(g, slot, ids, kept);
-        for (int j = 0; j < kept; j++) link_back(g, ids[j], slot, 0, wide, tmp);
-    }
+    int total = search_level(g, q, entry_slot, cur_s, 0, ef, 0, slot), n = total;
+    if (total < 0) return -1;
+    for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
+    for (int j = 0; j < total; j++) found[j].s /= qnorm;
+    /* a new node keeps m links, as above level 0 (the heuristic's, topped up with the nearest it
+       pruned); links back to it fill lists up to m0 */
+    int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide, x->rest);
+    uint32_t ids[1024];
+    for (int j = 0; j < kept; j++) ids[j] = found[j].id;
+    write_row0(g, slot, ids, kept);
+    for (int j = 0; j < kept; j++) link_back(g, ids[j], slot, 0, wide, tmp);
     if (level > g->max_level) {
         g->max_level = level;
         g->entry = (int32_t)u;
         g->entry_slot = slot;
     }
     g->count = slot + 1;
-done:
-    free(wide);
-    free(found);
-    free(rest);
-    free(tmp);
     return 0;
-fail:
-    free(wide);
-    free(found);
-    free(rest);
-    free(tmp);
-    return -1;
 }
 
 /* Inserts slots count..count+n-1 (codes in place); levels[i] is slot's level, upper[i] its upper
    node when levels[i] >= 1 (rows allocated by the caller). Returns 0, or -1 when out of memory. */
 int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
-    for (int i = 0; i < n; i++) {
-        uint32_t slot = g->count;
-        if (insert_one(g, slot, levels[i], levels[i] >= 1 ? upper[i] : 0, ef) != 0) return -1;
-    }
-    return 0;
+    int width = g->m0 > g->m ? g->m0 : g->m;
+    insert_scratch_t x = {malloc(sizeof(int16_t) * g->dim), malloc(sizeof(item_t) * (ef + 2)),
+                          malloc(sizeof(item_t) * (ef + 2)), malloc(sizeof(item_t) * (width + 2))};
+    int rc = (x.wide && x.found && x.rest && x.tmp) ? 0 : -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = insert_one(g, g->count, levels[i], levels[i] >= 1 ? upper[i] : 0, ef, &x);
+    free(x.wide);
+    free(x.found);
+    free(x.rest);
+    free(x.tmp);
+    return rc;
 }
 
 /* Copies level-0 rows from one bit width to another (growth past 2^bits slots). */

@@ -122,7 +122,8 @@ class PackedGraph:
 
     # --- writes ----------------------------------------------------------------------------------
     def levels_for(self, first: int, n: int) -> np.ndarray:
-        """The levels of slots ``first .. first+n-1``: a function of the slot number alone."""
+        """The levels of slots ``first .. first+n-1``, drawn from a generator seeded with ``first``
+        (the same inserts in the same batches draw the same levels)."""
         rng = np.random.default_rng([SEED, first])
         drawn = np.floor(-np.log(1.0 - rng.random(n)) * self.mult)
         return np.minimum(drawn, MAX_LEVEL).astype(np.int32)
@@ -220,19 +221,14 @@ class PackedGraph:
         alive: np.ndarray = bits == 0
         return alive
 
-    def links(self, first: int = 0, n: int | None = None) -> np.ndarray:
-        """Level-0 lists of slots ``first ..`` as uint32 ``[n, m0]`` (UINT32_MAX past a list's end)."""
-        a = self.state
-        n = a.count - first if n is None else n
-        out = np.empty((n, self.m0), np.uint32)
-        if n:
-            self._lib.ph_unpack(ctypes.byref(self._struct(a)), first, n, out.ctypes.data)
+    def links(self, state: _Arrays | None = None) -> np.ndarray:
+        """Level-0 lists as uint32 ``[count, m0]`` (UINT32_MAX past a list's end), of the published
+        state or of ``state``."""
+        a = state or self.state
+        out = np.empty((a.count, self.m0), np.uint32)
+        if a.count:
+            self._lib.ph_unpack(ctypes.byref(self._struct(a)), 0, a.count, out.ctypes.data)
         return out
-
-    @property
-    def count(self) -> int:
-        """Slots in use, removed ones included."""
-        return self.state.count
 
     def resident_bytes(self) -> int:
         """Bytes of the arrays up to what is in use (what a process that loaded the graph holds)."""
@@ -245,33 +241,21 @@ class PackedGraph:
         )
 
     # --- persistence -----------------------------------------------------------------------------
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        return files.to_arrays(self.state, self.dim, self.m, self.m0)
-
-    def load_arrays(self, arrays: Any) -> None:
-        """Adopt saved arrays (``to_arrays``'s), checking that they fit together."""
-        state = files.from_arrays(arrays, self.dim, self.m, self.m0)
-        if state.count:
-            found = self.links_of(state)
-            if bool((found[found != np.iinfo(np.uint32).max] >= state.count).any()):
-                raise InternalError("saved packed graph links past its last vector")
-        self.state = state
-        self.removed = state.count - int(self.live().sum())
-
     def save(self, path: str) -> None:
         """Every array in one uncompressed ``.npz`` file at ``path``."""
         with open(path, "wb") as handle:
             savez: Any = np.savez  # numpy's stub reads ``**arrays`` as its keyword options
-            savez(handle, **self.to_arrays())
+            savez(handle, **files.to_arrays(self.state, self.dim, self.m, self.m0))
 
     def load(self, path: str) -> None:
+        """Adopt the arrays saved at ``path``, checking that they fit together."""
         with np.load(path, allow_pickle=False) as saved:
-            self.load_arrays(saved)
-
-    def links_of(self, a: _Arrays) -> np.ndarray:
-        out = np.empty((a.count, self.m0), np.uint32)
-        self._lib.ph_unpack(ctypes.byref(self._struct(a)), 0, a.count, out.ctypes.data)
-        return out
+            state = files.from_arrays(saved, self.dim, self.m, self.m0)
+        found = self.links(state)
+        if bool((found[found != np.iinfo(np.uint32).max] >= state.count).any()):
+            raise InternalError("saved packed graph links past its last vector")
+        self.state = state
+        self.removed = state.count - int(self.live().sum())
 
 
 def _resized(array: np.ndarray, size: int, used: int) -> np.ndarray:

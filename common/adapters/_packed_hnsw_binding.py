@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 
@@ -62,8 +61,9 @@ def library() -> ctypes.CDLL:
         lib.ph_insert.restype = ctypes.c_int
         lib.ph_insert.argtypes = [_P, ctypes.c_int, _P, _P, ctypes.c_int]
         lib.ph_repack.restype = None
-        lib.ph_repack.argtypes = [_P, ctypes.c_int, ctypes.c_int64, _P, ctypes.c_int, ctypes.c_int64, ctypes.c_int]
-        lib.ph_repack.argtypes.append(ctypes.c_uint32)
+        lib.ph_repack.argtypes = [
+            _P, ctypes.c_int, ctypes.c_int64, _P, ctypes.c_int, ctypes.c_int64, ctypes.c_int, ctypes.c_uint32
+        ]  # fmt: skip
         lib.ph_unpack.restype = None
         lib.ph_unpack.argtypes = [_P, ctypes.c_uint32, ctypes.c_uint32, _P]
         lib.ph_kernel.restype = ctypes.c_int
@@ -86,11 +86,6 @@ def bits_for(capacity: int) -> int:
 
 def row_bytes(m0: int, bits: int) -> int:
     return -(-m0 * bits // 8)
-
-
-def library_path() -> Path | None:
-    spec = importlib.util.find_spec("common.adapters._packed_hnsw_lib")
-    return Path(spec.origin) if spec is not None and spec.origin else None
 
 
 @dataclasses.dataclass

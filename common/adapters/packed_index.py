@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from common.adapters import _index_files as files
+from common.adapters._index_persistence import Persistence
 from common.adapters._index_rows import checked_rows, ranked
 from common.adapters._int8_codec import CODEC, Int8Codec
 from common.adapters._packed_hnsw import PackedGraph, kernel
-from common.adapters._usearch_persistence import Persistence
 from common.adapters._vector_file import RowMap
 from common.domain import Neighbour
 from common.errors import InternalError
@@ -100,14 +100,6 @@ class PackedIndex(Persistence):
         if len(graph) != meta["count"]:
             raise InternalError(f"{path.name} holds {len(graph)} vectors, its generation says {meta['count']}")
         return graph, int(meta["applied_seq"]), int(meta["generation"])
-
-    @property
-    def applied_seq(self) -> int:
-        return self._applied_seq
-
-    def set_applied_seq(self, seq: int) -> None:
-        with self._mutex:
-            self._applied_seq, self._dirty = int(seq), True
 
     # --- writes ----------------------------------------------------------------------------------
     def _slots_of(self, keys: np.ndarray) -> dict[int, int]:

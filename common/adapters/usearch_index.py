@@ -25,9 +25,9 @@ import numpy as np
 import onnxruntime  # noqa: F401  (must be loaded before usearch; see common/adapters/__init__.py)
 
 from common.adapters import _index_files as files
+from common.adapters._index_persistence import Persistence
 from common.adapters._index_rows import checked_rows, ranked
 from common.adapters._int8_codec import CODEC, Int8Codec
-from common.adapters._usearch_persistence import Persistence
 from common.adapters._usearch_query import raw_search
 from common.adapters._vector_file import MISSING, RowMap, VectorFile
 from common.domain import Neighbour
@@ -132,14 +132,6 @@ class UsearchIndex(Persistence):
                 raise InternalError("row map and vectors file disagree with the graph")
             rows = RowMap(pairs[:, 0], pairs[:, 1])
         return graph, rows, vectors, int(meta["applied_seq"]), int(meta["generation"])
-
-    @property
-    def applied_seq(self) -> int:
-        return self._applied_seq
-
-    def set_applied_seq(self, seq: int) -> None:
-        with self._mutex:
-            self._applied_seq, self._dirty = int(seq), True
 
     # --- writes --------------------------------------------------------------------------------
     def upsert(self, ids: Sequence[int], vectors: np.ndarray) -> None:

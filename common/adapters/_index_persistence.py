@@ -50,8 +50,16 @@ class Persistence:
     _dirty: bool
     _stamp: tuple[int, int, int] | None
 
+    @property
+    def applied_seq(self) -> int:
+        return self._applied_seq
+
+    def set_applied_seq(self, seq: int) -> None:
+        with self._mutex:
+            self._applied_seq, self._dirty = int(seq), True
+
     def upsert(self, ids: Any, vectors: np.ndarray) -> None:
-        raise NotImplementedError  # provided by UsearchIndex
+        raise NotImplementedError  # provided by the index
 
     def delete(self, ids: Any) -> None:
         raise NotImplementedError
