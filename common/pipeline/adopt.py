@@ -20,6 +20,8 @@ from typing import Any, Protocol, TextIO
 
 from common.adoption.batch import SourceBatch, prepare
 from common.adoption.progress import Progress
+from common.adoption.rows import EMBEDDING_DIM
+from common.errors import ConfigError
 from common.pipeline.reconcile import reconcile
 from common.ports.import_store import BatchOutcome, ImportStore
 from common.ports.metadata_store import MetadataStore
@@ -63,11 +65,14 @@ class ImportReport:
 
 def run_import(
     source: ImportSource, imports: ImportStore, bucket: str, prefix: str = "", batch_size: int = 5_000,
-    stream: TextIO | None = None, restart: bool = False,
+    stream: TextIO | None = None, restart: bool = False, dim: int = EMBEDDING_DIM,
 ) -> ImportReport:  # fmt: skip
-    """Import every row after the source's checkpoint; returns what this run did."""
+    """Import every row after the source's checkpoint; returns what this run did. ``dim``: the
+    size of the vectors this deployment embeds and indexes; the import stops before writing
+    anything when Robotoff's embeddings could not go into its index."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_dimension(dim)
     checkpoint = imports.begin(source.name, source.kind, restart=restart)
     start = checkpoint.resume_after
     progress = Progress("import", source.count_after(start), stream=stream)
@@ -80,6 +85,17 @@ def run_import(
     imports.finish(source.name)
     failures = imports.failures(source.name)
     return ImportReport(source.name, start, progress.done, outcome, progress.seconds, failures)
+
+
+def check_dimension(dim: int) -> None:
+    """Refuse, up front, an import whose embeddings the index cannot take. Without this every logo
+    would be imported without its embedding (each refused as the wrong size) and never searched."""
+    if dim != EMBEDDING_DIM:
+        raise ConfigError(
+            f"Robotoff's embeddings have {EMBEDDING_DIM} dimensions, but this deployment embeds and indexes "
+            f"{dim}-dimensional vectors; configure a {EMBEDDING_DIM}-d CLIP ViT-B/32 embedder "
+            "(LOGO_ANN_EMBEDDER_MODEL) before importing. Nothing was written."
+        )
 
 
 def prefetched(batches: Iterator[SourceBatch], depth: int = 1) -> Iterator[SourceBatch]:

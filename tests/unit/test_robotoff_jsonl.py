@@ -15,6 +15,7 @@ import pytest
 from common.adapters.robotoff_jsonl import RobotoffJsonl
 from common.adapters.sql.imports import SqlImports
 from common.adapters.sqlite_store import SqliteStore
+from common.errors import ConfigError
 from common.pipeline.adopt import run_import
 from tests import robotoff_db
 
@@ -95,3 +96,22 @@ def test_a_changed_file_is_another_source(tmp_path: Path) -> None:
     first = RobotoffJsonl(path).name
     _write(path, [json.dumps(_export_line(1, 0)), json.dumps(_export_line(2, 1))])
     assert RobotoffJsonl(path).name != first
+
+
+def test_an_import_into_a_deployment_of_another_dimension_stops_before_writing(tmp_path: Path) -> None:
+    vector = np.full(512, 512**-0.5, dtype="<f4")
+    line = _export_line(25, 0, embedding=base64.b64encode(vector.tobytes()).decode())
+    path = _write(tmp_path / "dims.jsonl", [json.dumps(line)])
+    store = SqliteStore(tmp_path / "store.sqlite3", off_image_prefix="data/")
+    imports = SqlImports(store.db)
+
+    with pytest.raises(ConfigError) as refused:
+        run_import(RobotoffJsonl(path), imports, "off", "data/", stream=io.StringIO(), dim=384)
+
+    assert "512" in str(refused.value) and "384" in str(refused.value)
+    assert store.get_logos([25]) == []
+    assert store.db.run(lambda tx: tx.one("SELECT count(*) FROM image"), write=False) == (0,)
+    # the checkpoint was never opened: the same file imports whole once the sizes agree
+    again = run_import(RobotoffJsonl(path), imports, "off", "data/", stream=io.StringIO())
+    assert again.resumed_after == 0 and again.outcome.embeddings == 1
+    store.close()
