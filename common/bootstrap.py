@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from common.labels.vote import VoteParams
     from common.pipeline.annotate import Annotator
     from common.pipeline.propagate import Propagation
+    from common.pipeline.quests import Quests
     from common.ports.annotation_store import AnnotationStore
 
 __all__ = ["Container", "DerivedIndex", "get_container"]
@@ -73,6 +74,7 @@ class Container:
         self._notes: AnnotationStore | None = None
         self._taxonomies: Taxonomies | None = None
         self._propagation: Propagation | None = None
+        self._quests: Quests | None = None
 
     def _once(self, attribute: str, build: Any) -> Any:
         """The member kept in ``attribute``, built by ``build()`` on first use (thread-safe)."""
@@ -200,8 +202,13 @@ class Container:
             s.max_image_bytes,
             s.max_image_pixels,
             s.max_attempts,
-            revote=lambda ids: self.propagation().revote(ids),
+            revote=self._after_index,
         )
+
+    def _after_index(self, ids: Any) -> None:
+        """New logos were indexed and these lists changed: re-vote them, follow the quests' clusters."""
+        self.propagation().revote(ids)
+        self.quests().update(ids)
 
     def handle_crops(self, message: QueueMessage) -> None:
         with self._lock:
@@ -262,7 +269,20 @@ class Container:
     def annotator(self) -> Annotator:
         from common.pipeline.annotate import Annotator
 
-        return Annotator(self.notes, self.taxonomies, self.propagation())
+        return Annotator(self.notes, self.taxonomies, self.propagation(), on_change=self.quests().update)
+
+    def quests(self) -> Quests:
+        """The quests' clusters of unannotated look-alikes (``common.pipeline.quests``)."""
+        quests: Quests = self._once("_quests", self._build_quests)
+        return quests
+
+    def _build_quests(self) -> Quests:
+        from common.adapters.sql.quests import SqlQuests
+        from common.pipeline.quests import Quests
+
+        notes = self.notes  # the SQL store (checked there)
+        db = notes.db  # type: ignore[attr-defined]
+        return Quests(self.store, notes, SqlQuests(db), self.settings.cluster_max_distance)
 
     def search_service(self) -> SearchService:
         s = self.settings

@@ -110,6 +110,9 @@ class Settings:
     target_precision: float = 0.95  # per-type thresholds chosen by `logo-ann calibrate`
     calibration_min_support: int = 10
     revote_inline_max: int = 200  # more logos to re-vote than this go through the queue
+    # quests link two unannotated logos listed as neighbours closer than this (docs/annotation-at-scale.md:
+    # CLIP ViT-B/32 crops of one logo sit within ~0.05 of each other, distinct look-alikes from ~0.06)
+    cluster_max_distance: float = 0.05
     # delivery and security
     max_attempts: int = 5
     api_token: str = ""
@@ -155,6 +158,7 @@ class Settings:
             ("target_precision", 0.0 < self.target_precision <= 1.0, "a number in (0, 1]"),
             ("calibration_min_support", self.calibration_min_support >= 1, "at least 1"),
             ("revote_inline_max", self.revote_inline_max >= 0, "at least 0"),
+            ("cluster_max_distance", 0.0 < self.cluster_max_distance <= 1.0, "a number in (0, 1]"),
             ("taxonomy_refresh_s", self.taxonomy_refresh_s >= 0, "at least 0"),
             ("es_num_candidates_min", 1 <= self.es_num_candidates_min <= 10_000, "in 1..10000"),
             ("off_auth_url", self.off_auth_url.startswith(("https://", "http://")), "an http(s) URL"),

@@ -103,6 +103,52 @@ VECTOR_SLOTS = Migration(
     ),
 )
 
+# v7: every annotation write is one operation (history entries carry its id, so it can be
+# reverted); "this logo is not V" negatives; the quests' clusters of unannotated look-alikes.
+ANNOTATION_AT_SCALE = Migration(
+    7,
+    "annotation operations, negatives, quest clusters",
+    (
+        """CREATE TABLE annotation_operation (
+            id {pk},
+            username TEXT NOT NULL,
+            action TEXT NOT NULL,
+            created_at {ts} NOT NULL,
+            params {json},
+            changed INTEGER NOT NULL DEFAULT 0
+        )""",
+        "ALTER TABLE annotation_history ADD COLUMN operation_id {bigint}",
+        "CREATE INDEX annotation_history_operation_idx ON annotation_history (operation_id, id)",
+        # a value a person said the logo is not ('' for a type without value)
+        """CREATE TABLE logo_negative (
+            logo_id {bigint} NOT NULL REFERENCES logo (id) ON DELETE CASCADE,
+            label_type TEXT NOT NULL,
+            label_value TEXT NOT NULL,
+            username TEXT NOT NULL,
+            created_at {ts} NOT NULL,
+            operation_id {bigint},
+            PRIMARY KEY (logo_id, label_type, label_value)
+        )""",
+        "CREATE INDEX logo_negative_value_idx ON logo_negative (label_type, label_value)",
+        "CREATE INDEX logo_negative_operation_idx ON logo_negative (operation_id)",
+        """CREATE TABLE quest_cluster (
+            id {pk},
+            size INTEGER NOT NULL CHECK (size >= 2),
+            representative_logo_id {bigint} NOT NULL,
+            radius {float} NOT NULL,
+            updated_at {ts} NOT NULL
+        )""",
+        "CREATE INDEX quest_cluster_size_idx ON quest_cluster (size, id)",
+        """CREATE TABLE quest_member (
+            logo_id {bigint} PRIMARY KEY,
+            cluster_id {bigint} NOT NULL REFERENCES quest_cluster (id) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX quest_member_cluster_idx ON quest_member (cluster_id)",
+        # when the clusters were last built in full (absent: never; the first read builds them)
+        "CREATE TABLE quest_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -295,6 +341,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (),
         (("postgresql", "ALTER TABLE embedding SET (toast_tuple_target = 4080)"),),
     ),
+    ANNOTATION_AT_SCALE,
 )
 
 CREATE_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

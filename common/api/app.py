@@ -10,8 +10,10 @@ from common.api import (
     routes_ann,
     routes_annotations,
     routes_batch,
+    routes_corrections,
     routes_label_search,
     routes_logos,
+    routes_quests,
     routes_robotoff,
     routes_search,
     routes_web,
@@ -39,6 +41,8 @@ def create_app(container: Container) -> Flask:
     app.register_blueprint(routes_robotoff.blueprint)
     app.register_blueprint(routes_label_search.blueprint)
     app.register_blueprint(routes_annotations.blueprint)
+    app.register_blueprint(routes_quests.blueprint)
+    app.register_blueprint(routes_corrections.blueprint)
     app.register_blueprint(openapi.blueprint)
     register_errors(app)
     register_hooks(app)

@@ -10,7 +10,8 @@ browsers drop every credentialed answer whose ``Access-Control-Allow-Origin`` is
   before the view and its auth check run: every method the API has (``API_METHODS``, as Robotoff
   allows all), the headers the browser asked for, ``Access-Control-Max-Age``; its ``Allow``
   header names the methods of that route;
-- ``Server-Timing`` and ``ETag`` are exposed to pages (``Timing-Allow-Origin: *``).
+- ``Server-Timing``, ``ETag`` and ``Operation-Id`` (an annotation write's id) are exposed to pages
+  (``Timing-Allow-Origin: *``).
 
 A request without ``Origin`` (not from a browser page) gets no CORS headers; a disallowed origin
 gets none either, so the browser refuses the answer to that page.
@@ -23,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 MAX_AGE_S = 86400
 API_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
-EXPOSED = "Server-Timing, ETag"
+EXPOSED = "Server-Timing, ETag, Operation-Id"
 
 
 def register_cors(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.api import openapi_quests
 from common.api.openapi_schemas import ID, nullable, obj, query, ref
 from common.labels.values import ALIASES, TYPES
 
@@ -78,6 +79,7 @@ SCHEMAS: dict[str, Any] = {
                         "action": {"type": "string"},
                         "before": nullable({"type": "object"}),
                         "after": nullable({"type": "object"}),
+                        "operation_id": nullable(ID),
                     }
                 ),
             },
@@ -92,6 +94,7 @@ SCHEMAS: dict[str, Any] = {
         },
         required=["predictions", "count", "next_cursor"],
     ),
+    **openapi_quests.SCHEMAS,
 }
 
 
@@ -231,7 +234,7 @@ def _admin_paths() -> dict[str, Any]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    return {**_write_paths(), **_read_paths(), **_admin_paths()}
+    return {**_write_paths(), **_read_paths(), **_admin_paths(), **openapi_quests.openapi_paths()}
 
 
 def with_operations(paths: dict[str, Any]) -> dict[str, Any]:

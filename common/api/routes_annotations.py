@@ -7,7 +7,12 @@
 - ``POST /api/v1/images/logos/{id}/reset`` → 204;
 - ``POST /api/v1/images/logos/update?source_type&source_value&target_type&target_value``
   → ``{"updated": n}`` (logos matched by value tag);
-- ``GET /api/v1/images/logos/{id}/history`` → every change: who, when, before, after.
+- ``GET /api/v1/images/logos/{id}/history`` → every change: who, when, before, after, and the
+  operation it was part of.
+
+Each write is one operation (``common.adapters.sql.operations``); its id is in the
+``Operation-Id`` response header (the bodies keep Robotoff's shape), for
+``POST /api/v1/annotations/operations/{id}/revert``.
 
 Invalid values are 400 with the reason (``common.labels.values``).
 """
@@ -31,6 +36,13 @@ blueprint = Blueprint("annotations", __name__)
 @blueprint.errorhandler(InvalidAnnotationError)
 def invalid_annotation(exc: InvalidAnnotationError) -> Any:
     return error(400, str(exc))
+
+
+def with_operation(response: Response, operation_id: int | None) -> Response:
+    """Robotoff's answer, unchanged, with the write's operation id in the ``Operation-Id`` header."""
+    if operation_id is not None:
+        response.headers["Operation-Id"] = str(operation_id)
+    return response
 
 
 def _annotation_items(body: dict[str, Any]) -> list[tuple[int, object, object]]:
@@ -57,8 +69,9 @@ def _annotation_items(body: dict[str, Any]) -> list[tuple[int, object, object]]:
 def annotate() -> Any:
     """Annotate logos that have no type yet."""
     items = _annotation_items(json_object(request.get_data(cache=False)))
-    annotated = container().annotator().annotate(items, current_user())
-    return jsonify({"annotated": annotated})
+    annotator = container().annotator()
+    annotated = annotator.annotate(items, current_user())
+    return with_operation(jsonify({"annotated": annotated}), annotator.last_operation)
 
 
 @blueprint.put("/api/v1/images/logos/<int:logo_id>")
@@ -68,16 +81,18 @@ def update(logo_id: int) -> Any:
     body = json_object(request.get_data(cache=False))
     if "type" not in body:
         raise BadQuery("the body needs 'type' (and 'value', null or \"\" for none)")
-    container().annotator().update(id_value(logo_id), body["type"], body.get("value"), current_user())
-    return Response(status=204)
+    annotator = container().annotator()
+    annotator.update(id_value(logo_id), body["type"], body.get("value"), current_user())
+    return with_operation(Response(status=204), annotator.last_operation)
 
 
 @blueprint.post("/api/v1/images/logos/<int:logo_id>/reset")
 @require_user
 def reset(logo_id: int) -> Any:
     """Remove a logo's annotation."""
-    container().annotator().reset(id_value(logo_id), current_user())
-    return Response(status=204)
+    annotator = container().annotator()
+    annotator.reset(id_value(logo_id), current_user())
+    return with_operation(Response(status=204), annotator.last_operation)
 
 
 @blueprint.post("/api/v1/images/logos/update")
@@ -88,14 +103,11 @@ def relabel() -> Any:
     for name in ("source_type", "target_type"):
         if not args.get(name):
             raise BadQuery(f"'{name}' is required")
-    updated = (
-        container()
-        .annotator()
-        .relabel(
-            args["source_type"], args.get("source_value"), args["target_type"], args.get("target_value"), current_user()
-        )
+    annotator = container().annotator()
+    updated = annotator.relabel(
+        args["source_type"], args.get("source_value"), args["target_type"], args.get("target_value"), current_user()
     )
-    return jsonify({"updated": updated})
+    return with_operation(jsonify({"updated": updated}), annotator.last_operation)
 
 
 @blueprint.get("/api/v1/images/logos/<int:logo_id>/history")
@@ -113,6 +125,7 @@ def history(logo_id: int) -> Any:
             "action": e.action,
             "before": e.before,
             "after": e.after,
+            "operation_id": e.operation_id,
         }
         for e in c.notes.history(wanted)
     ]

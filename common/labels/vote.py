@@ -13,6 +13,10 @@ the denominator and accepts a share of 0.2, with no distance cut-off. Here:
   annotated neighbour alone cannot give certainty (with the default 0.5, one identical
   neighbour gives 0.67, three give 0.86).
 
+Each vote also lists its top ``ALTERNATIVES`` labels with their shares (``W(label) / (W(annotated)
++ prior_weight)``, the winner's share being its confidence), and ``banned`` labels (a person said
+"this logo is not V": a negative) never win: they are left out of the shares altogether.
+
 The confidence is a score, not a probability: ``common.labels.calibration`` measures, by
 leave-one-out over the annotated logos, how often a prediction of each confidence is right.
 """
@@ -21,10 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 Key = tuple[str, "str | None"]  # (type, canonical value)
+ALTERNATIVES = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +51,15 @@ def weight(distance: float, params: VoteParams) -> float:
 
 
 def vote(
-    neighbours: Sequence[tuple[int, float]], labels: Mapping[int, Key], params: VoteParams, exclude: int | None = None
+    neighbours: Sequence[tuple[int, float]],
+    labels: Mapping[int, Key],
+    params: VoteParams,
+    exclude: int | None = None,
+    banned: Collection[Key] = (),
 ) -> Vote | None:
     """The winning label among ``neighbours`` (``(logo_id, distance)``), or None when no
-    annotated neighbour is within the cut-off. ``exclude``: a logo that must not vote (itself)."""
+    annotated neighbour is within the cut-off. ``exclude``: a logo that must not vote (itself);
+    ``banned``: labels that may not win (the logo's negatives)."""
     totals: dict[Key, float] = defaultdict(float)
     counts: dict[Key, int] = defaultdict(int)
     abstained = beyond = 0
@@ -63,6 +73,8 @@ def vote(
         if key is None:
             abstained += 1
             continue
+        if key in banned:
+            continue
         totals[key] += weight(distance, params)
         counts[key] += 1
     if not totals:
@@ -71,6 +83,11 @@ def vote(
     annotated = sum(totals.values())
     confidence = totals[best] / (annotated + params.prior_weight)
     runner_up = max((w for k, w in totals.items() if k != best), default=0.0)
+    others = sorted((k for k in totals if k != best), key=lambda k: (-totals[k], -counts[k], k[0], k[1] or ""))
+    ranked = [best, *others][:ALTERNATIVES]
+    shares = [
+        {"type": k[0], "value": k[1], "share": round(totals[k] / (annotated + params.prior_weight), 6)} for k in ranked
+    ]
     return Vote(
         best[0],
         best[1],
@@ -83,6 +100,7 @@ def vote(
             "weight": round(totals[best], 6),
             "weight_against": round(annotated - totals[best], 6),
             "runner_up_weight": round(runner_up, 6),
+            "alternatives": shares,
         },
     )
 

@@ -12,12 +12,13 @@ lost; re-voting an unchanged neighbourhood stores the same predictions.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from common.labels.taxonomy import Taxonomies
 from common.labels.values import LabelValue, parse_label
 from common.pipeline.propagate import Propagation, PushResult
-from common.ports.annotation_store import ANNOTATE, RESET, UPDATE, AnnotationStore, LabelWrite
+from common.ports.annotation_store import ANNOTATE, RESET, UPDATE, AnnotationStore, Applied, LabelWrite
 
 
 @dataclasses.dataclass
@@ -26,6 +27,36 @@ class Annotator:
     taxonomies: Taxonomies
     propagation: Propagation
     last_push: PushResult = PushResult(0, 0)
+    last_operation: int | None = None  # the operation of the last write (routes answer its id)
+    # told the logos each write changed (the quests' clusters follow annotations)
+    on_change: Callable[[Sequence[int]], None] | None = None
+
+    def _done(self, applied: Applied, pushed: Sequence[int]) -> Applied:
+        self.last_operation = applied.operation_id
+        self.last_push = self.propagation.push(pushed)
+        if self.on_change is not None and applied.changed:
+            self.on_change(applied.changed)
+        return applied
+
+    def label_many(
+        self,
+        logo_ids: Sequence[int],
+        kind: object,
+        value: object,
+        username: str,
+        action: str,
+        params: dict[str, Any] | None = None,
+    ) -> Applied:
+        """One label on many logos in one operation; annotated logos are skipped."""
+        label = parse_label(kind, value)
+        writes = [self._write(i, label) for i in logo_ids]
+        applied = self.notes.apply_labels(writes, username, action, skip_annotated=True, params=params)
+        return self._done(applied, [w.logo_id for w in writes])
+
+    def set_label(self, logo_id: int, kind: object, value: object, username: str, action: str) -> Applied:
+        """Set one logo's label (annotated or not) as one operation of ``action``."""
+        applied = self.notes.apply_labels([self._write(logo_id, parse_label(kind, value))], username, action)
+        return self._done(applied, [logo_id])
 
     def _write(self, logo_id: int, label: LabelValue | None) -> LabelWrite:
         if label is None:
@@ -37,20 +68,16 @@ class Annotator:
         """Robotoff's ``annotate``: logos that already have a type are skipped; an unknown id
         fails the whole batch. Returns the number of logos annotated."""
         writes = [self._write(logo_id, parse_label(kind, value)) for logo_id, kind, value in items]
-        changed = self.notes.write_labels(writes, username, ANNOTATE, skip_annotated=True)
-        self.last_push = self.propagation.push([w.logo_id for w in writes])
-        return len(changed)
+        applied = self.notes.apply_labels(writes, username, ANNOTATE, skip_annotated=True)
+        return len(self._done(applied, [w.logo_id for w in writes]).changed)
 
     def update(self, logo_id: int, kind: object, value: object, username: str) -> bool:
         """Set a logo's label (every derived field recomputed); False when it was already so."""
-        changed = self.notes.write_labels([self._write(logo_id, parse_label(kind, value))], username, UPDATE)
-        self.last_push = self.propagation.push([logo_id])
-        return bool(changed)
+        return bool(self.set_label(logo_id, kind, value, username, UPDATE).changed)
 
     def reset(self, logo_id: int, username: str) -> bool:
-        changed = self.notes.write_labels([self._write(logo_id, None)], username, RESET)
-        self.last_push = self.propagation.push([logo_id])
-        return bool(changed)
+        applied = self.notes.apply_labels([self._write(logo_id, None)], username, RESET)
+        return bool(self._done(applied, [logo_id]).changed)
 
     def relabel(
         self, source_type: object, source_value: object, target_type: object, target_value: object, username: str
@@ -58,6 +85,5 @@ class Annotator:
         """Every logo labelled (source type, source value) (compared by value tag) gets the target."""
         source = parse_label(source_type, source_value)
         target = self._write(0, parse_label(target_type, target_value))
-        changed = self.notes.relabel(source.type, source.tag, target, username)
-        self.last_push = self.propagation.push(changed)
-        return len(changed)
+        applied = self.notes.apply_relabel(source.type, source.tag, target, username)
+        return len(self._done(applied, applied.changed).changed)

@@ -79,6 +79,7 @@ class Propagation:
         labels: dict[int, Key] = {
             i: a.key for i, a in self.notes.get_annotations(sorted(voters)).items() if a.key is not None
         }
+        banned = {i: {(t, v or None) for t, v in found} for i, found in self.notes.negatives_of(ids).items()}
         report = self.report()
         predictions, none = [], []
         for logo_id in ids:
@@ -86,7 +87,8 @@ class Propagation:
             result = None
             if logo_id in own and not own[logo_id].annotated and found is not None:
                 pairs = list(zip(found.get("logo_ids", []), found.get("distances", []), strict=False))
-                result = vote([(int(i), float(d)) for i, d in pairs], labels, self.params, exclude=logo_id)
+                neighbours = [(int(i), float(d)) for i, d in pairs]
+                result = vote(neighbours, labels, self.params, exclude=logo_id, banned=banned.get(logo_id, ()))
             if result is None:
                 none.append(logo_id)
                 continue

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 ANNOTATE, UPDATE, RESET, RELABEL, CARRY = "annotate", "update", "reset", "relabel", "carry"
+ACCEPT, REJECT, REVERT, CLUSTER_ANNOTATE = "accept", "reject", "revert", "cluster_annotate"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,56 @@ class HistoryEntry:
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    operation_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Applied:
+    """One operation: its id and the logos it changed (an operation that changed nothing has an id too)."""
+
+    operation_id: int
+    changed: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Reverted:
+    """A revert: itself an operation, the logos restored and those skipped (changed since)."""
+
+    operation_id: int
+    reverted: int
+    restored: list[int]
+    skipped: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    id: int
+    username: str
+    action: str
+    created_at: str
+    params: dict[str, Any]
+    changed: int
+    logo_ids: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Negative:
+    """ "This logo is not (type, value)"; ``value`` is the canonical value ('' for none)."""
+
+    logo_id: int
+    type: str
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueCount:
+    """How far one value is: logos annotated with it, predicted and accepted, predicted below the bar."""
+
+    type: str
+    value: str
+    annotated: int
+    accepted_predictions: int = 0
+    candidates: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +144,7 @@ class LogoQuery:
     min_confidence: float | None = None
     random: bool = False
     count: int = 25
+    no_value: bool = False  # only logos annotated without a value (value clusters of such types)
 
 
 class AnnotationStore(Protocol):
@@ -110,6 +162,46 @@ class AnnotationStore(Protocol):
 
     def relabel(self, source_type: str, source_tag: str | None, target: LabelWrite, username: str) -> list[int]:
         """Every logo annotated (``source_type``, ``source_tag``) gets ``target``'s label."""
+        ...
+
+    def apply_labels(
+        self,
+        writes: Sequence[LabelWrite],
+        username: str,
+        action: str,
+        skip_annotated: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> Applied:
+        """``write_labels`` as one recorded operation (its id is in each history entry)."""
+        ...
+
+    def apply_relabel(self, source_type: str, source_tag: str | None, target: LabelWrite, username: str) -> Applied:
+        """``relabel`` as one recorded operation."""
+        ...
+
+    def revert(self, operation_id: int, username: str) -> Reverted:
+        """Restore each logo the operation changed to its state before it, unless the logo was
+        changed since (skipped); remove the negatives it added that no later operation re-added.
+        The revert is an operation itself. Unknown operation: ``NotFoundError``."""
+        ...
+
+    def get_operation(self, operation_id: int) -> Operation | None: ...
+
+    def add_negatives(self, negatives: Sequence[Negative], username: str, action: str = REJECT) -> Applied:
+        """Record "logo is not value" marks in one operation; ``changed``: the logos newly marked."""
+        ...
+
+    def negatives_of(self, logo_ids: Sequence[int]) -> dict[int, set[tuple[str, str]]]:
+        """Each logo's negatives as (type, value) pairs (logos without any are absent)."""
+        ...
+
+    def logos_negative_for(self, kind: str, value: str) -> set[int]: ...
+
+    def value_counts(
+        self, kind: str | None, after: tuple[str, str] | None, count: int, thresholds: dict[str, float]
+    ) -> list[ValueCount]:
+        """Annotated values in (type, value) order after ``after``, with their prediction counts
+        (``accepted``: confidence at or above the type's threshold in ``thresholds``)."""
         ...
 
     def history(self, logo_id: int) -> list[HistoryEntry]: ...

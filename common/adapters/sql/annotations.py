@@ -6,24 +6,16 @@ IMMEDIATE`` in SQLite), compares, updates and appends its history entry in one t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from common.adapters.sql.database import Database, Tx, utc_now
-from common.adapters.sql.predictions import SqlPredictions
+from common.adapters.sql.operations import ANNOTATION_COLUMNS, SET_LABEL, SqlOperations
 from common.adapters.sql.records import load_json
-from common.errors import NotFoundError
-from common.ports.annotation_store import Annotation, HistoryEntry, LabelWrite, LogoQuery
-
-ANNOTATION_COLUMNS = "annotation_type, annotation_value, annotation_value_tag, taxonomy_value, username, completed_at"
-SET_LABEL = (
-    "UPDATE logo SET annotation_type = ?, annotation_value = ?, annotation_value_tag = ?, taxonomy_value = ?,"
-    " username = ?, completed_at = ? WHERE id = ?"
-)
+from common.ports.annotation_store import RELABEL, Annotation, Applied, HistoryEntry, LabelWrite, LogoQuery
 
 
-class SqlAnnotations(SqlPredictions):
+class SqlAnnotations(SqlOperations):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
 
@@ -35,46 +27,71 @@ class SqlAnnotations(SqlPredictions):
     def write_labels(
         self, writes: Sequence[LabelWrite], username: str, action: str, skip_annotated: bool = False
     ) -> list[int]:
-        def work(tx: Tx) -> list[int]:
+        return self.apply_labels(writes, username, action, skip_annotated).changed
+
+    def apply_labels(
+        self,
+        writes: Sequence[LabelWrite],
+        username: str,
+        action: str,
+        skip_annotated: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> Applied:
+        def work(tx: Tx) -> Applied:
+            op = self._open_operation(tx, username, action, params)
             changed: list[int] = []
             now = self.db.to_ts(utc_now())
             for write in writes:
                 before = self._lock_annotation(tx, write.logo_id)
                 if skip_annotated and before.annotated:
                     continue
-                if self._apply(tx, write, before, username, action, now):
+                if self._apply(tx, write, before, username, action, now, op):
                     changed.append(write.logo_id)
-            return changed
+            self._close_operation(tx, op, len(changed))
+            return Applied(op, changed)
 
         return self.db.run(work, write=True)
 
     def relabel(self, source_type: str, source_tag: str | None, target: LabelWrite, username: str) -> list[int]:
-        def work(tx: Tx) -> list[int]:
+        return self.apply_relabel(source_type, source_tag, target, username).changed
+
+    def apply_relabel(self, source_type: str, source_tag: str | None, target: LabelWrite, username: str) -> Applied:
+        def work(tx: Tx) -> Applied:
+            params = {"source_type": source_type, "source_tag": source_tag, "target": target.value_tag}
+            op = self._open_operation(tx, username, RELABEL, params | {"target_type": target.type})
             value = "annotation_value_tag IS NULL" if source_tag is None else "annotation_value_tag = ?"
-            params = [source_type] if source_tag is None else [source_type, source_tag]
+            args = [source_type] if source_tag is None else [source_type, source_tag]
             sql = f"SELECT id FROM logo WHERE annotation_type = ? AND {value} ORDER BY id{self.db.lock_row}"
-            rows = tx.rows(sql, *params)
+            rows = tx.rows(sql, *args)
             now = self.db.to_ts(utc_now())
             changed = []
             for (logo_id,) in rows:
                 write = LabelWrite(int(logo_id), target.type, target.value, target.value_tag, target.taxonomy_value)
-                if self._apply(tx, write, self._lock_annotation(tx, int(logo_id)), username, "relabel", now):
+                if self._apply(tx, write, self._lock_annotation(tx, int(logo_id)), username, RELABEL, now, op):
                     changed.append(int(logo_id))
-            return changed
+            self._close_operation(tx, op, len(changed))
+            return Applied(op, changed)
 
         return self.db.run(work, write=True)
 
     def history(self, logo_id: int) -> list[HistoryEntry]:
         sql = (
-            "SELECT id, logo_id, username, changed_at, action, before, after FROM annotation_history"
+            "SELECT id, logo_id, username, changed_at, action, before, after, operation_id FROM annotation_history"
             " WHERE logo_id = ? ORDER BY id"
         )
         rows = self.db.run(lambda tx: tx.rows(sql, int(logo_id)), write=False)
         return [
             HistoryEntry(
-                int(id_), int(logo), str(user), self.db.from_ts(at), str(action), load_json(before), load_json(after)
+                int(id_),
+                int(logo),
+                str(user),
+                self.db.from_ts(at),
+                str(action),
+                load_json(before),
+                load_json(after),
+                None if op is None else int(op),
             )
-            for id_, logo, user, at, action, before, after in rows
+            for id_, logo, user, at, action, before, after, op in rows
         ]
 
     def search_logos(self, query: LogoQuery) -> tuple[list[int], int]:
@@ -90,30 +107,18 @@ class SqlAnnotations(SqlPredictions):
         return self.db.run(work, write=False)
 
     # --- helpers ------------------------------------------------------------------------
-    def _lock_annotation(self, tx: Tx, logo_id: int) -> Annotation:
-        row = tx.one(f"SELECT {ANNOTATION_COLUMNS} FROM logo WHERE id = ?{self.db.lock_row}", int(logo_id))
-        if row is None:
-            raise NotFoundError(f"logo {logo_id} does not exist")
-        return self._annotation(row)
-
-    def _apply(self, tx: Tx, write: LabelWrite, before: Annotation, username: str, action: str, now: Any) -> bool:
+    def _apply(
+        self, tx: Tx, write: LabelWrite, before: Annotation, username: str, action: str, now: Any, op: int
+    ) -> bool:
         after = Annotation(write.type, write.value, write.value_tag, write.taxonomy_value)
         if after.fields() == before.fields():
             return False
         user, at = (None, None) if write.type is None else (username, now)
         tx.exec(SET_LABEL, write.type, write.value, write.value_tag, write.taxonomy_value, user, at, write.logo_id)
-        after_doc = {**after.fields(), "username": user} if write.type is not None else None
-        before_doc = {**before.fields(), "username": before.username} if before.annotated else None
-        tx.exec(
-            "INSERT INTO annotation_history (logo_id, username, changed_at, action, before, after)"
-            f" VALUES (?, ?, ?, ?, {self.db.json_param}, {self.db.json_param})",
-            write.logo_id,
-            username,
-            now,
-            action,
-            None if before_doc is None else json.dumps(before_doc),
-            None if after_doc is None else json.dumps(after_doc),
-        )
+        after_doc = None
+        if write.type is not None:
+            after_doc = {**after.fields(), "username": user, "completed_at": self.db.from_ts(now)}
+        self._record(tx, write.logo_id, username, action, now, (self._doc(before), after_doc), op)
         return True
 
 
@@ -128,6 +133,8 @@ def _search_filter(query: LogoQuery) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if query.no_value:
+        clauses.append("l.annotation_value_tag IS NULL")
     if query.annotated is not None:
         clauses.append("l.annotation_type IS NOT NULL" if query.annotated else "l.annotation_type IS NULL")
     if query.min_confidence is not None:
