@@ -9,37 +9,51 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common.cli_support import CommandError, Formatter, check_home, command, number, os_error_line
 from common.errors import LogoAnnError
+
+DESCRIPTION = (
+    "Logo-ANN: find logos in product photos and search them by visual similarity. "
+    "Data lives in $LOGO_ANN_HOME (default: .logo-ann in the current folder); "
+    "`logo-ann COMMAND --help` describes each command."
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="logo-ann", description=__doc__)
-    parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="logo-ann", description=DESCRIPTION, formatter_class=Formatter)
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=None,
+        help="logging level of the JSON log lines on stderr (default: INFO for serve, WARNING otherwise)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="detect, embed and index image files or folders")
-    p.add_argument("paths", nargs="+")
-    p.add_argument("--json", action="store_true", help="print one JSON line per image")
-    p.set_defaults(func=cmd_ingest)
+    p = command(sub, "ingest", "detect, embed and index image files or folders (again: skipped, nothing repeated)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders searched for images")
+    p.add_argument("--json", action="store_true", help="print one JSON line per image on stdout")
+    p.set_defaults(func=cmd_ingest, data="write")
 
-    p = sub.add_parser("serve", help="serve the search API and upload endpoint on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--no-inbox", action="store_true", help="do not watch LOGO_ANN_HOME/inbox")
-    p.set_defaults(func=cmd_serve)
+    p = command(sub, "serve", "serve the search API, the upload endpoint and the inbox folder")
+    p.add_argument("--port", type=number(int, 0, 65535), default=8080, help="TCP port (0: any free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--no-inbox", action="store_true", help="do not watch $LOGO_ANN_HOME/inbox")
+    p.set_defaults(func=cmd_serve, data="write")
 
-    p = sub.add_parser("search", help="print a logo's nearest neighbours (the API's JSON)")
-    p.add_argument("logo_id", nargs="?", type=int)
-    p.add_argument("--count", type=int, default=10)
-    p.add_argument("--image", help="search with the logos detected in this image file")
-    p.add_argument("--embedding-file", help="search with the vector in this JSON or .npy file")
-    p.set_defaults(func=cmd_search)
+    p = command(sub, "search", "print a logo's nearest neighbours (the API's JSON); no id: a random logo")
+    p.add_argument("logo_id", nargs="?", type=number(int, 1), metavar="LOGO_ID", help="the logo to search from")
+    p.add_argument("--count", type=number(int, 1, 500), default=10, help="neighbours per logo")
+    p.add_argument("--image", metavar="PHOTO", help="search with the logos detected in this image file")
+    p.add_argument("--embedding-file", metavar="FILE", help="search with the vector in this JSON or .npy file")
+    p.set_defaults(func=cmd_search, data="read")
 
-    p = sub.add_parser("reindex", help="rebuild the ANN index from the metadata store")
+    p = command(sub, "reindex", "rebuild the ANN index from the metadata store")
     p.add_argument("--neighbours", action="store_true", help="also recompute every stored neighbour list")
-    p.set_defaults(func=cmd_reindex)
+    p.set_defaults(func=cmd_reindex, data="read")
 
-    p = sub.add_parser("reconcile", help="compare the store with the ANN index and repair both")
+    p = command(sub, "reconcile", "compare the store with the ANN index and repair the index (prints JSON)")
     p.add_argument(
         "--requeue",
         action="store_true",
@@ -47,27 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--older-than",
-        type=float,
+        type=number(float, 0),
         default=600.0,
         metavar="SECONDS",
-        help="with --requeue: only images untouched for this long (default 600)",
+        help="with --requeue: only images untouched for this long",
     )
-    p.set_defaults(func=cmd_reconcile)
+    p.set_defaults(func=cmd_reconcile, data="read")
 
-    p = sub.add_parser("models", help="prepare model files")
-    msub = p.add_subparsers(dest="models_command", required=True)
-    f = msub.add_parser("fetch", help="download the production weights (pinned, sha256-checked)")
-    f.add_argument("--dest", default="models")
-    f.add_argument("--base-url", default=None)
+    p = command(sub, "models", "get or build the model files")
+    msub = p.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
+    f = command(msub, "fetch", "download the production weights (pinned revisions, sha256-checked)")
+    f.add_argument("--dest", default="models", help="folder to write the models into")
+    f.add_argument("--base-url", default=None, help="mirror to download from (default: Hugging Face)")
     f.set_defaults(func=cmd_models_fetch)
-    s = msub.add_parser("prepare", help="build stand-in models where the real ones are absent")
-    s.add_argument("--dest", default="models")
-    s.set_defaults(func=cmd_models_prepare)
+    f = command(msub, "prepare", "build stand-in models where the real ones are absent")
+    f.add_argument("--dest", default="models", help="folder of the models")
+    f.set_defaults(func=cmd_models_prepare)
 
-    p = sub.add_parser("samples", help="generate product-like sample photos")
-    p.add_argument("--out", default="samples")
-    p.add_argument("--count", type=int, default=24)
-    p.add_argument("--seed", type=int, default=0)
+    p = command(sub, "samples", "generate product-like sample photos (true boxes in labels.json)")
+    p.add_argument("--out", default="samples", help="folder to write them into")
+    p.add_argument("--count", type=number(int, 1, 100_000), default=24, help="how many photos")
+    p.add_argument("--seed", type=number(int, 0), default=0, help="random seed (the same seed, the same photos)")
     p.set_defaults(func=cmd_samples)
 
     from common.cli_adopt import add_commands
@@ -78,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given_container() -> bool:
+    """Whether the caller set the process's container (a program or a test bringing its own data)."""
+    from common.bootstrap import set_container
+
+    given = set_container(None)
+    set_container(given)
+    return given is not None
+
+
 def container() -> Any:
     from common.bootstrap import get_container
 
@@ -85,27 +108,9 @@ def container() -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from common.cli_ingest import run_ingest
 
-    from common.ingest import FAILED, ingest_file, iter_files
-
-    c = container()
-    files = list(iter_files(args.paths))
-    failed: list[dict[str, Any]] = []
-    for path in tqdm(files, desc="ingest", unit="image", file=sys.stderr, disable=None):
-        record = ingest_file(path, c)
-        if record["status"] == FAILED:
-            failed.append(record)
-        if args.json:
-            print(json.dumps(record), flush=True)
-    if c.settings.pipeline != "platform":
-        c.fresh_index().flush()
-    print(f"{len(files)} images, {len(failed)} failed", file=sys.stderr)
-    for record in failed:
-        again = " (transient: ingest it again)" if record.get("retry") else ""
-        print(f"failed: {record['path']}: {record['error']}{again}", file=sys.stderr)
-    # non-zero when work is left that a new run can finish; a bad image is recorded, not retried
-    return 1 if any(record.get("retry") for record in failed) else 0
+    return run_ingest(container(), args.paths, args.json)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -118,48 +123,63 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from common.api import create_app
 
+    if args.image:
+        photo = Path(args.image).read_bytes()  # before anything is loaded: a wrong path fails at once
+    vector = _load_vector(args.embedding_file) if args.embedding_file else None
     client = create_app(container()).test_client()
     if args.image:
-        response = client.post(f"/api/v1/search/image?count={args.count}", data=Path(args.image).read_bytes())
-    elif args.embedding_file:
-        response = client.post(
-            "/api/v1/search/embedding", json={"embedding": _load_vector(args.embedding_file), "count": args.count}
-        )
+        response = client.post(f"/api/v1/search/image?count={args.count}", data=photo)
+    elif vector is not None:
+        response = client.post("/api/v1/search/embedding", json={"embedding": vector, "count": args.count})
     elif args.logo_id is not None:
         response = client.get(f"/api/v1/ann/search/{args.logo_id}?count={args.count}")
     else:
         response = client.get(f"/api/v1/ann/search?count={args.count}")
-    print(json.dumps(response.get_json(), indent=2))
-    return 0 if response.status_code < 400 else 1
+    body = response.get_json()
+    if response.status_code >= 400 and isinstance(body, dict) and "error" in body:
+        raise CommandError(str(body["error"]), code=1)
+    print(json.dumps(body, indent=2))
+    return 0
 
 
 def _load_vector(path: str) -> list[float]:
-    if path.endswith(".npy"):
-        import numpy as np
+    try:
+        if path.endswith(".npy"):
+            import numpy as np
 
-        return [float(v) for v in np.load(path).ravel()]
-    data = json.loads(Path(path).read_text())
-    values = data["embedding"] if isinstance(data, dict) else data
-    return [float(v) for v in values]
+            return [float(v) for v in np.load(path).ravel()]
+        data = json.loads(Path(path).read_text())
+        values = data["embedding"] if isinstance(data, dict) else data
+        return [float(v) for v in values]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CommandError(
+            f'{path}: not a vector ({exc}); give a JSON list of numbers, {{"embedding": [...]}}, or a .npy array'
+        ) from exc
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     from common.pipeline.reconcile import reindex
+    from common.progress import Progress
 
     c = container()
     index = c.fresh_index()
-    sent = reindex(c.store, index)
-    print(f"index rebuilt: {sent} vectors sent, {index.count()} in the index", file=sys.stderr)
+    total = c.store.embedding_count()
+    with Progress("reindex", total, unit="vectors") as progress:
+        sent = reindex(c.store, index, advance=progress.advance)
+    print(f"reindex: {sent} vectors sent; the index holds {index.count()} logos", file=sys.stderr)
     if args.neighbours:
         from common.pipeline.neighbours import NeighbourLists
 
         lists = NeighbourLists(c.store, index, c.settings.neighbours_k, c.settings.neighbours_update_candidates)
         done = 0
-        for ids, _ in c.store.iter_embeddings():
-            done += lists.recompute(ids)
-        print(f"neighbour lists recomputed: {done}", file=sys.stderr)
-        revoted = c.propagation().refresh_all()  # the predicted labels follow the new lists
-        print(f"predicted labels re-voted: {revoted}", file=sys.stderr)
+        with Progress("neighbour lists", total, unit="logos") as progress:
+            for ids, _ in c.store.iter_embeddings():
+                done += lists.recompute(ids)
+                progress.advance(len(ids))
+        print(f"reindex: {done} neighbour lists recomputed", file=sys.stderr)
+        with Progress("re-vote", None, unit="logos") as progress:  # the predicted labels follow the new lists
+            revoted = c.propagation().refresh_all(advance=progress.advance)
+        print(f"reindex: {revoted} predicted labels re-voted", file=sys.stderr)
     return 0
 
 
@@ -183,9 +203,18 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_models_prepare(args: argparse.Namespace) -> int:
+    """Stdout: ``{name: is_standin}`` as JSON; stderr: one line per model file, built or kept."""
     from common.models.fetch import ensure_standins
 
-    print(json.dumps(ensure_standins(Path(args.dest)), default=str))
+    dest = Path(args.dest)
+    before = {path.name for path in dest.glob("*.onnx")} if dest.is_dir() else set()
+    standins = ensure_standins(dest)
+    for path in sorted(dest.glob("*.onnx")):
+        name = path.stem.split("-")[0]
+        kind = "stand-in" if standins.get(name, True) else "real"
+        what = "kept" if path.name in before else "built"
+        print(f"models: {what} {path} ({kind} {name}, {path.stat().st_size:,} bytes)", file=sys.stderr)
+    print(json.dumps(standins))
     return 0
 
 
@@ -200,13 +229,37 @@ def cmd_samples(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from common.observability import configure_logging
 
-    args = build_parser().parse_args(argv)
-    configure_logging(args.log_level.upper(), stream=sys.stderr)
     try:
-        return int(args.func(args))
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad option (2, argparse printed why)
+        return exc.code if isinstance(exc.code, int) else 2
+    level = args.log_level or ("INFO" if args.command == "serve" else "WARNING")
+    configure_logging(level, stream=sys.stderr)
+    try:
+        new_home = None
+        if getattr(args, "data", None) and not _given_container():
+            new_home = check_home(container().settings, creates=args.data == "write")
+        try:
+            return int(args.func(args))
+        finally:
+            if new_home and args.command != "serve" and container().settings.sqlite_path.exists():  # it made it
+                print(f"logo-ann: {new_home}", file=sys.stderr)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: {args.command} stopped; what it finished is kept, run it again to resume", file=sys.stderr
+        )
+        return 130
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     except LogoAnnError as exc:
         logging.getLogger("logo_ann").debug("command failed", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)

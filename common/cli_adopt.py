@@ -9,31 +9,37 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common.cli_support import CommandError, command, number
+
 
 def add_commands(sub: Any) -> None:
-    p = sub.add_parser("import", help="import logos from another system")
-    isub = p.add_subparsers(dest="import_command", required=True)
-    r = isub.add_parser("robotoff", help="import a Robotoff database (or its export-logos JSONL), then index it")
+    p = command(sub, "import", "import logos from another system (Robotoff), under the same ids")
+    isub = p.add_subparsers(dest="import_command", required=True, metavar="SOURCE")
+    r = command(isub, "robotoff", "import a Robotoff database (or its export-logos JSONL), then index it; resumable")
     source = r.add_mutually_exclusive_group(required=True)
-    source.add_argument("--database-url", help="postgresql://user:password@host:port/robotoff")
-    source.add_argument("--jsonl", help="a file written by Robotoff's export-logos (.jsonl or .jsonl.gz)")
-    r.add_argument("--bucket", default=None, help="the bucket the images live in (default LOGO_ANN_BUCKET)")
+    source.add_argument("--database-url", metavar="URL", help="postgresql://user:password@host:port/robotoff")
+    source.add_argument(
+        "--jsonl", metavar="FILE", help="a file written by Robotoff's export-logos (.jsonl or .jsonl.gz)"
+    )
+    r.add_argument("--bucket", default=None, help="the bucket the images live in (default: LOGO_ANN_BUCKET)")
     r.add_argument(
         "--object-prefix",
         default=None,
-        help="prepended to source_image minus its leading '/' (default LOGO_ANN_OFF_IMAGE_PREFIX)",
+        help="prepended to source_image minus its leading '/' (default: LOGO_ANN_OFF_IMAGE_PREFIX)",
     )
-    r.add_argument("--batch-size", type=int, default=5_000)
+    r.add_argument("--batch-size", type=number(int, 1, 1_000_000), default=5_000, help="rows read and written at once")
     r.add_argument("--restart", action="store_true", help="forget this source's checkpoint and read it again")
     r.add_argument("--no-index", action="store_true", help="do not index the embeddings afterwards")
-    r.set_defaults(func=cmd_import_robotoff)
+    r.set_defaults(func=cmd_import_robotoff, data="write")
 
-    b = sub.add_parser("backfill", help="send every object already in a bucket through detect and embed_index")
-    b.add_argument("--bucket", required=True)
-    b.add_argument("--prefix", default="", help="only objects whose name starts with this")
-    b.add_argument("--since", default=None, help="only objects modified at or after this date (ISO 8601)")
+    b = command(sub, "backfill", "send every object already in a bucket through detect and embed_index; resumable")
+    b.add_argument("--bucket", required=True, help="the bucket to list")
+    b.add_argument("--prefix", default="", help="only objects whose name starts with this (default: all)")
+    b.add_argument("--since", default=None, metavar="DATE", help="only objects modified at or after this ISO 8601 date")
     b.add_argument("--name", default=None, help="the backfill's cursor (default: bucket/prefix@since)")
-    b.add_argument("--rate", type=float, default=0.0, help="objects per second at most (default: no limit)")
+    b.add_argument(
+        "--rate", type=number(float, 0), default=0.0, help="objects per second at most (default: 0, no limit)"
+    )
     b.add_argument(
         "--mode",
         choices=("auto", "in-process", "pubsub"),
@@ -41,15 +47,15 @@ def add_commands(sub: Any) -> None:
         help="in-process detect, or the backfill topic (auto: pubsub when LOGO_ANN_QUEUE=pubsub)",
     )
     b.add_argument("--restart", action="store_true", help="forget this backfill's cursor and list from the start")
-    b.set_defaults(func=cmd_backfill)
+    b.set_defaults(func=cmd_backfill, data="write")
 
-    d = sub.add_parser("dead-letters", help="list or replay the messages a dead-letter subscription holds")
-    dsub = d.add_subparsers(dest="dead_letters_command", required=True)
+    d = command(sub, "dead-letters", "list or replay the messages a dead-letter subscription holds")
+    dsub = d.add_subparsers(dest="dead_letters_command", required=True, metavar="COMMAND")
     for verb, helptext in (("list", "print the held messages (left in place)"),
                            ("replay", "publish them back to their topic, then acknowledge them")):  # fmt: skip
-        v = dsub.add_parser(verb, help=helptext)
-        v.add_argument("--which", choices=("crops", "backfill"), default="crops")
-        v.add_argument("--max", type=int, default=100, help="at most this many messages (default 100)")
+        v = command(dsub, verb, helptext)
+        v.add_argument("--which", choices=("crops", "backfill"), default="crops", help="which dead-letter subscription")
+        v.add_argument("--max", type=number(int, 1, 100_000), default=100, help="at most this many messages")
         v.set_defaults(func=cmd_dead_letters, verb=verb)
 
 
@@ -68,6 +74,8 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
     else:
         from common.adapters.robotoff_jsonl import RobotoffJsonl
 
+        if not Path(args.jsonl).is_file():
+            raise CommandError(f"no such file: {args.jsonl}; check the path (nothing was imported)")
         source = RobotoffJsonl(Path(args.jsonl))
     bucket = args.bucket or c.settings.bucket
     prefix = c.settings.off_image_prefix if args.object_prefix is None else args.object_prefix
@@ -78,6 +86,11 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
         indexed, seconds = _index(c)
         body.update(index_seconds=round(seconds, 3), indexed=indexed, index_documents=c.index.count())
     print(json.dumps(body))
+    summary = (f"import: {report.rows} rows read in {report.seconds:.1f} s, {body.get('imported', 0)} logos imported, "
+               f"{len(report.failures)} refused")  # fmt: skip
+    if "index_documents" in body:
+        summary += f"; the index holds {body['index_documents']} logos"
+    print(summary, file=sys.stderr)
     return 0
 
 
@@ -93,7 +106,6 @@ def _index(c: Any) -> tuple[int, float]:
         embedded: Any = index
         embedded.catch_up(c.store)
         embedded.flush()
-        print(f"index: {embedded.count():,} documents", file=sys.stderr)
         return int(embedded.count()), time.perf_counter() - started
     added, seconds = index_imported(c.store, index)
     return added, time.perf_counter() - started
@@ -126,10 +138,19 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         close = getattr(sink, "close", None)
         if callable(close):
             close()
-    if sink.mode == "in-process" and report.this_run["processed"]:
-        c.fresh_index().flush()  # saved now rather than caught up from the change log at the next start
+    summary = f"backfill: {_counts(report.this_run)} in {report.seconds:.1f} s"
+    if sink.mode == "in-process" and report.this_run["processed"]:  # (no model is loaded for an empty run)
+        index = c.fresh_index()
+        index.flush()  # saved now rather than caught up from the change log at the next start
+        summary += f"; the index holds {index.count()} logos"
     print(json.dumps(report.as_dict()))
-    return 0
+    print(summary, file=sys.stderr)
+    this_run = report.this_run
+    return 1 if this_run["failed"] and not (this_run["processed"] or this_run["skipped_as_done"]) else 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items() if n or what == "processed")
 
 
 def _sink(c: Any, mode: str) -> Any:

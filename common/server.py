@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import signal
@@ -12,7 +13,9 @@ import waitress
 
 from common.api import create_app
 from common.bootstrap import Container
+from common.cli_support import CommandError, home_text, port_in_use_line
 from common.ingest import IMAGE_SUFFIXES, ingest_file
+from common.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -56,25 +59,29 @@ class InboxWatcher(threading.Thread):
                 continue
             target = "failed" if record["status"] == "failed" else "done"
             shutil.move(str(path), self.inbox / target / path.name)
-            self._sizes.pop(path, None)
-            logger.info("inbox image processed", extra={"fields": record})
+            self._sizes.pop(path, None)  # the upload use case logged the file's one INFO line
             done += 1
         return done
 
 
 def serve(container: Container, host: str, port: int, watch_inbox: bool = True) -> None:
+    """Serve until SIGTERM or Ctrl-C; a port already in use is a ``CommandError`` (one line)."""
     app = create_app(container)
+    # waitress: a production WSGI server (keep-alive, a fixed worker pool), unlike werkzeug's
+    # development server; measured in bench/api.py. Bound before anything is loaded: a busy port fails at once.
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=8, ident="logo-ann")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(port_in_use_line(host, port)) from exc
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port") from exc
     container.fresh_index()  # load and catch the index up before the first request
     watcher = None
     if watch_inbox:
         watcher = InboxWatcher(container, container.settings.home / "inbox")
         watcher.start()
-    # waitress: a production WSGI server (keep-alive, a fixed worker pool), unlike werkzeug's
-    # development server; measured in bench/api.py.
-    server = waitress.create_server(app, host=host, port=port, threads=8, ident="logo-ann")
     bound = server.effective_port
-    logger.warning("serving on http://%s:%s (inbox: %s)", host, bound, watcher.inbox if watcher else "off")
-    print(f"Logo-ANN serving on http://{host}:{bound}/", flush=True)
+    print(start_line(container.settings, host, bound, watcher.inbox if watcher else None), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     try:
         server.run()
@@ -84,3 +91,15 @@ def serve(container: Container, host: str, port: int, watch_inbox: bool = True) 
         if watcher:
             watcher.stop_event.set()
         container.fresh_index().flush()
+
+
+def start_line(settings: Settings, host: str, port: object, inbox: Path | None) -> str:
+    """Where the server answers, where its data is, and who may write."""
+    data = (f"data in {home_text(settings)}" if settings.store == "sqlite"
+            else f"metadata in PostgreSQL, files in {home_text(settings)}")  # fmt: skip
+    if settings.api_token:
+        writes = "writes need Authorization: Bearer $LOGO_ANN_API_TOKEN"
+    else:
+        writes = "writes only from this machine (set LOGO_ANN_API_TOKEN to allow others)"
+    drop = f"; drop photos into {inbox.absolute()}" if inbox else ""
+    return f"Logo-ANN serving on http://{host}:{port}/ ; {data}; {writes}{drop}"

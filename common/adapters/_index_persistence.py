@@ -49,6 +49,7 @@ class Persistence:
     _generation: int
     _dirty: bool
     _stamp: tuple[int, int, int] | None
+    _unreloaded_stamp: tuple[int, int, int] | None = None  # the generation on disk last not reloaded
 
     @property
     def applied_seq(self) -> int:
@@ -177,15 +178,15 @@ class Persistence:
 
     def reload_if_changed(self) -> bool:
         """Load a generation another process committed since we last loaded or saved; True if reloaded."""
-        if files.meta_stamp(self.directory) == self._stamp:
+        stamp = files.meta_stamp(self.directory)
+        if stamp == self._stamp:
             return False
         with self._mutex:
-            if self._dirty:
-                log.warning(
-                    "%s index %s changed on disk but has unsaved changes here; not reloading",
-                    self.backend,
-                    self.directory,
-                )
+            if self._dirty:  # harmless: catch_up applies the other writer's changes from the store
+                if stamp != self._unreloaded_stamp:  # said once per generation on disk
+                    self._unreloaded_stamp = stamp
+                    log.info("%s index %s changed on disk; unsaved changes here, catching up from the store "
+                             "instead of reloading", self.backend, self.directory)  # fmt: skip
                 return False
             return self._load()
 

@@ -55,7 +55,11 @@ class OnnxSession:
     def __init__(self, path: str | Path, *, threads: int = 0, providers: Sequence[str] | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ModelError(f"ONNX model file not found: {self.path}")
+            raise ModelError(
+                f"ONNX model file not found: {self.path.absolute()}; run `logo-ann models fetch` (or `models "
+                "prepare` for stand-ins) in the folder the paths are relative to, or set LOGO_ANN_DETECTOR_MODEL "
+                "and LOGO_ANN_EMBEDDER_MODEL"
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(0, threads)
         options.log_severity_level = 3

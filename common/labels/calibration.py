@@ -131,6 +131,17 @@ def wilson_lower(right: int, n: int, level: float = BOUND_LEVEL) -> float:
     return max(0.0, (centre - spread) / (1 + z2 / n))
 
 
+def samples_needed(target: float, level: float = BOUND_LEVEL) -> int | None:
+    """The fewest samples, all right, whose lower bound reaches ``target`` (None: none can, target 1)."""
+    if target >= 1.0:
+        return None
+    z2 = NormalDist().inv_cdf(level) ** 2
+    n = max(1, math.ceil(target * z2 / (1.0 - target)) - 1)
+    while wilson_lower(n, n, level) < target:  # n / (n + z^2) >= target, free of rounding
+        n += 1
+    return n
+
+
 def tail_bounds(samples: Sequence[Sample], min_support: int, level: float = BOUND_LEVEL) -> list[list[float]]:
     """Per distinct confidence ``t`` with at least ``min_support`` samples at or above it:
     ``[t, lower bound, samples kept, right]`` of the tail ``confidence >= t``, ascending ``t``."""
@@ -192,7 +203,8 @@ def calibrate(
     tables = {t: reliability(group) for t, group in sorted(by_type.items())}
     everything = reliability(predicted)
     groups = sorted(by_type.items())
-    thresholds = {t: threshold(group, target, min_support, truths[t], level) for t, group in groups}
+    thresholds = {t: threshold(group, target, min_support, truths[t], level) | {"samples": len(group)}
+                  for t, group in groups}  # fmt: skip
     accepted = [s for s in predicted if _accepted(s, thresholds)]
     return {
         "target_precision": target,

@@ -19,13 +19,13 @@ from queue import Full, Queue
 from typing import Any, Protocol, TextIO
 
 from common.adoption.batch import SourceBatch, prepare
-from common.adoption.progress import Progress
 from common.adoption.rows import EMBEDDING_DIM
 from common.errors import ConfigError
 from common.pipeline.reconcile import reconcile
 from common.ports.import_store import BatchOutcome, ImportStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.vector_index import VectorIndex
+from common.progress import Progress
 
 
 class ImportSource(Protocol):

@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
-from common.adoption.progress import Progress
 from common.domain import ObjectRef, StoredObject
 from common.errors import TransientError
 from common.ports.backfill_store import BackfillCursor, BackfillStore
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import DELETED, FAILED, INDEXED, SUPERSEDED, MetadataStore
 from common.ports.object_lister import ObjectLister
+from common.progress import Progress
 
 logger = logging.getLogger(__name__)
 

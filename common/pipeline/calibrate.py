@@ -3,6 +3,7 @@ and refresh every stored prediction with the new precision estimates."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from common.labels.calibration import calibrate, loo_samples
@@ -13,8 +14,10 @@ BATCH = 5000
 
 
 def run_calibration(
-    propagation: Propagation, target: float, min_support: int, frequent_min: int, refresh: bool = True
-) -> dict[str, Any]:
+    propagation: Propagation, target: float, min_support: int, frequent_min: int, refresh: bool = True,
+    advance: Callable[[int], object] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The report; ``advance(n)`` after each batch of ``n`` predictions refreshed."""
     notes, store = propagation.notes, propagation.store
     annotated: dict[int, Key] = {}
     after = 0
@@ -30,5 +33,5 @@ def run_calibration(
     samples = loo_samples(annotated, neighbours, propagation.params)
     report = calibrate(samples, propagation.params, target, min_support, frequent_min)
     report["id"] = notes.save_calibration(report)
-    report["refreshed"] = propagation.refresh_all() if refresh else 0
+    report["refreshed"] = propagation.refresh_all(advance=advance) if refresh else 0
     return report

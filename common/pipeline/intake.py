@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 
 from common.domain import StoredObject
 from common.pipeline.detect import DetectResult
 from common.ports.image_store import ImageStore
+
+logger = logging.getLogger(__name__)
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 OCTET_STREAM = "application/octet-stream"
@@ -69,4 +72,13 @@ class Intake:
     def submit(self, data: bytes, filename: str | None, content_type: str | None, name: str | None = None) -> Intook:
         """Store, then run the pipeline here when this deployment does (``TransientError`` propagates)."""
         stored = self.store(data, filename, content_type, name)
-        return Intook(stored, self.detect(stored) if self.detect is not None else None)
+        if self.detect is None:
+            logger.info("stored %s for the platform's pipeline", stored.ref.name)
+            return Intook(stored, None)
+        result = self.detect(stored)
+        fields = {"object": stored.ref.name, "image_id": result.image_id, "status": result.status,
+                  "logos": len(result.logos)}  # fmt: skip
+        error = f": {result.error}" if result.error else ""
+        logger.info("processed %s: image %s %s, %d logos%s", filename or stored.ref.name, result.image_id,
+                    result.status, len(result.logos), error, extra={"fields": fields})  # fmt: skip
+        return Intook(stored, result)

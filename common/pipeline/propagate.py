@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from common.labels.calibration import precision_for
@@ -116,10 +116,13 @@ class Propagation:
         logger.info("%d logos to re-vote: sent to the queue", len(targets))
         return PushResult(0, len(targets))
 
-    def refresh_all(self, batch: int = 1000) -> int:
+    def refresh_all(self, batch: int = 1000, advance: Callable[[int], object] | None = None) -> int:
+        """Re-vote every logo that has neighbours; ``advance(n)`` after each batch of ``n``."""
         self.forget_report()
         done, after = 0, 0
         while ids := self.notes.logos_with_neighbours(after=after, count=batch):
             done += self.revote(ids)
             after = ids[-1]
+            if advance is not None:
+                advance(len(ids))
         return done

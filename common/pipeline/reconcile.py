@@ -58,8 +58,10 @@ class ReconcileReport:
 
 
 def reconcile(
-    store: MetadataStore, index: VectorIndex, check_vectors: bool = True, batch_size: int = 2_000
-) -> ReconcileReport:
+    store: MetadataStore, index: VectorIndex, check_vectors: bool = True, batch_size: int = 2_000,
+    advance: Callable[[int], object] | None = None,
+) -> ReconcileReport:  # fmt: skip
+    """``advance(n)`` is called after each batch of ``n`` stored embeddings (a progress line)."""
     report = ReconcileReport()
     in_index = index.ids()
     report.index_documents_before = len(in_index)
@@ -74,6 +76,8 @@ def reconcile(
             index.upsert([ids[i] for i in fix], matrix[fix])
         report.added += [ids[i] for i in missing]
         report.refreshed += [ids[i] for i in stale if ids[i] in in_index]
+        if advance is not None:
+            advance(len(ids))
     report.vectors = _check_store(store, report.store_embeddings)
     unreadable = set() if report.vectors is None else set(report.vectors.unreadable)
     orphans = sorted(in_index - seen - unreadable)
@@ -84,9 +88,11 @@ def reconcile(
     return report
 
 
-def reindex(store: MetadataStore, index: VectorIndex, batch_size: int = 2_000) -> int:
+def reindex(
+    store: MetadataStore, index: VectorIndex, batch_size: int = 2_000, advance: Callable[[int], object] | None = None
+) -> int:
     """Send every stored vector to the index again and drop orphans; returns the count."""
-    return reconcile(store, index, check_vectors=False, batch_size=batch_size).store_embeddings
+    return reconcile(store, index, check_vectors=False, batch_size=batch_size, advance=advance).store_embeddings
 
 
 def _check_store(store: MetadataStore, read: int) -> VectorCheck | None:
