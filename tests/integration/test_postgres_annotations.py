@@ -1,4 +1,4 @@
-"""The annotation store on a real PostgreSQL (a throwaway database per test): the shared contract."""
+"""The annotation store on a real PostgreSQL (a throwaway database per test): the shared contracts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 
 from common.adapters.postgres_store import PostgresStore
 from common.adapters.sql.annotations import SqlAnnotations
+from common.adapters.sql.quests import SqlQuests
 from tests.annotation_contract import AnnotationContract
+from tests.operations_contract import OperationsContract
 from tests.pg import scratch_database
 
 pytestmark = pytest.mark.integration
@@ -27,5 +29,10 @@ def notes(store: PostgresStore) -> SqlAnnotations:
     return SqlAnnotations(store.db)
 
 
-class TestPostgresAnnotations(AnnotationContract):
+@pytest.fixture
+def quests(store: PostgresStore) -> SqlQuests:
+    return SqlQuests(store.db)
+
+
+class TestPostgresAnnotations(AnnotationContract, OperationsContract):
     pass

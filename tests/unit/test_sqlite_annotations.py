@@ -1,4 +1,4 @@
-"""The annotation store on SQLite: the shared contract."""
+"""The annotation store on SQLite: the shared contracts (annotations; operations, negatives, quests)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from common.adapters.sql.annotations import SqlAnnotations
+from common.adapters.sql.quests import SqlQuests
 from common.adapters.sqlite_store import SqliteStore
 from tests.annotation_contract import AnnotationContract
+from tests.operations_contract import OperationsContract
 
 
 @pytest.fixture
@@ -24,5 +26,10 @@ def notes(store: SqliteStore) -> SqlAnnotations:
     return SqlAnnotations(store.db)
 
 
-class TestSqliteAnnotations(AnnotationContract):
+@pytest.fixture
+def quests(store: SqliteStore) -> SqlQuests:
+    return SqlQuests(store.db)
+
+
+class TestSqliteAnnotations(AnnotationContract, OperationsContract):
     pass
