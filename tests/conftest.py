@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.elasticsearch_node import ElasticsearchNode
 from tests.services import free_port
 
 
@@ -21,3 +22,12 @@ def home(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "home"
     path.mkdir()
     yield path
+
+
+@pytest.fixture(scope="session")
+def es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElasticsearchNode]:
+    """One real Elasticsearch node for the whole run (``tests/es_node``); a missing Java or Maven
+    fails the tests that need it. Tests may stop and start it: its data folder is kept."""
+    node = ElasticsearchNode(tmp_path_factory.mktemp("elasticsearch")).start()
+    yield node
+    node.stop()

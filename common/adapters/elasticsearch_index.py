@@ -8,7 +8,10 @@ for ``num_candidates = min(10000, max(minimum, ceil(factor * k)))`` per shard, n
 
 Errors: connection failures, timeouts, 429 and 5xx become ``DependencyError("elasticsearch")``
 (retry); other 4xx responses are our bug or our configuration and become ``InternalError``. A bulk
-request that fails for any document raises: nothing is dropped silently.
+request that fails for any document raises: nothing is dropped silently. A read that some shards
+failed (HTTP 200 with ``_shards.failed > 0``) is an error too, never a smaller result. While an
+alias spans two indices (a re-index swapping it), reads stay whole: kNN hits are merged by logo id
+and ``get_vectors`` reads each index by name (``mget`` refuses an alias over several indices).
 """
 
 from __future__ import annotations
@@ -105,6 +108,16 @@ def translated(action: str) -> Iterator[None]:
 
 def _missing_index(exc: elasticsearch.ApiError) -> bool:
     return exc.meta.status == 404 and "index_not_found" in str(exc.message)
+
+
+def whole(response: Any, action: str) -> Any:
+    """``response``, unless some shards failed: a partial answer is an outage, not a result."""
+    shards = response.get("_shards") or {}
+    failed = int(shards.get("failed", 0))
+    if failed:
+        reasons = [(f.get("reason") or {}).get("type", f.get("reason")) for f in shards.get("failures") or []]
+        raise DependencyError(DEPENDENCY, f"{action}: {failed} of {shards.get('total')} shards failed: {reasons[:3]}")
+    return response
 
 
 def _alias_vanished(items: list[dict[str, Any]]) -> bool:
@@ -255,9 +268,19 @@ class ElasticsearchIndex:
         body = build_knn_query(
             vector, min(k, MAX_CANDIDATES), exclude, num_candidates_min=minimum, num_candidates_factor=factor
         )
-        hits = self._read("search", lambda: self._client.search(index=self.alias, **body)["hits"]["hits"], [])
-        found = [Neighbour(int(hit["_id"]), score_to_distance(float(hit["_score"]))) for hit in hits]
-        found = [n for n in found if n.logo_id != exclude]
+        hits = self._read(
+            "search",
+            lambda: whole(
+                self._client.search(index=self.alias, allow_partial_search_results=False, **body), "search"
+            )["hits"]["hits"],
+            [],
+        )
+        best: dict[int, float] = {}  # an alias over two indices (a re-index) finds a logo twice
+        for hit in hits:
+            logo_id, distance = int(hit["_id"]), score_to_distance(float(hit["_score"]))
+            if logo_id != exclude:
+                best[logo_id] = min(distance, best.get(logo_id, distance))
+        found = [Neighbour(logo_id, distance) for logo_id, distance in best.items()]
         return sorted(found, key=lambda n: (n.distance, n.logo_id))[:k]
 
     def ids(self) -> set[int]:
@@ -279,26 +302,45 @@ class ElasticsearchIndex:
             size=PAGE,
             source=False,
             track_total_hits=False,
+            allow_partial_search_results=False,
             **after,
         )
-        return list(response["hits"]["hits"])
+        return list(whole(response, "list ids")["hits"]["hits"])
 
     def get_vectors(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
         if not len(ids):
             return {}
-        docs = self._read(
-            "mget",
-            lambda: self._client.mget(index=self.alias, ids=[str(int(i)) for i in ids], source_includes=[FIELD])[
-                "docs"
-            ],
-            [],
-        )
-        return {
-            int(doc["_id"]): np.asarray(doc["_source"][FIELD], dtype=np.float32) for doc in docs if doc.get("found")
-        }
+        names = [str(int(i)) for i in ids]
+        docs = self._read("mget", lambda: self._mget(names), [])
+        found: dict[int, np.ndarray] = {}
+        for doc in docs:  # the write index's copy comes first
+            if doc.get("found"):
+                found.setdefault(int(doc["_id"]), np.asarray(doc["_source"][FIELD], dtype=np.float32))
+        return found
+
+    def _mget(self, names: list[str]) -> list[dict[str, Any]]:
+        """The documents through the alias; by concrete index when the alias spans several."""
+        docs = list(self._client.mget(index=self.alias, ids=names, source_includes=[FIELD])["docs"])
+        errors = [doc["error"] for doc in docs if doc.get("error")]
+        if not errors:
+            return docs
+        indices = self._indices_behind_alias()
+        if len(indices) < 2:
+            raise DependencyError(DEPENDENCY, f"mget: {len(errors)} of {len(docs)} documents failed: {errors[0]}")
+        wanted = [{"_index": index, "_id": name} for index in indices for name in names]
+        docs = list(self._client.mget(docs=wanted, source_includes=[FIELD])["docs"])
+        errors = [doc["error"] for doc in docs if doc.get("error")]
+        if errors:
+            raise DependencyError(DEPENDENCY, f"mget: {len(errors)} of {len(docs)} documents failed: {errors[0]}")
+        return docs
+
+    def _indices_behind_alias(self) -> list[str]:
+        """The concrete indices the alias points at, its write index first."""
+        behind = self._client.indices.get_alias(name=self.alias).body
+        return sorted(behind, key=lambda name: not behind[name]["aliases"][self.alias].get("is_write_index", False))
 
     def count(self) -> int:
-        return int(self._read("count", lambda: self._client.count(index=self.alias)["count"], 0))
+        return int(self._read("count", lambda: whole(self._client.count(index=self.alias), "count")["count"], 0))
 
     def flush(self) -> None:
         self._read("refresh", lambda: self._client.indices.refresh(index=self.alias), None)
