@@ -268,13 +268,7 @@ class ElasticsearchIndex:
         body = build_knn_query(
             vector, min(k, MAX_CANDIDATES), exclude, num_candidates_min=minimum, num_candidates_factor=factor
         )
-        hits = self._read(
-            "search",
-            lambda: whole(
-                self._client.search(index=self.alias, allow_partial_search_results=False, **body), "search"
-            )["hits"]["hits"],
-            [],
-        )
+        hits = self._read("search", lambda: self._hits(body, "search"), [])
         best: dict[int, float] = {}  # an alias over two indices (a re-index) finds a logo twice
         for hit in hits:
             logo_id, distance = int(hit["_id"]), score_to_distance(float(hit["_score"]))
@@ -288,24 +282,18 @@ class ElasticsearchIndex:
         found: set[int] = set()
         after: dict[str, Any] = {}
         while True:
-            hits = self._read("list ids", lambda after=after: self._page_of_ids(after), [])
+            page = {"query": {"match_all": {}}, "sort": [{"logo_id": "asc"}], "size": PAGE, "_source": False,
+                    "track_total_hits": False, **after}  # fmt: skip
+            hits = self._read("list ids", lambda page=page: self._hits(page, "list ids"), [])
             found.update(int(hit["_id"]) for hit in hits)
             if len(hits) < PAGE:
                 return found
             after = {"search_after": hits[-1]["sort"]}
 
-    def _page_of_ids(self, after: dict[str, Any]) -> list[dict[str, Any]]:
-        response = self._client.search(
-            index=self.alias,
-            query={"match_all": {}},
-            sort=[{"logo_id": "asc"}],
-            size=PAGE,
-            source=False,
-            track_total_hits=False,
-            allow_partial_search_results=False,
-            **after,
-        )
-        return list(whole(response, "list ids")["hits"]["hits"])
+    def _hits(self, body: dict[str, Any], action: str) -> list[dict[str, Any]]:
+        """The hits of a search that every shard answered."""
+        response = self._client.search(index=self.alias, allow_partial_search_results=False, body=body)
+        return list(whole(response, action)["hits"]["hits"])
 
     def get_vectors(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
         if not len(ids):
