@@ -55,8 +55,27 @@ run: venv
 	$(BIN)/logo-ann serve --port $(PORT)
 
 # The static gate (ruff, mypy strict) runs first: CI fails when it fails.
-test: lint venv-bench triton-venv checkov-venv browser services
+test: lint venv-bench triton-venv checkov-venv browser services test-engine-sanitized
 	$(BIN)/pytest -q
+
+# The packed index's engine built with AddressSanitizer and UndefinedBehaviorSanitizer (gcc's
+# runtimes, Debian's libasan8 and libubsan1), and its unit and loader fuzz tests run against that
+# build: any out-of-bounds access or undefined behaviour aborts the run with its report.
+.PHONY: test-engine-sanitized
+ENGINE_SANITIZED := build/sanitized/_packed_hnsw_lib.so
+test-engine-sanitized: $(ENGINE_SANITIZED) venv-test
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" LOGO_ANN_PACKED_HNSW_LIB="$(abspath $(ENGINE_SANITIZED))" \
+	ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(BIN)/pytest -q --capture=sys \
+		tests/unit/test_packed_index.py tests/unit/test_packed_hnsw_contract.py tests/unit/test_packed_hnsw_fuzz.py
+
+$(ENGINE_SANITIZED): common/adapters/_packed_hnsw.c $(VENV)/.installed
+	test -e "$$(gcc -print-file-name=libasan.so)" -a -e "$$(gcc -print-file-name=libubsan.so)" || \
+		(apt-get update -qq && apt-get install -y -qq gcc libgcc-12-dev libasan8 libubsan1 >/dev/null)
+	mkdir -p $(@D)
+	gcc -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -std=c11 \
+		-Wall -Wextra -Wno-missing-field-initializers -shared -fPIC -o $@ $< \
+		-I"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 
 test-fast: venv-test
 	$(BIN)/pytest -q tests/unit

@@ -9,9 +9,33 @@
  * the same pass as the dot product, so no per-vector norm is stored. Removed nodes keep their place
  * in the graph (searches walk through them) but never appear in results.
  *
- * The caller (Python, `_packed_hnsw.py`) owns every array and grows them; this file only reads
- * and writes them. Inserts run one at a time under the caller's lock; searches may run meanwhile
- * on a snapshot (`count` as it was), and ignore any id at or past it.
+ * Contract with the caller (Python, `_packed_hnsw_binding.py`, which checks `ph_abi_version` and
+ * `ph_graph_bytes` against its own copy of `graph_t` when it loads this library):
+ * - The caller owns every array and grows them; this file only reads and writes them. Arrays are
+ *   sized by the counts in `graph_t`: codes and level-0 rows for `count` slots (links0 plus 8 bytes
+ *   of padding), the upper-node arrays for `n_upper` nodes, `up_links` for `up_used` ints.
+ * - Every entry point checks the parameters the fixed buffers depend on (2 <= m, m0 <= PH_MAX_LINKS,
+ *   8 <= bits <= 32, the row size) and returns PH_EPARAM, touching nothing, when one is off.
+ * - A graph read from a file is trusted only after `ph_check` accepts it: every level-0 link is a
+ *   slot or the list end, every upper node's rows lie inside `up_links`, every upper count is at
+ *   most m, every upper link names a node that reaches that level, the entry point is the top.
+ *   Searches and inserts still clamp what they read (level-0 ids at or past `count` are skipped,
+ *   upper counts are clamped to m, upper ids at or past `n_upper` or below the level are skipped),
+ *   so a row being rewritten (below) is never read past its arrays.
+ *
+ * Concurrency. Inserts run one at a time under the caller's lock. Searches may run meanwhile, each
+ * on a snapshot: the arrays and counts (`count`, `n_upper`) published before it started. An insert
+ * writes its new slots' codes and rows past those counts, which the search never reads, and it
+ * rewrites the rows of older nodes it links back to, in place: a level-0 row link by link (each an
+ * 8-byte read-modify-write of the row's bytes), an upper row count first, then its ids. A search
+ * that reads such a row meanwhile may see the old list, the new one, or a mix of the two: some
+ * links old and some new, the list ending early or late, one id twice (its visited set drops the
+ * second), and, as the writes are plain stores, in principle a link torn between its old and new
+ * bits. Every such id is still checked as above, so the search reads only slots below its `count`
+ * and upper nodes below its `n_upper`: it may take a detour or miss a neighbour the new link would
+ * have given (as if it had run a moment earlier or later), never reads out of bounds, never
+ * returns a slot past its snapshot. A removal (a bit set in `dead`) seen midway may still let the
+ * removed vector through that one search.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -23,6 +47,11 @@
 #include <immintrin.h>
 #define PH_X86 1
 #endif
+
+#define PH_ABI_VERSION 1 /* bump with any change to graph_t or to an exported function's arguments */
+#define PH_MAX_LINKS 255 /* m and m0 at most: the size of every fixed neighbour buffer below */
+#define PH_MAX_LEVEL 16
+enum { PH_OK = 0, PH_ENOMEM = -1, PH_EPARAM = -2, PH_ECORRUPT = -3 };
 
 typedef struct {
     int32_t dim;
@@ -44,6 +73,18 @@ typedef struct {
     uint32_t entry_slot;
     int32_t max_level;  /* -1 when empty */
 } graph_t;
+
+int ph_abi_version(void) { return PH_ABI_VERSION; }
+
+int64_t ph_graph_bytes(void) { return (int64_t)sizeof(graph_t); }
+
+/* The parameters every fixed buffer and every row offset depends on. */
+static int params_ok(const graph_t *g) {
+    return g->dim >= 1 && g->m >= 2 && g->m <= PH_MAX_LINKS && g->m0 >= 2 && g->m0 <= PH_MAX_LINKS &&
+           g->bits >= 8 && g->bits <= 32 && g->row_bytes == ((int64_t)g->m0 * g->bits + 7) / 8 &&
+           g->max_level >= -1 && g->max_level <= PH_MAX_LEVEL &&
+           (g->entry == -1 || (g->entry >= 0 && (uint32_t)g->entry < g->n_upper));
+}
 
 typedef struct {
     float s;
@@ -194,6 +235,16 @@ static inline uint32_t *up_row(const graph_t *g, uint32_t u, int level) {
     return g->up_links + g->up_off[u] + (int64_t)(level - 1) * (1 + g->m);
 }
 
+/* An upper row's count, clamped to m (the row's room) whatever a concurrent rewrite left in it. */
+static inline int up_count(const graph_t *g, const uint32_t *row) {
+    return row[0] < (uint32_t)g->m ? (int)row[0] : g->m;
+}
+
+/* Whether `v` names an upper node below `limit` that has a row at `level`. */
+static inline int up_usable(const graph_t *g, uint32_t v, int level, uint32_t limit) {
+    return v < limit && g->up_level[v] >= level;
+}
+
 static inline int is_dead(const graph_t *g, uint32_t slot) { return (g->dead[slot >> 3] >> (slot & 7)) & 1; }
 
 /* ---- heaps: candidates best-first (max), results worst-on-top (min) ---- */
@@ -287,7 +338,7 @@ static int scratch_ready(int64_t slots, int ef, int dim, int width) {
         free(tls.q16);
         free(tls.ids);
         tls.q16 = aligned_alloc(64, ((sizeof(int16_t) * dim + 63) / 64) * 64);
-        tls.ids = malloc(sizeof(uint32_t) * 1024);
+        tls.ids = malloc(sizeof(uint32_t) * PH_MAX_LINKS);
         tls.dim = (tls.q16 && tls.ids) ? dim : 0;
         if (!tls.dim) return -1;
     }
@@ -322,10 +373,10 @@ static uint32_t descend(const graph_t *g, const int16_t *q, int stop_level, floa
         while (changed) {
             changed = 0;
             const uint32_t *row = up_row(g, cur, level);
-            uint32_t c = row[0];
-            for (uint32_t j = 0; j < c; j++) {
+            int c = up_count(g, row);
+            for (int j = 0; j < c; j++) {
                 uint32_t v = row[1 + j];
-                if (v >= limit) continue;
+                if (!up_usable(g, v, level, limit)) continue;
                 float s = sim_slot(g, q, g->up_slot[v]);
                 if (s > cur_s) {
                     cur_s = s;
@@ -367,12 +418,12 @@ static int search_level(const graph_t *g, const int16_t *q, uint32_t entry, floa
             }
         } else {
             const uint32_t *row = up_row(g, c.id, level);
-            m = (int)row[0];
+            m = up_count(g, row);
             memcpy(nb, row + 1, sizeof(uint32_t) * m);
         }
         for (int j = 0; j < m; j++) {
             uint32_t v = nb[j];
-            if (v >= limit || seen_test_set(seen, v)) continue;
+            if (v >= limit || (level > 0 && g->up_level[v] < level) || seen_test_set(seen, v)) continue;
             if (level == 0 && j + 1 < m && nb[j + 1] < limit) {
                 const char *next = (const char *)(g->codes + (int64_t)nb[j + 1] * g->dim);
                 for (int off = 64; off < g->dim; off += 64) prefetch(next + off);
@@ -403,11 +454,14 @@ static float norm_of(const int16_t *w, int dim) {
 }
 
 /* Searches `nq` queries (int8 codes [nq][dim]); writes up to k (slot, cosine·|q|) per query, best
-   first, slot UINT32_MAX where fewer were found. `count` is the caller's snapshot. */
+   first, slot UINT32_MAX where fewer were found. `count` is the caller's snapshot (at most g->count).
+   Returns PH_OK, PH_ENOMEM, or PH_EPARAM (nothing searched) when the graph's parameters are off. */
 int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, int k, int ef, uint32_t *out_slots,
               float *out_sims) {
+    if (!params_ok(g) || count > g->count || nq < 0 || k < 0) return PH_EPARAM;
     if (ef < k) ef = k;
-    if (scratch_ready(count, ef, g->dim, g->m0 > g->m ? g->m0 : g->m) != 0) return -1;
+    if (ef < 1) ef = 1; /* only when k is 0: nothing is written either way */
+    if (scratch_ready(count, ef, g->dim, g->m0 > g->m ? g->m0 : g->m) != 0) return PH_ENOMEM;
     for (int qi = 0; qi < nq; qi++) {
         uint32_t *slots = out_slots + (int64_t)qi * k;
         float *sims = out_sims + (int64_t)qi * k;
@@ -423,11 +477,11 @@ int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, i
             uint32_t u = descend(g, tls.q16, 0, &entry_s, g->n_upper);
             entry = g->up_slot[u];
         } else {
-            entry_s = sim_slot(g, tls.q16, entry);
+            entry_s = entry < count ? sim_slot(g, tls.q16, entry) : 0.0f;
         }
         if (entry >= count) continue;
         int nr = search_level(g, tls.q16, entry, entry_s, 0, ef, 1, count);
-        if (nr < 0) return -1;
+        if (nr < 0) return PH_ENOMEM;
         while (nr > k) pop_min(tls.res, &nr);
         for (int j = nr - 1; j >= 0; j--) {
             item_t it = pop_min(tls.res, &nr);
@@ -435,7 +489,7 @@ int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, i
             sims[j] = it.s;
         }
     }
-    return 0;
+    return PH_OK;
 }
 
 /* ---- inserts ---- */
@@ -476,13 +530,13 @@ static int by_sim_desc(const void *a, const void *b) {
 /* Adds `node` (a slot at level 0, an upper node above) to the list of `at`, re-pruning when full. */
 static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t *wide, item_t *tmp) {
     int cap = level == 0 ? g->m0 : g->m;
-    uint32_t ids[1024];
+    uint32_t ids[PH_MAX_LINKS];
     int c;
     if (level == 0) {
         c = neighbours0(g, at, ids);
     } else {
         uint32_t *row = up_row(g, at, level);
-        c = (int)row[0];
+        c = up_count(g, row);
         memcpy(ids, row + 1, sizeof(uint32_t) * c);
     }
     for (int j = 0; j < c; j++)
@@ -568,7 +622,7 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, 
     /* a new node keeps m links, as above level 0 (the heuristic's, topped up with the nearest it
        pruned); links back to it fill lists up to m0 */
     int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide, x->rest);
-    uint32_t ids[1024];
+    uint32_t ids[PH_MAX_LINKS];
     for (int j = 0; j < kept; j++) ids[j] = found[j].id;
     write_row0(g, slot, ids, kept);
     for (int j = 0; j < kept; j++) link_back(g, ids[j], slot, 0, wide, tmp);
@@ -582,12 +636,17 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, 
 }
 
 /* Inserts slots count..count+n-1 (codes in place); levels[i] is slot's level, upper[i] its upper
-   node when levels[i] >= 1 (rows allocated by the caller). Returns 0, or -1 when out of memory. */
+   node when levels[i] >= 1 (rows allocated by the caller). Returns PH_OK, PH_ENOMEM, or PH_EPARAM
+   (nothing inserted) when the graph's parameters, a level, an upper node or the slot count is off. */
 int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
+    if (!params_ok(g) || n < 0 || ef < 1 || (uint64_t)g->count + (uint64_t)n > sentinel_of(g)) return PH_EPARAM;
+    if (g->max_level >= 0 && g->entry_slot >= g->count) return PH_EPARAM;
+    for (int i = 0; i < n; i++)
+        if (levels[i] < 0 || levels[i] > PH_MAX_LEVEL || (levels[i] >= 1 && upper[i] >= g->n_upper)) return PH_EPARAM;
     int width = g->m0 > g->m ? g->m0 : g->m;
     insert_scratch_t x = {malloc(sizeof(int16_t) * g->dim), malloc(sizeof(item_t) * (ef + 2)),
                           malloc(sizeof(item_t) * (ef + 2)), malloc(sizeof(item_t) * (width + 2))};
-    int rc = (x.wide && x.found && x.rest && x.tmp) ? 0 : -1;
+    int rc = (x.wide && x.found && x.rest && x.tmp) ? PH_OK : PH_ENOMEM;
     for (int i = 0; i < n && rc == 0; i++)
         rc = insert_one(g, g->count, levels[i], levels[i] >= 1 ? upper[i] : 0, ef, &x);
     free(x.wide);
@@ -597,9 +656,13 @@ int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, i
     return rc;
 }
 
-/* Copies level-0 rows from one bit width to another (growth past 2^bits slots). */
-void ph_repack(const uint8_t *src, int src_bits, int64_t src_row, uint8_t *dst, int dst_bits, int64_t dst_row,
-               int m0, uint32_t n) {
+/* Copies level-0 rows from one bit width to another (growth past 2^bits slots); PH_EPARAM (nothing
+   copied) when a width or a row size is off. */
+int ph_repack(const uint8_t *src, int src_bits, int64_t src_row, uint8_t *dst, int dst_bits, int64_t dst_row,
+              int m0, uint32_t n) {
+    if (m0 < 2 || m0 > PH_MAX_LINKS || src_bits < 8 || src_bits > 32 || dst_bits < 8 || dst_bits > 32 ||
+        src_row != ((int64_t)m0 * src_bits + 7) / 8 || dst_row != ((int64_t)m0 * dst_bits + 7) / 8)
+        return PH_EPARAM;
     graph_t a = {0}, b = {0};
     a.bits = src_bits;
     b.bits = dst_bits;
@@ -612,10 +675,13 @@ void ph_repack(const uint8_t *src, int src_bits, int64_t src_row, uint8_t *dst, 
             link_set(&b, w, j, v == none_a ? none_b : v);
         }
     }
+    return PH_OK;
 }
 
-/* Level-0 neighbour lists as plain ids ([n][m0], UINT32_MAX past a list's end), for tests and checks. */
-void ph_unpack(const graph_t *g, uint32_t first, uint32_t n, uint32_t *out) {
+/* Level-0 neighbour lists as plain ids ([n][m0], UINT32_MAX past a list's end), for tests and checks;
+   PH_EPARAM (nothing written) when the parameters are off or the slots run past `count`. */
+int ph_unpack(const graph_t *g, uint32_t first, uint32_t n, uint32_t *out) {
+    if (!params_ok(g) || (uint64_t)first + n > g->count) return PH_EPARAM;
     uint32_t none = sentinel_of(g);
     for (uint32_t s = 0; s < n; s++) {
         const uint8_t *row = row0(g, first + s);
@@ -624,6 +690,42 @@ void ph_unpack(const graph_t *g, uint32_t first, uint32_t n, uint32_t *out) {
             out[(int64_t)s * g->m0 + j] = v == none ? UINT32_MAX : v;
         }
     }
+    return PH_OK;
+}
+
+/* Whether a graph read from a file holds together (its arrays sized by its counts, as the caller
+   checks): PH_OK, PH_EPARAM for its parameters, PH_ECORRUPT for its contents. */
+int ph_check(const graph_t *g) {
+    if (!params_ok(g)) return PH_EPARAM;
+    uint32_t n = g->count, nu = g->n_upper, none = sentinel_of(g);
+    if (n > none || g->up_used < 0) return PH_ECORRUPT;
+    if (n == 0 && (g->max_level != -1 || g->entry != -1 || nu != 0)) return PH_ECORRUPT;
+    if (n > 0 && (g->max_level < 0 || g->entry_slot >= n || (g->entry < 0) != (g->max_level == 0)))
+        return PH_ECORRUPT;
+    for (uint32_t s = 0; s < n; s++) { /* every link a slot, or the list end */
+        const uint8_t *row = row0(g, s);
+        for (int j = 0; j < g->m0; j++) {
+            uint32_t v = link_get(g, row, j);
+            if (v != none && v >= n) return PH_ECORRUPT;
+        }
+    }
+    for (uint32_t u = 0; u < nu; u++) { /* every upper node on a slot, its rows inside up_links */
+        int top = g->up_level[u];
+        if (g->up_slot[u] >= n || top < 1 || top > PH_MAX_LEVEL || g->up_off[u] < 0 ||
+            g->up_off[u] > g->up_used - (int64_t)top * (1 + g->m))
+            return PH_ECORRUPT;
+    }
+    if (g->entry >= 0 && (g->up_slot[g->entry] != g->entry_slot || g->up_level[g->entry] != g->max_level))
+        return PH_ECORRUPT;
+    for (uint32_t u = 0; u < nu; u++) { /* every count at most m, every link a node of that level */
+        for (int level = 1; level <= g->up_level[u]; level++) {
+            const uint32_t *row = up_row(g, u, level);
+            if (row[0] > (uint32_t)g->m) return PH_ECORRUPT;
+            for (uint32_t j = 0; j < row[0]; j++)
+                if (!up_usable(g, row[1 + j], level, nu)) return PH_ECORRUPT;
+        }
+    }
+    return PH_OK;
 }
 
 /* A Python module with no functions: it only makes the file importable, so it is found and

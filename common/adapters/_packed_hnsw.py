@@ -5,7 +5,8 @@ place through ``ctypes`` (which releases the GIL for the call). Writes (``add``,
 serialised by the caller. Each ``add`` publishes a new ``_Arrays`` (the same arrays, or grown
 copies, with new counts); a search holds the one published when it started, whose counts never
 change, and the engine ignores any link to a slot or upper node past them, so a search may run
-while another thread adds (it simply does not see the newest vectors).
+while another thread adds: it does not see the newest vectors, and a row rewritten meanwhile may
+read as a mix of its old and new links (what it may see is spelled out in ``_packed_hnsw.c``).
 
 Per vector the graph holds its int8 code (``dim`` bytes), its level-0 links (``m0`` ids of
 ``bits`` bits, ``bits`` the bit length of the capacity: 20 up to 1,048,575 vectors), its 8-byte
@@ -23,7 +24,18 @@ from typing import Any
 import numpy as np
 
 from common.adapters import _packed_hnsw_files as files
-from common.adapters._packed_hnsw_binding import MAX_LEVEL, PAD, _Arrays, _Graph, bits_for, kernel, library, row_bytes
+from common.adapters._packed_hnsw_binding import (
+    MAX_LEVEL,
+    MAX_LINKS,
+    PAD,
+    _Arrays,
+    _Graph,
+    bits_for,
+    checked,
+    kernel,
+    library,
+    row_bytes,
+)
 from common.errors import ConfigError, InternalError
 
 __all__ = ["PAD", "PackedGraph", "bits_for", "kernel", "library", "row_bytes"]
@@ -35,8 +47,10 @@ class PackedGraph:
     """Cosine search over int8 codes in a packed HNSW graph; slots are numbered in insertion order."""
 
     def __init__(self, dim: int, m: int = 16, m0: int | None = None, expansion_add: int = 256) -> None:
-        if dim <= 0 or not 2 <= m <= 255 or not 2 <= (m0 or 2 * m) <= 255:
-            raise ConfigError(f"packed HNSW needs dim > 0 and 2 <= m, m0 <= 255 (got dim={dim}, m={m}, m0={m0})")
+        if dim <= 0 or not 2 <= m <= MAX_LINKS or not 2 <= (m0 or 2 * m) <= MAX_LINKS:
+            raise ConfigError(
+                f"packed HNSW needs dim > 0 and 2 <= m, m0 <= {MAX_LINKS} (got dim={dim}, m={m}, m0={m0})"
+            )
         self.dim, self.m, self.m0 = int(dim), int(m), int(m0 or 2 * m)
         self.expansion_add = max(int(expansion_add), self.m0)
         self.mult = 1.0 / math.log(2 * self.m)  # one node in 2·m above level 0
@@ -94,16 +108,11 @@ class PackedGraph:
                 size = n * row_bytes(self.m0, a.bits)
                 out.links0[:size] = a.links0[:size]
             else:
-                self._lib.ph_repack(
-                    a.links0.ctypes.data,
-                    a.bits,
-                    row_bytes(self.m0, a.bits),
-                    out.links0.ctypes.data,
-                    out.bits,
-                    row_bytes(self.m0, out.bits),
-                    self.m0,
-                    n,
-                )
+                rc = self._lib.ph_repack(
+                    a.links0, a.bits, row_bytes(self.m0, a.bits), out.links0, out.bits, row_bytes(self.m0, out.bits),
+                    self.m0, n,
+                )  # fmt: skip
+                checked(rc, "widening its links")
             out.up_slot, out.up_level, out.up_off, out.up_links = a.up_slot, a.up_level, a.up_off, a.up_links
             for name in ("count", "n_upper", "up_used", "entry", "entry_slot", "max_level"):
                 setattr(out, name, getattr(a, name))
@@ -157,9 +166,7 @@ class PackedGraph:
             a.up_used += int(sizes.sum())
         graph = self._struct(a)
         graph.count = first
-        rc = self._lib.ph_insert(ctypes.byref(graph), n, levels.ctypes.data, upper.ctypes.data, self.expansion_add)
-        if rc != 0:
-            raise InternalError("packed index: out of memory while inserting")
+        checked(self._lib.ph_insert(ctypes.byref(graph), n, levels, upper, self.expansion_add), "inserting")
         a.count, a.entry, a.entry_slot, a.max_level = graph.count, graph.entry, graph.entry_slot, graph.max_level
         self.state = a
         return np.arange(first, first + n, dtype=np.int64)
@@ -198,18 +205,8 @@ class PackedGraph:
         slots = np.empty((len(queries), k), np.uint32)
         sims = np.empty((len(queries), k), np.float32)
         graph = self._struct(a)
-        rc = self._lib.ph_search(
-            ctypes.byref(graph),
-            a.count,
-            queries.ctypes.data,
-            len(queries),
-            k,
-            max(ef, k),
-            slots.ctypes.data,
-            sims.ctypes.data,
-        )
-        if rc != 0:
-            raise InternalError("packed index: out of memory while searching")
+        rc = self._lib.ph_search(ctypes.byref(graph), a.count, queries, len(queries), k, max(ef, k), slots, sims)
+        checked(rc, "searching")
         out = slots.astype(np.int64)
         out[slots == np.iinfo(np.uint32).max] = -1
         return out, sims
@@ -227,7 +224,7 @@ class PackedGraph:
         a = state or self.state
         out = np.empty((a.count, self.m0), np.uint32)
         if a.count:
-            self._lib.ph_unpack(ctypes.byref(self._struct(a)), 0, a.count, out.ctypes.data)
+            checked(self._lib.ph_unpack(ctypes.byref(self._struct(a)), 0, a.count, out), "unpacking its links")
         return out
 
     def resident_bytes(self) -> int:
@@ -248,12 +245,11 @@ class PackedGraph:
             savez(handle, **files.to_arrays(self.state, self.dim, self.m, self.m0))
 
     def load(self, path: str) -> None:
-        """Adopt the arrays saved at ``path``, checking that they fit together."""
-        with np.load(path, allow_pickle=False) as saved:
-            state = files.from_arrays(saved, self.dim, self.m, self.m0)
-        found = self.links(state)
-        if bool((found[found != np.iinfo(np.uint32).max] >= state.count).any()):
-            raise InternalError("saved packed graph links past its last vector")
+        """Adopt the arrays saved at ``path`` once they are checked to fit together, links included
+        (``ph_check``); ``InternalError`` for any file that cannot be used, however it is damaged."""
+        state = files.read(path, self.dim, self.m, self.m0)
+        if self._lib.ph_check(ctypes.byref(self._struct(state))) != 0:
+            raise InternalError(f"saved packed graph {path} is inconsistent (a link, an upper node or its entry)")
         self.state = state
         self.removed = state.count - int(self.live().sum())
 

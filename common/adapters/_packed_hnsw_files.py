@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
 
 from common.adapters._packed_hnsw_binding import MAX_LEVEL, PAD, _Arrays, bits_for, row_bytes
 from common.errors import InternalError
+
+HEAD = 10  # dim, m, m0, bits, count, n_upper, up_used, entry, entry_slot, max_level
+# what numpy and zipfile raise for a file that is not a readable .npz of plain arrays
+UNREADABLE = (
+    zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, MemoryError
+)  # fmt: skip
 
 
 def to_arrays(a: _Arrays, dim: int, m: int, m0: int) -> dict[str, np.ndarray]:
@@ -27,28 +35,51 @@ def to_arrays(a: _Arrays, dim: int, m: int, m0: int) -> dict[str, np.ndarray]:
     }
 
 
+def read(path: str, want_dim: int, want_m: int, want_m0: int) -> _Arrays:
+    """The arrays saved at ``path`` (``from_arrays``); ``InternalError`` when the file is unreadable."""
+    try:  # the file opened here, so that it is closed whatever numpy makes of it
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as saved:
+            return from_arrays(saved, want_dim, want_m, want_m0)
+    except UNREADABLE as exc:
+        raise InternalError(f"saved packed graph {path} is unreadable: {type(exc).__name__}: {exc}") from exc
+
+
+def _flat(array: Any, dtype: type, size: int) -> np.ndarray:
+    """``array`` as a C-ordered vector of ``dtype`` with ``size`` items, or ``InternalError``."""
+    out: np.ndarray = np.ascontiguousarray(array, dtype).reshape(-1)
+    if len(out) != size:
+        raise InternalError(f"saved packed graph has {len(out)} {dtype.__name__} where its head says {size}")
+    return out
+
+
 def from_arrays(arrays: Any, want_dim: int, want_m: int, want_m0: int) -> _Arrays:
     """Saved arrays as a state sized to its count, or ``InternalError`` when they do not fit
-    together (the links themselves are checked by the caller, which can unpack them)."""
-    head = np.asarray(arrays["head"], np.int64)
+    together (links, upper nodes and the entry point are checked by the engine: ``ph_check``)."""
+    head = np.asarray(arrays["head"], np.int64).reshape(-1)
+    if len(head) != HEAD:
+        raise InternalError(f"saved packed graph's head has {len(head)} numbers, not {HEAD}")
     dim, m, m0, bits, n, n_upper, up_used, entry, entry_slot, max_level = (int(v) for v in head)
     if (dim, m, m0) != (want_dim, want_m, want_m0):
         raise InternalError(f"saved graph has dim={dim} m={m} m0={m0}, this index wants {want_dim}/{want_m}/{want_m0}")
+    counts = 0 <= n_upper <= n and up_used >= 0 and bits_for(n) <= bits <= 32  # n < 2^32 with it
+    if not (counts and -1 <= entry < n_upper and 0 <= entry_slot <= n and -1 <= max_level <= MAX_LEVEL):
+        raise InternalError("saved packed graph's counts are inconsistent")
     size = row_bytes(m0, bits)
+    saved_links = _flat(arrays["links0"], np.uint8, n * size)  # before allocating by the head's count
     links0 = np.empty(n * size + PAD, np.uint8)
-    saved_links = np.asarray(arrays["links0"], np.uint8)
-    if len(saved_links) != n * size:
-        raise InternalError("saved packed graph's links do not match its count")
     links0[: n * size] = saved_links
-    a = _Arrays(
-        codes=np.asarray(arrays["codes"], np.int8).reshape(n, dim),
+    dead = _flat(arrays["dead"], np.uint8, n // 8 + 1).copy()
+    if np.unpackbits(dead, bitorder="little")[n:].any():
+        raise InternalError("saved packed graph is inconsistent: it removes slots past its last vector")
+    return _Arrays(
+        codes=_flat(arrays["codes"], np.int8, n * dim).reshape(n, dim),
         links0=links0,
-        dead=np.asarray(arrays["dead"], np.uint8).copy(),
-        keys=np.asarray(arrays["keys"], np.int64),
-        up_slot=np.asarray(arrays["up_slot"], np.uint32),
-        up_level=np.asarray(arrays["up_level"], np.uint8),
-        up_off=np.asarray(arrays["up_off"], np.int64),
-        up_links=np.asarray(arrays["up_links"], np.uint32),
+        dead=dead,
+        keys=_flat(arrays["keys"], np.int64, n),
+        up_slot=_flat(arrays["up_slot"], np.uint32, n_upper),
+        up_level=_flat(arrays["up_level"], np.uint8, n_upper),
+        up_off=_flat(arrays["up_off"], np.int64, n_upper),
+        up_links=_flat(arrays["up_links"], np.uint32, up_used),
         bits=bits,
         count=n,
         n_upper=n_upper,
@@ -57,19 +88,3 @@ def from_arrays(arrays: Any, want_dim: int, want_m: int, want_m0: int) -> _Array
         entry_slot=entry_slot,
         max_level=max_level,
     )
-    problems = [
-        len(a.keys) != n,
-        len(a.dead) != n // 8 + 1,
-        bits < bits_for(n) or bits > 32,
-        len(a.up_slot) != n_upper or len(a.up_level) != n_upper or len(a.up_off) != n_upper,
-        len(a.up_links) != up_used,
-        n_upper > 0 and bool((a.up_slot >= n).any()),
-        n_upper > 0 and bool((a.up_off + a.up_level.astype(np.int64) * (1 + m) > up_used).any()),
-        n_upper > 0 and bool((a.up_links[a.up_off[a.up_level > 0]] > m).any()),
-        n > 0 and not (0 <= entry_slot < n),
-        entry >= n_upper,
-        n > 0 and not (0 <= max_level <= MAX_LEVEL),
-    ]
-    if any(problems):
-        raise InternalError("saved packed graph is inconsistent")
-    return a
