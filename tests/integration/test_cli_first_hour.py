@@ -77,6 +77,7 @@ def test_ingest_shows_progress_and_a_summary_with_the_logo_count(world: dict[str
     backfill = run(env, "backfill", "--bucket", "uploads")  # every object is already done
     assert backfill.returncode == 0, backfill.stderr
     assert "backfill: 40 listed, 0 processed, 40 skipped as done in " in backfill.stderr
+    assert re.search(r"^backfill: 40 objects, [\d.]+ objects/s, 00:0\d elapsed$", backfill.stderr, re.MULTILINE)
     assert json.loads(backfill.stdout)["skipped_as_done"] == 40
 
 
@@ -231,6 +232,7 @@ def test_calibrate_says_per_type_what_it_had_and_what_the_target_needs(world: di
     done = run(with_home(world, home), "calibrate", "--target-precision", "0.9")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
+    assert re.search(rf"^calibrate: re-vote: {report['refreshed']} logos, [\d.]+ logos/s, ", done.stderr, re.MULTILINE)
     # n right of n show 0.9 once n / (n + 1.645^2) >= 0.9: n >= 24.4, so 25 samples
     brand = re.search(
         r"calibrate: brand: (\d+) samples, no threshold: precision 0.9 needs at least 25 right", done.stderr
