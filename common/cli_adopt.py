@@ -80,7 +80,7 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
     bucket = args.bucket or c.settings.bucket
     prefix = c.settings.off_image_prefix if args.object_prefix is None else args.object_prefix
     report = run_import(source, SqlImports.of(c.store), bucket, prefix, args.batch_size,
-                        restart=args.restart, dim=c.embedding_dim())  # fmt: skip
+                        restart=args.restart, dim=c.embedding_dim)  # fmt: skip
     body = report.as_dict()
     if not args.no_index and next(iter(c.store.iter_embeddings(batch_size=1)), None) is not None:
         indexed, seconds = _index(c)

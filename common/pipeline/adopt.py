@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from queue import Full, Queue
 from typing import Any, Protocol, TextIO
 
@@ -65,20 +65,24 @@ class ImportReport:
 
 def run_import(
     source: ImportSource, imports: ImportStore, bucket: str, prefix: str = "", batch_size: int = 5_000,
-    stream: TextIO | None = None, restart: bool = False, dim: int = EMBEDDING_DIM,
+    stream: TextIO | None = None, restart: bool = False, dim: Callable[[], int] | None = None,
 ) -> ImportReport:  # fmt: skip
     """Import every row after the source's checkpoint; returns what this run did. ``dim``: the
-    size of the vectors this deployment embeds and indexes; the import stops before writing
-    anything when Robotoff's embeddings could not go into its index."""
+    size of the vectors this deployment embeds and indexes, asked once, before the first batch
+    that carries embeddings is written (a source without embeddings needs no model); the import
+    stops there when Robotoff's embeddings could not go into its index."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    check_dimension(dim)
+    unchecked = dim
     checkpoint = imports.begin(source.name, source.kind, restart=restart)
     start = checkpoint.resume_after
     progress = Progress("import", source.count_after(start), stream=stream)
     outcome = BatchOutcome()
     for rows in prefetched(source.rows(start, batch_size)):
         batch = prepare(rows, prefix)
+        if unchecked is not None and len(rows.vectors):
+            check_dimension(unchecked())
+            unchecked = None
         outcome.add(imports.write(source.name, bucket, batch))
         progress.advance(len(rows))
     progress.close()
@@ -94,7 +98,7 @@ def check_dimension(dim: int) -> None:
         raise ConfigError(
             f"Robotoff's embeddings have {EMBEDDING_DIM} dimensions, but this deployment embeds and indexes "
             f"{dim}-dimensional vectors; configure a {EMBEDDING_DIM}-d CLIP ViT-B/32 embedder "
-            "(LOGO_ANN_EMBEDDER_MODEL) before importing. Nothing was written."
+            "(LOGO_ANN_EMBEDDER_MODEL) before importing. No embedding was written."
         )
 
 

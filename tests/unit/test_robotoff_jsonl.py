@@ -106,12 +106,24 @@ def test_an_import_into_a_deployment_of_another_dimension_stops_before_writing(t
     imports = SqlImports(store.db)
 
     with pytest.raises(ConfigError) as refused:
-        run_import(RobotoffJsonl(path), imports, "off", "data/", stream=io.StringIO(), dim=384)
+        run_import(RobotoffJsonl(path), imports, "off", "data/", stream=io.StringIO(), dim=lambda: 384)
 
     assert "512" in str(refused.value) and "384" in str(refused.value)
     assert store.get_logos([25]) == []
     assert store.db.run(lambda tx: tx.one("SELECT count(*) FROM image"), write=False) == (0,)
     # the checkpoint was never opened: the same file imports whole once the sizes agree
-    again = run_import(RobotoffJsonl(path), imports, "off", "data/", stream=io.StringIO())
+    again = run_import(RobotoffJsonl(path), imports, "off", "data/", stream=io.StringIO(), dim=lambda: 512)
     assert again.resumed_after == 0 and again.outcome.embeddings == 1
+    store.close()
+
+
+def test_a_source_without_embeddings_never_asks_the_dimension(tmp_path: Path) -> None:
+    path = _write(tmp_path / "plain.jsonl", [json.dumps(_export_line(11, 0))])
+    store = SqliteStore(tmp_path / "store.sqlite3", off_image_prefix="data/")
+
+    def no_model() -> int:
+        raise AssertionError("the embedder was asked for its size")
+
+    report = run_import(RobotoffJsonl(path), SqlImports(store.db), "off", "data/", stream=io.StringIO(), dim=no_model)
+    assert report.outcome.imported == 1
     store.close()
