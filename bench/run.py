@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import adopt, ann, ann_peers, api, crop, es, pipeline, propagation, triton, triton_input
+from bench import adopt, ann, ann_peers, annotation, api, crop, es, pipeline, propagation, triton, triton_input
 from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
@@ -142,6 +142,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     )
     stage("gpu", gpu_measure)
     stage("propagation", lambda: propagation.run(workdir, quick=plan.mode == "quick"))
+    stage("annotation", lambda: annotation.run(workdir, quick=plan.mode == "quick"))
     stage("adopt", lambda: adopt.run(plan.adopt_logos, plan.images, workdir / "adopt", index_logos=100_000))
     shutil.rmtree(workdir, ignore_errors=True)
     (RESULTS / "ann.partial.json").unlink(missing_ok=True)
@@ -193,7 +194,7 @@ def resummarize() -> None:
         "triton_input",
         "gpu",
     )
-    for name in (*names, "propagation", "adopt"):
+    for name in (*names, "propagation", "annotation", "adopt"):
         path = RESULTS / f"{name}.json"
         if path.exists():
             records += json.loads(path.read_text())

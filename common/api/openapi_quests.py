@@ -42,7 +42,7 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "ClusterAnnotateRequest": obj(
-        {"type": TYPE, "value": nullable({"type": "string", "maxLength": 1000}), "exclude": IDS},
+        {"type": TYPE, "value": nullable({"type": "string", "maxLength": 1000}), "exclude": IDS, "logo_ids": IDS},
         required=["type"],
         example={"type": "brand", "value": "Coca-Cola", "exclude": [3]},
     ),
@@ -54,10 +54,13 @@ SCHEMAS: dict[str, Any] = {
                 "items": obj(
                     {
                         "logo_id": ID,
-                        "reason": {"type": "string", "enum": ["cluster", "uncertain"]},
+                        "reason": {"type": "string", "enum": ["cluster", "near_threshold"]},
                         "gain": {"type": "integer", "minimum": 1},
                         "cluster_id": nullable(ID),
                         "confidence": nullable({"type": "number"}),
+                        "logo_ids": IDS,
+                        "type": nullable({"type": "string"}),
+                        "value": nullable({"type": "string"}),
                     }
                 ),
             },

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from common.api import keyset
 from common.api.auth import current_user, require_user
@@ -30,7 +30,7 @@ from common.errors import NotFoundError
 from common.labels.values import InvalidAnnotationError, normalise_type, value_tag
 from common.pipeline.search import BadQuery
 from common.pipeline.suspects import suspect_page
-from common.pipeline.value_cluster import ValueClusters
+from common.pipeline.value_cluster import NeighbourCache, ValueClusters
 from common.ports.annotation_store import ACCEPT, LogoQuery, Negative
 
 blueprint = Blueprint("corrections", __name__)
@@ -181,6 +181,14 @@ def _value_query() -> LogoQuery:
     )
 
 
+def _neighbour_cache() -> NeighbourCache:
+    """One cache of the references' neighbours per app (``common.pipeline.value_cluster``)."""
+    cache = current_app.extensions.get("logo_ann_value_cluster")
+    if cache is None:
+        cache = current_app.extensions["logo_ann_value_cluster"] = NeighbourCache()
+    return cache
+
+
 @blueprint.get("/api/v1/images/logos/value-cluster")
 def value_cluster() -> Any:
     """The unannotated logos nearest to those annotated with a value, each once, nearest first."""
@@ -188,7 +196,7 @@ def value_cluster() -> Any:
     query = _value_query()
     after = keyset.decode(request.args.get("cursor"), "value-cluster", (float, int))
     c = container()
-    page = ValueClusters(c.store, c.notes, c.fresh_index).page(
+    page = ValueClusters(c.store, c.notes, c.fresh_index, _neighbour_cache()).page(
         query, count, None if after is None else (float(after[0]), int(after[1]))
     )
     details = {body["id"]: body for body in robotoff_logos([x.logo_id for x in page.logos])}

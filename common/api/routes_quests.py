@@ -4,11 +4,13 @@
   → ``{"clusters": [{"id", "size", "logo_ids", "representative_logo_id", "radius"}], "count",
   "next_cursor"}``, largest first;
 - ``GET /api/v1/clusters/{id}`` → one cluster (404 once it is gone: annotated, or scattered);
-- ``POST /api/v1/clusters/{id}/annotate`` ``{"type", "value", "exclude": [logo ids]}`` (a verified
-  user) → ``{"operation_id", "cluster_id", "annotated", "logo_ids"}``: every other member gets
-  the label in one operation;
+- ``POST /api/v1/clusters/{id}/annotate`` ``{"type", "value", "exclude": [logo ids], "logo_ids"?}``
+  (a verified user) → ``{"operation_id", "cluster_id", "annotated", "logo_ids"}``: every other
+  member gets the label in one operation; with ``logo_ids`` (the members the person saw), only
+  those of them still in the cluster, so a member that joined since is not labelled unseen;
 - ``GET /api/v1/annotate/next?count=N&cursor=C`` → ``{"logos": [{"logo_id", "reason", "gain",
-  "cluster_id"}], "count", "next_cursor"}`` (``common.pipeline.next_logos``).
+  "cluster_id", "confidence", "logo_ids", "type", "value"}], "count", "next_cursor"}``
+  (``common.pipeline.next_logos``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,17 @@ def cluster(cluster_id: int) -> Any:
     return jsonify(cluster_json(_cluster(cluster_id)))
 
 
+def _ids(body: dict[str, Any], name: str, default: list[int] | None) -> list[int] | None:
+    found = body.get(name, default)
+    if found is None:
+        return None
+    if not isinstance(found, list) or len(found) > MAX_EXCLUDE:
+        raise BadQuery(f"'{name}' must be a list of at most {MAX_EXCLUDE} logo ids")
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in found):
+        raise BadQuery(f"'{name}' must hold logo ids (integers)")
+    return found
+
+
 @blueprint.post("/api/v1/clusters/<int:cluster_id>/annotate")
 @require_user
 def annotate_cluster(cluster_id: int) -> Any:
@@ -85,13 +98,10 @@ def annotate_cluster(cluster_id: int) -> Any:
     body = json_object(request.get_data(cache=False))
     if "type" not in body:
         raise BadQuery("the body needs 'type' and 'value' (and 'exclude', a list of logo ids)")
-    exclude = body.get("exclude", [])
-    if not isinstance(exclude, list) or len(exclude) > MAX_EXCLUDE:
-        raise BadQuery(f"'exclude' must be a list of at most {MAX_EXCLUDE} logo ids")
-    if any(isinstance(i, bool) or not isinstance(i, int) for i in exclude):
-        raise BadQuery("'exclude' must hold logo ids (integers)")
+    exclude = _ids(body, "exclude", []) or []
+    seen = _ids(body, "logo_ids", None)
     found = _cluster(cluster_id)
-    members = [i for i in found.logo_ids if i not in set(exclude)]
+    members = [i for i in found.logo_ids if i not in set(exclude) and (seen is None or i in set(seen))]
     params = {"cluster_id": found.id, "exclude": sorted(set(exclude))}
     annotator = container().annotator()
     applied = annotator.label_many(members, body["type"], body.get("value"), current_user(), CLUSTER_ANNOTATE, params)

@@ -1,10 +1,12 @@
 """Use case: what to annotate next, the logos whose annotation would label the most others.
 
-First the representative of each unannotated cluster, largest first (``gain``: the cluster's
-size: one cluster annotation labels them all); one logo per cluster, so a page is spread over
-as many clusters as it holds. Then, once the clusters run out, logos outside every cluster whose
-prediction falls short of its type's calibrated threshold, the nearest to it first (``gain``:
-the logo and its unannotated neighbours within the vote's cut-off, whose votes it would join).
+First the representative of each unannotated cluster, largest first, with its members
+(``gain``: the cluster's size: one cluster annotation labels them all); one logo per cluster, so a page is spread over
+as many clusters as it holds. Then, once the clusters run out, the logos outside every cluster
+whose prediction falls short of its type's calibrated threshold, one suggestion per predicted
+label (``type``, ``value``), the largest group first, its logos nearest the threshold first
+(``gain``: the logos shown): a person confirms the right ones in one annotation and rejects
+the others, the validation queue of propagated labels.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from common.pipeline.labelled import pairs
 from common.pipeline.propagate import Propagation
 from common.pipeline.quests import Quests
 from common.ports.annotation_store import Prediction
 
-SCAN = 5000  # predictions read to rank the uncertain ones
+SCAN = 20_000  # predictions read to rank those near the threshold
+GROUP = 100  # logos shown of one predicted label
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Suggestion:
     gain: int
     cluster_id: int | None = None
     confidence: float | None = None
+    logo_ids: tuple[int, ...] = ()  # a cluster's members, so the page shows the quest at once
+    type: str | None = None  # near_threshold: the label the group's votes name
+    value: str | None = None
 
 
 def _threshold(report: Mapping[str, Any] | None, kind: str) -> float:
@@ -43,23 +48,19 @@ def next_logos(
     phase, a, b = position
     if phase == "c":
         page = quests.page(2, None if a == 0 else (a, b), count)
-        out = [Suggestion(c.representative_logo_id, "cluster", c.size, c.id) for c in page]
+        out = [Suggestion(c.representative_logo_id, "cluster", c.size, c.id, None, c.logo_ids) for c in page]
         if len(out) == count:
             return out, ("c", page[-1].size, page[-1].id)
         phase, a = "u", 0
-    ranked = _uncertain(quests, propagation)
+    ranked = _near_threshold(quests, propagation)
     chosen = ranked[a : a + count - len(out)]
-    lists = propagation.store.get_neighbours([s.logo_id for s in chosen])
-    near = {i: [o for o, d in pairs(lists.get(i)) if d < propagation.params.max_distance] for i in lists}
-    known = propagation.notes.get_annotations(sorted({o for found in near.values() for o in found}))
-    for s in chosen:
-        free = [o for o in near.get(s.logo_id, []) if o in known and not known[o].annotated]
-        out.append(dataclasses.replace(s, gain=1 + len(free)))
     end = a + len(chosen)
-    return out, (("u", end, 0) if end < len(ranked) else None)
+    return out + chosen, (("u", end, 0) if end < len(ranked) else None)
 
 
-def _uncertain(quests: Quests, propagation: Propagation) -> list[Suggestion]:
+def _near_threshold(quests: Quests, propagation: Propagation) -> list[Suggestion]:
+    """Predictions below their type's threshold, outside every cluster, grouped by label: one
+    suggestion per label, largest group first, its logos nearest the threshold first."""
     report = propagation.report()
     found: list[Prediction] = []
     after = 0
@@ -67,6 +68,15 @@ def _uncertain(quests: Quests, propagation: Propagation) -> list[Suggestion]:
         found += [p for p in page if p.confidence < _threshold(report, p.type)]
         after = page[-1].logo_id
     clustered = quests.quests.cluster_ids_of([p.logo_id for p in found])
-    kept = [p for p in found if p.logo_id not in clustered]
-    kept.sort(key=lambda p: (_threshold(report, p.type) - p.confidence, p.logo_id))
-    return [Suggestion(p.logo_id, "uncertain", 1, None, p.confidence) for p in kept]
+    groups: dict[tuple[str, str | None], list[Prediction]] = {}
+    for p in found:
+        if p.logo_id not in clustered:
+            groups.setdefault((p.type, p.value), []).append(p)
+    ranked = sorted(groups.items(), key=lambda g: (-len(g[1]), g[0][0], g[0][1] or ""))
+    out = []
+    for (kind, value), members in ranked:
+        members.sort(key=lambda p: (_threshold(report, kind) - p.confidence, p.logo_id))
+        shown = members[:GROUP]
+        ids = tuple(p.logo_id for p in shown)
+        out.append(Suggestion(ids[0], "near_threshold", len(shown), None, shown[0].confidence, ids, kind, value))
+    return out

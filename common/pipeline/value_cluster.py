@@ -6,6 +6,7 @@ distance to a reference and that reference. A logo missing from every reference'
 lies at least as far as the nearest ``k``-th neighbour of a reference whose list was full (the
 *horizon*), so the candidates closer than the horizon are exact and in order. When they do not
 fill the page, ``k`` doubles (up to ``MAX_K``). Logos with a negative for the value are left out.
+Each reference's neighbours are kept (``NeighbourCache``) until an embedding is added or removed.
 
 The ranking is by ``(distance, logo_id)``; a page ends at a position that the next page starts
 after (the cursor), so pages neither repeat nor skip while the annotations stay as they are.
@@ -15,7 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+
+import numpy as np
 
 from common.ports.annotation_store import AnnotationStore, LogoQuery
 from common.ports.metadata_store import MetadataStore
@@ -39,40 +44,97 @@ class ValuePage:
     more: bool  # a next page may exist (the cursor is the last logo's position)
 
 
+class NeighbourCache:
+    """Each reference's ``k`` nearest neighbours, as arrays, for the index generation they were
+    searched at (the store's embedding change sequence: annotations do not change them), so the
+    next page, or the same value after an annotation, searches only the new references."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._found: OrderedDict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int], generation: int) -> tuple[np.ndarray, np.ndarray] | None:
+        with self._lock:
+            found = self._found.get(key)
+            if found is None or found[0] != generation:
+                return None
+            self._found.move_to_end(key)
+            return found[1], found[2]
+
+    def put(self, key: tuple[int, int], generation: int, ids: np.ndarray, distances: np.ndarray) -> None:
+        with self._lock:
+            self._found[key] = (generation, ids, distances)
+            while len(self._found) > self.max_entries:
+                self._found.popitem(last=False)
+
+
 class ValueClusters:
-    def __init__(self, store: MetadataStore, notes: AnnotationStore, index: Callable[[], VectorIndex]) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        notes: AnnotationStore,
+        index: Callable[[], VectorIndex],
+        cache: NeighbourCache | None = None,
+    ) -> None:
         self.store = store
         self.notes = notes
         self.index = index
+        self.cache = cache or NeighbourCache(0)
 
     def page(self, query: LogoQuery, count: int, after: tuple[float, int] | None) -> ValuePage:
         refs, _ = self.notes.search_logos(dataclasses.replace(query, annotated=True, count=MAX_REFERENCES))
-        vectors = self.store.get_embeddings(refs)
-        if not vectors:
-            return ValuePage(len(refs), [], False)
+        if not refs:
+            return ValuePage(0, [], False)
         banned = self._negatives(refs)
-        index, reference_ids = self.index(), set(refs)
-        k = min(max(2 * count, 64), MAX_K)
+        k = min(count + 16, MAX_K)
         while True:
-            best: dict[int, tuple[float, int]] = {}
-            horizon = math.inf
-            for ref, vector in vectors.items():
-                found = index.search(vector, k, exclude=ref)
-                if len(found) >= k:
-                    horizon = min(horizon, found[-1].distance)
-                for n in found:
-                    if n.logo_id in reference_ids or n.logo_id in banned:
-                        continue
-                    if n.logo_id not in best or (n.distance, ref) < best[n.logo_id]:
-                        best[n.logo_id] = (n.distance, ref)
-            ranked = sorted((d, i, r) for i, (d, r) in best.items() if after is None or (d, i) > after)
-            exact = [c for c in ranked if c[0] < horizon]
-            # at the largest k, the candidates past the horizon too (approximate order there)
-            kept = self._unannotated(ranked if k >= MAX_K else exact, count + 1)
+            ids, distances, owners, horizon = self._neighbours(refs, k)
+            keep = ~np.isin(ids, np.asarray(refs + sorted(banned), dtype=np.int64))
+            ids, distances, owners = ids[keep], distances[keep], owners[keep]
+            order = np.lexsort((owners, ids, distances))  # by distance, then id, then reference
+            ids, distances, owners = ids[order], distances[order], owners[order]
+            _, first = np.unique(ids, return_index=True)  # each logo at its smallest distance
+            first.sort()
+            ids, distances, owners = ids[first], distances[first], owners[first]
+            wanted = np.ones(len(ids), bool)
+            if after is not None:
+                wanted = (distances > after[0]) | ((distances == after[0]) & (ids > after[1]))
+            if k < MAX_K:  # at the largest k, the candidates past the horizon too (approximate order there)
+                wanted &= distances < horizon
+            chosen = np.flatnonzero(wanted)
+            kept = self._unannotated((ids[chosen], distances[chosen], owners[chosen]), count + 1)
             if len(kept) > count or horizon == math.inf or k >= MAX_K:
-                logos = [Candidate(i, round(d, 6), r) for d, i, r in kept[:count]]
+                logos = [Candidate(i, d, r) for d, i, r in kept[:count]]  # exact: the cursor resumes after it
                 return ValuePage(len(refs), logos, len(kept) > count)
             k = min(2 * k, MAX_K)
+
+    def _neighbours(self, refs: list[int], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Every reference's ``k`` nearest (ids, distances, reference) and the horizon."""
+        generation = self.store.last_change_seq()
+        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for ref in refs:
+            hit = self.cache.get((ref, k), generation)
+            if hit is not None:
+                found[ref] = hit
+        missing = [r for r in refs if r not in found]
+        if missing:
+            index = self.index()
+            for ref, vector in self.store.get_embeddings(missing).items():
+                near = index.search(vector, k, exclude=ref)
+                pair = (
+                    np.fromiter((n.logo_id for n in near), np.int64, len(near)),
+                    np.fromiter((n.distance for n in near), np.float64, len(near)),
+                )
+                self.cache.put((ref, k), generation, *pair)
+                found[ref] = pair
+        horizon = min((float(d[-1]) for i, d in found.values() if len(i) >= k), default=math.inf)
+        if not found:
+            return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64), math.inf
+        ids = np.concatenate([i for i, _ in found.values()])
+        distances = np.concatenate([d for _, d in found.values()])
+        owners = np.concatenate([np.full(len(i), ref, np.int64) for ref, (i, _) in found.items()])
+        return ids, distances, owners, horizon
 
     def _negatives(self, refs: list[int]) -> set[int]:
         keys = {a.key for a in self.notes.get_annotations(refs[:50]).values() if a.key is not None}
@@ -81,14 +143,20 @@ class ValueClusters:
             banned |= self.notes.logos_negative_for(kind, value or "")
         return banned
 
-    def _unannotated(self, ranked: list[tuple[float, int, int]], wanted: int) -> list[tuple[float, int, int]]:
-        """The first ``wanted`` of ``ranked`` that have no annotation (looked up a chunk at a time)."""
+    def _unannotated(
+        self, ranked: tuple[np.ndarray, np.ndarray, np.ndarray], wanted: int
+    ) -> list[tuple[float, int, int]]:
+        """The first ``wanted`` of ``ranked`` (ids, distances, references) that have no annotation,
+        looked up a chunk at a time."""
+        ids, distances, owners = ranked
         kept: list[tuple[float, int, int]] = []
         step = max(wanted, 32)
-        for start in range(0, len(ranked), step):
-            chunk = ranked[start : start + step]
-            known = self.notes.get_annotations([i for _, i, _ in chunk])
-            kept += [c for c in chunk if c[1] in known and not known[c[1]].annotated]
+        for start in range(0, len(ids), step):
+            chunk = [int(i) for i in ids[start : start + step]]
+            known = self.notes.get_annotations(chunk)
+            for j, logo_id in enumerate(chunk, start=start):
+                if logo_id in known and not known[logo_id].annotated:
+                    kept.append((float(distances[j]), logo_id, int(owners[j])))
             if len(kept) >= wanted:
                 break
         return kept[:wanted]
