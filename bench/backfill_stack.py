@@ -9,7 +9,7 @@ photos are put in a second bucket of its SeaweedFS, which neither the filer webh
 storage bridge (and its sweep) covers, as objects stored before the service existed
 (``tests/stack_backfill.py``). ``logo-ann backfill --mode pubsub`` publishes them to the backfill
 topic, pushed to the stack's ``detect``; each goes detect → crops topic → ``embed_index`` →
-Triton → Elasticsearch double and PostgreSQL. Then the backfill runs again from the start
+Triton → Elasticsearch node and PostgreSQL. Then the backfill runs again from the start
 (``--restart``): every object is skipped as done.
 
 Each figure is objects per second from the launch of ``logo-ann backfill`` (its first publish
@@ -141,7 +141,7 @@ def pubsub_backfill(root: Path, images: int) -> dict[str, Any]:
     }
 
 
-STACK_PATH = "local stack: SeaweedFS -> Pub/Sub -> detect -> embed_index -> Triton -> ES double + PostgreSQL"
+STACK_PATH = "local stack: SeaweedFS -> Pub/Sub -> detect -> embed_index -> Triton -> Elasticsearch node + PostgreSQL"
 
 
 def _bench_models(folder: Path) -> Path:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from tests.elasticsearch_node import ElasticsearchNode
 from tests.services import free_port
@@ -31,3 +33,20 @@ def es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElasticsearchN
     node = ElasticsearchNode(tmp_path_factory.mktemp("elasticsearch")).start()
     yield node
     node.stop()
+
+
+@pytest.fixture
+def es_client(es_node: ElasticsearchNode) -> Iterator[Elasticsearch]:
+    """A plain client on the node, for what the adapter does not do (an operator's steps, checks)."""
+    client = Elasticsearch(es_node.url, request_timeout=60)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def es_alias(es_node: ElasticsearchNode, es_client: Elasticsearch) -> Iterator[str]:
+    """A fresh alias on the node for one test; every index named after it is deleted afterwards."""
+    alias = f"logo-test-{uuid.uuid4().hex[:10]}"
+    yield alias
+    if es_node.running():
+        es_client.options(ignore_status=404).indices.delete(index=f"{alias}-*")

@@ -1,9 +1,10 @@
-"""Helpers of the Elasticsearch contract suite: indexes under a fresh alias on the session's real
-node (``es_node`` in ``tests/conftest.py``), unit vectors, exact neighbours."""
+"""Helpers of the Elasticsearch contract suite: indexes under the test's fresh alias on the
+session's real node (``es_node``, ``es_alias`` in ``tests/conftest.py``), unit vectors, exact
+neighbours, a real 429 on demand."""
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -17,26 +18,26 @@ MakeIndex = Callable[..., ElasticsearchIndex]
 
 
 @pytest.fixture
-def es_client(es_node: ElasticsearchNode) -> Iterator[Elasticsearch]:
-    """A plain client on the node, for what the adapter does not do (an operator's steps, checks)."""
-    client = Elasticsearch(es_node.url, request_timeout=60)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def make_index(es_node: ElasticsearchNode, es_client: Elasticsearch) -> Iterator[MakeIndex]:
-    """Builds indexes under a fresh alias per test; deletes every index the alias reached."""
-    alias = f"logo-test-{uuid.uuid4().hex[:10]}"
+def make_index(es_node: ElasticsearchNode, es_alias: str) -> MakeIndex:
+    """Builds indexes under the test's fresh alias."""
 
     def make(dim: int = 16, **options: object) -> ElasticsearchIndex:
         options.setdefault("index_type", "hnsw")  # float graph: exact scores, comparable to brute force
         options.setdefault("max_retries", 0)
-        return ElasticsearchIndex(es_node.url, alias=alias, dim=dim, **options)  # type: ignore[arg-type]
+        return ElasticsearchIndex(es_node.url, alias=es_alias, dim=dim, **options)  # type: ignore[arg-type]
 
-    yield make
-    if es_node.running():
-        es_client.options(ignore_status=404).indices.delete(index=f"{alias}-*")
+    return make
+
+
+@contextlib.contextmanager
+def inflight_limit(client: Elasticsearch, limit: str) -> Iterator[None]:
+    """The node's in-flight request breaker at ``limit``: every larger request gets a real 429
+    (``circuit_breaking_exception``) until the block ends; small ones (the reset itself) pass."""
+    client.cluster.put_settings(transient={"network.breaker.inflight_requests.limit": limit})
+    try:
+        yield
+    finally:
+        client.cluster.put_settings(transient={"network.breaker.inflight_requests.limit": None})
 
 
 def unit_rows(seed: int, n: int, dim: int) -> np.ndarray:

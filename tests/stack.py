@@ -4,7 +4,7 @@
 
 ``up`` starts PostgreSQL's database, SeaweedFS (the bucket), the Pub/Sub emulator with push
 subscriptions to ``embed_index`` (crops topic) and ``detect`` (backfill topic), a real Triton
-(PyTriton) serving the ONNX models under their production names, the Elasticsearch test double,
+(PyTriton) serving the ONNX models under their production names, a real Elasticsearch node,
 the three functions under functions-framework, and the storage bridge (SeaweedFS's filer webhook
 → storage CloudEvent → ``detect``). It writes ``.stack/env`` (shell ``KEY=value``),
 ``.stack/state.json`` (PIDs) and logs in ``.stack/logs``.
@@ -44,9 +44,8 @@ class Stack:
 
     ``stop_process(name)`` / ``start_process(name)`` / ``restart(name)`` stop one service and
     bring it back on the same ports with the same arguments and environment (a fault in the
-    middle of a run). What each keeps: SeaweedFS and a private PostgreSQL keep their data
-    folders; the Elasticsearch double and the Pub/Sub emulator keep nothing (the push
-    subscription is created again; the index is the application's to recreate and reconcile).
+    middle of a run). What each keeps: SeaweedFS, Elasticsearch and a private PostgreSQL keep
+    their data folders; the Pub/Sub emulator keeps nothing (the push subscription is created again).
     """
 
     def __init__(self, root: Path, env: dict[str, str], processes: dict[str, Managed], database: str,
@@ -109,7 +108,7 @@ class Stack:
         _keep_linked_logs(self.root / "logs")
         if self.triton_dir is not None:
             _remove_triton_scratch(self.triton_dir)
-        for data in ("seaweedfs", "home"):  # the next stack starts with an empty bucket, like its database
+        for data in ("seaweedfs", "elasticsearch", "home"):  # the next stack starts empty, like its database
             shutil.rmtree(self.root / data, ignore_errors=True)
         for name in ("state.json", "env"):
             (self.root / name).unlink(missing_ok=True)

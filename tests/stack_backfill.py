@@ -7,7 +7,7 @@ live in another bucket of the same SeaweedFS, outside the filer webhook's path p
 bridge's bucket: in production, a bucket with no Eventarc trigger on it. ``logo-ann backfill
 --mode pubsub`` publishes them to the backfill topic, whose push subscription delivers each one
 to the stack's ``detect``; from there they take the upload's path (crops topic → ``embed_index``
-→ Triton → Elasticsearch double and PostgreSQL).
+→ Triton → Elasticsearch node and PostgreSQL).
 """
 
 from __future__ import annotations

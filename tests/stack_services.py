@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests import services
+from tests.elasticsearch_node import START_TIMEOUT_S, ElasticsearchNode
 from tests.services import HOST, http_answers, http_status
 from tests.stack_parts import REPO, Launch, Managed, create_database, spawn, webhook_toml
 
@@ -46,11 +46,12 @@ def pubsub(logs: Path) -> tuple[Managed, dict[str, str]]:
 
 
 def elasticsearch(logs: Path, port: int) -> tuple[Managed, dict[str, str]]:
-    """The Elasticsearch double (data in memory: a restart starts with no index, as a lost cluster)."""
-    command = [sys.executable, "-m", "tests.doubles.elasticsearch", "--host", HOST, "--port", str(port)]
-    url = f"http://{HOST}:{port}"
-    launch = Launch(command, logs / "elasticsearch.log", REPO, dict(os.environ), lambda: http_status(url + "/") == 200)
-    return Managed.launch(launch, f"--port {port}"), {"ES_URL": url}
+    """A real Elasticsearch node (``tests/es_node``), its data in ``<root>/elasticsearch``: a
+    restart keeps its indices, as a node restart does."""
+    node = ElasticsearchNode(logs.parent / "elasticsearch", port=port)
+    node.home.mkdir(parents=True, exist_ok=True)
+    launch = Launch(node.command(), logs / "elasticsearch.log", REPO, dict(os.environ), node.ready, START_TIMEOUT_S)
+    return Managed.launch(launch, f"--port {port}"), {"ES_URL": node.url}
 
 
 def shared_database(name: str) -> tuple[None, dict[str, str]]:

@@ -1,6 +1,6 @@
 """Import from a Robotoff database built by the test from the documented facts (throwaway PostgreSQL).
 
-Into SQLite + usearch and into PostgreSQL + the Elasticsearch double: same ids, boxes, scores,
+Into SQLite + usearch and into PostgreSQL + a real Elasticsearch node: same ids, boxes, scores,
 every annotation field, neighbours (null ones too), embeddings (wrong-sized ones refused with
 their reason), deleted images kept out of search; a second run changes nothing; later logos get
 ids above the imported range.
@@ -26,7 +26,6 @@ from common.domain import Box, Detection, ObjectRef
 from common.pipeline.adopt import run_import
 from common.settings import load_settings
 from tests import robotoff_db
-from tests.doubles.elasticsearch import start_double
 from tests.pg import scratch_database
 
 pytestmark = [pytest.mark.integration, robotoff_db.needs_v2_v3]
@@ -235,9 +234,12 @@ def _check_later_ids(c: Container, s: Scenario) -> None:
 
 @pytest.mark.parametrize("target", ["sqlite+usearch", "postgres+elasticsearch"])
 def test_import_keeps_ids_annotations_neighbours_and_embeddings(
-    scenario: Scenario, tmp_path: Path, target: str
+    scenario: Scenario, tmp_path: Path, target: str, request: pytest.FixtureRequest
 ) -> None:
-    with _target(tmp_path, target) as c:
+    es = None  # the node and a fresh alias, for the Elasticsearch target only
+    if target.endswith("elasticsearch"):
+        es = (request.getfixturevalue("es_node").url, request.getfixturevalue("es_alias"))
+    with _target(tmp_path, target, es) as c:
         body = _import(c, scenario.url)
         assert body["rows"] == len(scenario.all_logos)
         assert body["imported"] == len(scenario.all_logos) - 1 and body["embeddings"] == len(scenario.vectors)
@@ -259,8 +261,8 @@ def test_import_keeps_ids_annotations_neighbours_and_embeddings(
 
 
 class _target:
-    def __init__(self, tmp_path: Path, target: str) -> None:
-        self.tmp_path, self.target = tmp_path, target
+    def __init__(self, tmp_path: Path, target: str, es: tuple[str, str] | None) -> None:
+        self.tmp_path, self.target, self.es = tmp_path, target, es
         self._stack: list[Any] = []
 
     def __enter__(self) -> Container:
@@ -270,10 +272,15 @@ class _target:
         database = scratch_database("import_dst")
         url = database.__enter__()
         self._stack.append(database)
-        server, _ = start_double()
-        self._stack.append(server)
+        assert self.es is not None
+        es_url, alias = self.es
         self.container = _container(
-            self.tmp_path / "home", store="postgres", database_url=url, index="elasticsearch", es_url=server.url
+            self.tmp_path / "home",
+            store="postgres",
+            database_url=url,
+            index="elasticsearch",
+            es_url=es_url,
+            es_index=alias,
         )
         return self.container
 

@@ -3,7 +3,7 @@
 The photos go into a bucket of the stack's SeaweedFS that no storage notification covers (the
 upload path never sees them). ``logo-ann backfill --mode pubsub`` publishes each to the backfill
 topic, whose push subscription delivers it to the stack's ``detect``; they must all end indexed in
-PostgreSQL with their logos embedded and in the Elasticsearch double, each image once. A second
+PostgreSQL with their logos embedded and in the Elasticsearch node, each image once. A second
 backfill from the start skips every one as done and changes nothing.
 """
 

@@ -2,7 +2,7 @@
 
 The whole stack of ``make stack`` runs for this module (free ports, a random database): SeaweedFS,
 its filer webhook → the storage bridge → ``detect`` (functions-framework) → Pub/Sub emulator push
-→ ``embed_index`` → Elasticsearch double and PostgreSQL, models on a real Triton. The test only
+→ ``embed_index`` → Elasticsearch node and PostgreSQL, models on a real Triton. The test only
 uploads files with boto3 and reads the ``search`` function over HTTP; what the detector should
 find is computed independently, in this process, with onnxruntime on the same model files.
 """

@@ -1,6 +1,6 @@
 """Pushed re-votes on the cloud-shaped stack: an annotation written through the ``search``
 function re-votes its neighbours through the Pub/Sub emulator and ``embed_index``, not inside the
-request (``LOGO_ANN_REVOTE_INLINE_MAX=0``), on PostgreSQL and the Elasticsearch double."""
+request (``LOGO_ANN_REVOTE_INLINE_MAX=0``), on PostgreSQL and a real Elasticsearch node."""
 
 from __future__ import annotations
 

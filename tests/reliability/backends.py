@@ -1,4 +1,5 @@
-"""Fixtures for the real PostgreSQL (a fresh random database per test) and the Elasticsearch double.
+"""Fixtures for the real PostgreSQL (a fresh random database per test) and the real Elasticsearch
+node (the session's ``es_node``, a fresh alias per test: ``tests/es_support.py``).
 
 Import the fixtures into a test module (``from tests.reliability.backends import ...``). The
 PostgreSQL tests are skipped, with the reason, when no server answers at
@@ -14,7 +15,6 @@ from typing import Any
 import pytest
 
 from common.bootstrap import Container
-from tests.doubles.elasticsearch import ElasticsearchDouble, start_double
 from tests.pg import scratch_database
 from tests.reliability.embedded import embedded_container
 
@@ -25,21 +25,14 @@ def database_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def es_double() -> Iterator[ElasticsearchDouble]:
-    server, _ = start_double()
-    yield server
-    server.stop()
-
-
-def cloud_container(home: Path, database_url: str, es_url: str, **overrides: Any) -> Container:
-    """PostgreSQL + Elasticsearch (double) + a shared local bucket folder + ONNX stand-ins."""
+def cloud_container(home: Path, database_url: str, es_url: str, es_alias: str, **overrides: Any) -> Container:
+    """PostgreSQL + Elasticsearch (its index behind ``es_alias``) + a shared local bucket folder + ONNX stand-ins."""
     return embedded_container(
         home,
         store="postgres",
         database_url=database_url,
         index="elasticsearch",
         es_url=es_url,
-        es_index="logo_rel",
+        es_index=es_alias,
         **overrides,
     )

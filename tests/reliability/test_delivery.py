@@ -1,4 +1,4 @@
-"""At-least-once delivery against the real PostgreSQL and the Elasticsearch double.
+"""At-least-once delivery against the real PostgreSQL and a real Elasticsearch node.
 
 Two ``Container`` instances stand for two function instances: each has its own connection
 pool and Elasticsearch client, and they share the database, the index and the bucket folder.
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from elasticsearch import Elasticsearch
 
 from common.bootstrap import Container
 from common.domain import ObjectRef
@@ -27,9 +28,10 @@ from common.models.standin_detector import build_constant_detector
 from common.pipeline.detect import delete_object, detect_object
 from common.pipeline.embed_index import embed_and_index
 from common.ports.metadata_store import DELETED, FAILED, INDEXED, SUPERSEDED
-from tests.doubles.elasticsearch import ElasticsearchDouble
+from tests.elasticsearch_node import ElasticsearchNode
+from tests.es_support import inflight_limit
 from tests.fakes import ListQueue
-from tests.reliability.backends import cloud_container, database_url, es_double  # noqa: F401
+from tests.reliability.backends import cloud_container, database_url  # noqa: F401
 from tests.reliability.conftest import Record
 from tests.reliability.corpus import photo
 
@@ -46,13 +48,18 @@ def two_box_detector(path: Path) -> Path:
 
 
 @pytest.fixture
-def instances(tmp_path: Path, database_url: str, es_double: ElasticsearchDouble) -> Iterator[list[Container]]:  # noqa: F811
+def instances(
+    tmp_path: Path,
+    database_url: str,  # noqa: F811
+    es_node: ElasticsearchNode,
+    es_alias: str,
+) -> Iterator[list[Container]]:
     detector = two_box_detector(tmp_path / "models" / "two-boxes.onnx")
     built = []
     for _ in range(2):
         # messages kept, to be delivered by the test
         container = cloud_container(
-            tmp_path, database_url, es_double.url, detector=detector, queue=ListQueue(), max_attempts=3
+            tmp_path, database_url, es_node.url, es_alias, detector=detector, queue=ListQueue(), max_attempts=3
         )
         built.append(container)
     yield built
@@ -188,7 +195,7 @@ def test_deleted_object_leaves_the_index(instances: list[Container], record: Rec
 
 def test_message_that_keeps_failing_is_marked_failed_after_max_attempts(
     instances: list[Container],
-    es_double: ElasticsearchDouble,  # noqa: F811
+    es_client: Elasticsearch,
     record: Record,
 ) -> None:
     a, b = instances
@@ -197,15 +204,13 @@ def test_message_that_keeps_failing_is_marked_failed_after_max_attempts(
     (message,) = a.queue.messages
     for warm in (a, b):  # warm instances: their index clients exist before the outage
         warm.fresh_index().ensure_index()
-    es_double.fail_next(10_000, reason="injected: shards unavailable")
     raised = 0
-    for attempt in range(3):
-        try:
-            embed_and_index(message, (a, b)[attempt % 2].embed_deps())
-        except DependencyError:
-            raised += 1
-    while es_double.take_fault() is not None:
-        pass
+    with inflight_limit(es_client, "300b"):  # the node refuses every write (429) for the whole test
+        for attempt in range(3):
+            try:
+                embed_and_index(message, (a, b)[attempt % 2].embed_deps())
+            except DependencyError:
+                raised += 1
     image = a.store.get_image(message.image_id)
     assert image is not None
     record(
@@ -214,7 +219,7 @@ def test_message_that_keeps_failing_is_marked_failed_after_max_attempts(
         f"raised {raised}× then acknowledged; image {image.status}: {image.error}",
     )
     assert raised == 2  # attempts 1 and 2 ask for a retry; the 3rd gives up and acknowledges
-    assert image.status == FAILED and "3 attempts" in (image.error or "") and "unavailable" in (image.error or "")
+    assert image.status == FAILED and "3 attempts" in (image.error or "") and "429" in (image.error or "")
     # a later redelivery (e.g. from the dead-letter topic) changes nothing: the failure is recorded
     embed_and_index(message, a.embed_deps())
     assert a.store.get_image(message.image_id).status == FAILED  # type: ignore[union-attr]

@@ -3,7 +3,7 @@
 Documents are removed, orphans added and a vector corrupted behind the system's back (through a
 second index handle, not through the store), then reconcile runs: its report must count
 exactly the tampering, and afterwards the index holds exactly the store's ids and vectors.
-Embedded: the real ``logo-ann reconcile`` process. Elasticsearch: the double, through the use case.
+Embedded: the real ``logo-ann reconcile`` process. Elasticsearch: a real node, through the use case.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from common.domain import StoredObject
 from common.pipeline.detect import detect_object
 from common.pipeline.reconcile import STALE_TOLERANCE, reconcile
 from common.ports.metadata_store import DETECTED, INDEXED, PENDING
-from tests.doubles.elasticsearch import ElasticsearchDouble
+from tests.elasticsearch_node import ElasticsearchNode
 from tests.fakes import ListQueue
-from tests.reliability.backends import es_double  # noqa: F401
 from tests.reliability.conftest import Record
 from tests.reliability.corpus import photo
 from tests.reliability.embedded import embedded_container
@@ -157,14 +156,15 @@ def test_requeue_leaves_recent_images_alone(embedded: tuple[Container, dict[str,
 
 def test_elasticsearch_reconcile_repairs_tampering(
     tmp_path: Path,
-    es_double: ElasticsearchDouble,  # noqa: F811
+    es_node: ElasticsearchNode,
+    es_alias: str,
     record: Record,
 ) -> None:
-    container = embedded_container(tmp_path, index="elasticsearch", es_url=es_double.url, es_index="logo_rec")
+    container = embedded_container(tmp_path, index="elasticsearch", es_url=es_node.url, es_index=es_alias)
     ingest(container, 8)
     stored = store_vectors(container)
     index = container.fresh_index()
-    behind = ElasticsearchIndex(es_double.url, alias="logo_rec", dim=index.dim)
+    behind = ElasticsearchIndex(es_node.url, alias=es_alias, dim=index.dim)
     done = tamper(behind, stored)
     report = reconcile(container.store, index).as_dict()
     again = reconcile(container.store, index).as_dict()

@@ -1,11 +1,12 @@
 """Faults on the cloud-shaped stack (``tests/stack.py``): nothing lost, nothing duplicated.
 
 Photos are uploaded with boto3 to SeaweedFS in one run while, in turn, Triton, the Elasticsearch
-double, PostgreSQL (the stack's private cluster) and SeaweedFS itself are stopped in the middle
+node, PostgreSQL (the stack's private cluster) and SeaweedFS itself are stopped in the middle
 of it and started again on the same ports. Each phase uploads one photo just before the stop,
 two while the service is down (the uploads to a stopped SeaweedFS retry until it is back) and
-one after it is back. The Elasticsearch double keeps nothing in memory: its restart is an
-index lost outright, which the application recreates and ``reconcile`` refills from PostgreSQL.
+one after it is back. The Elasticsearch node comes back with its data folder: what it held
+before the stop is still there, and nothing has to be put back. An index lost outright (an
+emptied cluster) is ``test_a_lost_index_is_recreated_on_the_next_write``.
 
 Notifications SeaweedFS's filer still held in memory when it stopped are lost with it; the
 storage bridge's sweep of the bucket sends those (``tests/storage_sweep.py``), as a durable event
@@ -35,6 +36,7 @@ from common.pipeline.reconcile import reconcile, requeue
 from common.ports.metadata_store import LogoRecord
 from common.samples import draw_product
 from common.settings import Settings, load_settings
+from tests.elasticsearch_node import ElasticsearchNode
 from tests.reliability.conftest import Record
 from tests.stack import Stack
 
@@ -181,7 +183,7 @@ def container_of(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Container:
 
 
 def indexed_baseline(stack: Stack, uploader: Uploader, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Two photos indexed before any fault (documents the Elasticsearch restart will lose)."""
+    """Two photos indexed before any fault (documents the Elasticsearch restart must keep)."""
     for i in (100, 101):
         uploader.put(f"faults/baseline-{i}.jpg", picture(i))
     container = container_of(stack, monkeypatch)
@@ -228,7 +230,8 @@ def test_outages_in_the_middle_of_uploads(stack: Stack, monkeypatch: pytest.Monk
                "the detector finds")  # fmt: skip
     record("faults", "after the four outages: retries drained, stalled images requeued, reconcile run",
            f"index == store: {seen.in_index == set(seen.stored)}; the {len(baseline)} logos indexed before the "
-           f"Elasticsearch restart restored by reconcile: {set(baseline) <= set(seen.restored)}; a second "
+           f"Elasticsearch restart still in the index, none put back by reconcile: "
+           f"{set(baseline) <= seen.in_index and not set(baseline) & set(seen.restored)}; a second "
            f"reconcile in sync: {seen.check['in_sync']}")  # fmt: skip
     assert len(names) == 2 + 4 * len(FAULTS)
     assert seen.final == {n: ("indexed",) for n in names}, seen.final
@@ -237,31 +240,27 @@ def test_outages_in_the_middle_of_uploads(stack: Stack, monkeypatch: pytest.Monk
     all_logos = sorted(logo.id for found in seen.logos.values() for logo in found)
     assert sorted(seen.stored) == all_logos  # each logo embedded once, no orphan embeddings
     assert seen.in_index == set(seen.stored)
-    assert baseline and set(baseline) <= set(seen.restored)  # the lost documents came back from the store
+    assert baseline and set(baseline) <= seen.in_index and not set(baseline) & set(seen.restored)  # kept
     assert seen.check["in_sync"] is True and seen.check["store_embeddings"] == len(all_logos)
     fields = [body["mappings"]["properties"]["embedding"]["type"] for body in mapping.values()]
     assert fields == ["dense_vector"]  # the index came back with its mapping, not auto-created
 
 
-def test_a_lost_index_is_recreated_on_the_next_write(record: Record) -> None:
+def test_a_lost_index_is_recreated_on_the_next_write(es_node: ElasticsearchNode, es_alias: str, record: Record) -> None:
     """The alias vanishes (an emptied cluster): the next write recreates it with the mapping."""
     import numpy as np
 
     from common.adapters.elasticsearch_index import ElasticsearchIndex
-    from tests.doubles.elasticsearch import start_double
 
-    server, url = start_double()
-    try:
-        index = ElasticsearchIndex(url, dim=4, max_retries=0)
-        vectors = np.eye(4, dtype=np.float32)
-        index.upsert([1, 2], vectors[:2])
-        requests.delete(f"{url}/{index.index}", timeout=5).raise_for_status()
-        index.upsert([3, 4], vectors[2:])
-        index.flush()
-        ids = index.ids()
-        mapping = requests.get(f"{url}/{index.alias}/_mapping", timeout=5).json()
-    finally:
-        server.stop()
+    url = es_node.url
+    index = ElasticsearchIndex(url, alias=es_alias, dim=4, max_retries=0)
+    vectors = np.eye(4, dtype=np.float32)
+    index.upsert([1, 2], vectors[:2])
+    requests.delete(f"{url}/{index.index}", timeout=5).raise_for_status()
+    index.upsert([3, 4], vectors[2:])
+    index.flush()
+    ids = index.ids()
+    mapping = requests.get(f"{url}/{index.alias}/_mapping", timeout=5).json()
     kinds = [body["mappings"]["properties"]["embedding"]["type"] for body in mapping.values()]
     record("faults", "Elasticsearch index deleted between two writes", f"next write recreated it: ids {sorted(ids)}, "
            f"mapping {kinds}; the lost documents are reconcile's to restore")  # fmt: skip
