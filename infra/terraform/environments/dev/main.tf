@@ -8,9 +8,17 @@ module "logo_ann" {
   triton_zones        = var.triton_zones
   source_dir          = abspath("${path.root}/${var.source_dir}")
   deletion_protection = false
-  existing_es_api_key = var.es_api_key
+  es_url              = var.es_url
+  es_api_key          = var.es_api_key
   operators           = var.operators
 
+  # search bounds what a flood costs: at most max_instances = 3 instances (1 vCPU, 2 GiB each) run at
+  # once, so a flood of any size bills at most 3 vCPU-seconds and 6 GiB-seconds per second
+  # (10,800 vCPU-s and 21,600 GiB-s an hour). Requests past 3 x 8 in flight wait briefly in Cloud Run's
+  # queue and are then refused with 429; no further instance starts. concurrency = 8 a vCPU:
+  # a search waits on Elasticsearch, PostgreSQL and Triton far longer than it computes, and each
+  # request in flight holds one of the instance's 8 database connections (db_pool_size =
+  # concurrency; the database_connections check keeps the total within max_connections).
   functions = {
     detect      = { memory = "2Gi", cpu = "1", timeout_s = 120, min_instances = 0, max_instances = 5, concurrency = 4 }
     embed_index = { memory = "2Gi", cpu = "1", timeout_s = 300, min_instances = 0, max_instances = 5, concurrency = 4 }
@@ -23,13 +31,6 @@ module "logo_ann" {
     disk_size_gb      = 10
     max_connections   = 100
     backups           = 7
-  }
-
-  elasticsearch = {
-    mode         = var.elasticsearch_mode
-    ec_hot_size  = "1g"
-    ec_zones     = 1
-    existing_url = var.es_url
   }
 
   triton = {

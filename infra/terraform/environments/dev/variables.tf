@@ -15,26 +15,18 @@ variable "triton_zones" {
   default     = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
 }
 
-variable "elasticsearch_mode" {
-  description = "elastic_cloud: create an Elastic Cloud deployment (needs EC_API_KEY); existing: use es_url and es_api_key."
+variable "es_url" {
+  description = "HTTPS URL of the Elasticsearch 8.x cluster: `terraform -chdir=../../elastic_cloud output -raw url`, or an existing cluster's."
   type        = string
-  default     = "elastic_cloud"
   validation {
-    condition     = contains(["elastic_cloud", "existing"], var.elasticsearch_mode)
-    error_message = "elasticsearch_mode must be elastic_cloud or existing."
+    condition     = startswith(var.es_url, "https://")
+    error_message = "es_url must be an https:// URL: the API key travels with every request."
   }
 }
 
-variable "es_url" {
-  description = "HTTPS URL of an existing Elasticsearch 8.x cluster (existing mode)."
-  type        = string
-  default     = ""
-}
-
 variable "es_api_key" {
-  description = "Encoded API key of the existing cluster (existing mode); set it with TF_VAR_es_api_key."
+  description = "Encoded API key of the cluster; set it with TF_VAR_es_api_key (`terraform -chdir=../../elastic_cloud output -raw api_key`)."
   type        = string
-  default     = ""
   sensitive   = true
 }
 

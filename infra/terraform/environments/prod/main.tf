@@ -8,9 +8,18 @@ module "logo_ann" {
   triton_zones        = var.triton_zones
   source_dir          = abspath("${path.root}/${var.source_dir}")
   deletion_protection = true
-  existing_es_api_key = var.es_api_key
+  es_url              = var.es_url
+  es_api_key          = var.es_api_key
   operators           = var.operators
 
+  # search bounds what a flood costs: at most max_instances = 10 instances (2 vCPU, 4 GiB each) run at
+  # once, so a flood of any size bills at most 20 vCPU-seconds and 40 GiB-seconds per second
+  # (72,000 vCPU-s and 144,000 GiB-s an hour). Requests past 10 x 16 in flight wait briefly in Cloud Run's
+  # queue and are then refused with 429; no further instance starts. concurrency = 16 (8 a vCPU):
+  # a search waits on Elasticsearch, PostgreSQL and Triton far longer than it computes, and each
+  # request in flight holds one of the instance's 16 database connections (db_pool_size =
+  # concurrency; the database_connections check keeps the total within max_connections).
+  # min_instances = 1 keeps one instance warm.
   functions = {
     detect      = { memory = "2Gi", cpu = "1", timeout_s = 120, min_instances = 0, max_instances = 20, concurrency = 4 }
     embed_index = { memory = "2Gi", cpu = "1", timeout_s = 300, min_instances = 0, max_instances = 20, concurrency = 4 }
@@ -23,13 +32,6 @@ module "logo_ann" {
     disk_size_gb      = 50
     max_connections   = 500
     backups           = 30
-  }
-
-  elasticsearch = {
-    mode         = var.elasticsearch_mode
-    ec_hot_size  = "8g"
-    ec_zones     = 2
-    existing_url = var.es_url
   }
 
   triton = {

@@ -7,19 +7,11 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.10"
+      version = "~> 8.0"
     }
     random = {
       source  = "hashicorp/random"
       version = "~> 3.6"
-    }
-    ec = {
-      source  = "elastic/ec"
-      version = "~> 0.12"
-    }
-    elasticstack = {
-      source  = "elastic/elasticstack"
-      version = "~> 0.11"
     }
   }
 }
@@ -27,12 +19,4 @@ terraform {
 provider "google" {
   project = var.project_id
   region  = var.region
-}
-
-# Reads EC_API_KEY from the environment; only used when elasticsearch_mode is elastic_cloud.
-provider "ec" {}
-
-# Unconfigured on purpose: the API key resource connects with the deployment's own credentials.
-provider "elasticstack" {
-  elasticsearch {}
 }

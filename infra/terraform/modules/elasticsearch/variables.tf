@@ -1,19 +1,10 @@
-variable "mode" {
-  description = "elastic_cloud: create an Elastic Cloud deployment; existing: use the cluster at existing_url."
-  type        = string
-  validation {
-    condition     = contains(["elastic_cloud", "existing"], var.mode)
-    error_message = "mode must be elastic_cloud or existing."
-  }
-}
-
 variable "name" {
-  description = "Deployment name (elastic_cloud mode)."
+  description = "Deployment name."
   type        = string
 }
 
 variable "ec_region" {
-  description = "Elastic Cloud region, e.g. gcp-europe-west1 (elastic_cloud mode)."
+  description = "Elastic Cloud region, e.g. gcp-europe-west1."
   type        = string
   default     = "gcp-europe-west1"
   validation {
@@ -56,21 +47,4 @@ variable "index_pattern" {
   description = "Indices the functions' API key may use (the key can touch nothing else)."
   type        = string
   default     = "logo*"
-}
-
-variable "existing_url" {
-  description = "HTTPS URL of an existing cluster (existing mode)."
-  type        = string
-  default     = ""
-  validation {
-    condition     = var.existing_url == "" || startswith(var.existing_url, "https://")
-    error_message = "existing_url must be an https:// URL."
-  }
-}
-
-variable "existing_api_key" {
-  description = "Encoded API key (base64 of id:key) for the existing cluster (existing mode)."
-  type        = string
-  default     = ""
-  sensitive   = true
 }

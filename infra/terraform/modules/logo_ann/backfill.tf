@@ -30,7 +30,7 @@ resource "google_pubsub_subscription" "backfill_detect" {
   name                       = "${local.prefix}-backfill-detect"
   topic                      = google_pubsub_topic.backfill.id
   labels                     = local.labels
-  ack_deadline_seconds       = 600
+  ack_deadline_seconds       = local.wiring.queues.backfill.ack_deadline_s
   message_retention_duration = "604800s"
 
   push_config {

@@ -43,11 +43,14 @@ resource "google_storage_bucket_iam_member" "uploads_reader" {
   member   = each.value.member
 }
 
-resource "google_pubsub_topic_iam_member" "detect_publishes_crops" {
-  project = var.project_id
-  topic   = google_pubsub_topic.crops.name
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.function["detect"].member
+# A function publishes only to the queues its wiring names: detect its crops, search the re-votes
+# past revote_inline_max (both on the crops topic).
+resource "google_pubsub_topic_iam_member" "function_publishes" {
+  for_each = { for pair in flatten([for name, fn in local.wiring.functions : [for queue in fn.publishes : { function = name, queue = queue }]]) : "${pair.function}/${pair.queue}" => pair }
+  project  = var.project_id
+  topic    = local.topics[each.value.queue].name
+  role     = "roles/pubsub.publisher"
+  member   = google_service_account.function[each.value.function].member
 }
 
 resource "google_project_iam_member" "build" {

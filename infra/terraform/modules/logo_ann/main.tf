@@ -37,18 +37,6 @@ module "database" {
   deletion_protection         = var.deletion_protection
 }
 
-module "elasticsearch" {
-  source           = "../elasticsearch"
-  mode             = var.elasticsearch.mode
-  name             = local.prefix
-  ec_region        = var.elasticsearch.ec_region
-  ec_hot_size      = var.elasticsearch.ec_hot_size
-  ec_zone_count    = var.elasticsearch.ec_zones
-  index_pattern    = "${var.es_index}*"
-  existing_url     = var.elasticsearch.existing_url
-  existing_api_key = var.existing_es_api_key
-}
-
 module "triton" {
   source       = "../triton"
   project_id   = var.project_id

@@ -50,7 +50,7 @@ output "database_instance" {
 
 output "elasticsearch_url" {
   description = "Elasticsearch endpoint."
-  value       = module.elasticsearch.url
+  value       = var.es_url
 }
 
 output "functions" {
@@ -66,4 +66,14 @@ output "backfill_topic" {
 output "backfill_dead_letter_subscription" {
   description = "Pull subscription keeping backfill messages detect could not take (LOGO_ANN_BACKFILL_DEAD_LETTER_SUBSCRIPTION)."
   value       = google_pubsub_subscription.backfill_dead_letter.name
+}
+
+output "deployed_functions" {
+  description = "Each function deployment as deployed (runtime, entry point, sizing, ingress, environment, secrets, trigger): what the Terraform tests check."
+  value = {
+    detect         = module.detect.config
+    detect_deleted = module.detect_deleted.config
+    embed_index    = module.embed_index.config
+    search         = module.search.config
+  }
 }

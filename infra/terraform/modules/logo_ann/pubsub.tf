@@ -22,7 +22,7 @@ resource "google_pubsub_subscription" "embed_index" {
   name                       = "${local.prefix}-crops-embed-index"
   topic                      = google_pubsub_topic.crops.id
   labels                     = local.labels
-  ack_deadline_seconds       = 600
+  ack_deadline_seconds       = local.wiring.queues.crops.ack_deadline_s
   message_retention_duration = "604800s"
 
   push_config {

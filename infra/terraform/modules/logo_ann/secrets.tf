@@ -11,7 +11,7 @@ locals {
   secret_values = merge(
     {
       database_url = module.database.database_url
-      es_api_key   = module.elasticsearch.api_key
+      es_api_key   = var.es_api_key
       api_token    = random_password.api_token.result
     },
     { for name, key in google_storage_hmac_key.function : "s3_access_key_id-${name}" => key.access_id },

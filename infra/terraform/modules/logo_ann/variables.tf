@@ -48,6 +48,10 @@ variable "functions" {
     error_message = "functions must size exactly detect, embed_index and search."
   }
   validation {
+    condition     = var.functions["search"].max_instances <= 20 && var.functions["search"].concurrency <= 32
+    error_message = "search is public: its max_instances (at most 20) and concurrency (at most 32) cap what a flood costs."
+  }
+  validation {
     condition     = var.functions["embed_index"].timeout_s <= 600
     error_message = "embed_index's timeout must fit the push subscription's 600 s acknowledgement deadline."
   }
@@ -95,26 +99,23 @@ variable "database" {
   })
 }
 
-variable "elasticsearch" {
-  description = "elastic_cloud (an Elastic Cloud deployment made here) or existing (a cluster given by URL and API key), and its sizing."
-  type = object({
-    mode         = string
-    ec_region    = optional(string, "gcp-europe-west1")
-    ec_hot_size  = optional(string, "4g")
-    ec_zones     = optional(number, 1)
-    existing_url = optional(string, "")
-  })
+variable "es_url" {
+  description = "HTTPS URL of the Elasticsearch 8.x cluster (infra/terraform/elastic_cloud makes one on Elastic Cloud)."
+  type        = string
   validation {
-    condition     = contains(["elastic_cloud", "existing"], var.elasticsearch.mode)
-    error_message = "elasticsearch.mode must be elastic_cloud or existing."
+    condition     = startswith(var.es_url, "https://")
+    error_message = "es_url must be an https:// URL."
   }
 }
 
-variable "existing_es_api_key" {
-  description = "Encoded API key of the existing cluster (existing mode only); it goes straight to Secret Manager."
+variable "es_api_key" {
+  description = "Encoded API key of the cluster (base64 of id:key); it goes straight to Secret Manager."
   type        = string
-  default     = ""
   sensitive   = true
+  validation {
+    condition     = length(var.es_api_key) > 0
+    error_message = "es_api_key must be set (TF_VAR_es_api_key)."
+  }
 }
 
 variable "es_index" {
