@@ -51,6 +51,7 @@ def build() -> list[str]:
             online = subprocess.run(["mvn", *goals], capture_output=True, text=True, check=False)
             if online.returncode != 0:
                 raise ServiceError(f"mvn could not build tests/es_node:\n{(online.stdout + online.stderr)[-3000:]}")
+        CLASSPATH.touch()  # Maven leaves an unchanged file as it was
     return [str(CLASSES), *CLASSPATH.read_text().strip().split(":")]
 
 
