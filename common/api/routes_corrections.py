@@ -200,13 +200,9 @@ def value_cluster() -> Any:
         query, count, None if after is None else (float(after[0]), int(after[1]))
     )
     details = {body["id"]: body for body in robotoff_logos([x.logo_id for x in page.logos])}
-    logos = [
-        {**details[x.logo_id], "distance": x.distance, "nearest_reference_id": x.nearest_reference_id}
-        for x in page.logos
-        if x.logo_id in details
-    ]
+    logos = [{**details[x.logo_id], **x.extra()} for x in page.logos if x.logo_id in details]
     last = page.logos[-1] if page.logos else None
-    next_cursor = keyset.encode("value-cluster", (last.distance, last.logo_id)) if page.more and last else None
+    next_cursor = keyset.encode("value-cluster", last.position()) if page.more and last else None
     return jsonify({"references": page.references, "logos": logos, "count": len(logos), "next_cursor": next_cursor})
 
 

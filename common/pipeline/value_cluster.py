@@ -36,6 +36,14 @@ class Candidate:
     distance: float
     nearest_reference_id: int
 
+    def extra(self) -> dict[str, float | int]:
+        """What a value cluster adds to the logo's details."""
+        return {"distance": self.distance, "nearest_reference_id": self.nearest_reference_id}
+
+    def position(self) -> tuple[float, int]:
+        """Where the next page starts after (the cursor)."""
+        return self.distance, self.logo_id
+
 
 @dataclasses.dataclass(frozen=True)
 class ValuePage:

@@ -1,5 +1,5 @@
-"""Annotation at scale through HTTP over SQLite: quests, operations and undo, value clusters,
-predictions accepted and rejected, suspects, what next, progress per value.
+"""Annotation at scale through HTTP over SQLite and a real PostgreSQL: quests, operations and
+undo, value clusters, predictions accepted and rejected, suspects, what next, progress per value.
 
 The images hold identical red logos 1, 3, 5, identical blue logos 2, 6 and a green logo 4 (the
 colour embedder puts identical crops at distance 0 and different colours far apart).
@@ -7,12 +7,37 @@ colour embedder puts identical crops at distance 0 and different colours far apa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
-from common.bootstrap import Container
-from tests.unit.test_api_annotations import ALICE, BOB, annotate, auth_pl, client, container, details
+import pytest
 
-__all__ = ["auth_pl", "client", "container"]  # the fixtures this module shares
+from common.adapters.postgres_store import PostgresStore
+from common.api import create_app
+from common.bootstrap import Container
+from tests.api_support import api_container, ingest
+from tests.doubles.product_opener import ProductOpenerAuthDouble
+from tests.pg import scratch_database
+from tests.unit.test_api_annotations import ALICE, BLUE, BOB, GREEN, RED, TOKEN, annotate, auth_pl, details
+
+__all__ = ["auth_pl"]  # the fixture this module shares
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def container(request: pytest.FixtureRequest, tmp_path: Path, auth_pl: ProductOpenerAuthDouble) -> Iterator[Container]:
+    with scratch_database("logo_ann_quests") if request.param == "postgresql" else nullcontext() as url:
+        store = PostgresStore(url, pool_size=2) if url else None
+        found = api_container(tmp_path, store=store, off_auth_url=auth_pl.url, api_token=TOKEN)
+        ingest(found, [(RED, BLUE), (RED, GREEN), (RED, BLUE)])  # logos 1, 3, 5 red; 2, 6 blue; 4 green
+        yield found
+        found.store.close()
+
+
+@pytest.fixture
+def client(container: Container) -> Any:
+    return create_app(container).test_client()
 
 
 def clusters(client: Any, query: str = "") -> list[dict[str, Any]]:
