@@ -122,12 +122,9 @@ def annotate_next() -> Any:
     """The logos whose annotation would label the most others, one per cluster."""
     args = request.args
     count = int_param(args, "count", 10, 1, MAX_PAGE)
-    raw = keyset.decode(args.get("cursor"), "next", (str, int, int))
-    position = ("c", 0, 0) if raw is None else (str(raw[0]), int(raw[1]), int(raw[2]))
-    if position[0] not in ("c", "u"):
-        raise BadQuery("'cursor' is not a cursor this list returned")
+    raw = keyset.decode(args.get("cursor"), "next", (int,))
     c = container()
-    found, following = next_logos(c.quests(), c.propagation(), count, position)
+    found, following = next_logos(c.quests(), c.propagation(), count, 0 if raw is None else int(raw[0]))
     logos = [dataclasses.asdict(s) for s in found]
-    next_cursor = None if following is None or not found else keyset.encode("next", following)
+    next_cursor = None if following is None else keyset.encode("next", (following,))
     return jsonify({"logos": logos, "count": len(logos), "next_cursor": next_cursor})
