@@ -17,6 +17,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from common import deploy
+from common.settings import Settings
 from tests import services
 from tests.services import HOST, ServiceError
 from tests.stack_parts import REPO, Launch, Managed, create_push_subscription, terminate
@@ -31,6 +33,10 @@ REGION = "us-east-1"
 # Requests each function instance serves at once (functions-framework's THREADS), as Cloud Run
 # functions do with concurrency > 1: adapters must be safe to share across threads.
 FUNCTION_THREADS = 4
+# What the stack gives every function beyond the cloud's wiring (common/deploy.py): its own home
+# folder and SeaweedFS's region (the cloud's S3 endpoint takes the default). Everything else a
+# function runs with is the wiring's; a test's overrides (``STACK_OVERRIDES``) come last.
+STACK_LOCAL = ("LOGO_ANN_HOME", "LOGO_ANN_S3_REGION")
 
 
 def start_models(root: Path, models_dir: Path) -> tuple[Managed, dict[str, str]]:
@@ -108,18 +114,40 @@ def function_env(found: Mapping[str, str], root: Path, bucket: str, ports: Mappi
         "LOGO_ANN_EMBEDDER_MODEL": str(models / "embedder.onnx"),
         "LOGO_ANN_INDEX": "elasticsearch",
         "LOGO_ANN_ES_URL": found["ES_URL"],
+        "LOGO_ANN_ES_API_KEY": "",  # the stack's node runs without security
+        "LOGO_ANN_ES_INDEX": Settings.es_index,
+        "LOGO_ANN_DETECTOR_TRITON_NAME": Settings.detector_triton_name,  # the models Triton serves
+        "LOGO_ANN_EMBEDDER_TRITON_NAME": Settings.embedder_triton_name,
         "LOGO_ANN_STORE": "postgres",
         "LOGO_ANN_DATABASE_URL": found["DATABASE_URL"],
         "LOGO_ANN_DB_POOL_SIZE": "2",
+        "LOGO_ANN_MAX_ATTEMPTS": str(Settings.max_attempts),
+        "LOGO_ANN_API_TOKEN": "",  # writes through search are refused unless a test sets one
     }
     env.update(overrides)
+    env["STACK_OVERRIDES"] = ",".join(sorted(k for k in overrides if k.startswith("LOGO_ANN_")))
     return env
 
 
-def process_env(env: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without inherited ``LOGO_ANN_*``, plus the stack's settings."""
+def wired_env(function: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The ``LOGO_ANN_*`` variables ``function`` runs with: what ``common/deploy.py`` wires it with
+    in the cloud (the fixed values as they are; the stack's own value for each setting the
+    deployment supplies and each secret), the stack's local folders, then the test's overrides."""
+    wiring = deploy.wiring()["functions"][function]
+    supplied = [*wiring["deployed"], *wiring["secrets"], *STACK_LOCAL]
+    missing = [name for name in supplied if name not in env]
+    if missing:
+        raise ServiceError(f"the stack has no value for {', '.join(missing)}, which {function} is wired with")
+    own = {**wiring["environment"], **{name: env[name] for name in supplied}}
+    overrides = [name for name in env.get("STACK_OVERRIDES", "").split(",") if name]
+    return {**own, **{name: env[name] for name in overrides}}
+
+
+def process_env(env: Mapping[str, str], function: str | None = None) -> dict[str, str]:
+    """This process's environment without inherited ``LOGO_ANN_*``, plus the stack's settings:
+    all of them, or what ``function`` is wired with."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("LOGO_ANN_")}
-    own = {k: v for k, v in env.items() if k.startswith("LOGO_ANN_")}
+    own = wired_env(function, env) if function else {k: v for k, v in env.items() if k.startswith("LOGO_ANN_")}
     extra = {"PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"], "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     return {**inherited, **own, **extra}
 
@@ -128,12 +156,12 @@ def start_functions(env: Mapping[str, str], logs: Path, ports: Mapping[str, int]
     """The three functions under functions-framework and the storage bridge; waits until each answers."""
     framework = str(Path(sys.executable).parent / "functions-framework")
     child_env = process_env(env)
-    framework_env = {**child_env, "THREADS": str(FUNCTION_THREADS)}
     started: dict[str, Managed] = {}
     for name, signature in FUNCTIONS.items():
         source = str(REPO / "functions" / name / "main.py")
         command = [framework, "--target", name, "--signature-type", signature, "--source", source,
                    "--host", HOST, "--port", str(ports[name])]  # fmt: skip
+        framework_env = {**process_env(env, name), "THREADS": str(FUNCTION_THREADS)}
         launch = function_launch(command, logs / f"{name}.log", framework_env, f"http://{HOST}:{ports[name]}/")
         started[name] = spawned(launch, f"--port {ports[name]}")
     bridge = [sys.executable, "-m", "tests.storage_bridge", "--host", HOST, "--port", str(ports["bridge"]),

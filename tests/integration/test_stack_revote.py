@@ -1,9 +1,11 @@
 """Pushed re-votes on the cloud-shaped stack: an annotation written through the ``search``
 function re-votes its neighbours through the Pub/Sub emulator and ``embed_index``, not inside the
-request (``LOGO_ANN_REVOTE_INLINE_MAX=0``), on PostgreSQL and a real Elasticsearch node."""
+request (``LOGO_ANN_REVOTE_INLINE_MAX=0``), on PostgreSQL and a real Elasticsearch node. ``search``
+runs with the queue settings Terraform deploys it with (``wiring.json``, from ``common/deploy.py``)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +14,11 @@ from typing import Any
 import pytest
 import requests
 
+from common import deploy
 from common.samples import write_samples
 from tests.integration.test_stack_e2e import get, searchable_logos, upload, wait_for_logos
 from tests.stack import Stack, running_stack
+from tests.stack_wiring import STACK_LOCAL
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -31,6 +35,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     }
     with running_stack(tmp_path_factory.mktemp("stack-revote"), overrides=overrides) as running:
         yield running
+
+
+def test_search_runs_with_the_queue_terraform_deploys(stack: Stack) -> None:
+    deployed = json.loads(deploy.WIRING_JSON.read_text())["functions"]["search"]
+    launch = stack.processes["search"].recipe
+    assert launch is not None and launch.env is not None
+    env = {k: v for k, v in launch.env.items() if k.startswith("LOGO_ANN_")}
+    assert env["LOGO_ANN_QUEUE"] == deployed["environment"]["LOGO_ANN_QUEUE"] == "pubsub"
+    assert deployed["deployed"]["LOGO_ANN_CROPS_TOPIC"] == "crops_topic" and env["LOGO_ANN_CROPS_TOPIC"]
+    wired = {*deployed["environment"], *deployed["deployed"], *deployed["secrets"], *STACK_LOCAL}
+    assert set(env) == wired | {"LOGO_ANN_REVOTE_INLINE_MAX", "LOGO_ANN_VOTE_MAX_DISTANCE"}
 
 
 def predictions(stack: Stack, ids: list[int]) -> dict[int, Any]:
