@@ -208,7 +208,7 @@ class Container:
     def _after_index(self, ids: Any) -> None:
         """New logos were indexed and these lists changed: re-vote them, follow the quests' clusters."""
         self.propagation().revote(ids)
-        self.quests().update(ids)
+        self.quests().update(ids, citing=False)
 
     def handle_crops(self, message: QueueMessage) -> None:
         with self._lock:

@@ -56,15 +56,17 @@ class Quests:
             after = (page[-1].size, page[-1].id)
         return old
 
-    def update(self, changed: Sequence[int]) -> None:
-        """Recompute the clusters the ``changed`` logos touch (nothing before the first build)."""
+    def update(self, changed: Sequence[int], citing: bool = True) -> None:
+        """Recompute the clusters the ``changed`` logos touch (nothing before the first build).
+        ``citing=False``: the caller passes every logo whose list changed (new logos and the lists
+        they entered), so the logos listing them need no lookup."""
         if not changed or not self.quests.clusters_built():
             return
         with self._lock:
             ids = sorted({int(i) for i in changed})
             lists = self.store.get_neighbours(ids)
             near = {o for doc in lists.values() for o, d in pairs(doc) if d < self.max_distance}
-            affected = set(ids) | near | set(self.notes.citing_logos(ids))
+            affected = set(ids) | near | (set(self.notes.citing_logos(ids)) if citing else set())
             touched = set(self.quests.cluster_ids_of(sorted(affected)).values())
             old = {c.id: set(c.logo_ids) for c in self.quests.get_clusters(sorted(touched)).values()}
             region = affected.union(*old.values())

@@ -104,3 +104,28 @@ def test_a_suspect_is_voted_without_itself() -> None:
     found = suspects(annotated, neighbours, VoteParams(), 0.5)
     assert {s.logo_id for s in found} == {1, 2}
     assert all(s.predicted != s.truth for s in found)
+
+
+def test_arriving_logos_update_the_clusters_as_a_rebuild_would(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "q.sqlite3")
+    notes, rng = SqlAnnotations(store.db), np.random.default_rng(11)
+    old = [i for name in "abcd" for i in logos(store, f"{name}.jpg", 5)]
+    for logo_id in old:
+        others = rng.choice([i for i in old if i != logo_id], size=2, replace=False)
+        store.set_neighbours(logo_id, [int(i) for i in others], sorted(rng.uniform(0.0, 0.1, 2).tolist()))
+    quests = Quests(store, notes, SqlQuests(store.db), CUT)
+    quests.rebuild()
+    for batch in "efg":  # logos arrive; their lists and the old lists they enter are written, as indexing does
+        new = logos(store, f"{batch}.jpg", 5)
+        touched = [int(i) for i in rng.choice(old, size=4, replace=False)]
+        for logo_id in new:
+            others = rng.choice(old + [i for i in new if i != logo_id], size=2, replace=False)
+            store.set_neighbours(logo_id, [int(i) for i in others], sorted(rng.uniform(0.0, 0.1, 2).tolist()))
+        for logo_id, entering in zip(touched, new, strict=False):
+            store.set_neighbours(logo_id, [entering], [float(rng.uniform(0.0, 0.05))])
+        quests.update(new + touched, citing=False)
+        old += new
+        fresh = Quests(store, notes, SqlQuests(store.db), CUT)
+        fresh.rebuild()
+        assert {c.logo_ids for c in quests.page(2, None, 100)} == {c.logo_ids for c in fresh.page(2, None, 100)}
+    store.close()
