@@ -16,22 +16,28 @@ and ``get_vectors`` reads each index by name (``mget`` refuses an alias over sev
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import elasticsearch
 import numpy as np
 from elasticsearch import Elasticsearch
 
+from common.adapters.elasticsearch_responses import (
+    DEPENDENCY,
+    alias_vanished,
+    missing_index,
+    raise_for_items,
+    translated,
+    whole,
+)
 from common.domain import Neighbour, cosine_to_distance
-from common.errors import ConfigError, DependencyError, InternalError
+from common.errors import ConfigError, DependencyError
 
 log = logging.getLogger(__name__)
 
-DEPENDENCY = "elasticsearch"
 FIELD = "embedding"
 MAX_CANDIDATES = 10_000
 BULK_DOCS = 500
@@ -89,49 +95,6 @@ def build_knn_query(
 def score_to_distance(score: float) -> float:
     """ES scores ``dot_product`` as ``(1 + dot) / 2``; on unit vectors dot is the cosine."""
     return cosine_to_distance(2.0 * score - 1.0)
-
-
-@contextlib.contextmanager
-def translated(action: str) -> Iterator[None]:
-    """Map the client's exceptions into the project's tree."""
-    try:
-        yield
-    except elasticsearch.ApiError as exc:
-        status = exc.meta.status
-        message = f"{action}: HTTP {status} {exc.message}"
-        if status == 429 or status >= 500:
-            raise DependencyError(DEPENDENCY, message) from exc
-        raise InternalError(f"{DEPENDENCY} {message}") from exc
-    except elasticsearch.TransportError as exc:  # connection refused, timeout, TLS
-        raise DependencyError(DEPENDENCY, f"{action}: {exc}") from exc
-
-
-def _missing_index(exc: elasticsearch.ApiError) -> bool:
-    return exc.meta.status == 404 and "index_not_found" in str(exc.message)
-
-
-def whole(response: Any, action: str) -> Any:
-    """``response``, unless some shards failed: a partial answer is an outage, not a result."""
-    shards = response.get("_shards") or {}
-    failed = int(shards.get("failed", 0))
-    if failed:
-        reasons = [(f.get("reason") or {}).get("type", f.get("reason")) for f in shards.get("failures") or []]
-        raise DependencyError(DEPENDENCY, f"{action}: {failed} of {shards.get('total')} shards failed: {reasons[:3]}")
-    return response
-
-
-def _alias_vanished(items: list[dict[str, Any]]) -> bool:
-    """A write of the bulk response failed because its target index or alias does not exist."""
-    for item in items:
-        ((action, result),) = item.items()
-        error = result.get("error") or {}
-        if (
-            action != "delete"
-            and int(result.get("status", 0)) == 404
-            and error.get("type") == "index_not_found_exception"
-        ):
-            return True
-    return False
 
 
 class ElasticsearchIndex:
@@ -238,44 +201,36 @@ class ElasticsearchIndex:
                 response = self._client.bulk(operations=chunk, require_alias=True)
             if not response.get("errors"):
                 return
-            if attempt == 1 and _alias_vanished(response["items"]):
+            if attempt == 1 and alias_vanished(response["items"]):
                 log.warning("Elasticsearch alias %s is gone; creating its index again", self.alias)
                 self._ready = False
                 self.ensure_index()
                 continue
-            self._raise_for_items(response["items"])
-
-    @staticmethod
-    def _raise_for_items(items: list[dict[str, Any]]) -> None:
-        failed = []
-        for item in items:
-            ((action, result),) = item.items()
-            status = int(result.get("status", 500))
-            if status >= 300 and not (action == "delete" and status == 404):
-                failed.append((action, result.get("_id"), status, result.get("error")))
-        if not failed:
-            return
-        summary = f"bulk: {len(failed)} of {len(items)} items failed, first {failed[0]}"
-        if any(status == 429 or status >= 500 for _, _, status, _ in failed):
-            raise DependencyError(DEPENDENCY, summary)
-        raise InternalError(f"{DEPENDENCY} {summary}")
+            raise_for_items(response["items"])
 
     # --- reads ---------------------------------------------------------------------------------
     def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:
         if k <= 0:
             return []
+        hits, best = self._knn(vector, k, exclude)
+        if len(best) < min(k, len(hits)):  # an alias over two indices (a re-index) finds each logo twice
+            hits, best = self._knn(vector, k * math.ceil(len(hits) / max(1, len(best))), exclude)
+        found = [Neighbour(logo_id, distance) for logo_id, distance in best.items()]
+        return sorted(found, key=lambda n: (n.distance, n.logo_id))[:k]
+
+    def _knn(self, vector: np.ndarray, k: int, exclude: int | None) -> tuple[list[Any], dict[int, float]]:
+        """The hits of one kNN search, and the best distance of each logo among them."""
         minimum, factor = self._candidates
         body = build_knn_query(
             vector, min(k, MAX_CANDIDATES), exclude, num_candidates_min=minimum, num_candidates_factor=factor
         )
         hits = self._read("search", lambda: self._hits(body, "search"), [])
-        best: dict[int, float] = {}  # an alias over two indices (a re-index) finds a logo twice
+        best: dict[int, float] = {}
         for hit in hits:
             logo_id, distance = int(hit["_id"]), score_to_distance(float(hit["_score"]))
             if logo_id != exclude:
                 best[logo_id] = min(distance, best.get(logo_id, distance))
-        found = [Neighbour(logo_id, distance) for logo_id, distance in best.items()]
-        return sorted(found, key=lambda n: (n.distance, n.logo_id))[:k]
+        return hits, best
 
     def ids(self) -> set[int]:
         """Every logo id, paged with ``search_after`` on the ``logo_id`` doc values."""
@@ -352,6 +307,6 @@ class ElasticsearchIndex:
             try:
                 return call()
             except elasticsearch.NotFoundError as exc:
-                if _missing_index(exc):
+                if missing_index(exc):
                     return when_missing
                 raise

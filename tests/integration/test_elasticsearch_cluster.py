@@ -60,16 +60,18 @@ def test_an_overloaded_node_is_a_dependency_error(make_index: MakeIndex, es_clie
 
 
 def test_unavailable_shards_are_a_dependency_error(make_index: MakeIndex, es_client: Elasticsearch) -> None:  # noqa: F811
+    """The index's only shard has nowhere to go (an allocation filter no node matches): the node
+    answers 503; once the filter goes, the same adapter writes and finds its document."""
     index = make_index(dim=8)
-    index.upsert([1], unit_rows(33, 1, 8))
-    index.flush()
-    es_client.indices.put_settings(index=index.index, settings={"index.routing.allocation.require._name": "nowhere"})
-    es_client.indices.close(index=index.index)
-    es_client.indices.open(index=index.index, wait_for_active_shards="0")  # its shard has nowhere to go
+    settings = {"number_of_shards": 1, "number_of_replicas": 0, "index.routing.allocation.require._name": "nowhere"}
+    es_client.indices.create(index=index.index, mappings=build_mapping(8, "hnsw"), settings=settings,
+                             aliases={index.alias: {"is_write_index": True}}, wait_for_active_shards="0")  # fmt: skip
     with pytest.raises(DependencyError, match="503"):
         index.search(unit_rows(33, 1, 8)[0], 1)
     es_client.indices.put_settings(index=index.index, settings={"index.routing.allocation.require._name": None})
     es_client.cluster.health(index=index.index, wait_for_status="green", timeout="30s")
+    index.upsert([1], unit_rows(33, 1, 8))
+    index.flush()
     assert index.search(unit_rows(33, 1, 8)[0], 1)[0].logo_id == 1
 
 

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from common.adapters.elasticsearch_index import (
-    ElasticsearchIndex,
     build_knn_query,
     build_mapping,
     index_name,
     num_candidates,
     score_to_distance,
-    translated,
 )
+from common.adapters.elasticsearch_responses import raise_for_items, translated, whole
 from common.errors import DependencyError, LogoAnnError, TransientError
 
 
@@ -121,12 +120,24 @@ def test_connection_failures_are_transient(exc: Exception) -> None:
 
 
 def test_bulk_item_failures_raise_and_a_missing_delete_does_not() -> None:
+    """Canned bulk answers: a per-item 429 happens on a real node only under write-pool pressure,
+    never on demand (the contract suite's real node produces the per-item 400)."""
     ok = [{"delete": {"_id": "1", "status": 404, "result": "not_found"}}, {"index": {"_id": "2", "status": 201}}]
-    ElasticsearchIndex._raise_for_items(ok)
+    raise_for_items(ok)
     bad = ok + [{"index": {"_id": "3", "status": 400, "error": {"type": "document_parsing_exception"}}}]
     with pytest.raises(LogoAnnError) as caught:
-        ElasticsearchIndex._raise_for_items(bad)
+        raise_for_items(bad)
     assert not isinstance(caught.value, TransientError) and "1 of 3" in str(caught.value)
     busy = ok + [{"index": {"_id": "4", "status": 429, "error": {"type": "es_rejected_execution_exception"}}}]
     with pytest.raises(DependencyError):
-        ElasticsearchIndex._raise_for_items(busy)
+        raise_for_items(busy)
+
+
+def test_an_answer_some_shards_failed_is_an_outage() -> None:
+    partial = {"_shards": {"total": 2, "successful": 1, "failed": 1,
+                           "failures": [{"shard": 1, "reason": {"type": "no_shard_available_action_exception"}}]},
+               "count": 7}  # fmt: skip
+    with pytest.raises(DependencyError, match="count: 1 of 2 shards failed.*no_shard_available"):
+        whole(partial, "count")
+    complete = {"_shards": {"total": 2, "successful": 2, "failed": 0}, "count": 7}
+    assert whole(complete, "count") is complete
