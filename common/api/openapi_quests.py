@@ -14,7 +14,7 @@ USER: list[dict[str, list[str]]] = [{"basic": []}, {"offSession": []}, {"bearer"
 ERRORS = {
     400: "bad parameter or body",
     401: "no credentials, or a wrong service token",
-    403: "Open Food Facts did not recognise the credentials",
+    403: "Open Food Facts did not recognise the credentials (admin routes: no token set and not from this machine)",
     404: "not found (logo, cluster, operation or prediction)",
     409: "the label named is not the logo's prediction nor one of its alternatives",
     503: "a dependency (Product Opener's sign-in check, the database, the index) is unavailable",
@@ -41,6 +41,7 @@ SCHEMAS: dict[str, Any] = {
             "next_cursor": nullable(CURSOR["schema"]),
         }
     ),
+    "Rebuilt": obj({"clusters": COUNTED}),
     "ClusterAnnotateRequest": obj(
         {"type": TYPE, "value": nullable({"type": "string", "maxLength": 1000}), "exclude": IDS, "logo_ids": IDS},
         required=["type"],
@@ -195,6 +196,19 @@ def _quest_paths() -> dict[str, Any]:
                 requestBody=body,
                 security=USER,
             )
+        },
+        "/api/v1/admin/clusters/rebuild": {
+            "post": {
+                "summary": "Build every cluster again from the stored neighbour lists",
+                "responses": {
+                    "200": {
+                        "description": "how many clusters",
+                        "content": {JSON: {"schema": obj({"clusters": COUNTED})}},
+                    },
+                    **{str(c): _answer(ERRORS[c], "Error") for c in (401, 403, 503)},
+                },
+                "security": [{"bearer": []}, {}],  # with no token set: requests from this machine
+            }
         },
         "/api/v1/annotate/next": {
             "get": _op(

@@ -8,6 +8,8 @@
   (a verified user) → ``{"operation_id", "cluster_id", "annotated", "logo_ids"}``: every other
   member gets the label in one operation; with ``logo_ids`` (the members the person saw), only
   those of them still in the cluster, so a member that joined since is not labelled unseen;
+- ``POST /api/v1/admin/clusters/rebuild`` (the API token) → ``{"clusters": n}``: every cluster again
+  from the stored lists (the first read builds them; after an import or a new cut-off, this);
 - ``GET /api/v1/annotate/next?count=N&cursor=C`` → ``{"logos": [{"logo_id", "reason", "gain",
   "cluster_id", "confidence", "logo_ids", "type", "value"}], "count", "next_cursor"}``
   (``common.pipeline.next_logos``).
@@ -22,7 +24,7 @@ from flask import Blueprint, jsonify, request
 
 from common.api import keyset
 from common.api.auth import current_user, require_user
-from common.api.context import container, error
+from common.api.context import container, error, require_token
 from common.api.params import bool_param, id_value, int_param, json_object
 from common.errors import NotFoundError
 from common.labels.values import InvalidAnnotationError
@@ -115,6 +117,13 @@ def annotate_cluster(cluster_id: int) -> Any:
     )
     response.headers["Operation-Id"] = str(applied.operation_id)
     return response
+
+
+@blueprint.post("/api/v1/admin/clusters/rebuild")
+@require_token
+def rebuild() -> Any:
+    """Build every cluster again from the stored neighbour lists (after an import, or a new cut-off)."""
+    return jsonify({"clusters": container().quests().rebuild()})
 
 
 @blueprint.get("/api/v1/annotate/next")

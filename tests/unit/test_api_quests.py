@@ -166,3 +166,11 @@ def test_suspects_next_and_values(client: Any, container: Container) -> None:
     paged = client.get("/api/v1/values?type=brand&count=1").get_json()
     second = client.get(f"/api/v1/values?type=brand&count=1&cursor={paged['next_cursor']}").get_json()
     assert [v["value"] for v in paged["values"] + second["values"]] == ["blue", "red"] and second["next_cursor"] is None
+
+
+def test_rebuild_needs_the_token_and_keeps_ids(client: Any) -> None:
+    before = clusters(client)
+    assert client.post("/api/v1/admin/clusters/rebuild", headers=BOB).status_code == 401  # a user is not the operator
+    rebuilt = client.post("/api/v1/admin/clusters/rebuild", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert rebuilt.status_code == 200 and rebuilt.get_json() == {"clusters": 2}
+    assert [(c["id"], c["logo_ids"]) for c in clusters(client)] == [(c["id"], c["logo_ids"]) for c in before]
