@@ -20,6 +20,7 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,15 @@ import numpy as np
 
 from bench.annotation_people import Person, one_at_a_time, quests, value_clusters
 from bench.annotation_world import World, build
+from bench.propagation import neighbours
 from bench.propagation_data import kind_of, rendered, synthetic
 from common.labels.calibration import accepted
+from common.labels.clusters import adjacency, components
 
 log = logging.getLogger("bench.annotation")
 RESULTS = Path(__file__).resolve().parent / "results"
 GOAL = 0.9
+CUTS = (0.03, 0.04, 0.05, 0.06, 0.08)
 WAYS: dict[str, Callable[[Person, Callable[[], bool]], None]] = {
     "one at a time (deep search today)": one_at_a_time,
     "value clusters": value_clusters,
@@ -187,15 +191,43 @@ def request_times(n: int, references: int, workdir: Path, repeat: int) -> list[d
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
-    sets = {
+def cluster_profile(name: str, vectors: np.ndarray, kinds: list[int]) -> list[dict[str, Any]]:
+    """Per cut-off: the share of logos in a cluster (nothing annotated) and the share of cluster
+    members in their cluster's majority label, over exact 10-nearest-neighbour lists."""
+    lists = dict(enumerate(neighbours(vectors)))
+    rows = []
+    for cut in CUTS:
+        found = components(adjacency(lists, set(lists), cut))
+        members = sum(len(c) for c in found)
+        pure = sum(Counter(kinds[i] for i in c).most_common(1)[0][1] for c in found)
+        rows.append(
+            {
+                "benchmark": "annotation_clusters",
+                "dataset": name,
+                "n": len(kinds),
+                "cluster_max_distance": cut,
+                "clusters": len(found),
+                "coverage": round(members / len(kinds), 4),
+                "purity": round(pure / members, 4) if members else None,
+                "largest": len(found[0]) if found else 0,
+            }
+        )
+    return rows
+
+
+def data_sets(workdir: Path, quick: bool) -> dict[str, Callable[[], tuple[np.ndarray, list[int]]]]:
+    return {
         "rendered logos, stand-in embedder": lambda: rendered(16, 12 if quick else 25, workdir),
         "synthetic vectors (512-d, sibling kinds)": lambda: synthetic(40, 800 if quick else 4000),
         "synthetic vectors, large": lambda: synthetic(100 if quick else 400, 5000 if quick else 20_000, seed=2),
     }
+
+
+def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    for name, make in sets.items():
+    for name, make in data_sets(workdir, quick).items():
         records += compare(name, make, workdir, seed=1)
+        records += cluster_profile(name, *make())
     records += request_times(20_000 if quick else 100_000, 100, workdir, 5 if quick else 30)
     return records
 
@@ -204,19 +236,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only-times", action="store_true", help="only the request times at 100k")
+    parser.add_argument(
+        "--only-clusters", action="store_true", help="only the clusters per cut-off (added to the record)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    workdir = RESULTS / "tmp-annotation"
+    workdir = RESULTS / ("tmp-annotation-clusters" if args.only_clusters else "tmp-annotation")
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        if args.only_times:
+        if args.only_clusters:
+            kept = (
+                json.loads((RESULTS / "annotation.json").read_text()) if (RESULTS / "annotation.json").exists() else []
+            )
+            records = [r for r in kept if r.get("benchmark") != "annotation_clusters"]
+            for name, make in data_sets(workdir, args.quick).items():
+                records += [r | {"mode": "quick" if args.quick else "full"} for r in cluster_profile(name, *make())]
+        elif args.only_times:
             records = request_times(20_000 if args.quick else 100_000, 100, workdir, 5 if args.quick else 30)
         else:
             records = run(workdir, args.quick)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for record in records:
-        record["mode"] = "quick" if args.quick else "full"
+        record.setdefault("mode", "quick" if args.quick else "full")
         print(json.dumps(record))
     (RESULTS / "annotation.json").write_text(json.dumps(records, indent=1) + "\n")
 
