@@ -204,8 +204,9 @@ class PackedGraph:
         queries = np.ascontiguousarray(codes, np.int8).reshape(-1, self.dim)
         slots = np.empty((len(queries), k), np.uint32)
         sims = np.empty((len(queries), k), np.float32)
-        graph = self._struct(a)
-        rc = self._lib.ph_search(ctypes.byref(graph), a.count, queries, len(queries), k, max(ef, k), slots, sims)
+        if a.searched is None:  # once per published state: its arrays and counts never change
+            a.searched = self._struct(a)
+        rc = self._lib.ph_search(ctypes.byref(a.searched), a.count, queries, len(queries), k, max(ef, k), slots, sims)
         checked(rc, "searching")
         out = slots.astype(np.int64)
         out[slots == np.iinfo(np.uint32).max] = -1

@@ -173,6 +173,9 @@ class _Arrays:
     entry: int = -1
     entry_slot: int = 0
     max_level: int = -1
+    # the engine's view of these arrays and counts, built by the first search (never copied by
+    # ``dataclasses.replace``: a published state is not changed, a new one gets its own)
+    searched: _Graph | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def capacity(self) -> int:
