@@ -1,8 +1,9 @@
 """The ``prediction`` key of Robotoff's LogoDetails (``routes_robotoff`` builds the rest).
 
 ``prediction`` is null for a logo without one (annotated, or no annotated neighbour within the
-vote's cut-off), else ``{"type", "value", "confidence", "precision", "votes", "accepted",
-"updated_at"}``: ``precision`` is the calibrated estimate, a lower bound (null before any
+vote's cut-off), else ``{"type", "value", "confidence", "precision", "votes", "alternatives",
+"accepted", "updated_at"}``: ``alternatives`` are the vote's top labels with their shares, the
+prediction first; ``precision`` is the calibrated estimate, a lower bound (null before any
 calibration), and ``accepted`` whether the confidence reaches its type's calibrated threshold,
 which is whether ``precision`` reaches the target (``common.labels.calibration``).
 """
@@ -26,6 +27,7 @@ def prediction_json(prediction: Prediction | None, report: Mapping[str, Any] | N
         "confidence": prediction.confidence,
         "precision": prediction.precision,
         "votes": prediction.votes,
+        "alternatives": prediction.votes.get("alternatives", []),
         "accepted": accepted(report, prediction.type, prediction.confidence),
         "updated_at": prediction.updated_at,
     }

@@ -30,6 +30,12 @@ SCHEMAS: dict[str, Any] = {
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
             "precision": nullable({"type": "number", "minimum": 0, "maximum": 1}),
             "votes": {"type": "object"},
+            "alternatives": {
+                "type": "array",
+                "items": obj(
+                    {"type": {"type": "string"}, "value": nullable({"type": "string"}), "share": {"type": "number"}}
+                ),
+            },
             "accepted": {"type": "boolean"},
             "updated_at": {"type": "string"},
         },

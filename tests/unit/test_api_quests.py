@@ -128,7 +128,7 @@ def test_reject_stores_a_negative_the_vote_and_the_value_cluster_respect(client:
     annotate(client, [{"logo_id": 1, "type": "brand", "value": "Red"}])
     prediction = details(client, 3)[0]["prediction"]
     assert (prediction["type"], prediction["value"]) == ("brand", "red")
-    assert prediction["votes"]["alternatives"][0]["value"] == "red"
+    assert prediction["alternatives"][0] == {"type": "brand", "value": "red", "share": prediction["confidence"]}
     rejected = client.post("/api/v1/images/logos/3/prediction/reject", headers=BOB)
     assert rejected.status_code == 200 and rejected.get_json()["prediction"] is None
     assert details(client, 3)[0]["prediction"] is None
