@@ -19,6 +19,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from common.ports.vector_index import VectorIndex
 
 MAX_REFERENCES = 1000
 MAX_K = 4096
+SEARCH_THREADS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,14 +130,18 @@ class ValueClusters:
         missing = [r for r in refs if r not in found]
         if missing:
             index = self.index()
-            for ref, vector in self.store.get_embeddings(missing).items():
-                near = index.search(vector, k, exclude=ref)
-                pair = (
-                    np.fromiter((n.logo_id for n in near), np.int64, len(near)),
-                    np.fromiter((n.distance for n in near), np.float64, len(near)),
-                )
-                self.cache.put((ref, k), generation, *pair)
-                found[ref] = pair
+
+            def search(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray]:
+                near = index.search(item[1], k, exclude=item[0])
+                ids = np.fromiter((n.logo_id for n in near), np.int64, len(near))
+                return item[0], ids, np.fromiter((n.distance for n in near), np.float64, len(near))
+
+            vectors = list(self.store.get_embeddings(missing).items())
+            # an index search leaves the interpreter while it walks the graph: a few at once
+            with ThreadPoolExecutor(SEARCH_THREADS) as pool:
+                for ref, ids, distances in pool.map(search, vectors):
+                    self.cache.put((ref, k), generation, ids, distances)
+                    found[ref] = (ids, distances)
         horizon = min((float(d[-1]) for i, d in found.values() if len(i) >= k), default=math.inf)
         if not found:
             return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64), math.inf
