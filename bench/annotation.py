@@ -235,24 +235,24 @@ def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only-times", action="store_true", help="only the request times at 100k")
+    parser.add_argument("--only-times", action="store_true", help="only the request times at 100k, into the record")
     parser.add_argument(
         "--only-clusters", action="store_true", help="only the clusters per cut-off (added to the record)"
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    workdir = RESULTS / ("tmp-annotation-clusters" if args.only_clusters else "tmp-annotation")
+    partial = args.only_clusters or args.only_times
+    workdir = RESULTS / ("tmp-annotation-part" if partial else "tmp-annotation")
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         if args.only_clusters:
-            kept = (
-                json.loads((RESULTS / "annotation.json").read_text()) if (RESULTS / "annotation.json").exists() else []
+            records = merged(
+                "annotation_clusters",
+                [r for n, make in data_sets(workdir, args.quick).items() for r in cluster_profile(n, *make())],
             )
-            records = [r for r in kept if r.get("benchmark") != "annotation_clusters"]
-            for name, make in data_sets(workdir, args.quick).items():
-                records += [r | {"mode": "quick" if args.quick else "full"} for r in cluster_profile(name, *make())]
         elif args.only_times:
-            records = request_times(20_000 if args.quick else 100_000, 100, workdir, 5 if args.quick else 30)
+            times = request_times(20_000 if args.quick else 100_000, 100, workdir, 5 if args.quick else 30)
+            records = merged("annotation_requests", times)
         else:
             records = run(workdir, args.quick)
     finally:
@@ -263,5 +263,8 @@ def main() -> None:
     (RESULTS / "annotation.json").write_text(json.dumps(records, indent=1) + "\n")
 
 
-if __name__ == "__main__":
-    main()
+def merged(benchmark: str, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored record with its ``benchmark`` rows replaced by ``fresh`` (a partial run)."""
+    path = RESULTS / "annotation.json"
+    kept = json.loads(path.read_text()) if path.exists() else []
+    return [r for r in kept if r.get("benchmark") != benchmark] + fresh
