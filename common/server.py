@@ -11,7 +11,8 @@ from pathlib import Path
 
 import waitress
 
-from common.api import create_app
+from common.api import create_app, local_identity
+from common.auth import Identity
 from common.bootstrap import Container
 from common.cli_support import CommandError, home_text, port_in_use_line
 from common.ingest import IMAGE_SUFFIXES, ingest_file
@@ -75,13 +76,15 @@ def serve(container: Container, host: str, port: int, watch_inbox: bool = True) 
         if exc.errno == errno.EADDRINUSE:
             raise CommandError(port_in_use_line(host, port)) from exc
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port") from exc
+    # the person at this machine annotates with no sign-in, only when every bound socket is loopback
+    local = local_identity.enable(app.extensions, container.settings, local_identity.server_hosts(server))
     container.fresh_index()  # load and catch the index up before the first request
     watcher = None
     if watch_inbox:
         watcher = InboxWatcher(container, container.settings.home / "inbox")
         watcher.start()
     bound = server.effective_port
-    print(start_line(container.settings, host, bound, watcher.inbox if watcher else None), flush=True)
+    print(start_line(container.settings, host, bound, watcher.inbox if watcher else None, local), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     try:
         server.run()
@@ -93,7 +96,7 @@ def serve(container: Container, host: str, port: int, watch_inbox: bool = True) 
         container.fresh_index().flush()
 
 
-def start_line(settings: Settings, host: str, port: object, inbox: Path | None) -> str:
+def start_line(settings: Settings, host: str, port: object, inbox: Path | None, local: Identity | None = None) -> str:
     """Where the server answers, where its data is, and who may write."""
     data = (f"data in {home_text(settings)}" if settings.store == "sqlite"
             else f"metadata in PostgreSQL, files in {home_text(settings)}")  # fmt: skip
@@ -101,5 +104,7 @@ def start_line(settings: Settings, host: str, port: object, inbox: Path | None) 
         writes = "writes need Authorization: Bearer $LOGO_ANN_API_TOKEN"
     else:
         writes = "writes only from this machine (set LOGO_ANN_API_TOKEN to allow others)"
+    if local is not None:
+        writes += f"; the page annotates as {local.name}"
     drop = f"; drop photos into {inbox.absolute()}" if inbox else ""
     return f"Logo-ANN serving on http://{host}:{port}/ ; {data}; {writes}{drop}"

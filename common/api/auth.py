@@ -17,7 +17,9 @@ Usage, for every route that records who changed something::
    is never passed on to the next rules.
 2. ``Authorization: Basic ...``: an Open Food Facts user name and password, checked by
    Product Opener's ``/cgi/auth.pl``.
-3. the ``session`` cookie of openfoodfacts.org, checked by ``/cgi/auth.pl`` likewise.
+3. the ``session`` cookie of openfoodfacts.org, checked by ``/cgi/auth.pl`` likewise;
+4. no credentials at all, from the machine itself, when ``logo-ann serve`` listens on loopback
+   only with no token (``common.api.local_identity``): recorded as ``local:<OS user>``.
 
 Otherwise the view does not run and the answer is JSON ``{"error": reason, "status": n}``:
 401 when no credentials came (or a wrong token), 403 when Product Opener refused them, 503
@@ -36,6 +38,7 @@ from typing import Any, TypeVar
 
 from flask import Response, current_app, g, jsonify, request
 
+from common.api.local_identity import local_identity
 from common.auth import Identity, ProductOpenerAuth, basic_credentials, session_credentials
 from common.errors import TransientError
 
@@ -81,6 +84,9 @@ def identify() -> Identity:
     if credentials is None:
         credentials = session_credentials(request.cookies.get("session"))
     if credentials is None:
+        local = local_identity(current_app.extensions, _settings(), request.environ, request.headers)
+        if local is not None:  # the person at the machine (common.api.local_identity)
+            return local
         raise AuthRefused(
             401, "sign in to Open Food Facts (session cookie) or send Basic credentials or a service token"
         )
