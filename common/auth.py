@@ -14,7 +14,10 @@ The user name is the value after ``user_id`` in the ``&``-separated cookie
 user) or the Basic user. Verdicts are cached for ``LOGO_ANN_AUTH_CACHE_TTL_S`` seconds (a
 refusal for ``LOGO_ANN_AUTH_NEGATIVE_TTL_S``), keyed by a hash of the credentials, so a page
 that annotates fifty logos asks Product Opener once. An unreachable or failing ``auth.pl``
-(timeout, 5xx) is a ``DependencyError`` and is never cached.
+(timeout, 5xx) is a ``DependencyError``; it is not a verdict, but it is remembered for those
+credentials for ``LOGO_ANN_AUTH_FAILURE_TTL_S`` (``RetryLaterError``, 503 with ``Retry-After``),
+and at most ``LOGO_ANN_AUTH_CONCURRENCY`` checks wait on ``auth.pl`` at once (``common.outbound``):
+a slow Product Opener holds that many of the server's threads, never all of them.
 
 Flask routes use ``common.api.auth`` (``require_user``, ``current_user``) on top of this.
 """
@@ -30,10 +33,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Callable
 
+from cachetools import TLRUCache
+
 from common.errors import DependencyError
+from common.outbound import Outbound
 
 SESSION_COOKIE = "session"
 DEPENDENCY = "product opener auth"
@@ -92,32 +97,27 @@ def basic_credentials(header: str) -> Credentials | None:
 
 
 class VerdictCache:
-    """Verdicts by credential hash, each with its own expiry; at most ``size`` entries."""
+    """Verdicts by credential hash, each kept for its own time to live; at most ``size`` entries
+    (``cachetools.TLRUCache``: the expired go first, then the least recently used)."""
 
     def __init__(self, size: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
-        self._entries: OrderedDict[str, tuple[float, bool]] = OrderedDict()
-        self._size = size
-        self._clock = clock
+        self._entries: TLRUCache[str, tuple[bool, float]] = TLRUCache(size, _expiry, timer=clock)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> bool | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= self._clock():
-                del self._entries[key]
-                return None
-            return entry[1]
+        return None if entry is None else entry[0]
 
     def put(self, key: str, verdict: bool, ttl_s: float) -> None:
         if ttl_s <= 0:
             return
         with self._lock:
-            self._entries[key] = (self._clock() + ttl_s, verdict)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            self._entries[key] = (verdict, ttl_s)
+
+
+def _expiry(_key: str, entry: tuple[bool, float], now: float) -> float:
+    return now + entry[1]
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -137,12 +137,14 @@ class ProductOpenerAuth:
         negative_ttl_s: float = 10.0,
         timeout_s: float = 5.0,
         cache: VerdictCache | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         self.url = url
         self.ttl_s = ttl_s
         self.negative_ttl_s = negative_ttl_s
         self.timeout_s = timeout_s
         self.cache = cache or VerdictCache()
+        self.outbound = outbound or Outbound(DEPENDENCY, limit=4, failure_ttl_s=5.0)
         self._opener = urllib.request.build_opener(_NoRedirect())
 
     def verify(self, credentials: Credentials) -> Identity | None:
@@ -150,7 +152,7 @@ class ProductOpenerAuth:
         key = credentials.cache_key()
         verdict = self.cache.get(key)
         if verdict is None:
-            verdict = self._ask(credentials)
+            verdict = self.outbound.call(key, lambda: self._ask(credentials))
             self.cache.put(key, verdict, self.ttl_s if verdict else self.negative_ttl_s)
         return Identity(credentials.user, credentials.kind) if verdict else None
 
@@ -168,6 +170,7 @@ class ProductOpenerAuth:
             with self._opener.open(request, timeout=self.timeout_s) as response:
                 return int(response.status) == 200
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's connection; an error kept (remembered, chained) must not
             if exc.code in (401, 403):
                 return False
             raise DependencyError(DEPENDENCY, f"auth.pl answered {exc.code}") from exc

@@ -26,6 +26,7 @@ from common.domain import StoredObject
 from common.errors import ConfigError
 from common.lazy_index import LazyIndex
 from common.messages import QueueMessage, RevoteMessage
+from common.outbound import Outbound
 from common.pipeline.detect import DetectDeps, DetectResult, detect_object
 from common.pipeline.embed_index import EmbedDeps, embed_and_index
 from common.pipeline.intake import Intake
@@ -37,7 +38,7 @@ from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
 from common.ports.vector_index import DerivedIndex, VectorIndex
-from common.remote_images import FetchPolicy
+from common.remote_images import DEPENDENCY, FetchPolicy, public_or_within
 from common.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -132,9 +133,18 @@ class Container:
 
     def _build_crops(self) -> CropService:
         s = self.settings
-        policy = FetchPolicy(s.crop_host_set, max_bytes=s.max_image_bytes, timeout_s=s.crop_fetch_timeout_s)
+        policy = FetchPolicy(
+            s.crop_host_set,
+            max_bytes=s.max_image_bytes,
+            timeout_s=s.crop_fetch_timeout_s,
+            ports=s.crop_port_set,
+            address_allowed=public_or_within(s.crop_network_list),
+        )
         cache = DecodedImageCache(s.crop_cache_bytes)
-        return CropService(self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes)
+        remote = Outbound(DEPENDENCY, s.crop_fetch_concurrency, s.crop_miss_ttl_s, s.crop_failure_ttl_s)
+        return CropService(
+            self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes, remote
+        )
 
     def embedding_dim(self) -> int:
         """The index dimension: the index's once built, else stored embeddings', else the embedder's."""
@@ -248,7 +258,12 @@ class Container:
 
         s = self.settings
         explicit = {"labels": s.taxonomy_labels, "brands": s.taxonomy_brands, "categories": s.taxonomy_categories}
-        return Taxonomies(default_sources(explicit, s.home), refresh_s=s.taxonomy_refresh_s)
+        return Taxonomies(
+            default_sources(explicit, s.home),
+            refresh_s=s.taxonomy_refresh_s,
+            timeout_s=s.taxonomy_timeout_s,
+            failure_ttl_s=s.taxonomy_failure_ttl_s,
+        )
 
     @property
     def vote_params(self) -> VoteParams:

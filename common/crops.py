@@ -5,7 +5,12 @@
 1. a URL on an allow-listed host (``LOGO_ANN_CROP_HOSTS``, http or https) whose path is
    ``/images/products{source_image}`` of a stored image is served from the bucket;
 2. any other URL is fetched under ``common.remote_images`` (https, allow-listed hosts only, no
-   private address, size and time limits), unless ``LOGO_ANN_CROP_FETCH`` is off (then 404);
+   private address, size and time limits), unless ``LOGO_ANN_CROP_FETCH`` is off (then 404).
+   A refused URL is refused before anything else. Fetches run under ``common.outbound``: at most
+   ``LOGO_ANN_CROP_FETCH_CONCURRENCY`` at once (one more is answered 503 with ``Retry-After`` at
+   once), a URL that missed (404, refused, not an image) answers the same for
+   ``LOGO_ANN_CROP_MISS_TTL_S`` and one that failed (timeout, 5xx) 503 for
+   ``LOGO_ANN_CROP_FAILURE_TTL_S``, without being fetched again;
 3. the decoded image is kept in a small LRU (``LOGO_ANN_CROP_CACHE_BYTES`` of pixels), because
    a page asks for many crops of the same photos: a repeat crop costs a crop and a JPEG encode.
 
@@ -16,6 +21,7 @@ image size to the nearest pixel), at least one pixel wide and high.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import threading
 import urllib.parse
@@ -28,10 +34,11 @@ from common.domain import Box
 from common.errors import NotFoundError
 from common.images import decode_image, encode_jpeg
 from common.off_images import source_image_from_url_path
+from common.outbound import Outbound
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import ImageRecord
 from common.ports.off_image_store import OffImageStore
-from common.remote_images import FetchPolicy, fetch_image
+from common.remote_images import DEPENDENCY, FetchPolicy, check_url, fetch_image
 
 
 class DecodedImageCache:
@@ -110,7 +117,9 @@ class CropService:
         fetch_remote: bool,
         max_pixels: int,
         max_bytes: int,
+        remote: Outbound | None = None,
     ) -> None:
+        self.remote = remote or Outbound(DEPENDENCY, limit=4)
         self.store = store
         self.images = images
         self.cache = cache
@@ -137,7 +146,14 @@ class CropService:
             )
         if not self.fetch_remote:
             raise NotFoundError("no stored image has this URL (fetching other images is off)")
-        return Source(f"url:{image_url}", lambda: self._decode(fetch_image(image_url, self.policy)), False)
+        check_url(image_url, self.policy)
+        return Source(f"url:{image_url}", lambda: self._fetched(image_url), False)
+
+    def _fetched(self, url: str) -> Image.Image:
+        """The photo at ``url``: fetched in one of the bounded slots, decoded outside it; a miss or
+        a failure is remembered (with the decoding's own refusal) under the URL."""
+        fetch = functools.partial(fetch_image, url, self.policy)
+        return self.remote.remembering(url, lambda: self._decode(self.remote.bounded(fetch)))
 
     def _stored_image(self, image_url: str) -> ImageRecord | None:
         try:

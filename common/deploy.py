@@ -153,6 +153,7 @@ _BASE_DISTRIBUTIONS = (
     "pg8000",
     "elasticsearch",
     "tritonclient",
+    "cachetools",  # common.outbound: the bounds on calls made inside a request
 )
 FUNCTION_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "detect": (*_BASE_DISTRIBUTIONS, "google-cloud-pubsub"),

@@ -11,6 +11,9 @@
     │   │                      image and re-raised: the platform retries with back-off, then
     │   │                      dead-letters; the API answers 503.
     │   └── DependencyError    wraps boto3 / pg8000 / tritonclient / elasticsearch failures
+    │       └── RetryLaterError  refused at once, without calling the dependency: its concurrency
+    │                          bound is full, or the same call failed moments ago
+    │                          (``common.outbound``); the API answers 503 with ``Retry-After``
     └── FaultError             this deployment is wrong, not the input nor a dependency's health:
         │                      re-raised like a transient error, so the event is retried and then
         │                      kept in the dead-letter queue until an operator fixes the cause;
@@ -75,3 +78,14 @@ class DependencyError(TransientError):
     def __init__(self, dependency: str, message: str) -> None:
         super().__init__(f"{dependency}: {message}")
         self.dependency = dependency
+
+
+class RetryLaterError(DependencyError):
+    """Not attempted: the dependency's concurrency bound is full or this call failed moments ago.
+
+    ``retry_after_s`` is when trying again makes sense (the API's ``Retry-After``).
+    """
+
+    def __init__(self, dependency: str, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(dependency, message)
+        self.retry_after_s = max(1, retry_after_s)

@@ -5,7 +5,8 @@
 - is ``https`` on an allow-listed host (``LOGO_ANN_CROP_HOSTS``) and an allowed port, with no
   user info in the URL;
 - resolves only to public addresses (never private, loopback, link-local, shared, reserved or
-  multicast, IPv4-mapped IPv6 included), and connects to the address it checked, so a DNS answer
+  multicast, IPv4-mapped IPv6 included; unless a network is allowed by
+  ``LOGO_ANN_CROP_FETCH_NETWORKS``), and connects to the address it checked, so a DNS answer
   that changes between the check and the connection (rebinding) cannot reach inside;
 - stays on allow-listed hosts when redirected (at most ``max_redirects`` hops, each checked again).
 
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from common.errors import DependencyError, NotFoundError, PermanentError
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEPENDENCY = "image host"
 
 
@@ -48,6 +50,18 @@ def is_public(address: IpAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_global and not address.is_multicast
+
+
+def public_or_within(networks: tuple[IpNetwork, ...]) -> Callable[[IpAddress], bool]:
+    """``is_public``, or inside one of ``networks`` (``LOGO_ANN_CROP_FETCH_NETWORKS``: a mirror in
+    one's own network, a test's listener on 127.0.0.1)."""
+    if not networks:
+        return is_public
+
+    def allowed(address: IpAddress) -> bool:
+        return is_public(address) or any(address in network for network in networks)
+
+    return allowed
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ with a readable message instead of deep inside a use case.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,6 +79,23 @@ class Settings:
     crop_fetch: bool = True
     crop_fetch_timeout_s: float = 10.0
     crop_cache_bytes: int = 256_000_000
+    crop_fetch_ports: str = "443"  # comma-separated ports an image URL may name
+    # private networks (CIDR, comma-separated) an image host may resolve to besides public addresses,
+    # for a mirror inside one's own network (and the tests); empty: public addresses only
+    crop_fetch_networks: str = ""
+    # Outbound calls inside a request (common.outbound). Each dependency gets a bound of its own: a
+    # request beyond it is answered 503 + Retry-After at once rather than waiting, so a slow or
+    # flooded dependency holds at most that many of the server's threads and the others stay with
+    # every other route. Misses and failures are remembered briefly, so the same dead URL or bad
+    # credentials are not retried by every request.
+    server_threads: int = 8  # `logo-ann serve`'s request threads (waitress); see docs/security.md
+    crop_fetch_concurrency: int = 4  # half the threads: one slow image host never starves the rest
+    crop_miss_ttl_s: float = 60.0  # 404/410, refused or undecodable: an image rarely appears within a minute
+    crop_failure_ttl_s: float = 10.0  # timeout, refused connection, 5xx: a host that failed is not retried at once
+    auth_concurrency: int = 4  # sign-in checks at once; verdicts are cached, so only new callers need one
+    auth_failure_ttl_s: float = 5.0  # auth.pl failed for these credentials: 503 without asking again
+    taxonomy_timeout_s: float = 30.0  # one taxonomy download (labels.full.json is ~4 MB); a load at a time each
+    taxonomy_failure_ttl_s: float = 30.0  # a first load that failed is not tried again by every request
     # ANN index (embedded)
     index_dtype: str = "i8"  # usearch only; the packed index always holds int8 codes
     index_connectivity: int = 16  # links per node above level 0 (bench/ANALYSIS.md: recall, memory)
@@ -130,6 +148,15 @@ class Settings:
         return frozenset(h.strip().lower() for h in self.crop_hosts.split(",") if h.strip())
 
     @property
+    def crop_port_set(self) -> frozenset[int]:
+        return frozenset(int(p) for p in self.crop_fetch_ports.split(",") if p.strip())
+
+    @property
+    def crop_network_list(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        networks = (n.strip() for n in self.crop_fetch_networks.split(","))
+        return tuple(ipaddress.ip_network(n, strict=False) for n in networks if n)
+
+    @property
     def sqlite_path(self) -> Path:
         return self.home / "logo-ann.sqlite3"
 
@@ -167,11 +194,27 @@ class Settings:
             ("auth_timeout_s", self.auth_timeout_s > 0, "above 0"),
             ("crop_fetch_timeout_s", self.crop_fetch_timeout_s > 0, "above 0"),
             ("crop_cache_bytes", self.crop_cache_bytes >= 0, "at least 0"),
+            ("server_threads", self.server_threads >= 1, "at least 1"),
+            ("crop_fetch_concurrency", self.crop_fetch_concurrency >= 1, "at least 1"),
+            ("auth_concurrency", self.auth_concurrency >= 1, "at least 1"),
+            ("crop_miss_ttl_s", self.crop_miss_ttl_s >= 0, "at least 0"),
+            ("crop_failure_ttl_s", self.crop_failure_ttl_s >= 0, "at least 0"),
+            ("auth_failure_ttl_s", self.auth_failure_ttl_s >= 0, "at least 0"),
+            ("taxonomy_timeout_s", self.taxonomy_timeout_s > 0, "above 0"),
+            ("taxonomy_failure_ttl_s", self.taxonomy_failure_ttl_s >= 0, "at least 0"),
             ("token_user", bool(self.token_user.strip()), "a non-empty name"),
         ]
         for name, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"{env_name(name)}={getattr(self, name)!r}: expected {expected}")
+        for name, parse, expected in (
+            ("crop_fetch_ports", lambda: self.crop_port_set, "comma-separated port numbers"),
+            ("crop_fetch_networks", lambda: self.crop_network_list, "comma-separated networks (CIDR)"),
+        ):
+            try:
+                parse()
+            except ValueError:
+                raise ConfigError(f"{env_name(name)}={getattr(self, name)!r}: expected {expected}") from None
         required = {
             "s3_endpoint_url": self.image_store == "s3" and not self.s3_endpoint_url,
             "es_url": self.index == "elasticsearch" and not self.es_url,

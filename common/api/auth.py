@@ -23,7 +23,9 @@ Usage, for every route that records who changed something::
 
 Otherwise the view does not run and the answer is JSON ``{"error": reason, "status": n}``:
 401 when no credentials came (or a wrong token), 403 when Product Opener refused them, 503
-when ``auth.pl`` cannot be reached. See ``common.auth`` for the verification and its cache.
+when ``auth.pl`` cannot be reached (with ``Retry-After`` when the check was not even tried: too
+many in flight, or it failed moments ago for the same credentials). See ``common.auth`` for the
+verification and its cache.
 ``current_user()`` (the name) and ``current_identity()`` (name and kind) read what the guard
 verified for this request; called outside a guarded view they raise ``RuntimeError``.
 """
@@ -39,8 +41,9 @@ from typing import Any, TypeVar
 from flask import Response, current_app, g, jsonify, request
 
 from common.api.local_identity import local_identity
-from common.auth import Identity, ProductOpenerAuth, basic_credentials, session_credentials
-from common.errors import TransientError
+from common.auth import DEPENDENCY, Identity, ProductOpenerAuth, basic_credentials, session_credentials
+from common.errors import RetryLaterError, TransientError
+from common.outbound import Outbound
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +70,11 @@ def product_opener() -> ProductOpenerAuth:
     if verifier is None:
         s = _settings()
         verifier = ProductOpenerAuth(
-            s.off_auth_url, ttl_s=s.auth_cache_ttl_s, negative_ttl_s=s.auth_negative_ttl_s, timeout_s=s.auth_timeout_s
+            s.off_auth_url,
+            ttl_s=s.auth_cache_ttl_s,
+            negative_ttl_s=s.auth_negative_ttl_s,
+            timeout_s=s.auth_timeout_s,
+            outbound=Outbound(DEPENDENCY, s.auth_concurrency, failure_ttl_s=s.auth_failure_ttl_s),
         )
         current_app.extensions["logo_ann_auth"] = verifier
     return verifier
@@ -122,7 +129,10 @@ def require_user(view: View) -> View:
             return refusal(exc)
         except TransientError as exc:
             logger.warning("cannot verify the caller: %s", exc)
-            return refusal(AuthRefused(503, "Open Food Facts' sign-in check is unavailable; retry later"))
+            body, status = refusal(AuthRefused(503, "Open Food Facts' sign-in check is unavailable; retry later"))
+            if isinstance(exc, RetryLaterError):  # busy, or failed moments ago for these credentials
+                body.headers["Retry-After"] = str(exc.retry_after_s)
+            return body, status
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]

@@ -1,6 +1,7 @@
 """How each outcome of the exception tree (``common.errors``) becomes an HTTP answer:
 ``BadQuery`` 400, ``NotFoundError`` 404, other ``PermanentError`` 422, ``TransientError`` 503
-(retry later), ``FaultError`` (``ConfigError``, ``InternalError``) 500, logged with its trace.
+(retry later; ``RetryLaterError`` with its ``Retry-After``), ``FaultError`` (``ConfigError``,
+``InternalError``) 500, logged with its trace.
 
 Every error body is JSON: ``{"error": message, "status": code}``.
 """
@@ -14,7 +15,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from common.api.context import error
-from common.errors import FaultError, LogoAnnError, NotFoundError, PermanentError, TransientError
+from common.errors import FaultError, LogoAnnError, NotFoundError, PermanentError, RetryLaterError, TransientError
 from common.pipeline.search import BadQuery
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,13 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(PermanentError)
     def permanent(exc: PermanentError) -> Any:
         return error(422, str(exc))
+
+    @app.errorhandler(RetryLaterError)
+    def retry_later(exc: RetryLaterError) -> Any:
+        logger.info("dependency call refused at once: %s", exc)  # one line a shed request: info, not warning
+        body, status = error(503, f"{exc.dependency} is busy or failed moments ago; retry later")
+        body.headers["Retry-After"] = str(exc.retry_after_s)
+        return body, status
 
     @app.errorhandler(TransientError)
     def transient(exc: TransientError) -> Any:

@@ -11,6 +11,11 @@ on first use, kept in memory, and loaded again once ``refresh_s`` has passed (a 
 its modification time changed). A failed refresh keeps the taxonomy already loaded; a first load
 that fails raises ``DependencyError`` (the request is refused, nothing is written). With no source
 for a taxonomy, ``taxonomy_value`` is the value tag itself.
+
+A load is made inside a request, so it runs under ``common.outbound``: one load of a taxonomy at a
+time (within ``timeout_s``); meanwhile other requests use the taxonomy already loaded, or, before
+the first load has finished, are answered at once with ``RetryLaterError`` (503, ``Retry-After``)
+instead of queueing behind it. A first load that failed is not tried again for ``failure_ttl_s``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,8 +32,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from common.errors import DependencyError
+from common.errors import DependencyError, RetryLaterError
 from common.labels.values import TAXONOMY_OF_TYPE, is_language_prefixed, value_tag
+from common.outbound import Outbound
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +107,12 @@ def read_source(source: str, timeout: float = 60.0) -> bytes:
 
 
 class _Slot:
-    def __init__(self, source: str) -> None:
+    def __init__(self, name: str, source: str, failure_ttl_s: float, clock: Callable[[], float]) -> None:
         self.source = source
         self.taxonomy: Taxonomy | None = None
         self.loaded_at = 0.0
         self.mtime: float | None = None
+        self.loads = Outbound(f"taxonomy {name}", limit=1, failure_ttl_s=failure_ttl_s, size=1, timer=clock)
 
 
 class Taxonomies:
@@ -117,11 +123,13 @@ class Taxonomies:
         sources: Mapping[str, str],
         refresh_s: float = 86_400.0,
         clock: Callable[[], float] = time.monotonic,
+        timeout_s: float = 60.0,
+        failure_ttl_s: float = 30.0,
     ) -> None:
-        self._slots = {name: _Slot(source) for name, source in sources.items() if source}
+        self._slots = {name: _Slot(name, source, failure_ttl_s, clock) for name, source in sources.items() if source}
         self.refresh_s = refresh_s
+        self.timeout_s = timeout_s
         self._clock = clock
-        self._lock = threading.Lock()
 
     def configured(self, name: str) -> bool:
         return name in self._slots
@@ -137,19 +145,28 @@ class Taxonomies:
 
     def get(self, name: str) -> Taxonomy:
         slot = self._slots[name]
-        with self._lock:
-            now = self._clock()
-            if slot.taxonomy is None or now - slot.loaded_at >= self.refresh_s:
-                self._load(slot, now)
-            assert slot.taxonomy is not None
-            return slot.taxonomy
+        if slot.taxonomy is None or self._stale(slot):
+            try:
+                slot.loads.call(name, lambda: self._load(slot))
+            except RetryLaterError:
+                if slot.taxonomy is None:
+                    raise
+                # another request is loading it again: this one keeps to the loaded one
+        assert slot.taxonomy is not None
+        return slot.taxonomy
 
-    def _load(self, slot: _Slot, now: float) -> None:
+    def _stale(self, slot: _Slot) -> bool:
+        return self._clock() - slot.loaded_at >= self.refresh_s
+
+    def _load(self, slot: _Slot) -> None:
+        if slot.taxonomy is not None and not self._stale(slot):
+            return  # loaded by the request that held the slot just before
+        now = self._clock()
         is_path = not slot.source.startswith(("http://", "https://"))
         try:
             mtime = os.stat(slot.source).st_mtime if is_path else None
             if slot.taxonomy is None or not is_path or mtime != slot.mtime:
-                slot.taxonomy = parse_taxonomy(read_source(slot.source), slot.source)
+                slot.taxonomy = parse_taxonomy(read_source(slot.source, self.timeout_s), slot.source)
                 slot.mtime = mtime
                 logger.info("taxonomy loaded from %s (%d ids)", slot.source, len(slot.taxonomy.ids))
         except (OSError, DependencyError) as exc:

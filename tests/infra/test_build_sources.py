@@ -22,7 +22,7 @@ name = "x"
 dependencies = [
   "numpy>=1.26,<3", "pillow>=10", "onnxruntime>=1.20", "flask>=3", "functions-framework>=3.8",
   "cloudevents>=1.10", "tritonclient[http]>=2.40,<3", "elasticsearch>=8.12,<9", "pg8000>=1.30",
-  "boto3>=1.34", "google-cloud-pubsub>=2.20", "usearch>=2.12",
+  "boto3>=1.34", "google-cloud-pubsub>=2.20", "usearch>=2.12", "cachetools>=5.3",
 ]
 """
 

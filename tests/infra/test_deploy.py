@@ -61,7 +61,7 @@ def test_requirements_are_pinned_from_pyproject(tmp_path: Path) -> None:
     pyproject.write_text(
         '[project]\nname = "x"\ndependencies = ["Flask >=3,<4", "boto3>=1.34", "numpy", "pillow", '
         '"pg8000", "elasticsearch>=8,<9", "tritonclient[http]>=2.40", "functions_framework>=3.8", '
-        '"cloudevents", "onnxruntime>=1.20,<1.23", "orjson>=3.9"]\n'
+        '"cloudevents", "onnxruntime>=1.20,<1.23", "orjson>=3.9", "cachetools>=5.3"]\n'
     )
     assert "functions_framework>=3.8" in deploy.requirements_for("embed_index", pyproject)
     for publisher in ("detect", "search"):

@@ -98,6 +98,17 @@ def test_auth_pl_down_is_503_and_changes_nothing(client: Any, auth_pl: ProductOp
     assert client.application.config["changes"] == []
 
 
+def test_a_retry_within_the_failure_memory_is_503_with_retry_after(
+    client: Any, auth_pl: ProductOpenerAuthDouble
+) -> None:
+    auth_pl.fail_with = 500
+    assert client.post("/change", headers=basic("alice", "s3cret")).status_code == 503
+    auth_pl.fail_with = None
+    again = client.post("/change", headers=basic("alice", "s3cret"))
+    assert again.status_code == 503 and 1 <= int(again.headers["Retry-After"]) <= 5  # LOGO_ANN_AUTH_FAILURE_TTL_S
+    assert len(auth_pl.requests) == 1 and client.application.config["changes"] == []
+
+
 def test_current_user_outside_a_guarded_view_raises() -> None:
     app = Flask("bare")
     with app.test_request_context("/"), pytest.raises(RuntimeError):

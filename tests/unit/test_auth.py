@@ -1,15 +1,17 @@
-"""Open Food Facts identities checked against the auth.pl stand-in; the verdict cache."""
+"""Open Food Facts identities checked against the auth.pl stand-in; the verdict cache; the bound on checks."""
 
 from __future__ import annotations
 
 import base64
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from common.auth import (
+    DEPENDENCY,
     Credentials,
     ProductOpenerAuth,
     VerdictCache,
@@ -17,8 +19,10 @@ from common.auth import (
     session_credentials,
     session_user,
 )
-from common.errors import DependencyError
+from common.errors import DependencyError, RetryLaterError
+from common.outbound import Outbound
 from tests.doubles.product_opener import ProductOpenerAuthDouble
+from tests.doubles.silent_host import SilentHost
 
 
 @pytest.fixture
@@ -91,13 +95,40 @@ def test_a_changed_password_is_not_served_from_the_cache(auth_pl: ProductOpenerA
     assert verifier.verify(Credentials("basic", "alice", "s3cret-but-longer")) is None
 
 
-def test_an_outage_is_a_dependency_error_and_is_not_cached(auth_pl: ProductOpenerAuthDouble) -> None:
-    verifier = ProductOpenerAuth(auth_pl.url)
+def test_an_outage_is_not_a_verdict_and_is_remembered_briefly(auth_pl: ProductOpenerAuthDouble) -> None:
+    now = [0.0]
+    outbound = Outbound(DEPENDENCY, limit=4, failure_ttl_s=5, timer=lambda: now[0])
+    verifier = ProductOpenerAuth(auth_pl.url, outbound=outbound)
     auth_pl.fail_with = 503
-    with pytest.raises(DependencyError):
+    with pytest.raises(DependencyError) as first:
         verifier.verify(Credentials("basic", "alice", "s3cret"))
+    assert not isinstance(first.value, RetryLaterError)
     auth_pl.fail_with = None
-    assert verifier.verify(Credentials("basic", "alice", "s3cret")) is not None
+    with pytest.raises(RetryLaterError) as again:  # the same credentials within 5 s: not asked again
+        verifier.verify(Credentials("basic", "alice", "s3cret"))
+    assert again.value.retry_after_s == 5 and len(auth_pl.requests) == 1
+    assert verifier.verify(Credentials("basic", "alice", "wrong")) is None  # other credentials are asked
+    now[0] = 5.5
+    assert verifier.verify(Credentials("basic", "alice", "s3cret")) is not None  # not cached as a refusal
+
+
+def test_a_hung_auth_pl_holds_at_most_the_bound() -> None:
+    silent = SilentHost().start()
+    url = f"http://127.0.0.1:{silent.port}/cgi/auth.pl"
+    verifier = ProductOpenerAuth(url, timeout_s=20, outbound=Outbound(DEPENDENCY, limit=2, failure_ttl_s=5))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            hung = [pool.submit(verifier.verify, Credentials("basic", f"user{i}", "pw")) for i in range(2)]
+            assert silent.wait_for(2)
+            with pytest.raises(RetryLaterError):  # the old code waited its 20 s on a third connection
+                verifier.verify(Credentials("basic", "third", "pw"))
+            assert silent.accepted == 2
+            silent.release()
+            for future in hung:
+                with pytest.raises(DependencyError):
+                    future.result(timeout=30)
+    finally:
+        silent.stop()
 
 
 def test_an_unreachable_auth_pl_is_a_dependency_error(auth_pl: ProductOpenerAuthDouble) -> None:

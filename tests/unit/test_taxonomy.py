@@ -1,17 +1,22 @@
-"""Taxonomies: canonical ids from small ``*.full.json`` files, loading once, refreshing, fetching."""
+"""Taxonomies: canonical ids from small ``*.full.json`` files, loading once, refreshing, fetching;
+one load at a time, never waited for."""
 
 from __future__ import annotations
 
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from common.errors import DependencyError
+from common.errors import DependencyError, RetryLaterError
 from common.labels.taxonomy import Taxonomies, default_sources, fetch_taxonomies
+from tests.doubles.silent_host import SilentHost
 
 LABELS = {
     "en:organic": {"name": {"en": "Organic", "fr": "Bio"}, "synonyms": {"en": ["Organic", "organically grown"]}},
@@ -107,3 +112,87 @@ def test_fetch_refuses_a_missing_file(tmp_path: Path, taxonomy_server: str) -> N
     with pytest.raises(DependencyError):
         fetch_taxonomies(tmp_path / "t", base_url=taxonomy_server + "/nowhere")
     assert not (tmp_path / "t" / "labels.full.json").exists()
+
+
+class GatedHandler(http.server.BaseHTTPRequestHandler):
+    """Serves ``LABELS``; while the server's gate is closed, holds each request until it opens."""
+
+    server: Any
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.arrivals += 1
+        self.server.gate.wait(30)
+        body = json.dumps(LABELS).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def gated() -> Iterator[Any]:
+    server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GatedHandler)
+    server.daemon_threads = True
+    server.arrivals, server.gate = 0, threading.Event()
+    server.gate.set()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/labels.full.json"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+def wait_until(condition: Any, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_refresh_in_progress_leaves_other_requests_on_the_loaded_taxonomy(gated: Any) -> None:
+    now = [0.0]
+    taxonomies = Taxonomies({"labels": gated.url}, refresh_s=60, clock=lambda: now[0])
+    assert taxonomies.taxonomy_value("label", "fr:bio") == "en:organic"
+    gated.gate.clear()
+    now[0] = 61.0
+    with ThreadPoolExecutor(1) as pool:
+        refreshing = pool.submit(taxonomies.taxonomy_value, "label", "fr:bio")
+        assert wait_until(lambda: gated.arrivals == 2)
+        assert taxonomies.taxonomy_value("label", "ab-europe") == "en:eu-organic"  # from the loaded one
+        assert not refreshing.done()  # the old code answered only once the refresh was over
+        gated.gate.set()
+        assert refreshing.result(timeout=30) == "en:organic"
+    assert gated.arrivals == 2
+
+
+def test_a_first_load_in_progress_is_503_at_once_and_its_failure_is_remembered() -> None:
+    now = [0.0]
+    silent = SilentHost().start()
+    source = f"http://127.0.0.1:{silent.port}/labels.full.json"
+    taxonomies = Taxonomies({"labels": source}, clock=lambda: now[0], timeout_s=20, failure_ttl_s=30)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            loading = pool.submit(taxonomies.taxonomy_value, "label", "fr:bio")
+            assert silent.wait_for(1)
+            with pytest.raises(RetryLaterError):  # not queued behind the load
+                taxonomies.taxonomy_value("label", "fr:bio")
+            assert not loading.done() and silent.accepted == 1
+            silent.release()
+            with pytest.raises(DependencyError):
+                loading.result(timeout=30)
+        with pytest.raises(RetryLaterError) as remembered:
+            taxonomies.taxonomy_value("label", "fr:bio")
+        assert remembered.value.retry_after_s == 30 and silent.accepted == 1
+        now[0] = 31.0
+        silent.stop()  # now refused: the load is tried again, and fails again
+        with pytest.raises(DependencyError) as tried:
+            taxonomies.taxonomy_value("label", "fr:bio")
+        assert not isinstance(tried.value, RetryLaterError)
+    finally:
+        silent.stop()
