@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.api import openapi_web
 from common.api.openapi_schemas import ID, nullable, obj, query, ref
 from common.labels.values import ALIASES, TYPES
 
@@ -25,6 +26,7 @@ COUNTED = {"type": "integer", "minimum": 0}
 LABEL = obj({"type": {"type": "string"}, "value": nullable({"type": "string"})})
 
 SCHEMAS: dict[str, Any] = {
+    **openapi_web.SCHEMAS,
     "Cluster": obj(
         {
             "id": ID,
@@ -284,4 +286,4 @@ def _correction_paths() -> dict[str, Any]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    return {**_quest_paths(), **_correction_paths()}
+    return {**_quest_paths(), **_correction_paths(), **openapi_web.openapi_paths()}

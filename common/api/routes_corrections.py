@@ -1,5 +1,7 @@
 """Corrections and undo, predictions people act on, value clusters and progress per value.
 
+- ``GET /api/v1/annotations/operations?count&cursor`` → the operations, newest first (a sample of
+  each one's logos);
 - ``GET /api/v1/annotations/operations/{id}`` → the operation and the logos it touched;
 - ``POST /api/v1/annotations/operations/{id}/revert`` (a verified user) → ``{"operation_id",
   "reverted", "restored", "skipped"}``: each logo back to its state before the operation, unless
@@ -31,7 +33,7 @@ from common.labels.values import InvalidAnnotationError, normalise_type, value_t
 from common.pipeline.search import BadQuery
 from common.pipeline.suspects import suspect_page
 from common.pipeline.value_cluster import NeighbourCache, ValueClusters
-from common.ports.annotation_store import ACCEPT, LogoQuery, Negative
+from common.ports.annotation_store import ACCEPT, LogoQuery, Negative, Operation
 
 blueprint = Blueprint("corrections", __name__)
 MAX_PAGE = 500
@@ -57,23 +59,37 @@ def with_operation(body: dict[str, Any], operation_id: int) -> Response:
     return response
 
 
+@blueprint.get("/api/v1/annotations/operations")
+def operations() -> Any:
+    """Operations newest first, each with a sample of the logos it touched (``logo_ids``)."""
+    count = int_param(request.args, "count", 50, 1, MAX_PAGE)
+    after = keyset.decode(request.args.get("cursor"), "operations", (int,))
+    found = container().notes.list_operations(None if after is None else int(after[0]), count + 1)
+    shown = found[:count]
+    rows = [operation_json(op) for op in shown]
+    next_cursor = keyset.encode("operations", (shown[-1].id,)) if len(found) > count else None
+    return jsonify({"operations": rows, "count": len(rows), "next_cursor": next_cursor})
+
+
+def operation_json(found: Operation) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "username": found.username,
+        "action": found.action,
+        "created_at": found.created_at,
+        "params": found.params,
+        "changed": found.changed,
+        "logo_ids": found.logo_ids,
+    }
+
+
 @blueprint.get("/api/v1/annotations/operations/<int:operation_id>")
 def operation(operation_id: int) -> Any:
     """An operation: who, when, what, and the logos it touched."""
     found = container().notes.get_operation(id_value(operation_id, "operation_id"))
     if found is None:
         raise NotFoundError(f"operation {operation_id} does not exist")
-    return jsonify(
-        {
-            "id": found.id,
-            "username": found.username,
-            "action": found.action,
-            "created_at": found.created_at,
-            "params": found.params,
-            "changed": found.changed,
-            "logo_ids": found.logo_ids,
-        }
-    )
+    return jsonify(operation_json(found))
 
 
 @blueprint.post("/api/v1/annotations/operations/<int:operation_id>/revert")

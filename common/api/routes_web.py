@@ -6,11 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from common.api.context import container
-from common.api.params import MAX_COUNT, MAX_IDS
-from common.errors import NotFoundError
+from common.api.context import container, error
+from common.api.local_identity import local_identity
+from common.api.params import MAX_COUNT, MAX_IDS, int_param
+from common.errors import LogoAnnError, NotFoundError
+from common.labels.values import TAXONOMY_OF_TYPE, InvalidAnnotationError, normalise_type, value_tag
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +22,16 @@ ASSETS = {
     "app.js": "text/javascript",
     "annotate.js": "text/javascript",
     "style.css": "text/css",
+    "views.js": "text/javascript",
+    "ui.js": "text/javascript",
 }
 
 blueprint = Blueprint("web", __name__)
+
+
+@blueprint.errorhandler(InvalidAnnotationError)
+def invalid_annotation(exc: InvalidAnnotationError) -> Any:
+    return error(400, str(exc))
 
 
 def model_info(path: str, runtime: str) -> dict[str, Any]:
@@ -61,7 +70,15 @@ def service_info() -> dict[str, Any]:
         "standin_models": standins,
         "models": models,
         "limits": {"max_count": MAX_COUNT, "max_ids": MAX_IDS, "max_body_bytes": s.max_body_bytes},
+        "annotator": annotator(),
     }
+
+
+def annotator() -> dict[str, Any]:
+    """Who this request's writes would be recorded as without credentials (``local_identity``)."""
+    s = container().settings
+    local = local_identity(current_app.extensions, s, request.environ, request.headers)
+    return {"local_user": local.name if local else None, "token_set": bool(s.api_token)}
 
 
 def asset(name: str, max_age: int) -> Response:
@@ -88,3 +105,36 @@ def web_asset(name: str) -> Response:
 def info() -> Any:
     """Embedding dimension, models (and whether they are stand-ins) and request limits."""
     return jsonify(service_info())
+
+
+def taxonomy_ids(kind: str, tag: str, count: int) -> tuple[list[str], str | None]:
+    """Taxonomy ids of the type's taxonomy containing ``tag``; the second item says why none could be read."""
+    name = TAXONOMY_OF_TYPE.get(kind)
+    taxonomies = container().taxonomies
+    if name is None or not tag or not taxonomies.configured(name):
+        return [], None
+    try:
+        ids = taxonomies.get(name).ids
+    except LogoAnnError as exc:  # offline, or the file is bad: the values already used still complete
+        return [], f"the {name} taxonomy is unavailable: {exc}"
+    starts = sorted(i for i in ids if i.split(":", 1)[-1].startswith(tag))
+    first = set(starts)
+    within = sorted(i for i in ids if tag in i and i not in first) if len(starts) < count else []
+    return (starts + within)[:count], None
+
+
+@blueprint.get("/api/v1/values/complete")
+def complete() -> Any:
+    """Completions for the page's value field: values already used (most used first), then taxonomy ids."""
+    kind = normalise_type(request.args["type"]) if request.args.get("type") else None
+    text = request.args.get("q", "")[:200]
+    count = int_param(request.args, "count", 20, 1, 100)
+    tag = value_tag(text)
+    used = container().notes.used_values(kind, tag, count)
+    rows = [{"type": k, "value": shown, "canonical": c, "logos": n, "source": "used"} for k, c, shown, n in used]
+    ids, problem = taxonomy_ids(kind, tag, count) if kind else ([], None)
+    known = {r["canonical"] for r in rows}
+    rows += [
+        {"type": kind, "value": i, "canonical": i, "logos": 0, "source": "taxonomy"} for i in ids if i not in known
+    ]
+    return jsonify({"values": rows[:count], "count": min(len(rows), count), "taxonomy_error": problem})

@@ -187,6 +187,15 @@ class AnnotationStore(Protocol):
 
     def get_operation(self, operation_id: int) -> Operation | None: ...
 
+    def list_operations(self, before: int | None, count: int, sample: int = 12) -> list[Operation]:
+        """Operations newest first (ids below ``before``), each with up to ``sample`` of its logos."""
+        ...
+
+    def used_values(self, kind: str | None, contains: str, count: int) -> list[tuple[str, str, str, int]]:
+        """Annotated values whose tag or canonical value contains ``contains``, most used first:
+        ``(type, canonical value, a spelling people used, logos)``."""
+        ...
+
     def add_negatives(self, negatives: Sequence[Negative], username: str, action: str = REJECT) -> Applied:
         """Record "logo is not value" marks in one operation; ``changed``: the logos newly marked."""
         ...

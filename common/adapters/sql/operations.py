@@ -89,6 +89,45 @@ class SqlOperations(SqlPredictions):
 
         return self.db.run(work, write=False)
 
+    def list_operations(self, before: int | None, count: int, sample: int = 12) -> list[Operation]:
+        """Operations newest first (ids below ``before``), each with up to ``sample`` of its logos."""
+        where, params = ("WHERE id < ?", [int(before)]) if before is not None else ("", [])
+        sql = f"SELECT id, username, action, created_at, params, changed FROM annotation_operation {where}"
+        touched = (
+            "SELECT logo_id FROM annotation_history WHERE operation_id = ? UNION"
+            " SELECT logo_id FROM logo_negative WHERE operation_id = ? ORDER BY 1 LIMIT ?"
+        )
+
+        def work(tx: Tx) -> list[Operation]:
+            out = []
+            for row in tx.rows(f"{sql} ORDER BY id DESC LIMIT ?", *params, int(count)):
+                ids = [int(r[0]) for r in tx.rows(touched, row[0], row[0], int(sample))]
+                params_ = load_json(row[4]) or {}
+                out.append(
+                    Operation(int(row[0]), str(row[1]), str(row[2]), self.db.from_ts(row[3]), params_, int(row[5]), ids)
+                )
+            return out
+
+        return self.db.run(work, write=False)
+
+    def used_values(self, kind: str | None, contains: str, count: int) -> list[tuple[str, str, str, int]]:
+        """Values already annotated whose tag or taxonomy id contains ``contains`` (a tag), most used
+        first: ``(type, canonical value, a spelling people used, logos)``."""
+        where, params = ["annotation_value_tag IS NOT NULL"], []
+        if kind is not None:
+            where.append("annotation_type = ?")
+            params.append(kind)
+        if contains:
+            where.append(f"(annotation_value_tag LIKE ? OR {CANONICAL} LIKE ?)")
+            pattern = "%" + contains.replace("%", "").replace("_", "") + "%"
+            params += [pattern, pattern]
+        sql = (
+            f"SELECT annotation_type, {CANONICAL}, MIN(annotation_value), count(*) FROM logo"
+            f" WHERE {' AND '.join(where)} GROUP BY annotation_type, {CANONICAL} ORDER BY 4 DESC, 2 LIMIT ?"
+        )
+        rows = self.db.run(lambda tx: tx.rows(sql, *params, int(count)), write=False)
+        return [(str(k), str(c), str(v or c), int(n)) for k, c, v, n in rows]
+
     def revert(self, operation_id: int, username: str) -> Reverted:
         def work(tx: Tx) -> Reverted:
             if tx.one("SELECT id FROM annotation_operation WHERE id = ?", int(operation_id)) is None:
