@@ -87,7 +87,8 @@ test-engine-sanitized: $(ENGINE_SANITIZED) venv-test
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" LOGO_ANN_PACKED_HNSW_LIB="$(abspath $(ENGINE_SANITIZED))" \
 	ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(BIN)/pytest -q --capture=sys \
-		tests/unit/test_packed_index.py tests/unit/test_packed_hnsw_contract.py tests/unit/test_packed_hnsw_fuzz.py
+		tests/unit/test_packed_index.py tests/unit/test_packed_hnsw_contract.py tests/unit/test_packed_hnsw_fuzz.py \
+		tests/unit/test_packed_hnsw_parallel.py
 
 $(ENGINE_SANITIZED): common/adapters/_packed_hnsw.c $(VENV)/.installed
 	test -e "$$(gcc -print-file-name=libasan.so)" -a -e "$$(gcc -print-file-name=libubsan.so)" || \

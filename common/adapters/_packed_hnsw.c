@@ -23,7 +23,13 @@
  *   upper counts are clamped to m, upper ids at or past `n_upper` or below the level are skipped),
  *   so a row being rewritten (below) is never read past its arrays.
  *
- * Concurrency. Inserts run one at a time under the caller's lock. Searches may run meanwhile, each
+ * Parallel inserts (`ph_insert_parallel`): a batch is shared among threads, each taking the next
+ * slot; every row of the batch is emptied first, and a thread reads or rewrites a node's rows only
+ * under that node's lock (a striped mutex), rows written whole (`write_row0`), a node's own lists
+ * all written before any other links to it. A node that rises above the top level holds the entry
+ * lock for its whole insert. The graph differs from a sequential build only in the order nodes meet.
+ *
+ * Concurrency. Insert calls run one at a time under the caller's lock. Searches may run meanwhile, each
  * on a snapshot: the arrays and counts (`count`, `n_upper`) published before it started. An insert
  * writes its new slots' codes and rows past those counts, which the search never reads, and it
  * rewrites the rows of older nodes it links back to, in place: a level-0 row link by link (each an
@@ -40,6 +46,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +56,7 @@
 #define PH_X86 1
 #endif
 
-#define PH_ABI_VERSION 1 /* bump with any change to graph_t or to an exported function's arguments */
+#define PH_ABI_VERSION 2 /* bump with any change to graph_t or to an exported function's arguments */
 #define PH_MAX_LINKS 255 /* m and m0 at most: the size of every fixed neighbour buffer below */
 #define PH_MAX_LEVEL 16
 enum { PH_OK = 0, PH_ENOMEM = -1, PH_EPARAM = -2, PH_ECORRUPT = -3 };
@@ -225,10 +233,14 @@ static int neighbours0(const graph_t *g, uint32_t slot, uint32_t *out) {
     return c;
 }
 
+/* Writes a whole row, composed apart and copied in: a link is written as 8 bytes, which reach into
+   the next row, and a parallel insert may be rewriting that row meanwhile. */
 static void write_row0(const graph_t *g, uint32_t slot, const uint32_t *ids, int c) {
-    uint8_t *row = row0(g, slot);
+    uint8_t buf[(PH_MAX_LINKS * 32 + 7) / 8 + 8], *row = row0(g, slot);
     uint32_t none = sentinel_of(g);
-    for (int j = 0; j < g->m0; j++) link_set(g, row, j, j < c ? ids[j] : none);
+    memcpy(buf, row, (size_t)g->row_bytes); /* the last byte's spare bits are kept */
+    for (int j = 0; j < g->m0; j++) link_set(g, buf, j, j < c ? ids[j] : none);
+    memcpy(row, buf, (size_t)g->row_bytes);
 }
 
 static inline uint32_t *up_row(const graph_t *g, uint32_t u, int level) {
@@ -364,18 +376,47 @@ static inline float sim_slot(const graph_t *g, const int16_t *q, uint32_t slot) 
     return cosine_of(kernel(g->codes + (int64_t)slot * g->dim, q, g->dim));
 }
 
-/* Greedy walk down the upper levels to `stop_level` (exclusive); returns the upper node reached. */
-static uint32_t descend(const graph_t *g, const int16_t *q, int stop_level, float *best_s, uint32_t limit) {
-    uint32_t cur = (uint32_t)g->entry;
+/* ---- node locks of a parallel insert ----
+   One mutex per stripe of slots (an upper node is locked by its slot): a parallel insert holds at
+   most one at a time (taken to read or rewrite one node's rows), besides the graph's entry lock,
+   which it takes first, so no two inserts can wait on each other in a cycle. Inserts of one batch,
+   or of graphs built at once in one process, share the stripes: that only costs a rare wait.
+   Mutexes rather than spinning: on a busy machine a lock's holder may be waiting for a core. */
+#define PH_STRIPES (1u << 12)
+static pthread_mutex_t stripes[PH_STRIPES];
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static void stripes_init(void) {
+    for (uint32_t i = 0; i < PH_STRIPES; i++) pthread_mutex_init(&stripes[i], NULL);
+}
+
+static void lock_node(uint32_t slot) { pthread_mutex_lock(&stripes[slot & (PH_STRIPES - 1)]); }
+
+static void unlock_node(uint32_t slot) { pthread_mutex_unlock(&stripes[slot & (PH_STRIPES - 1)]); }
+
+/* An upper row's count and ids copied to `ids` (under its node's lock when `locked`); returns the count. */
+static int copy_up_row(const graph_t *g, uint32_t u, int level, uint32_t *ids, int locked) {
+    if (locked) lock_node(g->up_slot[u]);
+    const uint32_t *row = up_row(g, u, level);
+    int c = up_count(g, row);
+    memcpy(ids, row + 1, sizeof(uint32_t) * c);
+    if (locked) unlock_node(g->up_slot[u]);
+    return c;
+}
+
+/* Greedy walk from upper node `entry` (at level `top`) down to `stop_level` (exclusive); returns the
+   upper node reached. `locked`: read each row under its node's lock (a parallel insert). */
+static uint32_t descend_from(const graph_t *g, const int16_t *q, uint32_t entry, int top, int stop_level,
+                             float *best_s, uint32_t limit, int locked) {
+    uint32_t cur = entry, ids[PH_MAX_LINKS];
     float cur_s = sim_slot(g, q, g->up_slot[cur]);
-    for (int level = g->max_level; level > stop_level; level--) {
+    for (int level = top; level > stop_level; level--) {
         int changed = 1;
         while (changed) {
             changed = 0;
-            const uint32_t *row = up_row(g, cur, level);
-            int c = up_count(g, row);
+            int c = copy_up_row(g, cur, level, ids, locked);
             for (int j = 0; j < c; j++) {
-                uint32_t v = row[1 + j];
+                uint32_t v = ids[j];
                 if (!up_usable(g, v, level, limit)) continue;
                 float s = sim_slot(g, q, g->up_slot[v]);
                 if (s > cur_s) {
@@ -390,11 +431,16 @@ static uint32_t descend(const graph_t *g, const int16_t *q, int stop_level, floa
     return cur;
 }
 
+static uint32_t descend(const graph_t *g, const int16_t *q, int stop_level, float *best_s, uint32_t limit) {
+    return descend_from(g, q, (uint32_t)g->entry, g->max_level, stop_level, best_s, limit, 0);
+}
+
 /* Beam search of one level from one entry. Level 0 works on slots, upper levels on upper nodes.
    `live_only`: only live slots enter the results (searches); inserts link to removed nodes too.
+   `locked`: read each row under its node's lock (a parallel insert).
    Leaves up to `ef` results in tls.res (a min-heap), returns their number. */
 static int search_level(const graph_t *g, const int16_t *q, uint32_t entry, float entry_s, int level, int ef,
-                        int live_only, uint32_t limit) {
+                        int live_only, uint32_t limit, int locked) {
     uint64_t *seen = tls.seen;
     item_t *cand = tls.cand, *res = tls.res;
     uint32_t *nb = tls.ids;
@@ -412,14 +458,14 @@ static int search_level(const graph_t *g, const int16_t *q, uint32_t entry, floa
         cand = tls.cand;
         int m;
         if (level == 0) {
+            if (locked) lock_node(c.id);
             m = neighbours0(g, c.id, nb);
+            if (locked) unlock_node(c.id);
             for (int j = 0; j < m; j++) {
                 if (nb[j] < limit) prefetch(g->codes + (int64_t)nb[j] * g->dim);
             }
         } else {
-            const uint32_t *row = up_row(g, c.id, level);
-            m = up_count(g, row);
-            memcpy(nb, row + 1, sizeof(uint32_t) * m);
+            m = copy_up_row(g, c.id, level, nb, locked);
         }
         for (int j = 0; j < m; j++) {
             uint32_t v = nb[j];
@@ -480,7 +526,7 @@ int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, i
             entry_s = entry < count ? sim_slot(g, tls.q16, entry) : 0.0f;
         }
         if (entry >= count) continue;
-        int nr = search_level(g, tls.q16, entry, entry_s, 0, ef, 1, count);
+        int nr = search_level(g, tls.q16, entry, entry_s, 0, ef, 1, count, 0);
         if (nr < 0) return PH_ENOMEM;
         while (nr > k) pop_min(tls.res, &nr);
         for (int j = nr - 1; j >= 0; j--) {
@@ -527,11 +573,14 @@ static int by_sim_desc(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
-/* Adds `node` (a slot at level 0, an upper node above) to the list of `at`, re-pruning when full. */
-static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t *wide, item_t *tmp) {
+/* Adds `node` (a slot at level 0, an upper node above) to the list of `at`, re-pruning when full;
+   under `at`'s lock when `locked` (a parallel insert). */
+static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t *wide, item_t *tmp, int locked) {
     int cap = level == 0 ? g->m0 : g->m;
     uint32_t ids[PH_MAX_LINKS];
+    uint32_t at_slot = level == 0 ? at : g->up_slot[at];
     int c;
+    if (locked) lock_node(at_slot);
     if (level == 0) {
         c = neighbours0(g, at, ids);
     } else {
@@ -540,11 +589,13 @@ static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t
         memcpy(ids, row + 1, sizeof(uint32_t) * c);
     }
     for (int j = 0; j < c; j++)
-        if (ids[j] == node) return;
+        if (ids[j] == node) {
+            if (locked) unlock_node(at_slot);
+            return;
+        }
     if (c < cap) {
         ids[c++] = node;
     } else {
-        uint32_t at_slot = level == 0 ? at : g->up_slot[at];
         widen(g->codes + (int64_t)at_slot * g->dim, wide, g->dim);
         float own = norm_of(wide, g->dim);
         for (int j = 0; j < c; j++) {
@@ -564,24 +615,104 @@ static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t
         row[0] = (uint32_t)c;
         memcpy(row + 1, ids, sizeof(uint32_t) * c);
     }
+    if (locked) unlock_node(at_slot);
 }
 
 /* What inserts need besides the search scratch: a widened code, the candidates found, those the
-   heuristic pruned, and a list being re-pruned. Allocated once per batch. */
+   heuristic pruned, and a list being re-pruned. Allocated once per batch (per thread). */
 typedef struct {
     int16_t *wide;
     item_t *found, *rest, *tmp;
 } insert_scratch_t;
 
-/* Inserts slot `slot` (its code already in place; its upper node, when `level` >= 1, is `u`, with
-   its rows allocated and its fields set by the caller). */
-static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, const insert_scratch_t *x) {
+static int scratch_alloc(insert_scratch_t *x, const graph_t *g, int ef) {
     int width = g->m0 > g->m ? g->m0 : g->m;
-    if (scratch_ready((int64_t)slot + 1, ef, g->dim, width) != 0) return -1;
+    x->wide = malloc(sizeof(int16_t) * g->dim);
+    x->found = malloc(sizeof(item_t) * (ef + 2));
+    x->rest = malloc(sizeof(item_t) * (ef + 2));
+    x->tmp = malloc(sizeof(item_t) * (width + 2));
+    return (x->wide && x->found && x->rest && x->tmp) ? PH_OK : PH_ENOMEM;
+}
+
+static void scratch_release(insert_scratch_t *x) {
+    free(x->wide);
+    free(x->found);
+    free(x->rest);
+    free(x->tmp);
+}
+
+/* Where an insert starts and what it may reach. Sequential: the graph's entry point, slots below
+   its own and upper nodes below its own. Parallel: the entry point read under the entry lock, and
+   every slot and upper node of the batch (a node not yet inserted has empty rows and no links to
+   it, so it is never reached); rows are read and written under their node's lock. */
+typedef struct {
+    int32_t entry;
+    uint32_t entry_slot;
+    int32_t max_level;
+    uint32_t slots, uppers;
+    int locked;
+} reach_t;
+
+/* Links slot `slot` (its code in place, its rows empty; its upper node, when `level` >= 1, is `u`)
+   into the graph from `r`'s entry point. The node's own rows are all written before any other node
+   links to it (the searches of one level never read another level's rows, so the order changes
+   nothing alone): a parallel insert that reaches it finds its lists whole, never empty ones. */
+static int link_in(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, const insert_scratch_t *x,
+                   const reach_t *r) {
     int16_t *q = tls.q16, *wide = x->wide;
     item_t *found = x->found, *tmp = x->tmp;
     widen(g->codes + (int64_t)slot * g->dim, q, g->dim);
     float qnorm = norm_of(q, g->dim);
+    /* upper levels: greedy down to the node's own top level, then linked beam searches */
+    uint32_t entry_slot = r->entry_slot;
+    float cur_s;
+    int top = level < r->max_level ? level : r->max_level;
+    uint32_t kept_up[PH_MAX_LEVEL + 1][PH_MAX_LINKS];
+    int n_up[PH_MAX_LEVEL + 1] = {0};
+    if (r->entry >= 0) {
+        uint32_t cur_u = descend_from(g, q, (uint32_t)r->entry, r->max_level, top, &cur_s, r->uppers, r->locked);
+        for (int l = top; l >= 1; l--) {
+            int total = search_level(g, q, cur_u, cur_s, l, ef, 0, r->uppers, r->locked), n = total;
+            if (total <= 0) return -1;
+            for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
+            cur_u = found[0].id; /* best first; the next level starts from it */
+            cur_s = found[0].s;
+            for (int j = 0; j < total; j++) found[j].s /= qnorm; /* cosines, for the heuristic */
+            int kept = select_diverse(g, found, total, g->m, l, wide, NULL);
+            if (r->locked) lock_node(slot);
+            uint32_t *row = up_row(g, u, l);
+            for (int j = 0; j < kept; j++) row[1 + j] = kept_up[l][j] = found[j].id;
+            row[0] = (uint32_t)kept;
+            if (r->locked) unlock_node(slot);
+            n_up[l] = kept;
+        }
+        entry_slot = g->up_slot[cur_u];
+    } else {
+        cur_s = sim_slot(g, q, entry_slot);
+    }
+    int total = search_level(g, q, entry_slot, cur_s, 0, ef, 0, r->slots, r->locked), n = total;
+    if (total < 0) return -1;
+    for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
+    for (int j = 0; j < total; j++) found[j].s /= qnorm;
+    /* a new node keeps m links, as above level 0 (the heuristic's, topped up with the nearest it
+       pruned); links back to it fill lists up to m0 */
+    int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide, x->rest);
+    uint32_t ids[PH_MAX_LINKS];
+    for (int j = 0; j < kept; j++) ids[j] = found[j].id;
+    if (r->locked) lock_node(slot);
+    write_row0(g, slot, ids, kept);
+    if (r->locked) unlock_node(slot);
+    for (int l = top; l >= 1; l--)
+        for (int j = 0; j < n_up[l]; j++) link_back(g, kept_up[l][j], u, l, wide, tmp, r->locked);
+    for (int j = 0; j < kept; j++) link_back(g, ids[j], slot, 0, wide, tmp, r->locked);
+    return 0;
+}
+
+/* Inserts slot `slot` (its code already in place; its upper node, when `level` >= 1, is `u`, with
+   its rows allocated and its fields set by the caller), alone: the slots before it are all linked. */
+static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, const insert_scratch_t *x) {
+    int width = g->m0 > g->m ? g->m0 : g->m;
+    if (scratch_ready((int64_t)slot + 1, ef, g->dim, width) != 0) return -1;
     write_row0(g, slot, NULL, 0);
     if (level >= 1)
         for (int l = 1; l <= level; l++) up_row(g, u, l)[0] = 0;
@@ -592,40 +723,8 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, 
         g->count = slot + 1;
         return 0;
     }
-    /* upper levels: greedy down to the node's own top level, then linked beam searches */
-    uint32_t entry_slot = g->entry_slot;
-    float cur_s;
-    int top = level < g->max_level ? level : g->max_level;
-    if (g->entry >= 0) {
-        uint32_t cur_u = descend(g, q, top, &cur_s, u);
-        for (int l = top; l >= 1; l--) {
-            int total = search_level(g, q, cur_u, cur_s, l, ef, 0, u), n = total;
-            if (total <= 0) return -1;
-            for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
-            cur_u = found[0].id; /* best first; the next level starts from it */
-            cur_s = found[0].s;
-            for (int j = 0; j < total; j++) found[j].s /= qnorm; /* cosines, for the heuristic */
-            int kept = select_diverse(g, found, total, g->m, l, wide, NULL);
-            uint32_t *row = up_row(g, u, l);
-            for (int j = 0; j < kept; j++) row[1 + j] = found[j].id;
-            row[0] = (uint32_t)kept;
-            for (int j = 0; j < kept; j++) link_back(g, found[j].id, u, l, wide, tmp);
-        }
-        entry_slot = g->up_slot[cur_u];
-    } else {
-        cur_s = sim_slot(g, q, entry_slot);
-    }
-    int total = search_level(g, q, entry_slot, cur_s, 0, ef, 0, slot), n = total;
-    if (total < 0) return -1;
-    for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
-    for (int j = 0; j < total; j++) found[j].s /= qnorm;
-    /* a new node keeps m links, as above level 0 (the heuristic's, topped up with the nearest it
-       pruned); links back to it fill lists up to m0 */
-    int kept = select_diverse(g, found, total, g->m < g->m0 ? g->m : g->m0, 0, wide, x->rest);
-    uint32_t ids[PH_MAX_LINKS];
-    for (int j = 0; j < kept; j++) ids[j] = found[j].id;
-    write_row0(g, slot, ids, kept);
-    for (int j = 0; j < kept; j++) link_back(g, ids[j], slot, 0, wide, tmp);
+    reach_t r = {g->entry, g->entry_slot, g->max_level, slot, u, 0};
+    if (link_in(g, slot, level, u, ef, x, &r) != 0) return -1;
     if (level > g->max_level) {
         g->max_level = level;
         g->entry = (int32_t)u;
@@ -635,25 +734,123 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, 
     return 0;
 }
 
-/* Inserts slots count..count+n-1 (codes in place); levels[i] is slot's level, upper[i] its upper
-   node when levels[i] >= 1 (rows allocated by the caller). Returns PH_OK, PH_ENOMEM, or PH_EPARAM
-   (nothing inserted) when the graph's parameters, a level, an upper node or the slot count is off. */
-int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
+/* The checks both insert calls make; PH_OK or PH_EPARAM. */
+static int insert_params_ok(const graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
     if (!params_ok(g) || n < 0 || ef < 1 || (uint64_t)g->count + (uint64_t)n > sentinel_of(g)) return PH_EPARAM;
     if (g->max_level >= 0 && g->entry_slot >= g->count) return PH_EPARAM;
     for (int i = 0; i < n; i++)
         if (levels[i] < 0 || levels[i] > PH_MAX_LEVEL || (levels[i] >= 1 && upper[i] >= g->n_upper)) return PH_EPARAM;
-    int width = g->m0 > g->m ? g->m0 : g->m;
-    insert_scratch_t x = {malloc(sizeof(int16_t) * g->dim), malloc(sizeof(item_t) * (ef + 2)),
-                          malloc(sizeof(item_t) * (ef + 2)), malloc(sizeof(item_t) * (width + 2))};
-    int rc = (x.wide && x.found && x.rest && x.tmp) ? PH_OK : PH_ENOMEM;
+    return PH_OK;
+}
+
+/* Inserts slots count..count+n-1 (codes in place); levels[i] is slot's level, upper[i] its upper
+   node when levels[i] >= 1 (rows allocated by the caller). Returns PH_OK, PH_ENOMEM, or PH_EPARAM
+   (nothing inserted) when the graph's parameters, a level, an upper node or the slot count is off. */
+int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
+    if (insert_params_ok(g, n, levels, upper, ef) != PH_OK) return PH_EPARAM;
+    insert_scratch_t x;
+    int rc = scratch_alloc(&x, g, ef);
     for (int i = 0; i < n && rc == 0; i++)
         rc = insert_one(g, g->count, levels[i], levels[i] >= 1 ? upper[i] : 0, ef, &x);
-    free(x.wide);
-    free(x.found);
-    free(x.rest);
-    free(x.tmp);
+    scratch_release(&x);
     return rc;
+}
+
+/* ---- parallel inserts ---- */
+
+typedef struct {
+    graph_t *g;
+    const int32_t *levels;
+    const uint32_t *upper;
+    uint32_t first; /* the batch's first slot */
+    int n, ef;
+    int next;       /* the next item of the batch to insert (taken atomically) */
+    int rc;         /* the first error, PH_OK while none */
+    pthread_mutex_t entry_lock;
+} batch_t;
+
+static void free_tls(void) {
+    free(tls.seen);
+    free(tls.cand);
+    free(tls.res);
+    free(tls.q16);
+    free(tls.ids);
+    memset(&tls, 0, sizeof(tls));
+}
+
+/* One thread's share: items taken one at a time until none is left or an insert failed. */
+static int insert_share(batch_t *b) {
+    graph_t *g = b->g;
+    int width = g->m0 > g->m ? g->m0 : g->m;
+    insert_scratch_t x;
+    int rc = scratch_alloc(&x, g, b->ef);
+    if (rc == PH_OK && scratch_ready((int64_t)b->first + b->n, b->ef, g->dim, width) != 0) rc = PH_ENOMEM;
+    while (rc == PH_OK && __atomic_load_n(&b->rc, __ATOMIC_RELAXED) == PH_OK) {
+        int i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+        if (i >= b->n) break;
+        int level = b->levels[i];
+        uint32_t u = level >= 1 ? b->upper[i] : 0;
+        /* a node that rises above the top keeps the entry lock for its whole insert, so that no
+           other insert starts from an entry point it is about to replace */
+        pthread_mutex_lock(&b->entry_lock);
+        reach_t r = {g->entry, g->entry_slot, g->max_level, b->first + (uint32_t)b->n, g->n_upper, 1};
+        int rises = level > r.max_level;
+        if (!rises) pthread_mutex_unlock(&b->entry_lock);
+        if (link_in(g, b->first + (uint32_t)i, level, u, b->ef, &x, &r) != 0) rc = PH_ENOMEM;
+        if (rises) {
+            if (rc == PH_OK) {
+                g->max_level = level;
+                g->entry = (int32_t)u;
+                g->entry_slot = b->first + (uint32_t)i;
+            }
+            pthread_mutex_unlock(&b->entry_lock);
+        }
+    }
+    scratch_release(&x);
+    if (rc != PH_OK) __atomic_store_n(&b->rc, rc, __ATOMIC_RELAXED);
+    return rc;
+}
+
+static void *insert_worker(void *arg) {
+    insert_share((batch_t *)arg);
+    free_tls(); /* this thread ends here: its search scratch goes with it */
+    return NULL;
+}
+
+#define PH_MAX_THREADS 256
+
+/* As ph_insert, on `threads` threads (this one and threads - 1 started here): the same graph but for
+   the order in which nodes meet (not link for link the same as ph_insert). Every new slot's row is
+   emptied first (and upper rows are zeroed by the caller, as for ph_insert); a graph that is empty
+   takes its first node alone. Searches may run meanwhile on a snapshot, as during ph_insert; the
+   graph's `count` becomes count + n at the end. PH_EPARAM also for threads outside 1..256. */
+int ph_insert_parallel(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef, int threads) {
+    if (insert_params_ok(g, n, levels, upper, ef) != PH_OK || threads < 1 || threads > PH_MAX_THREADS)
+        return PH_EPARAM;
+    if (threads == 1 || n < 2) return ph_insert(g, n, levels, upper, ef);
+    for (int i = 0; i < n; i++) {
+        write_row0(g, g->count + (uint32_t)i, NULL, 0);
+        if (levels[i] >= 1)
+            for (int l = 1; l <= levels[i]; l++) up_row(g, upper[i], l)[0] = 0;
+    }
+    int done = 0;
+    if (g->max_level < 0) { /* the first node: the entry point of every other */
+        int rc = ph_insert(g, 1, levels, upper, ef);
+        if (rc != PH_OK) return rc;
+        done = 1;
+    }
+    batch_t b = {g, levels + done, upper + done, g->count, n - done, ef, 0, PH_OK, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t ids[PH_MAX_THREADS];
+    int started = 0;
+    pthread_once(&stripes_once, stripes_init);
+    for (; started < threads - 1; started++)
+        if (pthread_create(&ids[started], NULL, insert_worker, &b) != 0) break; /* fewer threads, same work */
+    insert_share(&b);
+    for (int t = 0; t < started; t++) pthread_join(ids[t], NULL);
+    pthread_mutex_destroy(&b.entry_lock);
+    if (b.rc != PH_OK) return b.rc;
+    g->count = b.first + (uint32_t)b.n;
+    return PH_OK;
 }
 
 /* Copies level-0 rows from one bit width to another (growth past 2^bits slots); PH_EPARAM (nothing

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -41,12 +42,18 @@ from common.errors import ConfigError, InternalError
 __all__ = ["PAD", "PackedGraph", "bits_for", "kernel", "library", "row_bytes"]
 
 SEED = 0x5EED
+# a batch of at least this many vectors is inserted on ``threads`` threads (``ph_insert_parallel``);
+# smaller ones, one at a time on the calling thread, give the same graph link for link every time
+PARALLEL_FROM = 8192
+MAX_THREADS = 256  # PH_MAX_THREADS
 
 
 class PackedGraph:
     """Cosine search over int8 codes in a packed HNSW graph; slots are numbered in insertion order."""
 
-    def __init__(self, dim: int, m: int = 16, m0: int | None = None, expansion_add: int = 256) -> None:
+    def __init__(
+        self, dim: int, m: int = 16, m0: int | None = None, expansion_add: int = 256, threads: int | None = None
+    ) -> None:
         if dim <= 0 or not 2 <= m <= MAX_LINKS or not 2 <= (m0 or 2 * m) <= MAX_LINKS:
             raise ConfigError(
                 f"packed HNSW needs dim > 0 and 2 <= m, m0 <= {MAX_LINKS} (got dim={dim}, m={m}, m0={m0})"
@@ -54,6 +61,7 @@ class PackedGraph:
         self.dim, self.m, self.m0 = int(dim), int(m), int(m0 or 2 * m)
         self.expansion_add = max(int(expansion_add), self.m0)
         self.mult = 1.0 / math.log(2 * self.m)  # one node in 2·m above level 0
+        self.threads = min(max(1, int(threads or len(os.sched_getaffinity(0)))), MAX_THREADS)
         self._lib = library()
         self.state = self._empty(0)
         self.removed = 0
@@ -166,7 +174,9 @@ class PackedGraph:
             a.up_used += int(sizes.sum())
         graph = self._struct(a)
         graph.count = first
-        checked(self._lib.ph_insert(ctypes.byref(graph), n, levels, upper, self.expansion_add), "inserting")
+        threads = self.threads if n >= PARALLEL_FROM else 1
+        rc = self._lib.ph_insert_parallel(ctypes.byref(graph), n, levels, upper, self.expansion_add, threads)
+        checked(rc, "inserting")
         a.count, a.entry, a.entry_slot, a.max_level = graph.count, graph.entry, graph.entry_slot, graph.max_level
         self.state = a
         return np.arange(first, first + n, dtype=np.int64)
