@@ -1,22 +1,14 @@
 // Annotate from the grid, as the annotation game does: in selection mode, click the neighbours
 // that are the same logo as the one opened, give a type and a value, send. Shows the opened logo's predicted
 // label and its history. Writes are signed: Open Food Facts user name and password (checked by
-// the server against Open Food Facts) or a service token, kept for this tab only.
+// the server against Open Food Facts) or a service token, kept for this tab only; on the server's own
+// machine (logo-ann serve on loopback, no token) nothing is needed: it records the local user.
 "use strict";
 
 (() => {
   const API = "/api/v1";
   const $ = (id) => document.getElementById(id);
-  const KEY = "logo-ann-authorization";
   let current = null;
-
-  function authorization() {
-    const token = $("auth-token").value.trim();
-    if (token) return `Bearer ${token}`;
-    const user = $("auth-user").value.trim();
-    if (user) return `Basic ${btoa(`${user}:${$("auth-password").value}`)}`;
-    return sessionStorage.getItem(KEY);
-  }
 
   function say(text, isError = false) {
     $("annotate-status").textContent = text;
@@ -72,13 +64,15 @@
         : "not annotated";
       const p = logo.prediction;
       $("prediction").textContent = p
-        ? `${p.type}${p.value ? ` = ${p.value}` : ""}, confidence ${p.confidence.toFixed(2)}` +
-          (p.precision === null ? ", not calibrated yet" : `, expected precision ${p.precision.toFixed(2)}`) +
+        ? `${window.ui.label(p.type, window.ui.shown(p.type, p.value))}, confidence ${p.confidence.toFixed(2)}` +
+          (p.precision ? `, expected precision ${p.precision.toFixed(2)}` : ", precision: not enough samples yet") +
           ` (${p.votes.support} for, ${p.votes.against} against, ${p.votes.abstained} unannotated)`
         : "none";
+      $("label-reset").hidden = !logo.annotation_type;
+      $("prediction-accept").hidden = !p;
       const list = $("history");
       list.replaceChildren();
-      for (const e of history.history) row(list, `${e.changed_at}: ${e.username} ${e.action}: ${describe(e.before)} → ${describe(e.after)}`);
+      for (const e of [...history.history].reverse()) row(list, `${e.changed_at}: ${e.username} ${e.action}: ${describe(e.before)} → ${describe(e.after)}`);
       if (!history.history.length) row(list, "no change yet");
       $("annotate").hidden = false;
     } catch (err) {
@@ -89,22 +83,37 @@
   async function send(event) {
     event.preventDefault();
     const ids = selectedIds();
-    const auth = authorization();
     if (!ids.length) return say("Tick at least one logo.", true);
-    if (!auth) return say("Sign in first (Open Food Facts user and password, or a service token).", true);
     const annotations = ids.map((id) => ({ logo_id: id, type: $("label-type").value, value: $("label-value").value }));
     try {
-      const body = await call(`${API}/images/logos/annotate`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: auth },
-        body: JSON.stringify({ annotations }),
-      });
-      sessionStorage.setItem(KEY, auth);
-      say(`${body.annotated} of ${ids.length} logos annotated (those already annotated are kept).`);
+      const { body, operation } = await window.ui.write(`${API}/images/logos/annotate`, "POST", { annotations });
+      const text = `${body.annotated} of ${ids.length} logos annotated (those already annotated are kept).`;
+      say(text);
+      window.ui.toast(`${text} Undo: the button or u.`, false, operation);
       for (const card of document.querySelectorAll("#grid .card.picked")) card.classList.remove("picked");
       await refresh();
     } catch (err) {
       say(`Annotation refused: ${err.message}`, true);
+      window.ui.toast(`Annotation refused: ${err.message}`, true);
+    }
+  }
+
+  // change the opened logo's own label (a PUT), remove it, or accept its prediction: each undoable
+  async function change(what) {
+    if (current === null) return;
+    const logoId = current;
+    try {
+      let result;
+      if (what === "reset") result = await window.ui.write(`${API}/images/logos/${logoId}/reset`, "POST");
+      else if (what === "accept") result = await window.ui.write(`${API}/images/logos/${logoId}/prediction/accept`, "POST");
+      else result = await window.ui.write(`${API}/images/logos/${logoId}`, "PUT", { type: $("label-type").value, value: $("label-value").value });
+      const done = { reset: "label removed", accept: "prediction accepted", set: `label set to ${window.ui.label($("label-type").value, $("label-value").value)}` }[what];
+      say(`Logo ${logoId}: ${done}.`);
+      window.ui.toast(`Logo ${logoId}: ${done}. Undo: the button or u.`, false, result.operation);
+      await refresh();
+    } catch (err) {
+      say(`Refused: ${err.message}`, true);
+      window.ui.toast(`Refused: ${err.message}`, true);
     }
   }
 
@@ -121,8 +130,19 @@
     $("annotate-form").addEventListener("submit", send);
     $("select-all").addEventListener("click", () => {
       $("select-mode").checked = true;
-      document.querySelectorAll("#grid .card").forEach((card) => card.classList.add("picked"));
+      const ticked = [...document.querySelectorAll("#grid .card:not(.picked)")];
+      ticked.forEach((card) => card.classList.add("picked"));
+      say(`${ticked.length} crops ticked.`);
+      $("untick-all").hidden = false;
     });
+    $("untick-all").addEventListener("click", () => {
+      document.querySelectorAll("#grid .card.picked").forEach((card) => card.classList.remove("picked"));
+      say("Every crop unticked.");
+    });
+    $("label-set").addEventListener("click", () => change("set"));
+    $("label-reset").addEventListener("click", () => change("reset"));
+    $("prediction-accept").addEventListener("click", () => change("accept"));
+    window.addEventListener("logo-ann:changed", refresh);
   }
 
   start();

@@ -41,9 +41,13 @@ function neighbourCard(neighbour) {
   card.className = "card";
   card.dataset.logoId = String(neighbour.logo_id);
   card.title = `open logo ${neighbour.logo_id}`;
+  card.setAttribute("aria-label", `logo ${neighbour.logo_id}, distance ${neighbour.distance.toFixed(4)}`);
+  card.disabled = true; // chosen only once its crop shows
   const img = document.createElement("img");
   img.loading = "lazy";
   img.alt = `logo ${neighbour.logo_id}`;
+  img.addEventListener("load", () => { card.disabled = false; });
+  img.addEventListener("error", () => card.classList.add("broken"));
   img.src = cropUrl(neighbour.logo_id);
   const id = document.createElement("div");
   id.className = "id";
@@ -51,7 +55,9 @@ function neighbourCard(neighbour) {
   const distance = document.createElement("div");
   distance.className = "distance";
   distance.textContent = `d = ${neighbour.distance.toFixed(4)}`;
-  card.append(img, id, distance);
+  const badge = document.createElement("div");
+  badge.className = "badge";
+  card.append(img, id, distance, badge);
   card.addEventListener("click", () => openLogo(neighbour.logo_id, true));
   return card;
 }
@@ -68,6 +74,7 @@ function renderDetails(logo) {
   if (logo.image) {
     rows.push(["image", `${logo.image.source_image} (${logo.image.width}×${logo.image.height})`]);
   }
+  const barcode = logo.image && logo.image.barcode;
   const details = $("query-details");
   details.replaceChildren();
   for (const [name, value] of rows) {
@@ -77,6 +84,18 @@ function renderDetails(logo) {
     dd.textContent = value;
     details.append(dt, dd);
   }
+  if (barcode) {
+    const dt = document.createElement("dt");
+    dt.textContent = "product";
+    const dd = document.createElement("dd");
+    const link = document.createElement("a");
+    link.href = `https://world.openfoodfacts.org/product/${encodeURIComponent(barcode)}`;
+    link.textContent = `${barcode} on Open Food Facts`;
+    link.target = "_blank";
+    link.rel = "noopener";
+    dd.append(link);
+    details.append(dt, dd);
+  }
   $("query").hidden = false;
 }
 
@@ -84,11 +103,37 @@ function renderNeighbours(body, append) {
   const grid = $("grid");
   if (!append) grid.replaceChildren();
   for (const neighbour of body.results) grid.append(neighbourCard(neighbour));
+  badges(body.results.map((n) => n.logo_id));
   state.cursor = body.next_cursor || null;
   $("more-button").hidden = !state.cursor;
   $("neighbours").hidden = false;
   const shown = grid.children.length;
   setStatus(shown ? `${shown} neighbours of logo ${state.logoId}` : `logo ${state.logoId} has no neighbours yet`);
+}
+
+// each neighbour's state: annotated (its value) or predicted (value, confidence), one request
+async function badges(ids) {
+  if (!ids.length) return;
+  try {
+    const params = new URLSearchParams();
+    for (const id of ids) params.append("logo_ids", String(id));
+    const body = await getJson(`${API}/images/logos?${params}`);
+    for (const logo of body.logos) {
+      const card = document.querySelector(`#grid .card[data-logo-id='${logo.id}'] .badge`);
+      if (!card) continue;
+      const p = logo.prediction;
+      if (logo.annotation_type) {
+        card.textContent = `✓ ${logo.annotation_value || logo.annotation_type}`;
+        card.className = "badge annotated";
+      } else if (p) {
+        card.textContent = `~ ${window.ui.shown(p.type, p.value) || p.type} ${p.confidence.toFixed(2)}`;
+        card.className = "badge predicted";
+      }
+      card.title = card.textContent.startsWith("✓") ? "annotated" : "predicted (value, confidence)";
+    }
+  } catch (err) {
+    setStatus(`Could not read the neighbours' labels: ${err.message}`, true);
+  }
 }
 
 async function showLogo(logoId, searchBody, push) {
@@ -180,6 +225,7 @@ async function searchByPhoto(file) {
     const list = $("upload-logos");
     list.replaceChildren(...body.logos.map((logo, i) => uploadedLogo(bitmap, logo, i)));
     $("upload-results").hidden = false;
+    $("upload-results").scrollIntoView({ block: "start" });
     setStatus(body.count ? `${body.count} logos found in ${file.name}` : `no logo found in ${file.name}`);
   } catch (err) {
     setStatus(`Search by photo failed: ${err.message}`, true);
@@ -220,7 +266,10 @@ function start() {
     if (logoId !== null) openLogo(logoId, false);
   });
   showBanner();
-  const logoId = logoFromUrl();
+  window.logoAnn = { openLogo, openRandom, current: () => state.logoId };
+  if (location.hash && !location.hash.startsWith("#/logo")) return; // another view (views.js)
+  const hashed = /^#\/logo\/(\d+)/.exec(location.hash);
+  const logoId = hashed ? Number(hashed[1]) : logoFromUrl();
   if (logoId !== null) openLogo(logoId, false);
   else openRandom();
 }

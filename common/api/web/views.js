@@ -1,0 +1,334 @@
+// The annotation views, each at its own address (#/quests, #/next, #/suspects, #/value/TYPE/VALUE,
+// #/history, #/logo/ID) so a link can be shared, and the keyboard shortcuts. Plain DOM.
+"use strict";
+
+(() => {
+  const { API, $, get, write, toast, undo, card, fillTypes, wireCompletion, label, shown, valueTag } = window.ui;
+  const VIEWS = ["quests", "next", "suspects", "value", "history", "logo"];
+  const quest = { cluster: null, cursor: null };
+  const value = { type: "brand", name: "", cursor: null, tableCursor: null };
+  let ops = null;
+
+  function route(initial) {
+    const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    const view = VIEWS.includes(parts[0]) ? parts[0] : "logo";
+    for (const name of VIEWS) {
+      const section = name === "logo" ? $("view-logo") : $(`view-${name}`);
+      section.hidden = name !== view;
+    }
+    $("view-others").hidden = view === "logo";
+    for (const link of document.querySelectorAll("#views-nav a")) {
+      if (link.dataset.view === view) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    if (view === "quests") openQuest(parts[1] ? Number(parts[1]) : null);
+    else if (view === "next") openNext();
+    else if (view === "suspects") openSuspects();
+    else if (view === "value") openValue(parts[1], parts.slice(2).join("/"));
+    else if (view === "history") openHistory(false);
+    else if (initial !== true && window.logoAnn) {
+      const id = parts[1] ? Number(parts[1]) : window.logoAnn.current();
+      if (id) window.logoAnn.openLogo(id, false);
+      else window.logoAnn.openRandom();
+    }
+  }
+
+  // --- quests: a cluster of unlabelled look-alikes; exclude the odd ones, label the rest ---------
+  async function openQuest(clusterId) {
+    try {
+      let found = null;
+      if (clusterId) found = await get(`${API}/clusters/${clusterId}`);
+      else {
+        const params = new URLSearchParams({ annotated: "false", count: "1" });
+        if (quest.cursor) params.set("cursor", quest.cursor);
+        const page = await get(`${API}/clusters?${params}`);
+        found = page.clusters[0] || null;
+        quest.next = page.next_cursor;
+      }
+      quest.cluster = found;
+      $("quest-grid").replaceChildren();
+      if (!found) {
+        $("quest-title").textContent = "";
+        toast("No quest left: every group of look-alikes is labelled. Try Next or Suspects.");
+        return;
+      }
+      $("quest-title").textContent = `${found.id}: ${found.size} look-alike logos`;
+      const exclude = (el) => {
+        el.classList.toggle("excluded");
+        el.setAttribute("aria-pressed", String(el.classList.contains("excluded")));
+      };
+      for (const id of found.logo_ids) {
+        const el = card(id, "", exclude);
+        el.setAttribute("aria-pressed", "false");
+        $("quest-grid").append(el);
+      }
+    } catch (err) {
+      toast(`Could not open the quest: ${err.message}`, true);
+    }
+  }
+
+  async function labelQuest() {
+    const found = quest.cluster;
+    if (!found) return;
+    const excluded = [...document.querySelectorAll("#quest-grid .card.excluded")].map((el) => Number(el.dataset.logoId));
+    const kind = $("quest-type").value;
+    const name = $("quest-value").value.trim();
+    try {
+      const { body, operation } = await write(`${API}/clusters/${found.id}/annotate`, "POST", {
+        type: kind, value: name, exclude: excluded, logo_ids: found.logo_ids,
+      });
+      toast(`Labelled ${body.annotated} logos ${label(kind, name)} (${excluded.length} excluded). Undo: the button or u.`, false, operation);
+      quest.cursor = null;
+      if (location.hash === "#/quests") openQuest(null);
+      else location.hash = "#/quests";
+    } catch (err) {
+      toast(`Could not label the quest: ${err.message}`, true);
+    }
+  }
+
+  function nextQuest() {
+    quest.cursor = quest.next || null;
+    if (location.hash === "#/quests") openQuest(null);
+    else location.hash = "#/quests";
+  }
+
+  // --- next: the queue from annotate/next ---------------------------------------------------------
+  async function openNext() {
+    try {
+      const body = await get(`${API}/annotate/next?count=12`);
+      const rows = body.logos.map((s) => {
+        const item = document.createElement("li");
+        const go = () => { location.hash = s.cluster_id ? `#/quests/${s.cluster_id}` : `#/logo/${s.logo_id}`; };
+        const why = s.reason === "cluster" ? `labels a group of ${s.gain}` : `a prediction near the threshold (${s.gain} logos)`;
+        const text = document.createElement("span");
+        text.textContent = `${why}${s.value ? `; neighbours say ${label(s.type, shown(s.type, s.value))}` : ""}`;
+        item.append(card(s.logo_id, "", go), text);
+        return item;
+      });
+      $("next-list").replaceChildren(...rows);
+      if (!rows.length) toast("Nothing left to suggest: every logo is labelled or predicted.");
+    } catch (err) {
+      toast(`Could not read what to annotate next: ${err.message}`, true);
+    }
+  }
+
+  // --- suspects: fix (take the neighbours' label) or keep in one click ----------------------------
+  function kept() {
+    return new Set(JSON.parse(localStorage.getItem("logo-ann-kept") || "[]"));
+  }
+
+  async function openSuspects() {
+    try {
+      const body = await get(`${API}/images/logos/suspects?count=24`);
+      const keep = kept();
+      const rows = body.logos.filter((s) => !keep.has(s.logo_id)).map((s) => {
+        const item = document.createElement("li");
+        item.dataset.logoId = String(s.logo_id);
+        const own = label(s.annotation.type, s.annotation.annotation_value || shown(s.annotation.type, s.annotation.value));
+        const say = label(s.neighbours_say.type, shown(s.neighbours_say.type, s.neighbours_say.value));
+        const text = document.createElement("span");
+        text.textContent = `annotated ${own}; neighbours say ${say} (confidence ${s.neighbours_say.confidence.toFixed(2)})`;
+        const fix = document.createElement("button");
+        fix.type = "button";
+        fix.className = "fix";
+        fix.textContent = `Fix: ${say}`;
+        fix.addEventListener("click", async () => {
+          try {
+            const { operation } = await write(`${API}/images/logos/${s.logo_id}`, "PUT", {
+              type: s.neighbours_say.type, value: shown(s.neighbours_say.type, s.neighbours_say.value),
+            });
+            item.remove();
+            toast(`Logo ${s.logo_id} fixed: ${own} → ${say}. Undo: the button or u.`, false, operation);
+          } catch (err) {
+            toast(`Could not fix logo ${s.logo_id}: ${err.message}`, true);
+          }
+        });
+        const keepButton = document.createElement("button");
+        keepButton.type = "button";
+        keepButton.className = "keep";
+        keepButton.textContent = `Keep: ${own}`;
+        keepButton.addEventListener("click", () => {
+          const all = kept();
+          all.add(s.logo_id);
+          localStorage.setItem("logo-ann-kept", JSON.stringify([...all]));
+          item.remove();
+          toast(`Logo ${s.logo_id} kept as ${own} (hidden from this list in this browser).`);
+        });
+        item.append(card(s.logo_id, "", () => { location.hash = `#/logo/${s.logo_id}`; }), text, fix, keepButton);
+        return item;
+      });
+      $("suspect-list").replaceChildren(...rows);
+      if (!rows.length) toast("No suspect: every annotation agrees with its close neighbours.");
+    } catch (err) {
+      toast(`Could not read the suspects: ${err.message}`, true);
+    }
+  }
+
+  // --- value: its references, its cluster (load more by cursor) and the progress per value --------
+  async function openValue(kind, name) {
+    value.type = kind || value.type;
+    value.name = name || "";
+    $("value-type").value = value.type;
+    $("value-name").value = value.name;
+    $("value-title").textContent = value.name ? label(value.type, value.name) : "";
+    $("value-table").querySelector("tbody").replaceChildren();
+    value.tableCursor = null;
+    value.progress = "";
+    $("value-progress").textContent = "";
+    await moreValues();
+    $("value-body").hidden = !value.name;
+    if (!value.name) return;
+    value.cursor = null;
+    $("value-cluster").replaceChildren();
+    try {
+      const q = new URLSearchParams({ type: value.type, value: value.name, count: "12" });
+      const refs = await get(`${API}/images/logos/search?${q}`);
+      $("value-references").replaceChildren(...refs.logos.map((l) => card(l.id, "annotated", () => { location.hash = `#/logo/${l.id}`; })));
+    } catch (err) {
+      toast(`Could not read the reference logos: ${err.message}`, true);
+    }
+    await moreCluster();
+  }
+
+  async function moreCluster() {
+    try {
+      const q = new URLSearchParams({ type: value.type, value: value.name, count: "24" });
+      if (value.cursor) q.set("cursor", value.cursor);
+      const page = await get(`${API}/images/logos/value-cluster?${q}`);
+      const pick = (el) => {
+        el.classList.toggle("picked");
+        el.setAttribute("aria-pressed", String(el.classList.contains("picked")));
+      };
+      for (const l of page.logos) $("value-cluster").append(card(l.id, `d = ${l.distance.toFixed(3)}`, pick));
+      value.cursor = page.next_cursor;
+      $("value-more").hidden = !value.cursor;
+      const shownCount = $("value-cluster").children.length;
+      $("value-progress").textContent = `${value.progress || "not annotated yet"} · cluster: ${shownCount} shown${value.cursor ? ", more below" : ", all shown"}`;
+    } catch (err) {
+      toast(`Could not read the value's cluster: ${err.message}`, true);
+    }
+  }
+
+  async function moreValues() {
+    try {
+      const q = new URLSearchParams({ type: value.type, count: "50" });
+      if (value.tableCursor) q.set("cursor", value.tableCursor);
+      const page = await get(`${API}/values?${q}`);
+      const tag = valueTag(value.name);
+      for (const v of page.values) {
+        const row = document.createElement("tr");
+        const link = document.createElement("a");
+        const name = shown(v.type, v.value) || "(no value)";
+        link.href = `#/value/${encodeURIComponent(v.type)}/${encodeURIComponent(name)}`;
+        link.textContent = name;
+        const cells = [link, v.annotated, v.accepted_predictions, v.candidates].map((c) => {
+          const td = document.createElement("td");
+          td.append(typeof c === "object" ? c : String(c));
+          return td;
+        });
+        row.append(...cells);
+        $("value-table").querySelector("tbody").append(row);
+        if (tag && v.value === tag) {
+          const done = v.candidates === 0 ? " — done: no candidate left" : "";
+          value.progress = `${v.annotated} annotated, ${v.accepted_predictions} accepted predictions, ${v.candidates} candidates${done}`;
+          $("value-progress").textContent = value.progress;
+        }
+      }
+      value.tableCursor = page.next_cursor;
+      $("value-table-more").hidden = !value.tableCursor;
+    } catch (err) {
+      toast(`Could not read the progress per value: ${err.message}`, true);
+    }
+  }
+
+  async function labelValue() {
+    const ids = [...document.querySelectorAll("#value-cluster .card.picked")].map((el) => Number(el.dataset.logoId));
+    if (!ids.length) return toast("Select crops of the value's cluster first.", true);
+    try {
+      const annotations = ids.map((id) => ({ logo_id: id, type: value.type, value: value.name }));
+      const { body, operation } = await write(`${API}/images/logos/annotate`, "POST", { annotations });
+      for (const el of document.querySelectorAll("#value-cluster .card.picked")) el.remove();
+      toast(`Labelled ${body.annotated} logos ${label(value.type, value.name)}. Undo: the button or u.`, false, operation);
+    } catch (err) {
+      toast(`Could not label: ${err.message}`, true);
+    }
+  }
+
+  // --- history: every operation, newest first, each with undo --------------------------------------
+  async function openHistory(more) {
+    try {
+      const q = new URLSearchParams({ count: "20" });
+      if (more && ops) q.set("cursor", ops);
+      const page = await get(`${API}/annotations/operations?${q}`);
+      if (!more) $("ops-list").replaceChildren();
+      for (const op of page.operations) {
+        const item = document.createElement("li");
+        item.dataset.operationId = String(op.id);
+        const what = op.action === "revert" ? `undo of operation ${op.params.operation_id}` : op.action.replaceAll("_", " ");
+        const text = document.createElement("span");
+        text.textContent = `#${op.id} ${what} by ${op.username}, ${op.created_at}: ${op.changed} logos`;
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = `Undo #${op.id}`;
+        button.addEventListener("click", () => undo(op.id, () => openHistory(false)));
+        const crops = document.createElement("div");
+        crops.className = "mini";
+        crops.append(...op.logo_ids.slice(0, 6).map((id) => card(id, "", () => { location.hash = `#/logo/${id}`; })));
+        item.append(text, button, crops);
+        $("ops-list").append(item);
+      }
+      ops = page.next_cursor;
+      $("ops-more").hidden = !ops;
+      if (!$("ops-list").children.length) toast("No operation yet: label a quest to start.");
+    } catch (err) {
+      toast(`Could not read the history: ${err.message}`, true);
+    }
+  }
+
+  // --- keys -----------------------------------------------------------------------------------------
+  function typing(target) {
+    return target && (target.tagName === "INPUT" || target.tagName === "SELECT" || target.tagName === "TEXTAREA");
+  }
+
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const view = location.hash.replace(/^#\/?/, "").split("/")[0] || "logo";
+    const key = event.key;
+    if (/^[1-6]$/.test(key)) location.hash = `#/${VIEWS[Number(key) - 1]}`;
+    else if (key === "u") undo();
+    else if (key === "n" && view === "quests") nextQuest();
+    else if (key === "n" && view === "logo" && window.logoAnn) window.logoAnn.openRandom();
+    else if (key === "n" && view === "value" && value.cursor) moreCluster();
+    else if (key === "x" && document.activeElement && document.activeElement.classList.contains("card")) document.activeElement.click();
+    else if (key === "l" && view === "quests") labelQuest();
+    else if (key === "l" && view === "value") labelValue();
+    else if (key === "l" && view === "logo") $("annotate-button").click();
+    else if (key === "/") {
+      const input = [...document.querySelectorAll(".value-input")].find((el) => el.offsetParent !== null);
+      if (input) input.focus();
+    } else return;
+    event.preventDefault();
+  }
+
+  function start() {
+    for (const id of ["quest-type", "value-type"]) fillTypes($(id));
+    wireCompletion($("quest-value"), $("quest-type"));
+    wireCompletion($("value-name"), $("value-type"));
+    wireCompletion($("label-value"), $("label-type"));
+    $("quest-form").addEventListener("submit", (event) => { event.preventDefault(); labelQuest(); });
+    $("quest-next").addEventListener("click", nextQuest);
+    $("value-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      location.hash = `#/value/${encodeURIComponent($("value-type").value)}/${encodeURIComponent($("value-name").value.trim())}`;
+    });
+    $("value-more").addEventListener("click", moreCluster);
+    $("value-table-more").addEventListener("click", moreValues);
+    $("value-label").addEventListener("click", labelValue);
+    $("ops-more").addEventListener("click", () => openHistory(true));
+    document.addEventListener("keydown", onKey);
+    window.addEventListener("hashchange", route);
+    window.ui.ready.then(() => route(true));
+  }
+
+  start();
+})();
