@@ -84,6 +84,17 @@ def plateau(points: Sequence[dict[str, Any]], steps: int = 2, gain: float = 0.00
     return len(recalls) > steps and recalls[-1] - recalls[-1 - steps] < gain
 
 
+def disk_usage(url: str, index: str, n: int) -> dict[str, float]:
+    """Per vector, on disk: the kNN structures of ``embedding`` (raw floats, int8 codes, graph) and
+    the ``_source`` copy the documents keep (``_disk_usage``, which reads every file)."""
+    body = requests.post(f"{url}/{index}/_disk_usage?run_expensive_tasks=true", timeout=600).json()[index]
+    fields = body["fields"]
+    return {
+        "knn_vectors_bytes_per_vector": fields["embedding"]["knn_vectors_in_bytes"] / n,
+        "source_bytes_per_vector": fields["_source"]["stored_fields_in_bytes"] / n,
+    }
+
+
 def heap_used(url: str, pid: int) -> int:
     """Bytes of JVM heap in use just after a full GC (``jcmd GC.run``)."""
     subprocess.run(["jcmd", str(pid), "GC.run"], check=True, capture_output=True)
@@ -97,27 +108,11 @@ def elasticsearch(
     vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, index_type: str, home: Path, candidates: Sequence[int]
 ) -> list[dict[str, Any]]:
     """Index ``vectors`` on a fresh node, then sweep ``num_candidates``."""
-    from common.adapters.elasticsearch_index import BULK_DOCS, ElasticsearchIndex
     from tests.elasticsearch_node import VERSION, ElasticsearchNode
 
     shutil.rmtree(home, ignore_errors=True)
     node = ElasticsearchNode(home, heap="1g").start()
     try:
-        assert node.proc is not None
-        index = ElasticsearchIndex(
-            node.url, alias="logo-bench", dim=vectors.shape[1], index_type=index_type, timeout=300
-        )
-        index.ensure_index()
-        empty_heap = heap_used(node.url, node.proc.pid)
-        started = time.perf_counter()
-        for start in range(0, len(vectors), CHUNK):
-            part = vectors[start : start + CHUNK]
-            index.upsert(list(range(start, start + len(part))), part)
-        index.flush()
-        bulk_s = time.perf_counter() - started
-        assert index.count() == len(vectors)
-        loaded_heap = heap_used(node.url, node.proc.pid)
-        stats = requests.get(f"{node.url}/{index.alias}/_stats/store,segments", timeout=30).json()["_all"]["primaries"]
         base = {
             "benchmark": "es",
             "system": "elasticsearch",
@@ -129,18 +124,7 @@ def elasticsearch(
             "shards": 1,
             "heap": node.heap,
         }
-        records = [
-            {
-                **base,
-                "kind": "index",
-                "bulk_docs_per_request": BULK_DOCS,
-                "bulk_s": bulk_s,
-                "bulk_docs_per_s": len(vectors) / bulk_s,
-                "segments": stats["segments"]["count"],
-                "heap_bytes_per_vector": (loaded_heap - empty_heap) / len(vectors),
-                "disk_bytes_per_vector": stats["store"]["size_in_bytes"] / len(vectors),
-            }
-        ]
+        index, loaded = load(node, vectors, index_type)
         points = []
         for value in candidates:
             index._candidates = (value, 0.0)  # noqa: SLF001 - num_candidates = value for k = 10
@@ -152,12 +136,42 @@ def elasticsearch(
             log.info("es %s num_candidates=%d: %s", index_type, value, point)
             if point["recall_at_10"] >= max(TARGETS) or plateau(points):
                 break
-        records += [{**base, "kind": "knn", "k": 10, **p} for p in points]
-        records += [{**base, "kind": "target", **t} for t in targets(points, "num_candidates")]
-        return records
+        return [
+            {**base, "kind": "index", **loaded},
+            *({**base, "kind": "knn", "k": 10, **p} for p in points),
+            *({**base, "kind": "target", **t} for t in targets(points, "num_candidates")),
+        ]
     finally:
         node.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def load(node: Any, vectors: np.ndarray, index_type: str) -> tuple[Any, dict[str, Any]]:
+    """Bulk ``vectors`` through the adapter until searchable; the index and its load figures."""
+    from common.adapters.elasticsearch_index import BULK_DOCS, ElasticsearchIndex
+
+    index = ElasticsearchIndex(node.url, alias="logo-bench", dim=vectors.shape[1], index_type=index_type, timeout=300)
+    index.ensure_index()
+    empty_heap = heap_used(node.url, node.proc.pid)
+    started = time.perf_counter()
+    for start in range(0, len(vectors), CHUNK):
+        part = vectors[start : start + CHUNK]
+        index.upsert(list(range(start, start + len(part))), part)
+    index.flush()
+    bulk_s = time.perf_counter() - started
+    n = index.count()
+    assert n == len(vectors)
+    loaded_heap = heap_used(node.url, node.proc.pid)
+    stats = requests.get(f"{node.url}/{index.alias}/_stats/store,segments", timeout=30).json()["_all"]["primaries"]
+    return index, {
+        "bulk_docs_per_request": BULK_DOCS,
+        "bulk_s": bulk_s,
+        "bulk_docs_per_s": n / bulk_s,
+        "segments": stats["segments"]["count"],
+        "heap_bytes_per_vector": (loaded_heap - empty_heap) / n,
+        "disk_bytes_per_vector": stats["store"]["size_in_bytes"] / n,
+        **disk_usage(node.url, index.index, n),
+    }
 
 
 def embedded(data: Dataset, truth: np.ndarray, workdir: Path, expansions: Sequence[int]) -> list[dict[str, Any]]:

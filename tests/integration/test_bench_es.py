@@ -17,7 +17,8 @@ def test_the_stage_measures_both_systems_on_the_same_vectors(tmp_path: Path) -> 
     assert set(by) == {(s, k) for s in ("elasticsearch", "embedded") for k in ("index", "knn", "target")}
     (node,) = by["elasticsearch", "index"]
     assert node["n"] == 3_000 and node["bulk_docs_per_s"] > 0 and node["heap_bytes_per_vector"] > 0
-    assert node["disk_bytes_per_vector"] > 64 + 4 * 64  # int8 codes beside the float vectors
+    assert node["knn_vectors_bytes_per_vector"] > 64 + 4 * 64  # int8 codes beside the float vectors
+    assert node["disk_bytes_per_vector"] > node["knn_vectors_bytes_per_vector"] + node["source_bytes_per_vector"] / 2
     knn = by["elasticsearch", "knn"]
     assert [p["num_candidates"] for p in knn][0] == 10 and knn[-1]["recall_at_10"] >= knn[0]["recall_at_10"]
     for target in by["elasticsearch", "target"] + by["embedded", "target"]:
