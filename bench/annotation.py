@@ -268,3 +268,7 @@ def merged(benchmark: str, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
     path = RESULTS / "annotation.json"
     kept = json.loads(path.read_text()) if path.exists() else []
     return [r for r in kept if r.get("benchmark") != benchmark] + fresh
+
+
+if __name__ == "__main__":
+    main()
