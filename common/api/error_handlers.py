@@ -36,7 +36,8 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(RetryLaterError)
     def retry_later(exc: RetryLaterError) -> Any:
-        logger.info("dependency call refused at once: %s", exc)  # one line a shed request: info, not warning
+        # debug: under a flood every refused request would log a line (the failure itself was logged once)
+        logger.debug("dependency call refused at once: %s", exc)
         body, status = error(503, f"{exc.dependency} is busy or failed moments ago; retry later")
         body.headers["Retry-After"] = str(exc.retry_after_s)
         return body, status
