@@ -8,6 +8,7 @@ import shutil
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import waitress
 
@@ -65,19 +66,27 @@ class InboxWatcher(threading.Thread):
         return done
 
 
-def serve(container: Container, host: str, port: int, watch_inbox: bool = True) -> None:
-    """Serve until SIGTERM or Ctrl-C; a port already in use is a ``CommandError`` (one line)."""
+def listen(container: Container, host: str, port: int) -> tuple[Any, Identity | None]:
+    """The API bound to ``host:port`` (a waitress server, not yet running) and the local identity
+    it grants (``common.api.local_identity``); a port already in use is a ``CommandError``."""
     app = create_app(container)
     # waitress: a production WSGI server (keep-alive, a fixed worker pool), unlike werkzeug's
     # development server; measured in bench/api.py. Bound before anything is loaded: a busy port fails at once.
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=8, ident="logo-ann")
+        server = waitress.create_server(
+            app, host=host, port=port, threads=container.settings.server_threads, ident="logo-ann"
+        )
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise CommandError(port_in_use_line(host, port)) from exc
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port") from exc
     # the person at this machine annotates with no sign-in, only when every bound socket is loopback
-    local = local_identity.enable(app.extensions, container.settings, local_identity.server_hosts(server))
+    return server, local_identity.enable(app.extensions, container.settings, local_identity.server_hosts(server))
+
+
+def serve(container: Container, host: str, port: int, watch_inbox: bool = True) -> None:
+    """Serve until SIGTERM or Ctrl-C; a port already in use is a ``CommandError`` (one line)."""
+    server, local = listen(container, host, port)
     container.fresh_index()  # load and catch the index up before the first request
     watcher = None
     if watch_inbox:

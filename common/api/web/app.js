@@ -143,6 +143,7 @@ async function showLogo(logoId, searchBody, push) {
   renderNeighbours(searchBody, false);
   $("logo-input").value = String(logoId);
   const url = `?logo=${logoId}`;
+  if (location.hash && !location.hash.startsWith("#/logo")) return; // another view is open: keep its address
   if (push) history.pushState({ logo: logoId }, "", url);
   else history.replaceState({ logo: logoId }, "", url);
 }

@@ -17,6 +17,7 @@
       section.hidden = name !== view;
     }
     $("view-others").hidden = view === "logo";
+    $("status").hidden = view !== "logo"; // the logo view's own line
     for (const link of document.querySelectorAll("#views-nav a")) {
       if (link.dataset.view === view) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
@@ -35,6 +36,8 @@
 
   // --- quests: a cluster of unlabelled look-alikes; exclude the odd ones, label the rest ---------
   async function openQuest(clusterId) {
+    $("quest-grid").replaceChildren(); // never a stale crop to click while the next quest loads
+    quest.cluster = null;
     try {
       let found = null;
       if (clusterId) found = await get(`${API}/clusters/${clusterId}`);
@@ -48,8 +51,7 @@
       quest.cluster = found;
       $("quest-grid").replaceChildren();
       if (!found) {
-        $("quest-title").textContent = "";
-        toast("No quest left: every group of look-alikes is labelled. Try Next or Suspects.");
+        $("quest-title").textContent = "— none left: every group of look-alikes is labelled (try Next or Suspects)";
         return;
       }
       $("quest-title").textContent = `${found.id}: ${found.size} look-alike logos`;
@@ -106,7 +108,7 @@
         return item;
       });
       $("next-list").replaceChildren(...rows);
-      if (!rows.length) toast("Nothing left to suggest: every logo is labelled or predicted.");
+      if (!rows.length) $("next-list").textContent = "Nothing left to suggest: every logo is labelled or predicted.";
     } catch (err) {
       toast(`Could not read what to annotate next: ${err.message}`, true);
     }
@@ -158,7 +160,7 @@
         return item;
       });
       $("suspect-list").replaceChildren(...rows);
-      if (!rows.length) toast("No suspect: every annotation agrees with its close neighbours.");
+      if (!rows.length) $("suspect-list").textContent = "No suspect: every annotation agrees with its close neighbours.";
     } catch (err) {
       toast(`Could not read the suspects: ${err.message}`, true);
     }
@@ -279,7 +281,7 @@
       }
       ops = page.next_cursor;
       $("ops-more").hidden = !ops;
-      if (!$("ops-list").children.length) toast("No operation yet: label a quest to start.");
+      if (!$("ops-list").children.length) $("ops-list").textContent = "No operation yet: label a quest to start.";
     } catch (err) {
       toast(`Could not read the history: ${err.message}`, true);
     }
@@ -294,7 +296,11 @@
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     const view = location.hash.replace(/^#\/?/, "").split("/")[0] || "logo";
     const key = event.key;
-    if (/^[1-6]$/.test(key)) location.hash = `#/${VIEWS[Number(key) - 1]}`;
+    if (/^[1-6]$/.test(key)) {
+      const target = `#/${VIEWS[Number(key) - 1]}`;
+      if (location.hash === target) route();
+      else location.hash = target;
+    }
     else if (key === "u") undo();
     else if (key === "n" && view === "quests") nextQuest();
     else if (key === "n" && view === "logo" && window.logoAnn) window.logoAnn.openRandom();
@@ -327,6 +333,7 @@
     $("ops-more").addEventListener("click", () => openHistory(true));
     document.addEventListener("keydown", onKey);
     window.addEventListener("hashchange", route);
+    window.addEventListener("logo-ann:changed", () => { if (!$("view-others").hidden) route(); });
     window.ui.ready.then(() => route(true));
   }
 
