@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.api.openapi_schemas import nullable, obj, query, ref
+from common.labels.values import ALIASES, TYPES
 
 JSON = "application/json"
 CURSOR = query("cursor", {"type": "string", "maxLength": 400}, "next_cursor of the previous page")
@@ -58,7 +59,7 @@ def openapi_paths() -> dict[str, Any]:
             "Completions for a value: values already used (most used first), then taxonomy ids",
             "Completions",
             [
-                query("type", {"type": "string", "maxLength": 40}, "annotation type"),
+                query("type", {"type": "string", "enum": [*TYPES, *ALIASES]}, "annotation type"),
                 query("q", {"type": "string", "maxLength": 200}, "what was typed"),
                 query("count", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "at most"),
             ],

@@ -13,6 +13,7 @@ from common.api.local_identity import local_identity
 from common.api.params import MAX_COUNT, MAX_IDS, int_param
 from common.errors import LogoAnnError, NotFoundError
 from common.labels.values import TAXONOMY_OF_TYPE, InvalidAnnotationError, normalise_type, value_tag
+from common.pipeline.search import BadQuery
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ ASSETS = {
 }
 
 blueprint = Blueprint("web", __name__)
+MAX_TYPED = 200
 
 
 @blueprint.errorhandler(InvalidAnnotationError)
@@ -126,8 +128,10 @@ def taxonomy_ids(kind: str, tag: str, count: int) -> tuple[list[str], str | None
 @blueprint.get("/api/v1/values/complete")
 def complete() -> Any:
     """Completions for the page's value field: values already used (most used first), then taxonomy ids."""
-    kind = normalise_type(request.args["type"]) if request.args.get("type") else None
-    text = request.args.get("q", "")[:200]
+    kind = normalise_type(request.args["type"]) if "type" in request.args else None
+    text = request.args.get("q", "")
+    if len(text) > MAX_TYPED:
+        raise BadQuery(f"'q' may hold at most {MAX_TYPED} characters")
     count = int_param(request.args, "count", 20, 1, 100)
     tag = value_tag(text)
     used = container().notes.used_values(kind, tag, count)
