@@ -7,7 +7,7 @@ PORT ?= 8080
 IMAGES ?=
 export LOGO_ANN_HOME ?= .logo-ann
 
-.PHONY: venv venv-test run test test-fast lint stack stack-down bench bench-quick venv-bench clean services triton-venv checkov-venv browser
+.PHONY: venv venv-test run test test-fast lint stack stack-down bench bench-quick bench-load venv-bench clean services triton-venv checkov-venv browser wrk
 
 # The runtime environment (what `make run` needs), and the test tools on top of it.
 venv: $(VENV)/.installed
@@ -117,11 +117,20 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,bench]'
 	touch $@
 
-bench: venv-bench triton-venv es-node
+# wrk (Debian's package) drives the load stage (bench/load.py); only the benchmarks need it.
+wrk:
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+bench: venv-bench triton-venv es-node wrk
 	$(BIN)/python -m bench.run --full
 
-bench-quick: venv-bench triton-venv es-node
+bench-quick: venv-bench triton-venv es-node wrk
 	$(BIN)/python -m bench.run --quick
+
+# The load stage alone: Hunger Games' mix at 100k logos from 16 and 64 connections (bench/results/load.json).
+bench-load: venv-bench wrk
+	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.run --resummarize
 
 clean:
 	rm -rf $(LOGO_ANN_HOME) .stack build dist

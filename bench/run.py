@@ -126,6 +126,7 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     stage("api", lambda: api.run(holder["data"].vectors, workdir, plan.api_queries, plan.api_rounds))
     holder.clear()
     stage("crop", lambda: crop.run(workdir, models, 2 + plan.images * 2, 10))
+    stage("load", lambda: load_stage(plan.mode))
     stage("pipeline", lambda: pipeline.run(models, workdir, plan.images))
     stage("batching", lambda: pipeline.embedder_batches(models["embedder"], list(plan.batch_sizes), plan.batch_seconds))
     stage(
@@ -153,6 +154,15 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     everything = [r for records in groups.values() for r in records]
     write_summary(RESULTS, plan.mode, everything, timings, models)
     return everything
+
+
+def load_stage(mode: str) -> list[dict[str, Any]]:
+    """Hunger Games' mix against ``logo-ann serve`` (``bench.load``): 100k logos and 20 s a
+    connection level in the full plan, 10k and 8 s in the quick one (homes kept in ``load.CACHE``)."""
+    from bench import load
+
+    n, seconds = (100_000, 20.0) if mode == "full" else (10_000, 8.0)
+    return load.run(load.CACHE, n, levels=(16, 64), seconds=seconds)
 
 
 def ann_only(plan: Plan) -> None:
@@ -188,6 +198,7 @@ def resummarize() -> None:
         "es",
         "api",
         "crop",
+        "load",
         "pipeline",
         "batching",
         "triton",

@@ -92,6 +92,18 @@ def _models(models: dict[str, Path]) -> list[str]:
     return lines
 
 
+LOAD_COLUMNS = ["n", "connections", "route", "route_connections", "server_threads", "requests_per_s", "p50_ms",
+                "p99_ms", "max_ms", "errors", "load_average_1m"]  # fmt: skip
+LOAD_NOTE = [
+    "`python -m bench.load` (`make bench-load`): three `wrk` processes at once against one `logo-ann serve`, the "
+    "connections split as a game screen's requests are: a quarter on `GET /api/v1/ann/search/{id}?count=50`, a "
+    "quarter on `GET /api/v1/images/logos` with 50 ids, half on crops of 200 stored 1 MP photos "
+    "(`/api/v1/images/crop`). The machine's 1-minute load average at the start of each level is in the last "
+    "column: the development machines are shared, so a figure measured at load 10 on 2 cores says more about the "
+    "neighbours than about the server. Where the tail comes from and what was changed: docs/security.md.",
+]
+
+
 def _section(title: str, rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
     if not rows:
         return []
@@ -189,6 +201,9 @@ def write_summary(
     lines += _section(
         "Crops by URL (Robotoff's /images/crop)", by("crop"), ["photo", "case", "requests", "p50_ms", "p99_ms"]
     )
+    if by("load"):
+        title = "Load: Hunger Games' mix against logo-ann serve (wrk)"
+        lines += [*_section(title, by("load"), LOAD_COLUMNS), "", *LOAD_NOTE]
     lines += _section(
         "Pipeline", by("pipeline"), ["run", "path", "runtime", "images", "images_per_s", "fraction_of_raw"]
     )

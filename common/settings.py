@@ -88,8 +88,11 @@ class Settings:
     # flooded dependency holds at most that many of the server's threads and the others stay with
     # every other route. Misses and failures are remembered briefly, so the same dead URL or bad
     # credentials are not retried by every request.
-    server_threads: int = 8  # `logo-ann serve`'s request threads (waitress); see docs/security.md
-    crop_fetch_concurrency: int = 4  # half the threads: one slow image host never starves the rest
+    # `logo-ann serve`'s request threads (waitress). 16, not 8: under Hunger Games' mix from 16
+    # connections, searches (1 ms of work) queued behind crop decodes; 16 doubled the requests/s and
+    # halved the search's p50 (bench/results/load.json, docs/security.md)
+    server_threads: int = 16
+    crop_fetch_concurrency: int = 4  # a quarter of the threads: one slow image host never starves the rest
     crop_miss_ttl_s: float = 60.0  # 404/410, refused or undecodable: an image rarely appears within a minute
     crop_failure_ttl_s: float = 10.0  # timeout, refused connection, 5xx: a host that failed is not retried at once
     auth_concurrency: int = 4  # sign-in checks at once; verdicts are cached, so only new callers need one

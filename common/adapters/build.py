@@ -26,7 +26,10 @@ def build_store(s: Settings) -> MetadataStore:
     from common.adapters.sqlite_store import SqliteStore
 
     s.home.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(s.sqlite_path, off_image_prefix=s.off_image_prefix)
+    # a connection per server thread: SQLite's readers do not block each other (WAL), and with
+    # fewer, searches waited for a connection behind logo-detail reads (docs/security.md)
+    pool_size = max(s.db_pool_size, s.server_threads)
+    return SqliteStore(s.sqlite_path, pool_size=pool_size, off_image_prefix=s.off_image_prefix)
 
 
 def build_images(s: Settings) -> ImageStore:
