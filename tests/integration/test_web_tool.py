@@ -87,7 +87,7 @@ def toast(page: Any, starts: str) -> str:
 
 
 def shoot(page: Any, name: str) -> None:
-    page.wait_for_function("() => [...document.querySelectorAll('img')].every(i => i.complete)")
+    page.wait_for_function("() => [...document.querySelectorAll('img')].every(i => i.complete || !i.offsetParent)")
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / f"{name}.png"))
     if os.environ.get("LOGO_ANN_UPDATE_SCREENS") == "1":
@@ -206,6 +206,16 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     badge = tool.text_content("#grid .card[data-logo-id='1'] .badge")
     assert badge == "✓ Green Leaf"
     assert tool.text_content("#annotate-status") == ""
+    tool.fill("#label-value", "Green Leaf")
+    tool.click("#label-set")
+    toast(tool, "Logo 2: label set to brand = Green Leaf")
+    tool.wait_for_function("() => document.getElementById('query-details').textContent.includes('Green Leaf')")
+    mine = f"brand = Green Leaf (by {ME})"
+    tool.wait_for_function("s => document.getElementById('label-now').textContent === s", arg=mine)
+    tool.click("#toast-undo")
+    toast(tool, "Undid operation")
+    tool.wait_for_function("() => document.getElementById('label-now').textContent === 'not annotated'")
+    assert labels(world, [2])[2] == (None, None)
     shoot(tool, "logo")
     check_layout(tool, "logo")
 

@@ -80,6 +80,12 @@
     }
   }
 
+  // after a write: the details, the neighbours' badges and this panel all show the new state
+  async function reload() {
+    if (window.logoAnn && current !== null) await window.logoAnn.openLogo(current, false);
+    await refresh();
+  }
+
   async function send(event) {
     event.preventDefault();
     const ids = selectedIds();
@@ -91,7 +97,7 @@
       say(text);
       window.ui.toast(`${text} Undo: the button or u.`, false, operation);
       for (const card of document.querySelectorAll("#grid .card.picked")) card.classList.remove("picked");
-      await refresh();
+      await reload();
     } catch (err) {
       say(`Annotation refused: ${err.message}`, true);
       window.ui.toast(`Annotation refused: ${err.message}`, true);
@@ -110,7 +116,7 @@
       const done = { reset: "label removed", accept: "prediction accepted", set: `label set to ${window.ui.label($("label-type").value, $("label-value").value)}` }[what];
       say(`Logo ${logoId}: ${done}.`);
       window.ui.toast(`Logo ${logoId}: ${done}. Undo: the button or u.`, false, result.operation);
-      await refresh();
+      await reload();
     } catch (err) {
       say(`Refused: ${err.message}`, true);
       window.ui.toast(`Refused: ${err.message}`, true);
@@ -142,7 +148,7 @@
     $("label-set").addEventListener("click", () => change("set"));
     $("label-reset").addEventListener("click", () => change("reset"));
     $("prediction-accept").addEventListener("click", () => change("accept"));
-    window.addEventListener("logo-ann:changed", refresh);
+    window.addEventListener("logo-ann:changed", () => { if (!$("view-logo").hidden) reload(); });
   }
 
   start();
