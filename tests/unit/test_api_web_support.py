@@ -4,25 +4,32 @@ first, by cursor) and the value field's completions (values already used, then t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from common.adapters.postgres_store import PostgresStore
 from common.api import create_app
 from tests.api_support import api_container, ingest
+from tests.pg import scratch_database
 from tests.unit.test_api_annotations import BLUE, GREEN, RED, TOKEN
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Any:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     taxonomy = tmp_path / "labels.json"
     taxonomy.write_text(json.dumps({"en:organic": {"name": {"en": "Organic"}}, "en:eu-organic": {}, "en:fair": {}}))
-    container = api_container(tmp_path, api_token=TOKEN, taxonomy_labels=str(taxonomy))
-    ingest(container, [(RED, BLUE), (RED, GREEN), (RED, BLUE)])  # logos 1, 3, 5 red; 2, 6 blue; 4 green
-    return create_app(container).test_client()
+    with scratch_database("logo_ann_web") if request.param == "postgresql" else nullcontext() as url:
+        store = PostgresStore(url, pool_size=2) if url else None
+        container = api_container(tmp_path, store=store, api_token=TOKEN, taxonomy_labels=str(taxonomy))
+        ingest(container, [(RED, BLUE), (RED, GREEN), (RED, BLUE)])  # logos 1, 3, 5 red; 2, 6 blue; 4 green
+        yield create_app(container).test_client()
+        container.store.close()
 
 
 def annotate(client: Any, logo_id: int, kind: str, value: str) -> int:
