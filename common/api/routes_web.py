@@ -24,6 +24,7 @@ ASSETS = {
     "annotate.js": "text/javascript",
     "style.css": "text/css",
     "views.js": "text/javascript",
+    "lists.js": "text/javascript",
     "ui.js": "text/javascript",
 }
 
