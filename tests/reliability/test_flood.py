@@ -51,9 +51,9 @@ FETCH_TIMEOUT_S = 5.0
 CLIENT_TIMEOUT_S = 3.0  # a search slower than this has failed
 # The absolute floor of the loaded p99. An unloaded search takes 1-5 ms at p99 on a shared 2-core
 # machine, so 3x would be 3-15 ms, while the flood (two more processes busy) costs the searches a
-# share of the CPU: flooded p99s of 13-51 ms were measured here with the machine's load average at
-# 7. What the test guards against is starvation, where a search waits behind the fetches' 5 s
-# timeout: without the bound, searches time out. 100 ms is fifty times below that and several
+# share of the CPU: flooded p99s of 13-38 ms were measured here at load averages of 6.5-7. What the
+# test guards against is starvation, where a search waits behind the fetches' 5 s timeout: without
+# the bound searches time out (p99 3,006 ms). 100 ms is fifty times below that and about three
 # times above what CPU sharing alone has cost.
 FLOOR_S = 0.100
 
