@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
+from common.domain import StoredObject
 from common.server import listen
-from tests.api_support import api_container, ingest
+from tests.api_support import api_container, ingest, two_squares
 from tests.integration.test_web_page import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -46,7 +47,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     container = api_container(Path(tmp_path_factory.mktemp("tool")))
     ingest(container, [(GREEN, GREEN)] * 14)  # logos 1..28: one look-alike group
     ingest(container, [(BLUE, BLUE)] * 3, first=14)  # logos 29..34
-    ingest(container, [(RED, GREEN)], first=17)  # 35 red, 36 green
+    # 35 red, 36 green, in a photo named as Open Food Facts names product photos (a barcode)
+    ref = container.images.put(container.settings.bucket, "324/227/210/2359/4.jpg", two_squares(RED, GREEN))
+    container.detect(StoredObject(ref, None, "image/png"))
     seeds = [(1, "brand", "Green Leaf")] + [(i, "brand", "Blue Star") for i in range(29, 34)] + [(34, "brand", "Wrong")]
     container.annotator().annotate(seeds, "seed")
     server, local = listen(container, "127.0.0.1", 0)
@@ -218,6 +221,11 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     assert labels(world, [2])[2] == (None, None)
     shoot(tool, "logo")
     check_layout(tool, "logo")
+
+    tool.goto(f"{world['url']}/#/logo/35")
+    product = "#product a"
+    tool.wait_for_selector(product)
+    assert tool.get_attribute(product, "href") == "https://world.openfoodfacts.org/product/3242272102359"
 
     tool.goto(f"{world['url']}/#/quests/999999")
     toast(tool, "Could not open the quest: cluster 999999 does not exist")  # an error on the page

@@ -50,6 +50,21 @@
     return state ? `${state.type}${state.value ? ` = ${state.value}` : ""}` : "none";
   }
 
+  // the product on Open Food Facts, when the photo's name gave its barcode
+  function product(barcode) {
+    const cell = $("product");
+    if (!barcode) {
+      cell.textContent = "barcode unknown";
+      return;
+    }
+    const link = document.createElement("a");
+    link.href = `https://world.openfoodfacts.org/product/${encodeURIComponent(barcode)}`;
+    link.textContent = `${barcode} on Open Food Facts`;
+    link.target = "_blank";
+    link.rel = "noopener";
+    cell.replaceChildren(link);
+  }
+
   async function refresh() {
     if (current === null) return;
     const logoId = current;
@@ -68,6 +83,7 @@
           (p.precision ? `, expected precision ${p.precision.toFixed(2)}` : ", precision: not enough samples yet") +
           ` (${p.votes.support} for, ${p.votes.against} against, ${p.votes.abstained} unannotated)`
         : "none";
+      product(logo.barcode);
       $("label-reset").hidden = !logo.annotation_type;
       $("prediction-accept").hidden = !p;
       const list = $("history");

@@ -74,7 +74,6 @@ function renderDetails(logo) {
   if (logo.image) {
     rows.push(["image", `${logo.image.source_image} (${logo.image.width}×${logo.image.height})`]);
   }
-  const barcode = logo.image && logo.image.barcode;
   const details = $("query-details");
   details.replaceChildren();
   for (const [name, value] of rows) {
@@ -82,18 +81,6 @@ function renderDetails(logo) {
     dt.textContent = name;
     const dd = document.createElement("dd");
     dd.textContent = value;
-    details.append(dt, dd);
-  }
-  if (barcode) {
-    const dt = document.createElement("dt");
-    dt.textContent = "product";
-    const dd = document.createElement("dd");
-    const link = document.createElement("a");
-    link.href = `https://world.openfoodfacts.org/product/${encodeURIComponent(barcode)}`;
-    link.textContent = `${barcode} on Open Food Facts`;
-    link.target = "_blank";
-    link.rel = "noopener";
-    dd.append(link);
     details.append(dt, dd);
   }
   $("query").hidden = false;
