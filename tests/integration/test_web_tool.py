@@ -91,6 +91,7 @@ def toast(page: Any, starts: str) -> str:
 
 def shoot(page: Any, name: str) -> None:
     page.wait_for_function("() => [...document.querySelectorAll('img')].every(i => i.complete || !i.offsetParent)")
+    page.evaluate("() => window.scrollTo(0, 0)")
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / f"{name}.png"))
     if os.environ.get("LOGO_ANN_UPDATE_SCREENS") == "1":
