@@ -88,7 +88,7 @@ test-engine-sanitized: $(ENGINE_SANITIZED) venv-test
 	ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(BIN)/pytest -q --capture=sys \
 		tests/unit/test_packed_index.py tests/unit/test_packed_hnsw_contract.py tests/unit/test_packed_hnsw_fuzz.py \
-		tests/unit/test_packed_hnsw_parallel.py
+		tests/unit/test_packed_hnsw_parallel.py tests/unit/test_packed_index_refined.py
 
 $(ENGINE_SANITIZED): common/adapters/_packed_hnsw.c $(VENV)/.installed
 	test -e "$$(gcc -print-file-name=libasan.so)" -a -e "$$(gcc -print-file-name=libubsan.so)" || \

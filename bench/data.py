@@ -73,16 +73,67 @@ def generate(n: int, queries: int, dim: int = 512, seed: int = 0, chunk: int = 1
     family_of = rng.integers(0, len(families), size=len(sizes))
     centres = _unit(_unit(families)[family_of] + FAMILY_SPREAD * _noise(rng, len(sizes), scale))
     cluster_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    return _members(rng, centres, cluster_of, MEMBER_SPREAD, scale, queries, chunk)
+
+
+def _members(
+    rng: np.random.Generator,
+    centres: np.ndarray,
+    cluster_of: np.ndarray,
+    spread: float,
+    scale: np.ndarray,
+    queries: int,
+    chunk: int,
+) -> Dataset:
+    """Stored vectors (a member of ``cluster_of[i]`` each) and queries (fresh members of clusters
+    picked by size, like real traffic), turned by one random rotation."""
+    n, dim = len(cluster_of), len(scale)
     turn = rotation(dim, rng)
     vectors = np.empty((n, dim), np.float32)
     for start in range(0, n, chunk):
         part = cluster_of[start : start + chunk]
-        vectors[start : start + len(part)] = _unit(
-            (centres[part] + MEMBER_SPREAD * _noise(rng, len(part), scale)) @ turn
-        )
-    picked = cluster_of[rng.integers(0, n, size=queries)]  # clusters weighted by size, like real traffic
-    query_vectors = _unit((centres[picked] + MEMBER_SPREAD * _noise(rng, queries, scale)) @ turn)
+        vectors[start : start + len(part)] = _unit((centres[part] + spread * _noise(rng, len(part), scale)) @ turn)
+    picked = cluster_of[rng.integers(0, n, size=queries)]
+    query_vectors = _unit((centres[picked] + spread * _noise(rng, queries, scale)) @ turn)
     return Dataset(vectors, query_vectors.astype(np.float32), cluster_of)
+
+
+# The second data set ("ties"), different in kind: a flatter spectrum (eigenvalue ``i`` as
+# ``i^-0.5``), fewer and far larger near-duplicate clusters (sizes 1 + Pareto(1.1), up to 3,000)
+# whose members are much tighter (cosine ~0.99 to each other), so a query's 10th and 11th
+# neighbours are often within 1e-3 of each other (as one logo photographed on thousands of
+# products makes in real data).
+TIES_SPECTRUM = 0.5
+TIES_PARETO_SHAPE = 1.1
+TIES_MAX_CLUSTER = 3_000
+TIES_MEMBER_SPREAD = 0.15
+TIES_FAMILY_SPREAD = 0.5
+DATASETS = ("clip", "ties")
+
+
+def generate_ties(n: int, queries: int, dim: int = 512, seed: int = 0, chunk: int = 131_072) -> Dataset:
+    """``n`` stored vectors and ``queries`` queries of the second data set (see ``TIES_*``)."""
+    rng = np.random.default_rng([seed, 7])
+    variances = np.arange(1, dim + 1, dtype=np.float64) ** -TIES_SPECTRUM
+    scale = np.sqrt(variances / variances.sum())
+    sizes: list[int] = []
+    while sum(sizes) < n:
+        sizes.append(int(min(1 + np.floor(rng.pareto(TIES_PARETO_SHAPE)), TIES_MAX_CLUSTER)))
+    sizes[-1] -= sum(sizes) - n
+    families = _noise(rng, -(-len(sizes) // CLUSTERS_PER_FAMILY), scale)
+    family_of = rng.integers(0, len(families), size=len(sizes))
+    centres = _unit(_unit(families)[family_of] + TIES_FAMILY_SPREAD * _noise(rng, len(sizes), scale))
+    cluster_of = rng.permutation(np.repeat(np.arange(len(sizes), dtype=np.int64), sizes))  # arrival order mixed
+    return _members(rng, centres, cluster_of, TIES_MEMBER_SPREAD, scale, queries, chunk)
+
+
+def dataset(name: str, n: int, queries: int, dim: int = 512, seed: int = 0) -> Dataset:
+    """The benchmark's data set ``name`` (``DATASETS``): ``clip`` (``generate``) or ``ties``."""
+    if name == "ties":
+        return generate_ties(n, queries, dim, seed)
+    if name != "clip":
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    return generate(n, queries, dim, seed)
 
 
 def exact_neighbours(

@@ -12,7 +12,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import adopt, ann, ann_peers, annotation, api, crop, es, pipeline, propagation, triton, triton_input
+from bench import (
+    adopt,
+    ann,
+    ann_datasets,
+    ann_peers,
+    annotation,
+    api,
+    crop,
+    es,
+    pipeline,
+    propagation,
+    triton,
+    triton_input,
+)
 from bench.data import generate, neighbour_profile, spectrum_slope
 from bench.gpu import measure as gpu_measure
 from bench.models import ensure
@@ -125,6 +138,12 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     stage("es", lambda: es.run(holder["data"]))
     stage("api", lambda: api.run(holder["data"].vectors, workdir, plan.api_queries, plan.api_rounds))
     holder.clear()
+    stage(
+        "ann_datasets",  # both data sets side by side, every peer, at the sweep size
+        lambda: ann_datasets.with_table(
+            ann_datasets.run(plan.sweep_size, plan.queries, workdir / "datasets", plan.peer_rounds)
+        ),
+    )
     stage("crop", lambda: crop.run(workdir, models, 2 + plan.images * 2, 10))
     stage("load", lambda: load_stage(plan.mode))
     stage("pipeline", lambda: pipeline.run(models, workdir, plan.images))

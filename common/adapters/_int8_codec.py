@@ -26,6 +26,7 @@ import numpy as np
 
 CODEC = "hadamard-sign-i8-v1"
 LEVELS = 127
+RESIDUAL_STEPS = 14  # PH_RESID_STEPS in _packed_hnsw.c: a residual r in -7..7 refines a component by r / 14
 
 
 def sylvester_hadamard(dim: int) -> np.ndarray | None:
@@ -112,9 +113,35 @@ class Int8Codec:
         codes: np.ndarray = np.rint(turned * scale).astype(np.int8)
         return codes
 
+    def encode_refined(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``encode``'s codes and their 4-bit residuals: per component the rounding error times
+        ``RESIDUAL_STEPS``, rounded to -7..7, plus 8, two to a byte (even components in the low
+        nibble), so that ``code + r / RESIDUAL_STEPS`` is the scaled vector within 1/28 of a step."""
+        rows = np.asarray(matrix, np.float32).reshape(-1, self.dim)
+        width = (self.dim + 1) // 2
+        if not len(rows):
+            return np.zeros((0, self.dim), np.int8), np.zeros((0, width), np.uint8)
+        turned = self.rotate(rows)
+        peak = np.abs(turned).max(axis=1, keepdims=True)
+        scaled = turned * np.divide(LEVELS, peak, out=np.zeros_like(peak), where=peak > 0)
+        rounded = np.rint(scaled)
+        steps = np.clip(np.rint((scaled - rounded) * RESIDUAL_STEPS), -7, 7).astype(np.int16) + 8
+        if self.dim % 2:
+            steps = np.concatenate([steps, np.full((len(rows), 1), 8, np.int16)], axis=1)
+        residuals: np.ndarray = (steps[:, 0::2] | (steps[:, 1::2] << 4)).astype(np.uint8)
+        return rounded.astype(np.int8), residuals
+
+    def turned_one(self, vector: np.ndarray) -> np.ndarray:
+        """One float32 vector ``[dim]`` rotated as ``encode`` rotates it (a query for re-ranking)."""
+        turned: np.ndarray = self.rotate(np.asarray(vector, np.float32).reshape(1, self.dim)).reshape(self.dim)
+        return turned
+
     def encode_one(self, vector: np.ndarray) -> np.ndarray:
         """``encode`` of one float32 vector ``[dim]`` → ``[dim]`` (queries), the same float32 steps."""
-        turned = self.rotate(np.asarray(vector, np.float32).reshape(1, self.dim)).reshape(self.dim)
+        return self.code_of_turned(self.rotate(np.asarray(vector, np.float32).reshape(1, self.dim)).reshape(self.dim))
+
+    def code_of_turned(self, turned: np.ndarray) -> np.ndarray:
+        """The code of one vector already rotated (``turned_one``): ``encode_one``'s last steps."""
         peak = np.float32(np.abs(turned).max())
         if not peak > 0:
             return np.zeros(self.dim, np.int8)

@@ -499,34 +499,48 @@ static float norm_of(const int16_t *w, int dim) {
     return sum > 0 ? sqrtf((float)sum) : 1.0f;
 }
 
+/* The graph search of one query code: up to `ef` results left in tls.res (a min-heap); returns their
+   number (0 when nothing is reachable), -1 when out of memory. */
+static int search_one(const graph_t *g, uint32_t count, const int8_t *query, int ef) {
+    if (g->max_level < 0 || count == 0) return 0;
+    widen(query, tls.q16, g->dim);
+    uint32_t entry = g->entry_slot;
+    float entry_s;
+    if (g->entry >= 0) {
+        uint32_t u = descend(g, tls.q16, 0, &entry_s, g->n_upper);
+        entry = g->up_slot[u];
+    } else {
+        entry_s = entry < count ? sim_slot(g, tls.q16, entry) : 0.0f;
+    }
+    if (entry >= count) return 0;
+    return search_level(g, tls.q16, entry, entry_s, 0, ef, 1, count, 0);
+}
+
+static void clear_results(uint32_t *slots, float *sims, int k) {
+    for (int j = 0; j < k; j++) {
+        slots[j] = UINT32_MAX;
+        sims[j] = -2.0f;
+    }
+}
+
+static int search_args_ok(const graph_t *g, uint32_t count, int nq, int k) {
+    return params_ok(g) && count <= g->count && nq >= 0 && k >= 0;
+}
+
 /* Searches `nq` queries (int8 codes [nq][dim]); writes up to k (slot, cosine·|q|) per query, best
    first, slot UINT32_MAX where fewer were found. `count` is the caller's snapshot (at most g->count).
    Returns PH_OK, PH_ENOMEM, or PH_EPARAM (nothing searched) when the graph's parameters are off. */
 int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, int k, int ef, uint32_t *out_slots,
               float *out_sims) {
-    if (!params_ok(g) || count > g->count || nq < 0 || k < 0) return PH_EPARAM;
+    if (!search_args_ok(g, count, nq, k)) return PH_EPARAM;
     if (ef < k) ef = k;
     if (ef < 1) ef = 1; /* only when k is 0: nothing is written either way */
     if (scratch_ready(count, ef, g->dim, g->m0 > g->m ? g->m0 : g->m) != 0) return PH_ENOMEM;
     for (int qi = 0; qi < nq; qi++) {
         uint32_t *slots = out_slots + (int64_t)qi * k;
         float *sims = out_sims + (int64_t)qi * k;
-        for (int j = 0; j < k; j++) {
-            slots[j] = UINT32_MAX;
-            sims[j] = -2.0f;
-        }
-        if (g->max_level < 0 || count == 0) continue;
-        widen(queries + (int64_t)qi * g->dim, tls.q16, g->dim);
-        uint32_t entry = g->entry_slot;
-        float entry_s;
-        if (g->entry >= 0) {
-            uint32_t u = descend(g, tls.q16, 0, &entry_s, g->n_upper);
-            entry = g->up_slot[u];
-        } else {
-            entry_s = entry < count ? sim_slot(g, tls.q16, entry) : 0.0f;
-        }
-        if (entry >= count) continue;
-        int nr = search_level(g, tls.q16, entry, entry_s, 0, ef, 1, count, 0);
+        clear_results(slots, sims, k);
+        int nr = search_one(g, count, queries + (int64_t)qi * g->dim, ef);
         if (nr < 0) return PH_ENOMEM;
         while (nr > k) pop_min(tls.res, &nr);
         for (int j = nr - 1; j >= 0; j--) {
@@ -535,6 +549,73 @@ int ph_search(const graph_t *g, uint32_t count, const int8_t *queries, int nq, i
             sims[j] = it.s;
         }
     }
+    return PH_OK;
+}
+
+/* ---- refined re-ranking ----
+   Each slot may carry a residual: (dim + 1) / 2 bytes, dimension 2i in the low nibble of byte i and
+   2i + 1 in the high one, each r + 8 with r in -7..7 the code's rounding error times PH_RESID_STEPS
+   (rounded), so that the vector is code + r / PH_RESID_STEPS: 4 more bits of every component. */
+#define PH_RESID_STEPS 14
+
+/* Cosine of the refined vector of `slot` and the float query `t` (of norm `tnorm`). */
+static float refined_cosine(const graph_t *g, const uint8_t *resid, const float *t, float tnorm, uint32_t slot) {
+    const int8_t *c = g->codes + (int64_t)slot * g->dim;
+    const uint8_t *r = resid + (int64_t)slot * ((g->dim + 1) / 2);
+    const float step = 1.0f / PH_RESID_STEPS;
+    float dot[2] = {0.0f, 0.0f}, norm[2] = {0.0f, 0.0f};
+    for (int i = 0; i < g->dim; i++) {
+        float x = (float)c[i] + (float)(((r[i >> 1] >> ((i & 1) * 4)) & 15) - 8) * step;
+        dot[i & 1] += x * t[i];
+        norm[i & 1] += x * x;
+    }
+    float n = norm[0] + norm[1];
+    return n > 0 ? (dot[0] + dot[1]) / (sqrtf(n) * tnorm) : -2.0f;
+}
+
+/* As ph_search, then the best `rerank` results by code (at least k, at most ef) are ranked again by
+   the cosine of their refined vectors (`resid`, above) with the query as floats (`turned` [nq][dim],
+   the query rotated as the codes were); writes up to k (slot, that cosine) per query, best first. */
+int ph_search_refined(const graph_t *g, uint32_t count, const uint8_t *resid, const int8_t *queries,
+                      const float *turned, int nq, int k, int rerank, int ef, uint32_t *out_slots, float *out_sims) {
+    if (!search_args_ok(g, count, nq, k) || rerank < 0) return PH_EPARAM;
+    if (rerank < k) rerank = k;
+    if (ef < rerank) ef = rerank;
+    if (ef < 1) ef = 1;
+    if (scratch_ready(count, ef, g->dim, g->m0 > g->m ? g->m0 : g->m) != 0) return PH_ENOMEM;
+    item_t *best = malloc(sizeof(item_t) * (size_t)(ef + 1));
+    if (!best) return PH_ENOMEM;
+    for (int qi = 0; qi < nq; qi++) {
+        uint32_t *slots = out_slots + (int64_t)qi * k;
+        float *sims = out_sims + (int64_t)qi * k;
+        clear_results(slots, sims, k);
+        int nr = search_one(g, count, queries + (int64_t)qi * g->dim, ef);
+        if (nr < 0) {
+            free(best);
+            return PH_ENOMEM;
+        }
+        while (nr > rerank) pop_min(tls.res, &nr);
+        const float *t = turned + (int64_t)qi * g->dim;
+        float tn = 0.0f;
+        for (int i = 0; i < g->dim; i++) tn += t[i] * t[i];
+        tn = tn > 0 ? sqrtf(tn) : 1.0f;
+        int n = 0;
+        while (nr) {
+            item_t it = pop_min(tls.res, &nr);
+            it.s = refined_cosine(g, resid, t, tn, it.id);
+            int j = n++; /* insertion, best first: rerank is a few dozen */
+            while (j > 0 && best[j - 1].s < it.s) {
+                best[j] = best[j - 1];
+                j--;
+            }
+            best[j] = it;
+        }
+        for (int j = 0; j < n && j < k; j++) {
+            slots[j] = best[j].id;
+            sims[j] = best[j].s;
+        }
+    }
+    free(best);
     return PH_OK;
 }
 

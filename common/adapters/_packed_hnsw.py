@@ -8,7 +8,8 @@ change, and the engine ignores any link to a slot or upper node past them, so a 
 while another thread adds: it does not see the newest vectors, and a row rewritten meanwhile may
 read as a mix of its old and new links (what it may see is spelled out in ``_packed_hnsw.c``).
 
-Per vector the graph holds its int8 code (``dim`` bytes), its level-0 links (``m0`` ids of
+Per vector the graph holds its int8 code (``dim`` bytes), its 4-bit residuals (``(dim + 1) // 2``
+bytes, read only to re-rank a search's best candidates: ``search_refined``), its level-0 links (``m0`` ids of
 ``bits`` bits, ``bits`` the bit length of the capacity: 20 up to 1,048,575 vectors), its 8-byte
 key, a removed bit, and, for the one vector in ``2·m`` that also sits above level 0, an upper
 node with ``m`` 4-byte links per level.
@@ -71,6 +72,7 @@ class PackedGraph:
         bits = bits_for(capacity)
         return _Arrays(
             codes=np.empty((capacity, self.dim), np.int8),
+            residuals=np.empty((capacity, (self.dim + 1) // 2), np.uint8),
             links0=np.empty(capacity * row_bytes(self.m0, bits) + PAD, np.uint8),
             dead=np.zeros(capacity // 8 + 1, np.uint8),
             keys=np.empty(capacity, np.int64),
@@ -110,6 +112,7 @@ class PackedGraph:
             out = self._empty(max(slots, a.capacity + a.capacity // 2, 1024))
             n = a.count
             out.codes[:n] = a.codes[:n]
+            out.residuals[:n] = a.residuals[:n]
             out.keys[:n] = a.keys[:n]
             out.dead[: len(a.dead)] = a.dead
             if out.bits == a.bits:
@@ -145,8 +148,9 @@ class PackedGraph:
         drawn = np.floor(-np.log(1.0 - rng.random(n)) * self.mult)
         return np.minimum(drawn, MAX_LEVEL).astype(np.int32)
 
-    def add(self, keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """Append int8 ``codes`` ``[n, dim]`` under int64 ``keys``; returns their slots."""
+    def add(self, keys: np.ndarray, codes: np.ndarray, residuals: np.ndarray | None = None) -> np.ndarray:
+        """Append int8 ``codes`` ``[n, dim]`` under int64 ``keys``, with their 4-bit ``residuals``
+        (``Int8Codec.encode_refined``; none: the codes are taken as exact); returns their slots."""
         n = len(keys)
         a = self.state
         first = a.count
@@ -162,6 +166,7 @@ class PackedGraph:
         # a fresh state object: a search holds the one published before, whose counts never change
         a = dataclasses.replace(self._grown(a, first + n, a.n_upper + len(high), a.up_used + int(sizes.sum())))
         a.codes[first : first + n] = codes
+        a.residuals[first : first + n] = 0x88 if residuals is None else residuals  # 0x88: no correction
         a.keys[first : first + n] = keys
         if len(high):
             offsets = a.up_used + np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -196,14 +201,43 @@ class PackedGraph:
         return self.state.count - self.removed
 
     # --- reads -----------------------------------------------------------------------------------
-    def search_keys(self, code: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
-        """Keys (int64) and cosines (float64) of up to ``k`` live neighbours of one int8 query code."""
+    def search_keys(
+        self, code: np.ndarray, k: int, ef: int, turned: np.ndarray | None = None, rerank: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keys (int64) and cosines (float64) of up to ``k`` live neighbours of one int8 query code;
+        with ``turned`` (the query rotated, float32), the best ``rerank`` by code are ranked again
+        by their refined vectors (code and residual) against it."""
         a = self.state
-        slots, sims = self.search(code, k, ef, a)
+        if turned is None:
+            slots, sims = self.search(code, k, ef, a)
+            norm = float(np.sqrt(np.dot(code.astype(np.int32), code.astype(np.int32))))
+        else:
+            slots, sims = self.search_refined(code, turned, k, rerank, ef, a)
+            norm = 1.0
         found = slots[0] >= 0
-        norm = float(np.sqrt(np.dot(code.astype(np.int32), code.astype(np.int32))))
         cosines = sims[0][found].astype(np.float64) / (norm if norm > 0 else 1.0)
         return a.keys[slots[0][found]], cosines
+
+    def search_refined(
+        self, codes: np.ndarray, turned: np.ndarray, k: int, rerank: int, ef: int, snapshot: _Arrays | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As ``search``, the best ``rerank`` by code ranked again by their refined vectors against
+        the rotated float32 queries ``turned``; the cosines are the refined ones."""
+        a = snapshot or self.state
+        queries = np.ascontiguousarray(codes, np.int8).reshape(-1, self.dim)
+        floats = np.ascontiguousarray(turned, np.float32).reshape(-1, self.dim)
+        slots = np.empty((len(queries), k), np.uint32)
+        sims = np.empty((len(queries), k), np.float32)
+        if a.searched is None:
+            a.searched = self._struct(a)
+        rc = self._lib.ph_search_refined(
+            ctypes.byref(a.searched), a.count, a.residuals, queries, floats, len(queries), k, rerank, max(ef, k),
+            slots, sims,
+        )  # fmt: skip
+        checked(rc, "searching")
+        out = slots.astype(np.int64)
+        out[slots == np.iinfo(np.uint32).max] = -1
+        return out, sims
 
     def search(
         self, codes: np.ndarray, k: int, ef: int, snapshot: _Arrays | None = None
@@ -242,7 +276,7 @@ class PackedGraph:
         """Bytes of the arrays up to what is in use (what a process that loaded the graph holds)."""
         a = self.state
         return int(
-            a.count * (self.dim + 8 + row_bytes(self.m0, a.bits))
+            a.count * (self.dim + (self.dim + 1) // 2 + 8 + row_bytes(self.m0, a.bits))
             + a.count // 8
             + a.n_upper * (4 + 1 + 8)
             + a.up_used * 4

@@ -113,6 +113,9 @@ def declared(lib: ctypes.CDLL) -> ctypes.CDLL:
     signatures: dict[str, tuple[type | None, list[type]]] = {
         "ph_search": (c_int, [_GraphP, c_u32, _array(np.int8, 2), c_int, c_int, c_int,
                               _array(u32, 2, writes=True), _array(np.float32, 2, writes=True)]),
+        "ph_search_refined": (c_int, [_GraphP, c_u32, _array(u8, 2), _array(np.int8, 2), _array(np.float32, 2),
+                                      c_int, c_int, c_int, c_int, _array(u32, 2, writes=True),
+                                      _array(np.float32, 2, writes=True)]),
         "ph_insert": (c_int, [_GraphP, c_int, _array(np.int32, 1), _array(u32, 1), c_int]),
         "ph_insert_parallel": (c_int, [_GraphP, c_int, _array(np.int32, 1), _array(u32, 1), c_int, c_int]),
         "ph_repack": (c_int, [_array(u8, 1), c_int, c_i64, _array(u8, 1, writes=True), c_int, c_i64, c_int, c_u32]),
@@ -160,6 +163,7 @@ class _Arrays:
     """One consistent set of arrays and counts; a search holds it for its whole call."""
 
     codes: np.ndarray
+    residuals: np.ndarray  # uint8 [capacity][(dim + 1) // 2]: 4 more bits per component (re-ranking)
     links0: np.ndarray
     dead: np.ndarray
     keys: np.ndarray

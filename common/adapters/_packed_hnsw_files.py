@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from typing import Any
@@ -14,7 +15,8 @@ from common.errors import InternalError
 HEAD = 10  # dim, m, m0, bits, count, n_upper, up_used, entry, entry_slot, max_level
 # what numpy and zipfile raise for a file that is not a readable .npz of plain arrays
 UNREADABLE = (
-    zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, MemoryError
+    zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, MemoryError,
+    tokenize.TokenError,  # numpy's fallback reading of a damaged .npy header tokenizes it
 )  # fmt: skip
 
 
@@ -25,6 +27,7 @@ def to_arrays(a: _Arrays, dim: int, m: int, m0: int) -> dict[str, np.ndarray]:
     return {
         "head": head,
         "codes": a.codes[:n],
+        "residuals": a.residuals[:n],
         "links0": a.links0[: n * row_bytes(m0, a.bits)],
         "dead": a.dead[: n // 8 + 1],
         "keys": a.keys[:n],
@@ -73,6 +76,7 @@ def from_arrays(arrays: Any, want_dim: int, want_m: int, want_m0: int) -> _Array
         raise InternalError("saved packed graph is inconsistent: it removes slots past its last vector")
     return _Arrays(
         codes=_flat(arrays["codes"], np.int8, n * dim).reshape(n, dim),
+        residuals=_flat(arrays["residuals"], np.uint8, n * ((dim + 1) // 2)).reshape(n, (dim + 1) // 2),
         links0=links0,
         dead=dead,
         keys=_flat(arrays["keys"], np.int64, n),
