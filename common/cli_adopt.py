@@ -80,7 +80,7 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
     bucket = args.bucket or c.settings.bucket
     prefix = c.settings.off_image_prefix if args.object_prefix is None else args.object_prefix
     report = run_import(source, SqlImports.of(c.store), bucket, prefix, args.batch_size,
-                        restart=args.restart, dim=c.embedding_dim)  # fmt: skip
+                        restart=args.restart, dim=lambda: _embedder_dim(c))  # fmt: skip
     body = report.as_dict()
     if not args.no_index and next(iter(c.store.iter_embeddings(batch_size=1)), None) is not None:
         indexed, seconds = _index(c)
@@ -92,6 +92,15 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
         summary += f"; the index holds {body['index_documents']} logos"
     print(summary, file=sys.stderr)
     return 0
+
+
+def _embedder_dim(c: Any) -> int | None:
+    """The size of the vectors this deployment makes, or None when it has no embedder yet (an
+    embedded home with no model file: Robotoff's vectors then set the index's size)."""
+    s = c.settings
+    if s.model_runtime == "onnx" and not Path(s.embedder_model).is_file():
+        return None
+    return int(c.embedding_dim())
 
 
 def _index(c: Any) -> tuple[int, float]:

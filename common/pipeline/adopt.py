@@ -65,12 +65,13 @@ class ImportReport:
 
 def run_import(
     source: ImportSource, imports: ImportStore, bucket: str, prefix: str = "", batch_size: int = 5_000,
-    stream: TextIO | None = None, restart: bool = False, dim: Callable[[], int] | None = None,
+    stream: TextIO | None = None, restart: bool = False, dim: Callable[[], int | None] | None = None,
 ) -> ImportReport:  # fmt: skip
     """Import every row after the source's checkpoint; returns what this run did. ``dim``: the
     size of the vectors this deployment embeds and indexes, asked once, before the first batch
-    that carries embeddings is written (a source without embeddings needs no model); the import
-    stops there when Robotoff's embeddings could not go into its index."""
+    that carries embeddings is written (a source without embeddings needs no model; None: no
+    embedder to compare with yet); the import stops there when Robotoff's embeddings could not
+    go into its index."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     unchecked = dim
@@ -91,10 +92,10 @@ def run_import(
     return ImportReport(source.name, start, progress.done, outcome, progress.seconds, failures)
 
 
-def check_dimension(dim: int) -> None:
+def check_dimension(dim: int | None) -> None:
     """Refuse, up front, an import whose embeddings the index cannot take. Without this every logo
     would be imported without its embedding (each refused as the wrong size) and never searched."""
-    if dim != EMBEDDING_DIM:
+    if dim is not None and dim != EMBEDDING_DIM:
         raise ConfigError(
             f"Robotoff's embeddings have {EMBEDDING_DIM} dimensions, but this deployment embeds and indexes "
             f"{dim}-dimensional vectors; configure a {EMBEDDING_DIM}-d CLIP ViT-B/32 embedder "
