@@ -38,6 +38,7 @@ MUTATING: dict[str, dict[str, Any]] = {
     "/api/v1/admin/reindex": {},
     "/api/v1/admin/reconcile": {"query_string": {"requeue": "true", "older_than": "0"}},
     "/api/v1/admin/calibrate": {},
+    "/api/v1/admin/clusters/rebuild": {},
 }
 # every route that records who changed something: a verified Open Food Facts user or the token
 USER_WRITES: dict[tuple[str, str], dict[str, Any]] = {
@@ -49,6 +50,15 @@ USER_WRITES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/images/logos/update"): {
         "query_string": {"source_type": "brand", "source_value": "x", "target_type": "brand", "target_value": "y"}
     },
+    ("POST", "/api/v1/clusters/<int:cluster_id>/annotate"): {"json": {"type": "brand", "value": "x"}},
+    ("POST", "/api/v1/annotations/operations/<int:operation_id>/revert"): {},
+    ("POST", "/api/v1/images/logos/<int:logo_id>/prediction/accept"): {},
+    ("POST", "/api/v1/images/logos/<int:logo_id>/prediction/reject"): {},
+}
+# writes on something the two seed images may not make (a quest, an operation, a prediction): the
+# verified caller may get past the identity check to a 404, which is all these tests are about
+NEEDS_A_TARGET = {
+    rule for _, rule in USER_WRITES if "cluster_id" in rule or "operation_id" in rule or "prediction" in rule
 }
 READ_ONLY_POSTS = {"/api/v1/ann/batch", "/api/v1/search/embedding"}  # plus search/image without store=true
 
@@ -80,7 +90,7 @@ def test_user_writes_need_a_verified_identity_even_from_this_machine(
     try:
         app, _ = app_over(tmp_path, off_auth_url=auth_pl.url, api_token=TOKEN)
         client = app.test_client()
-        path, request = rule.replace("<int:logo_id>", "1"), USER_WRITES[(method, rule)]
+        path, request = re.sub(r"<int:\w+>", "1", rule), USER_WRITES[(method, rule)]
         anonymous = [client.open(path, method=method, environ_base=where, **request) for where in (REMOTE, LOCAL)]
         client.set_cookie("session", "user_id&alice&user_session&guessed")
         forged = client.open(path, method=method, environ_base=LOCAL, **request)
@@ -95,7 +105,8 @@ def test_user_writes_need_a_verified_identity_even_from_this_machine(
     )
     assert [r.status_code for r in anonymous] == [401, 401] and forged.status_code == 403
     assert all(r.is_json and r.get_json()["error"] for r in (*anonymous, forged))
-    assert service.status_code < 300, service.get_data(as_text=True)
+    allowed = (200, 201, 204, 404) if rule in NEEDS_A_TARGET else (200, 201, 204)
+    assert service.status_code in allowed, service.get_data(as_text=True)
     assert len(auth_pl.requests) == 1  # only the forged cookie was asked about; it was refused
 
 
