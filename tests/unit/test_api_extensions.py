@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import common.api
 from common.api import create_app
 from common.bootstrap import Container
 from tests.api_support import BOXES, LABELS, api_container, ingest, two_squares
@@ -289,8 +290,13 @@ def test_page_and_assets_are_served_locally(api: tuple[Any, Container]) -> None:
     assert page.status_code == 200 and page.mimetype == "text/html"
     for asset in ("/web/app.js", "/web/style.css"):
         assert asset in page.get_data(as_text=True)
-        response = client.get(asset)
-        assert response.status_code == 200 and "://" not in response.get_data(as_text=True)
+    # every asset the page loads comes from here: the one address elsewhere is a link people follow
+    product_link = "link.href = `https://world.openfoodfacts.org/product/"
+    web = Path(common.api.__file__).parent / "web"
+    for name in sorted(p.name for p in web.iterdir() if p.suffix in (".js", ".css")):
+        response = client.get(f"/web/{name}")
+        assert response.status_code == 200, name
+        assert "://" not in response.get_data(as_text=True).replace(product_link, ""), name
     assert "://" not in page.get_data(as_text=True)
     assert client.get("/api/v1/info").get_json()["standin_models"] is False
     container.models_are_standins = True  # type: ignore[attr-defined]
