@@ -262,20 +262,22 @@ class ElasticsearchIndex:
         return found
 
     def _mget(self, names: list[str]) -> list[dict[str, Any]]:
-        """The documents through the alias; by concrete index when the alias spans several."""
-        docs = list(self._client.mget(index=self.alias, ids=names, source_includes=[FIELD])["docs"])
-        errors = [doc["error"] for doc in docs if doc.get("error")]
-        if not errors:
-            return docs
-        indices = self._indices_behind_alias()
-        if len(indices) < 2:
-            raise DependencyError(DEPENDENCY, f"mget: {len(errors)} of {len(docs)} documents failed: {errors[0]}")
-        wanted = [{"_index": index, "_id": name} for index in indices for name in names]
-        docs = list(self._client.mget(docs=wanted, source_includes=[FIELD])["docs"])
-        errors = [doc["error"] for doc in docs if doc.get("error")]
-        if errors:
-            raise DependencyError(DEPENDENCY, f"mget: {len(errors)} of {len(docs)} documents failed: {errors[0]}")
-        return docs
+        """The documents through the alias; by concrete index when the alias spans several. The
+        alias may move between the two requests (a re-index swapping it): then it is read again."""
+        errors: list[Any] = []
+        for _ in range(3):
+            docs = list(self._client.mget(index=self.alias, ids=names, source_includes=[FIELD])["docs"])
+            errors = [doc["error"] for doc in docs if doc.get("error")]
+            if not errors:
+                return docs
+            indices = self._indices_behind_alias()
+            if len(indices) >= 2:
+                wanted = [{"_index": index, "_id": name} for index in indices for name in names]
+                docs = list(self._client.mget(docs=wanted, source_includes=[FIELD])["docs"])
+                errors = [doc["error"] for doc in docs if doc.get("error")]
+                if not errors:
+                    return docs
+        raise DependencyError(DEPENDENCY, f"mget: {len(errors)} of {len(names)} documents failed: {errors[0]}")
 
     def _indices_behind_alias(self) -> list[str]:
         """The concrete indices the alias points at, its write index first."""
