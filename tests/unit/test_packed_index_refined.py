@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from common.adapters import _index_files as files
+from common.adapters import _packed_hnsw as ph
 from common.adapters._int8_codec import LEVELS, RESIDUAL_STEPS, Int8Codec
 from common.adapters.packed_index import PackedIndex
 from tests.index_support import FakeStore, unit_rows
@@ -80,3 +81,27 @@ def test_an_index_saved_before_residuals_is_rebuilt_from_the_store(
     assert old.search(data[41], 1)[0].logo_id == 42
     old.flush()
     assert PackedIndex(tmp_path, 16).count() == 300  # saved again in the current format
+
+
+@pytest.mark.parametrize("dim", [512, 100])  # 100: a tail past the vector kernel's 16-component steps
+def test_every_kernel_computes_the_refined_cosine_numpy_computes(dim: int) -> None:
+    rng = np.random.default_rng(64)
+    codec = Int8Codec(dim)
+    codes, residuals = codec.encode_refined(unit_rows(rng, 1_000, dim, clusters=10))
+    queries = unit_rows(rng, 30, dim, clusters=10)
+    graph = ph.PackedGraph(dim, m=8, expansion_add=32)
+    graph.add(np.arange(1_000), codes, residuals)
+    turned = codec.rotate(queries)
+    vectors = refined(codes, residuals, dim)
+    try:
+        for wanted in (0, -1):  # scalar, then the best this CPU has
+            ph.kernel(wanted)
+            slots, cosines = graph.search_refined(codec.encode(queries), turned, 10, 20, 40)
+            assert (slots >= 0).all() and (np.diff(cosines, axis=1) <= 0).all()  # best first
+            rows = vectors[slots]
+            expected = np.einsum("qkd,qd->qk", rows, turned) / (
+                np.linalg.norm(rows, axis=2) * np.linalg.norm(turned, axis=1)[:, None]
+            )
+            np.testing.assert_allclose(cosines, expected, atol=2e-6)
+    finally:
+        ph.kernel(-1)
