@@ -91,7 +91,7 @@ def table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "n": n,
                     "recall_goal": goal,
                     "system": system,
-                    "setting": r.get("setting"),
+                    "setting": r.get("setting") or f"{r.get('knob')}={r.get('value')}",
                     "recall_at_10": r["recall_at_10"],
                     "qps_one_thread": r["qps_one_thread"],
                     "resident_bytes_per_vector": r.get("resident_bytes_per_vector"),
