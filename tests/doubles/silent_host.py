@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
+
+from stack.waiting import WaitTimeout, wait_until
 
 
 class SilentHost:
@@ -37,11 +38,10 @@ class SilentHost:
 
     def wait_for(self, connections: int, timeout_s: float = 30.0) -> bool:
         """Whether ``connections`` have been accepted within ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while self.accepted < connections:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
+        try:
+            wait_until(lambda: self.accepted >= connections, timeout_s, interval=0.01)
+        except WaitTimeout:
+            return False
         return True
 
     def release(self) -> None:

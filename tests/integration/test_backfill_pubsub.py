@@ -15,7 +15,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from common.adapters.backfill_sinks import PubSubBackfill
 from common.adapters.postgres_store import PostgresStore
 from common.domain import StoredObject
 from common.ports.metadata_store import INDEXED
+from stack.waiting import wait_until
 from tests import pg, services
 from tests.reliability.embedded import embedded_container
 from tests.reliability.test_reconcile import picture
@@ -112,13 +112,7 @@ def cli(env: dict[str, str], *args: str) -> list[Any]:
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(check, timeout, interval=0.5, message=f"waiting for {what}")
 
 
 def _env(home: Path, emulator: str, **settings: str) -> dict[str, str]:

@@ -11,13 +11,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from stack.waiting import wait_until
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -187,10 +187,7 @@ def test_the_server_says_where_its_data_is_and_logs_each_processed_file(
     with (photos / "product-0003.jpg").open("rb") as photo:
         assert requests.post(f"{url}/api/v1/images", files={"file": photo}, timeout=60).status_code == 201
     (home / "inbox" / "dropped.jpg").write_bytes((photos / "product-0004.jpg").read_bytes())
-    deadline = time.monotonic() + 60
-    while not (home / "inbox" / "done" / "dropped.jpg").exists():
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    wait_until((home / "inbox" / "done" / "dropped.jpg").exists, 60, interval=0.2, message=log.read_text)
     for _ in range(5):
         requests.get(f"{url}/api/v1/ann/search?count=3", timeout=10)
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 import requests
 
 from common.adapters.sqlite_store import SqliteStore
+from stack.waiting import WaitTimeout, wait_until
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -69,16 +69,18 @@ def server(env: dict[str, str]) -> Iterator[str]:
     with log.open("w") as out:
         proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                break
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
         except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
+            return False
+
+    try:
+        wait_until(healthy, 60, interval=0.2, message=lambda: f"server did not start: {log.read_text()}")
+    except WaitTimeout:
         proc.kill()
-        pytest.fail(f"server did not start: {log.read_text()}")
+        raise
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -9,8 +9,8 @@ find is computed independently, in this process, with onnxruntime on the same mo
 
 from __future__ import annotations
 
+import contextlib
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +25,7 @@ from common.bootstrap import Container
 from common.images import decode_image
 from common.samples import write_samples
 from common.settings import load_settings
+from stack.waiting import WaitTimeout, wait_until
 from tests.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -79,28 +80,36 @@ def searchable_logos(stack: Stack, total: int) -> set[int]:
 
 
 def wait_for_logos(stack: Stack, total: int) -> set[int]:
-    deadline = time.monotonic() + DEADLINE_S
     found: set[int] = set()
-    while time.monotonic() < deadline:
+
+    def all_found() -> bool:
+        nonlocal found
         found = searchable_logos(stack, total)
-        if len(found) >= total:
-            return found
-        time.sleep(0.5)
-    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(
-        (stack.root / "logs").glob("*.log")) if p.name in ("bridge.log", "detect.log", "embed_index.log"))  # fmt: skip
-    pytest.fail(f"{len(found)} of {total} logos searchable after {DEADLINE_S}s\n{logs}")
+        return len(found) >= total
+
+    def report() -> str:
+        names = ("bridge.log", "detect.log", "embed_index.log")
+        paths = [p for p in sorted(stack.root.glob("logs/*.log")) if p.name in names]
+        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in paths)
+        return f"{len(found)} of {total} logos searchable\n{logs}"
+
+    wait_until(all_found, DEADLINE_S, interval=0.5, message=report)
+    return found
 
 
 def wait_for_indexed_details(stack: Stack, logo_ids: set[int]) -> Any:
     """Each logo's own record (``/api/v1/logos/{id}``: embedding flag, image status and name)."""
-    deadline = time.monotonic() + 30
-    while True:
+    details: dict[str, Any] = {}
+
+    def all_indexed() -> bool:
+        nonlocal details
         logos = [get(stack, f"/api/v1/logos/{logo_id}") for logo_id in sorted(logo_ids)]
         details = {"logos": logos, "count": len(logos)}
-        done = all(logo["has_embedding"] and logo["image"]["status"] == "indexed" for logo in details["logos"])
-        if done or time.monotonic() > deadline:
-            return details
-        time.sleep(0.5)
+        return all(logo["has_embedding"] and logo["image"]["status"] == "indexed" for logo in logos)
+
+    with contextlib.suppress(WaitTimeout):  # the caller's assertions say what is missing
+        wait_until(all_indexed, 30, interval=0.5)
+    return details
 
 
 def test_uploaded_photos_become_searchable_logos(stack: Stack, photos: list[Path]) -> None:

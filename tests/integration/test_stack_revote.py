@@ -5,8 +5,8 @@ runs with the queue settings Terraform deploys it with (``wiring.json``, from ``
 
 from __future__ import annotations
 
+import contextlib
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import requests
 
 from common import deploy
 from common.samples import write_samples
+from stack.waiting import WaitTimeout, wait_until
 from tests.integration.test_stack_e2e import get, searchable_logos, upload, wait_for_logos
 from tests.stack import Stack, running_stack
 from tests.stack_wiring import STACK_LOCAL
@@ -59,9 +60,8 @@ def test_an_annotation_reaches_its_neighbours_through_the_queue(stack: Stack, tm
     wait_for_logos(stack, 4)
     logo_ids = sorted(searchable_logos(stack, 500))
     target = logo_ids[0]
-    deadline = time.monotonic() + DEADLINE_S
-    while not get(stack, f"/api/v1/logos/{target}")["nearest_neighbors"] and time.monotonic() < deadline:
-        time.sleep(0.5)
+    with contextlib.suppress(WaitTimeout):  # the assertion below says what is missing
+        wait_until(lambda: get(stack, f"/api/v1/logos/{target}")["nearest_neighbors"], DEADLINE_S, interval=0.5)
     neighbours = get(stack, f"/api/v1/logos/{target}")["nearest_neighbors"]["logo_ids"]
     citing = [
         i
@@ -79,11 +79,14 @@ def test_an_annotation_reaches_its_neighbours_through_the_queue(stack: Stack, tm
     )
     assert response.status_code == 200 and response.json() == {"annotated": 1}
     found: dict[int, Any] = {}
-    while time.monotonic() < deadline + DEADLINE_S:
+
+    def all_predicted() -> bool:
+        nonlocal found
         found = predictions(stack, citing)
-        if all(found.values()):
-            break
-        time.sleep(0.5)
+        return all(found.values())
+
+    with contextlib.suppress(WaitTimeout):  # the assertion below shows the predictions seen last
+        wait_until(all_predicted, DEADLINE_S, interval=0.5)
     assert all(p and (p["type"], p["value"]) == ("brand", "stack-cola") for p in found.values()), found
     log = (stack.root / "logs" / "embed_index.log").read_text(errors="replace")
     assert "revoted" in log  # embed_index ran the re-vote messages

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stack.waiting import wait_until
 from tests.conftest import free_port
 from tests.doubles.silent_host import SilentHost
 from tests.reliability.conftest import Record
@@ -95,10 +96,12 @@ def served(tmp_path: Path, silent: SilentHost) -> Iterator[tuple[int, list[int]]
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not _answers(port, ids[0]):
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(0.2)
+
+        def serving() -> bool:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            return _answers(port, ids[0])
+
+        wait_until(serving, 60, interval=0.2, message=lambda: (tmp_path / "serve.log").read_text()[-3000:])
         yield port, ids
     finally:
         proc.terminate()

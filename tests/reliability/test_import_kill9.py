@@ -14,11 +14,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from stack.waiting import wait_until
 from tests import robotoff_db
 from tests.pg import scratch_database
 
@@ -46,13 +46,14 @@ def test_kill_9_during_import_then_resume(tmp_path: Path) -> None:
         with (tmp_path / "first.log").open("w") as log:
             proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         db = home / "logo-ann.sqlite3"
-        deadline = time.monotonic() + 120
         seen = None
-        while time.monotonic() < deadline and proc.poll() is None:
+
+        def checkpointed_or_ended() -> bool:
+            nonlocal seen
             seen = _checkpoint(db)
-            if seen and seen[1] > 0:
-                break
-            time.sleep(0.01)
+            return proc.poll() is not None or bool(seen and seen[1] > 0)
+
+        wait_until(checkpointed_or_ended, 120, interval=0.01, message=lambda: f"no checkpoint yet (last seen {seen})")
         assert proc.poll() is None, (
             f"the import ended before it could be killed: {(tmp_path / 'first.log').read_text()}"
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from common.errors import DependencyError, RetryLaterError
 from common.labels.taxonomy import Taxonomies, default_sources, fetch_taxonomies
+from stack.waiting import wait_until
 from tests.doubles.silent_host import SilentHost
 
 LABELS = {
@@ -146,15 +146,6 @@ def gated() -> Iterator[Any]:
     server.server_close()
 
 
-def wait_until(condition: Any, timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_a_refresh_in_progress_leaves_other_requests_on_the_loaded_taxonomy(gated: Any) -> None:
     now = [0.0]
     taxonomies = Taxonomies({"labels": gated.url}, refresh_s=60, clock=lambda: now[0])
@@ -163,7 +154,7 @@ def test_a_refresh_in_progress_leaves_other_requests_on_the_loaded_taxonomy(gate
     now[0] = 61.0
     with ThreadPoolExecutor(1) as pool:
         refreshing = pool.submit(taxonomies.taxonomy_value, "label", "fr:bio")
-        assert wait_until(lambda: gated.arrivals == 2)
+        wait_until(lambda: gated.arrivals == 2, 30, interval=0.01, message=lambda: f"{gated.arrivals} arrivals, not 2")
         assert taxonomies.taxonomy_value("label", "ab-europe") == "en:eu-organic"  # from the loaded one
         assert not refreshing.done()  # the old code answered only once the refresh was over
         gated.gate.set()
