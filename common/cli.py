@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli_support import CommandError, Formatter, check_home, command, number, os_error_line
-from common.errors import LogoAnnError
+from common.cli_support import Formatter, check_home, command, number, os_error_line
+from common.errors import CommandError, LogoAnnError
 
 DESCRIPTION = (
     "Logo-ANN: find logos in product photos and search them by visual similarity. "

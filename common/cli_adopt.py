@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common.cli_support import CommandError, command, number
+from common.cli_support import command, number
+from common.errors import CommandError
 
 
 def add_commands(sub: Any) -> None:

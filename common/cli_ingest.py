@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from common.bootstrap import Container
-from common.cli_support import CommandError, home_text
+from common.cli_support import home_text
+from common.errors import CommandError
 from common.ingest import FAILED, IMAGE_SUFFIXES, ingest_file, iter_files
 from common.progress import Progress
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli_support import CommandError, command, number
+from common.cli_support import command, number
+from common.errors import CommandError
 
 PRECISION_TARGET = number(float, 0.0, 1.0, low_open=True)
 

@@ -10,15 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common.errors import CommandError
 from common.settings import Settings
-
-
-class CommandError(Exception):
-    """A command cannot go on: printed as ``error: <message>`` (no traceback), exit ``code``."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Formatter(argparse.HelpFormatter):

@@ -3,9 +3,16 @@
     LogoAnnError               (abstract: never raised itself)
     ├── PermanentError         the input is bad: retrying cannot help. Recorded and acknowledged
     │   │                      (not retried); the API answers 4xx.
-    │   ├── InvalidImageError  not a decodable image, too large, a decompression bomb (422)
-    │   ├── InvalidEventError  wrong event type, missing fields, unknown schema version (400/422)
+    │   ├── BadInputError      a request parameter or body the API rejects (400)
+    │   │   ├── BadQuery       a malformed query parameter, body, cursor or embedding
+    │   │   └── InvalidAnnotationError  an unknown annotation type, a missing or malformed value
+    │   ├── UnauthorizedError  no credentials, or a wrong service token (401)
+    │   ├── ForbiddenError     credentials or a URL refused (403)
+    │   │   └── FetchRefused   an image URL this service will not fetch (``common.remote_images``)
     │   ├── NotFoundError      an object, image or logo that does not exist (404)
+    │   ├── ConflictError      a write that contradicts the current state (409)
+    │   ├── InvalidImageError  not a decodable image, too large, a decompression bomb (422)
+    │   ├── InvalidEventError  wrong event type, missing fields, unknown schema version (422)
     │   └── ModelError         a model whose inputs/outputs break the contract (422)
     ├── TransientError         a dependency is unreachable or timed out. Counted against the
     │   │                      image and re-raised: the platform retries with back-off, then
@@ -14,18 +21,23 @@
     │       └── RetryLaterError  refused at once, without calling the dependency: its concurrency
     │                          bound is full, or the same call failed moments ago
     │                          (``common.outbound``); the API answers 503 with ``Retry-After``
-    └── FaultError             this deployment is wrong, not the input nor a dependency's health:
-        │                      re-raised like a transient error, so the event is retried and then
-        │                      kept in the dead-letter queue until an operator fixes the cause;
-        │                      logged as an error; the API answers 500.
-        ├── ConfigError        a missing or invalid setting, or a deployment that contradicts it
-        │                      (an index of another dimension or codec)
-        └── InternalError      a broken invariant: a bug, or a request a dependency refuses as
-                               malformed (an Elasticsearch 4xx)
+    ├── FaultError             this deployment is wrong, not the input nor a dependency's health:
+    │   │                      re-raised like a transient error, so the event is retried and then
+    │   │                      kept in the dead-letter queue until an operator fixes the cause;
+    │   │                      logged as an error; the API answers 500.
+    │   ├── ConfigError        a missing or invalid setting, or a deployment that contradicts it
+    │   │                      (an index of another dimension or codec)
+    │   └── InternalError      a broken invariant: a bug, or a request a dependency refuses as
+    │                          malformed (an Elasticsearch 4xx)
+    └── CommandError           a ``logo-ann`` command cannot go on: printed as one line, exit ``code``
+
+``HTTP_STATUS`` is the one table from these classes to HTTP statuses; ``http_status(exc)`` reads
+it for the nearest class of ``exc`` it names. The API's error handlers (``common.api.error_handlers``,
+which the ``search`` cloud function serves) and the sign-in guard (``common.api.auth``) answer with it.
 
 Adapters translate their library's exceptions into this tree (``raise ... from exc``). The
 event entry points (``common.entrypoints``) acknowledge ``PermanentError`` and re-raise the
-others; the API (``common.api.error_handlers``) maps each as noted; the CLI prints any of them
+others; the API maps each by ``HTTP_STATUS``; the CLI prints any of them
 and exits 2.
 """
 
@@ -50,6 +62,34 @@ class InternalError(FaultError):
 
 class PermanentError(LogoAnnError):
     """Retrying the same input cannot succeed."""
+
+
+class BadInputError(PermanentError):
+    """A request parameter or body the API rejects (400); the message says which and why."""
+
+
+class BadQuery(BadInputError):
+    """A malformed query parameter, request body, cursor or query embedding."""
+
+
+class InvalidAnnotationError(BadInputError):
+    """An annotation the API refuses: unknown type, missing or malformed value."""
+
+
+class UnauthorizedError(PermanentError):
+    """No verified identity: no credentials, or a wrong service token (401)."""
+
+
+class ForbiddenError(PermanentError):
+    """Credentials or a requested resource refused (403)."""
+
+
+class FetchRefused(ForbiddenError):
+    """The URL may not be fetched (scheme, host, address, redirect, size); the message says why."""
+
+
+class ConflictError(PermanentError):
+    """A write that contradicts the current state (409), e.g. a label the prediction does not offer."""
 
 
 class InvalidImageError(PermanentError):
@@ -89,3 +129,43 @@ class RetryLaterError(DependencyError):
     def __init__(self, dependency: str, message: str, retry_after_s: int = 1) -> None:
         super().__init__(dependency, message)
         self.retry_after_s = max(1, retry_after_s)
+
+
+class CommandError(LogoAnnError):
+    """A command cannot go on: printed as ``error: <message>`` (no traceback), exit ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+HTTP_STATUS: dict[type[LogoAnnError], int] = {
+    LogoAnnError: 500,
+    PermanentError: 422,
+    BadInputError: 400,
+    BadQuery: 400,
+    InvalidAnnotationError: 400,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
+    FetchRefused: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidImageError: 422,
+    InvalidEventError: 422,
+    ModelError: 422,
+    TransientError: 503,
+    DependencyError: 503,
+    RetryLaterError: 503,
+    FaultError: 500,
+    ConfigError: 500,
+    InternalError: 500,
+    CommandError: 500,
+}
+
+
+def http_status(exc: LogoAnnError) -> int:
+    """The HTTP status of ``exc``: ``HTTP_STATUS`` of its nearest class there (500 at worst)."""
+    for cls in type(exc).__mro__:
+        if issubclass(cls, LogoAnnError) and cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500

@@ -1,6 +1,6 @@
 """Fetching an image by URL for the crop route, without becoming an open proxy.
 
-``fetch_image(url, policy)`` refuses (``FetchRefused``, a 400) unless every hop of the request:
+``fetch_image(url, policy)`` refuses (``FetchRefused``, a 403) unless every hop of the request:
 
 - is ``https`` on an allow-listed host (``LOGO_ANN_CROP_HOSTS``) and an allowed port, with no
   user info in the URL;
@@ -26,15 +26,11 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
-from common.errors import DependencyError, NotFoundError, PermanentError
+from common.errors import DependencyError, FetchRefused, NotFoundError
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEPENDENCY = "image host"
-
-
-class FetchRefused(PermanentError):
-    """The URL may not be fetched (scheme, host, address, redirect, size); the message says why."""
 
 
 def resolve(host: str, port: int) -> list[str]:

@@ -15,7 +15,8 @@ import waitress
 from common.api import create_app, local_identity
 from common.auth import Identity
 from common.bootstrap import Container
-from common.cli_support import CommandError, home_text, port_in_use_line
+from common.cli_support import home_text, port_in_use_line
+from common.errors import CommandError
 from common.ingest import IMAGE_SUFFIXES, ingest_file
 from common.settings import Settings
 

@@ -38,26 +38,17 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, jsonify, request
+from flask import current_app, g, request
 
+from common.api.error_handlers import answer
 from common.api.local_identity import local_identity
 from common.auth import DEPENDENCY, Identity, ProductOpenerAuth, basic_credentials, session_credentials
-from common.errors import RetryLaterError, TransientError
+from common.errors import ForbiddenError, TransientError, UnauthorizedError
 from common.outbound import Outbound
 
 logger = logging.getLogger(__name__)
 
 View = TypeVar("View", bound=Callable[..., Any])
-CHALLENGE = 'Bearer realm="logo-ann"'  # not Basic: a browser would pop up a password dialog
-
-
-class AuthRefused(Exception):
-    """A request without a verified identity; carries the HTTP status and the reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def _settings() -> Any:
@@ -81,41 +72,34 @@ def product_opener() -> ProductOpenerAuth:
 
 
 def identify() -> Identity:
-    """The verified identity of this request, or ``AuthRefused``."""
+    """The verified identity of this request, or ``UnauthorizedError`` / ``ForbiddenError``."""
     header = request.headers.get("Authorization", "").strip()
     if header[:7].lower() == "bearer ":
         return _service(header[7:].strip())
     credentials = basic_credentials(header) if header else None
     if header and credentials is None:
-        raise AuthRefused(401, "the Authorization header must be 'Bearer <token>' or 'Basic <user:password>'")
+        raise UnauthorizedError("the Authorization header must be 'Bearer <token>' or 'Basic <user:password>'")
     if credentials is None:
         credentials = session_credentials(request.cookies.get("session"))
     if credentials is None:
         local = local_identity(current_app.extensions, _settings(), request.environ, request.headers)
         if local is not None:  # the person at the machine (common.api.local_identity)
             return local
-        raise AuthRefused(
-            401, "sign in to Open Food Facts (session cookie) or send Basic credentials or a service token"
+        raise UnauthorizedError(
+            "sign in to Open Food Facts (session cookie) or send Basic credentials or a service token"
         )
     identity = product_opener().verify(credentials)
     if identity is None:
         what = "session" if credentials.kind == "session" else "user name and password"
-        raise AuthRefused(403, f"Open Food Facts did not recognise this {what}")
+        raise ForbiddenError(f"Open Food Facts did not recognise this {what}")
     return identity
 
 
 def _service(token: str) -> Identity:
     s = _settings()
     if not s.api_token or not hmac.compare_digest(token.encode(), s.api_token.encode()):
-        raise AuthRefused(401, "unknown service token")
+        raise UnauthorizedError("unknown service token")
     return Identity(s.token_user, "token")
-
-
-def refusal(exc: AuthRefused) -> tuple[Response, int]:
-    response = jsonify({"error": exc.reason, "status": exc.status})
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = CHALLENGE
-    return response, exc.status
 
 
 def require_user(view: View) -> View:
@@ -125,14 +109,10 @@ def require_user(view: View) -> View:
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             g.logo_ann_identity = identify()
-        except AuthRefused as exc:
-            return refusal(exc)
-        except TransientError as exc:
-            logger.warning("cannot verify the caller: %s", exc)
-            body, status = refusal(AuthRefused(503, "Open Food Facts' sign-in check is unavailable; retry later"))
-            if isinstance(exc, RetryLaterError):  # busy, or failed moments ago for these credentials
-                body.headers["Retry-After"] = str(exc.retry_after_s)
-            return body, status
+        except (UnauthorizedError, ForbiddenError) as exc:
+            return answer(exc)
+        except TransientError as exc:  # with Retry-After when busy, or failed moments ago for these credentials
+            return answer(exc, "Open Food Facts' sign-in check is unavailable; retry later")
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]

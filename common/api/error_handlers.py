@@ -1,7 +1,8 @@
-"""How each outcome of the exception tree (``common.errors``) becomes an HTTP answer:
-``BadQuery`` 400, ``NotFoundError`` 404, other ``PermanentError`` 422, ``TransientError`` 503
-(retry later; ``RetryLaterError`` with its ``Retry-After``), ``FaultError`` (``ConfigError``,
-``InternalError``) 500, logged with its trace.
+"""How each outcome of the exception tree (``common.errors``) becomes an HTTP answer: the status
+is ``common.errors.HTTP_STATUS``'s (400 bad input, 401 with a ``WWW-Authenticate`` challenge, 403,
+404, 409, 422 other permanent errors, 503 transient, 500 faults). A 4xx says the exception's
+message; a 503 says to retry later (``RetryLaterError`` with its ``Retry-After``); a 500 says
+"internal error" and is logged with its trace.
 
 Every error body is JSON: ``{"error": message, "status": code}``.
 """
@@ -11,51 +12,43 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from common.api.context import error
-from common.errors import FaultError, LogoAnnError, NotFoundError, PermanentError, RetryLaterError, TransientError
-from common.pipeline.search import BadQuery
+from common.errors import LogoAnnError, RetryLaterError, TransientError, UnauthorizedError, http_status
 
 logger = logging.getLogger(__name__)
+CHALLENGE = 'Bearer realm="logo-ann"'  # not Basic: a browser would pop up a password dialog
+
+
+def answer(exc: LogoAnnError, transient_message: str | None = None) -> tuple[Response, int]:
+    """The JSON answer to ``exc`` with its status from ``HTTP_STATUS``; ``transient_message``
+    replaces the generic one of a 503."""
+    status = http_status(exc)
+    if isinstance(exc, RetryLaterError):
+        # debug: under a flood every refused request would log a line (the failure itself was logged once)
+        logger.debug("dependency call refused at once: %s", exc)
+        message = transient_message or f"{exc.dependency} is busy or failed moments ago; retry later"
+        body, status = error(status, message)
+        body.headers["Retry-After"] = str(exc.retry_after_s)
+        return body, status
+    if isinstance(exc, TransientError):
+        logger.warning("dependency unavailable: %s", exc)
+        return error(status, transient_message or "a dependency is temporarily unavailable; retry later")
+    if status >= 500:
+        logger.exception("request failed: %s", type(exc).__name__)
+        return error(status, "internal error")
+    body, status = error(status, str(exc))
+    if isinstance(exc, UnauthorizedError):
+        body.headers["WWW-Authenticate"] = CHALLENGE
+    return body, status
 
 
 def register_errors(app: Flask) -> None:
-    @app.errorhandler(BadQuery)
-    def bad_query(exc: BadQuery) -> Any:
-        return error(400, str(exc))
-
-    @app.errorhandler(NotFoundError)
-    def not_found(exc: NotFoundError) -> Any:
-        return error(404, str(exc))
-
-    @app.errorhandler(PermanentError)
-    def permanent(exc: PermanentError) -> Any:
-        return error(422, str(exc))
-
-    @app.errorhandler(RetryLaterError)
-    def retry_later(exc: RetryLaterError) -> Any:
-        # debug: under a flood every refused request would log a line (the failure itself was logged once)
-        logger.debug("dependency call refused at once: %s", exc)
-        body, status = error(503, f"{exc.dependency} is busy or failed moments ago; retry later")
-        body.headers["Retry-After"] = str(exc.retry_after_s)
-        return body, status
-
-    @app.errorhandler(TransientError)
-    def transient(exc: TransientError) -> Any:
-        logger.warning("dependency unavailable: %s", exc)
-        return error(503, "a dependency is temporarily unavailable; retry later")
-
-    @app.errorhandler(FaultError)
-    def fault(exc: FaultError) -> Any:
-        logger.exception("request failed: %s", type(exc).__name__)
-        return error(500, "internal error")
-
     @app.errorhandler(LogoAnnError)
-    def other(exc: LogoAnnError) -> Any:  # a raise of the abstract base: treated as a fault
-        logger.exception("request failed")
-        return error(500, "internal error")
+    def project_error(exc: LogoAnnError) -> Any:
+        return answer(exc)
 
     @app.errorhandler(HTTPException)
     def http(exc: HTTPException) -> Any:

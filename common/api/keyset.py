@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from common.pipeline.search import BadQuery
+from common.errors import BadQuery
 
 
 def encode(kind: str, position: Sequence[Any]) -> str:

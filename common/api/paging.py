@@ -23,7 +23,8 @@ from typing import Any
 
 from common.api.bodies import results_body
 from common.api.params import bool_param, count_param, id_value
-from common.pipeline.search import MAX_RANK_DEPTH, BadQuery, Filters, RankedCache, SearchService, rank_key
+from common.errors import BadQuery
+from common.pipeline.search import MAX_RANK_DEPTH, Filters, RankedCache, SearchService, rank_key
 
 MAX_LABEL_CHARS = 200
 

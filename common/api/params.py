@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import request
 
-from common.pipeline.search import BadQuery
+from common.errors import BadQuery
 
 MAX_COUNT = 500
 DEFAULT_COUNT = 100

@@ -24,18 +24,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from common.api.auth import current_user, require_user
-from common.api.context import container, error
+from common.api.context import container
 from common.api.params import MAX_IDS, id_value, json_object
-from common.errors import NotFoundError
-from common.labels.values import InvalidAnnotationError
-from common.pipeline.search import BadQuery
+from common.errors import BadQuery, NotFoundError
 
 blueprint = Blueprint("annotations", __name__)
-
-
-@blueprint.errorhandler(InvalidAnnotationError)
-def invalid_annotation(exc: InvalidAnnotationError) -> Any:
-    return error(400, str(exc))
 
 
 def with_operation(response: Response, operation_id: int | None) -> Response:

@@ -10,7 +10,7 @@ from common.api.bodies import neighbours_json
 from common.api.context import search_service
 from common.api.logo_lookup import robotoff_logos
 from common.api.params import MAX_IDS, count_param, id_list, id_value, json_object
-from common.pipeline.search import BadQuery
+from common.errors import BadQuery
 
 MAX_BATCH_RESULTS = 50_000  # ids x count, so one request cannot ask for 250,000 rows
 

@@ -24,33 +24,18 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from common.api import keyset
 from common.api.auth import current_user, require_user
-from common.api.context import container, error
+from common.api.context import container
 from common.api.label_details import prediction_json
 from common.api.logo_lookup import robotoff_logos
 from common.api.params import id_value, int_param, json_object
-from common.errors import NotFoundError
-from common.labels.values import InvalidAnnotationError, normalise_type, value_tag
-from common.pipeline.search import BadQuery
+from common.errors import BadQuery, ConflictError, NotFoundError
+from common.labels.values import normalise_type, value_tag
 from common.pipeline.suspects import suspect_page
 from common.pipeline.value_cluster import NeighbourCache, ValueClusters
 from common.ports.annotation_store import ACCEPT, LogoQuery, Negative, Operation
 
 blueprint = Blueprint("corrections", __name__)
 MAX_PAGE = 500
-
-
-class Conflict(Exception):
-    """The request names a label the logo's current prediction does not offer (409)."""
-
-
-@blueprint.errorhandler(Conflict)
-def conflict(exc: Conflict) -> Any:
-    return error(409, str(exc))
-
-
-@blueprint.errorhandler(InvalidAnnotationError)
-def invalid_annotation(exc: InvalidAnnotationError) -> Any:
-    return error(400, str(exc))
 
 
 def with_operation(body: dict[str, Any], operation_id: int) -> Response:
@@ -117,7 +102,7 @@ def _chosen(logo_id: int) -> tuple[str, str | None]:
     offered = [(a["type"], a["value"]) for a in prediction.votes.get("alternatives", [])]
     offered.append((prediction.type, prediction.value))
     if (kind, value) not in offered:
-        raise Conflict("'type' and 'value' are neither the logo's prediction nor one of its alternatives")
+        raise ConflictError("'type' and 'value' are neither the logo's prediction nor one of its alternatives")
     return kind, value
 
 

@@ -21,20 +21,15 @@ from common.api.context import container, error, require_token
 from common.api.label_details import prediction_row
 from common.api.logo_lookup import robotoff_logos
 from common.api.params import bool_param, int_param
-from common.labels.values import InvalidAnnotationError, normalise_type, value_tag
+from common.errors import BadQuery
+from common.labels.values import normalise_type, value_tag
 from common.pipeline.calibrate import run_calibration
-from common.pipeline.search import BadQuery
 from common.ports.annotation_store import LogoQuery
 
 blueprint = Blueprint("label_search", __name__)
 
 MAX_SEARCH = 2000
 MAX_PREDICTIONS = 1000
-
-
-@blueprint.errorhandler(InvalidAnnotationError)
-def invalid_annotation(exc: InvalidAnnotationError) -> Any:
-    return error(400, str(exc))
 
 
 def _float(name: str, low: float, high: float) -> float | None:

@@ -24,12 +24,10 @@ from flask import Blueprint, jsonify, request
 
 from common.api import keyset
 from common.api.auth import current_user, require_user
-from common.api.context import container, error, require_token
+from common.api.context import container, require_token
 from common.api.params import bool_param, id_value, int_param, json_object
-from common.errors import NotFoundError
-from common.labels.values import InvalidAnnotationError
+from common.errors import BadQuery, NotFoundError
 from common.pipeline.next_logos import next_logos
-from common.pipeline.search import BadQuery
 from common.ports.annotation_store import CLUSTER_ANNOTATE
 from common.ports.quest_store import Cluster
 
@@ -37,11 +35,6 @@ blueprint = Blueprint("quests", __name__)
 
 MAX_PAGE = 500
 MAX_EXCLUDE = 10_000
-
-
-@blueprint.errorhandler(InvalidAnnotationError)
-def invalid_annotation(exc: InvalidAnnotationError) -> Any:
-    return error(400, str(exc))
 
 
 def cluster_json(c: Cluster) -> dict[str, Any]:

@@ -15,15 +15,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from common.api.context import container, error
+from common.api.context import container
 from common.api.label_details import with_predictions
 from common.api.logo_details import logo_details
 from common.api.logo_lookup import annotations_of
 from common.api.params import id_value
 from common.domain import Box
-from common.errors import NotFoundError
-from common.pipeline.search import BadQuery
-from common.remote_images import FetchRefused
+from common.errors import BadQuery, FetchRefused, NotFoundError
 
 blueprint = Blueprint("robotoff", __name__)
 BOX_PARAMS = ("y_min", "x_min", "y_max", "x_max")
@@ -81,4 +79,4 @@ def robotoff_crop() -> Any:
             return Response(status=304, headers=headers)
         return Response(crops.render(source, box), mimetype="image/jpeg", headers=headers)
     except FetchRefused as exc:
-        return error(403, f"'image_url' is refused: {exc}")
+        raise FetchRefused(f"'image_url' is refused: {exc}") from exc

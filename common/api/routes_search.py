@@ -11,7 +11,7 @@ from flask import Blueprint, jsonify, request
 from common.api.bodies import match_json, neighbours_json, stored_body
 from common.api.context import container, search_service, token_error
 from common.api.params import bool_param, count_param, json_object, uploaded_bytes
-from common.pipeline.search import BadQuery
+from common.errors import BadQuery
 
 SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 

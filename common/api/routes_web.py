@@ -8,12 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from common.api.context import container, error
+from common.api.context import container
 from common.api.local_identity import local_identity
 from common.api.params import MAX_COUNT, MAX_IDS, int_param
-from common.errors import LogoAnnError, NotFoundError
-from common.labels.values import TAXONOMY_OF_TYPE, InvalidAnnotationError, normalise_type, value_tag
-from common.pipeline.search import BadQuery
+from common.errors import BadQuery, LogoAnnError, NotFoundError
+from common.labels.values import TAXONOMY_OF_TYPE, normalise_type, value_tag
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +29,6 @@ ASSETS = {
 
 blueprint = Blueprint("web", __name__)
 MAX_TYPED = 200
-
-
-@blueprint.errorhandler(InvalidAnnotationError)
-def invalid_annotation(exc: InvalidAnnotationError) -> Any:
-    return error(400, str(exc))
 
 
 def model_info(path: str, runtime: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import dataclasses
 import unicodedata
 from typing import Any
 
-from common.errors import PermanentError
+from common.errors import InvalidAnnotationError
 
 TYPES = (
     "brand",
@@ -30,10 +30,6 @@ ALIASES = {"nutrition_label": "nutritional_label"}
 NEEDS_VALUE = frozenset({"brand", "category", "label", "store"})
 TAXONOMY_OF_TYPE = {"brand": "brands", "category": "categories", "label": "labels"}
 MAX_VALUE_CHARS = 1000
-
-
-class InvalidAnnotationError(PermanentError):
-    """An annotation the API refuses (HTTP 400): unknown type, missing or malformed value."""
 
 
 @dataclasses.dataclass(frozen=True)

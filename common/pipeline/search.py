@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from common.domain import Detection, Neighbour
-from common.errors import InvalidEventError, NotFoundError
+from common.errors import BadQuery, NotFoundError
 from common.images import crop_box, decode_image
 from common.observability import Timings
 from common.ports.metadata_store import LogoRecord, MetadataStore
@@ -26,10 +26,6 @@ from common.ports.vector_index import VectorIndex
 
 MAX_RANK_DEPTH = 1000  # deepest a paginated or filtered query ranks
 MIN_RANK_DEPTH = 100
-
-
-class BadQuery(InvalidEventError):
-    """A query parameter or body the API rejects with 400."""
 
 
 @dataclasses.dataclass(frozen=True)

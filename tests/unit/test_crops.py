@@ -13,8 +13,8 @@ from PIL import Image
 from common.adapters.sqlite_store import SqliteStore
 from common.crops import CropService, DecodedImageCache, robotoff_crop
 from common.domain import Box, ObjectRef
-from common.errors import NotFoundError
-from common.remote_images import FetchPolicy, FetchRefused
+from common.errors import FetchRefused, NotFoundError
+from common.remote_images import FetchPolicy
 from tests.fakes import DictImageStore
 
 OFF = "https://images.openfoodfacts.org/images/products"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.labels.values import InvalidAnnotationError, parse_label, value_tag
+from common.errors import InvalidAnnotationError
+from common.labels.values import parse_label, value_tag
 
 
 @pytest.mark.parametrize(

@@ -14,15 +14,14 @@ from common.adapters.sql.annotations import SqlAnnotations
 from common.adapters.sql_store import SqlStore
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, Detection, ObjectRef
-from common.errors import DependencyError, NotFoundError
+from common.errors import DependencyError, InvalidAnnotationError, NotFoundError
 from common.labels.taxonomy import Taxonomies
-from common.labels.values import InvalidAnnotationError
 from common.labels.vote import VoteParams
 from common.messages import QueueMessage, RevoteMessage
 from common.pipeline.annotate import Annotator
 from common.pipeline.calibrate import run_calibration
 from common.pipeline.propagate import Propagation
-from tests.pg import scratch_database
+from stack.pg import scratch_database
 
 
 class Recorder:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from common.errors import DependencyError, NotFoundError
-from common.remote_images import FetchPolicy, FetchRefused, check_url, fetch_image, is_public
+from common.errors import DependencyError, FetchRefused, NotFoundError
+from common.remote_images import FetchPolicy, check_url, fetch_image, is_public
 
 HOST = "images.test"
 PNG = b"\x89PNG\r\n\x1a\n" + b"x" * 1000
@@ -110,9 +110,7 @@ def test_a_redirect_on_the_same_host_is_followed(server: Any, tls: tuple[Path, P
 
 
 @pytest.mark.parametrize("path", ["/away", "/plain"])
-def test_a_redirect_off_the_allow_list_or_off_https_is_refused(
-    server: Any, tls: tuple[Path, Path], path: str
-) -> None:
+def test_a_redirect_off_the_allow_list_or_off_https_is_refused(server: Any, tls: tuple[Path, Path], path: str) -> None:
     with pytest.raises(FetchRefused):
         fetch_image(url(server, path), policy_for(server, tls))
 
