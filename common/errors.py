@@ -5,7 +5,8 @@
     │   │                      (not retried); the API answers 4xx.
     │   ├── BadInputError      a request parameter or body the API rejects (400)
     │   │   ├── BadQuery       a malformed query parameter, body, cursor or embedding
-    │   │   └── InvalidAnnotationError  an unknown annotation type, a missing or malformed value
+    │   │   ├── InvalidAnnotationError  an unknown annotation type, a missing or malformed value
+    │   │   └── CommandError   a ``logo-ann`` command cannot go on: printed as one line, exit ``code``
     │   ├── UnauthorizedError  no credentials, or a wrong service token (401)
     │   ├── ForbiddenError     credentials or a URL refused (403)
     │   │   └── FetchRefused   an image URL this service will not fetch (``common.remote_images``)
@@ -21,15 +22,14 @@
     │       └── RetryLaterError  refused at once, without calling the dependency: its concurrency
     │                          bound is full, or the same call failed moments ago
     │                          (``common.outbound``); the API answers 503 with ``Retry-After``
-    ├── FaultError             this deployment is wrong, not the input nor a dependency's health:
-    │   │                      re-raised like a transient error, so the event is retried and then
-    │   │                      kept in the dead-letter queue until an operator fixes the cause;
-    │   │                      logged as an error; the API answers 500.
-    │   ├── ConfigError        a missing or invalid setting, or a deployment that contradicts it
-    │   │                      (an index of another dimension or codec)
-    │   └── InternalError      a broken invariant: a bug, or a request a dependency refuses as
-    │                          malformed (an Elasticsearch 4xx)
-    └── CommandError           a ``logo-ann`` command cannot go on: printed as one line, exit ``code``
+    └── FaultError             this deployment is wrong, not the input nor a dependency's health:
+        │                      re-raised like a transient error, so the event is retried and then
+        │                      kept in the dead-letter queue until an operator fixes the cause;
+        │                      logged as an error; the API answers 500.
+        ├── ConfigError        a missing or invalid setting, or a deployment that contradicts it
+        │                      (an index of another dimension or codec)
+        └── InternalError      a broken invariant: a bug, or a request a dependency refuses as
+                               malformed (an Elasticsearch 4xx)
 
 ``HTTP_STATUS`` is the one table from these classes to HTTP statuses; ``http_status(exc)`` reads
 it for the nearest class of ``exc`` it names. The API's error handlers (``common.api.error_handlers``,
@@ -37,8 +37,8 @@ which the ``search`` cloud function serves) and the sign-in guard (``common.api.
 
 Adapters translate their library's exceptions into this tree (``raise ... from exc``). The
 event entry points (``common.entrypoints``) acknowledge ``PermanentError`` and re-raise the
-others; the API maps each by ``HTTP_STATUS``; the CLI prints any of them
-and exits 2.
+others; the API maps each by ``HTTP_STATUS``; the CLI prints any of them and exits 2
+(``CommandError``: its ``code``).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class RetryLaterError(DependencyError):
         self.retry_after_s = max(1, retry_after_s)
 
 
-class CommandError(LogoAnnError):
+class CommandError(BadInputError):
     """A command cannot go on: printed as ``error: <message>`` (no traceback), exit ``code``."""
 
     def __init__(self, message: str, code: int = 2) -> None:
@@ -159,7 +159,7 @@ HTTP_STATUS: dict[type[LogoAnnError], int] = {
     FaultError: 500,
     ConfigError: 500,
     InternalError: 500,
-    CommandError: 500,
+    CommandError: 400,
 }
 
 
