@@ -68,26 +68,9 @@ class Detection:
 
 
 @dataclasses.dataclass(frozen=True)
-class Logo:
-    id: int
-    image_id: int
-    box: Box
-    score: float
-    label: str
-
-
-@dataclasses.dataclass(frozen=True)
 class Neighbour:
     logo_id: int
     distance: float
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """What a model runner reports about itself; recorded with every prediction."""
-
-    name: str
-    version: str
 
 
 def cosine_to_distance(cosine: float) -> float:

@@ -12,8 +12,6 @@ import datetime as dt
 import math
 from typing import Any
 
-import numpy as np
-
 from common.domain import Box
 
 EMBEDDING_DIM = 512
@@ -81,22 +79,6 @@ def off_image_id(source_image: str) -> str | None:
     """Robotoff's image id ("4") read back from ``/324/227/210/2359/4.jpg``."""
     stem = source_image.rsplit("/", 1)[-1].split(".", 1)[0]
     return stem or None
-
-
-def decode_embedding(blob: bytes | memoryview | None) -> tuple[np.ndarray | None, str | None]:
-    """(normalised vector, None), (None, reason) when refused, or (None, None) when absent."""
-    if blob is None:
-        return None, None
-    raw = bytes(blob)
-    if len(raw) != EMBEDDING_BYTES:
-        return None, embedding_size_error(len(raw))
-    vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-    if not np.all(np.isfinite(vector)):
-        return None, "embedding has non-finite values"
-    norm = float(np.linalg.norm(vector))
-    if norm == 0.0:
-        return None, "embedding is all zeros"
-    return vector / norm, None
 
 
 def embedding_size_error(size: int) -> str:

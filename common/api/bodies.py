@@ -7,7 +7,7 @@ from typing import Any
 
 from common.domain import Neighbour, StoredObject
 from common.pipeline.search import ImageMatch
-from common.ports.metadata_store import ImageRecord, LogoRecord, MetadataStore
+from common.ports.metadata_store import ImageRecord, LogoRecord
 
 
 def neighbour_json(neighbour: Neighbour) -> dict[str, Any]:
@@ -69,10 +69,3 @@ def logo_body(logo: LogoRecord, image: ImageRecord | None) -> dict[str, Any]:
         "detector_version": logo.detector_version,
         "image": image_body(image),
     }
-
-
-def logos_with_images(store: MetadataStore, logo_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Robotoff's LogoDetails for the logos that exist, in the order asked for."""
-    logos = store.get_logos(logo_ids)
-    images = {image_id: store.get_image(image_id) for image_id in {logo.image_id for logo in logos}}
-    return [logo_body(logo, images[logo.image_id]) for logo in logos]

@@ -19,8 +19,6 @@ SECURITY_SCHEMES = {
         "description": "Open Food Facts' session cookie (user_id&NAME&user_session&...), checked by /cgi/auth.pl",
     },
 }
-# a state-changing route guarded by @require_user accepts any one of these
-USER_SECURITY: list[dict[str, list[str]]] = [{"offSession": []}, {"basic": []}, {"bearer": []}]
 
 SCHEMAS: dict[str, Any] = {
     "RobotoffImage": obj(

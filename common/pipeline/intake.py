@@ -49,10 +49,6 @@ class Intake:
     # the pipeline on one stored object (embedded); None when the platform's events run it (cloud)
     detect: Callable[[StoredObject], DetectResult] | None
 
-    @property
-    def runs_here(self) -> bool:
-        return self.detect is not None
-
     def store(
         self, data: bytes, filename: str | None, content_type: str | None, name: str | None = None
     ) -> StoredObject:
