@@ -89,23 +89,32 @@ def decode_yolo(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray,
     return boxes, scores[keep], class_ids[keep]
 
 
+def ious(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection over union of one ``(x1, y1, x2, y2)`` box with each row of ``others`` (the
+    project's one IoU; any consistent corner order, such as ``Box.as_list()``'s, gives the same
+    values); no overlap is 0."""
+    box = np.asarray(box, dtype=np.float64)
+    others = np.asarray(others, dtype=np.float64).reshape(-1, 4)
+    area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+    areas = np.clip(others[:, 2] - others[:, 0], 0, None) * np.clip(others[:, 3] - others[:, 1], 0, None)
+    inter_w = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
+    inter_h = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
+    inter = inter_w * inter_h
+    return np.asarray(inter / np.maximum(area + areas - inter, 1e-12))
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Greedy class-agnostic non-maximum suppression; kept indices by descending score.
 
     A box is suppressed when its IoU with a kept, higher-scoring box is above ``iou``.
     """
-    x1, y1, x2, y2 = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).T
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    corners = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     order = np.argsort(-scores, kind="stable")
     kept: list[int] = []
     while order.size:
         best, rest = order[0], order[1:]
         kept.append(int(best))
-        inter_w = np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
-        inter_h = np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None)
-        inter = inter_w * inter_h
-        union = np.maximum(areas[best] + areas[rest] - inter, 1e-12)
-        order = rest[inter / union <= iou]
+        order = rest[ious(corners[best], corners[rest]) <= iou]
     return np.asarray(kept, dtype=np.intp)
 
 

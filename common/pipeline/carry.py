@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import numpy as np
+
+from common.detector import ious
 from common.domain import Box
 from common.ports.annotation_store import CARRY, AnnotationStore, LabelWrite
 from common.ports.metadata_store import ImageRecord, LogoRecord, MetadataStore
@@ -22,13 +25,7 @@ MIN_IOU = 0.5
 
 
 def iou(a: Box, b: Box) -> float:
-    height = min(a.y_max, b.y_max) - max(a.y_min, b.y_min)
-    width = min(a.x_max, b.x_max) - max(a.x_min, b.x_min)
-    if height <= 0 or width <= 0:
-        return 0.0
-    inter = height * width
-    area = (a.y_max - a.y_min) * (a.x_max - a.x_min) + (b.y_max - b.y_min) * (b.x_max - b.x_min)
-    return inter / (area - inter)
+    return float(ious(np.asarray(a.as_list()), np.asarray([b.as_list()]))[0])
 
 
 def carry_annotations(
