@@ -24,7 +24,7 @@ from bench.throughput import batch_throughput
 from common.bootstrap import Container
 from common.detector import letterbox
 from common.embedder import preprocess_robotoff_v1
-from common.images import crop_box, decode_image
+from common.images import crop_truncated, decode_image
 from common.ingest import ingest_file
 from common.samples import draw_product
 from common.settings import load_settings
@@ -83,7 +83,7 @@ def run_raw(
         image = decode_image(path.read_bytes(), max_pixels=10**8, max_bytes=10**8)
         tensors.append(letterbox(image, (640, 640))[0])
         found = container.detector.detect(image)
-        crops.append(preprocess_robotoff_v1([crop_box(image, d.box) for d in found]) if found else None)
+        crops.append(preprocess_robotoff_v1([crop_truncated(image, d.box) for d in found]) if found else None)
     detector.run(None, {"images": tensors[0]})
     started = time.perf_counter()
     for tensor, batch in zip(tensors, crops, strict=True):

@@ -98,7 +98,9 @@ class Source:
         return '"' + hashlib.sha256(f"{self.key}|{box_text}".encode()).hexdigest()[:32] + '"'
 
 
-def robotoff_crop(image: Image.Image, box: Box) -> Image.Image:
+def crop_rounded(image: Image.Image, box: Box) -> Image.Image:
+    """The crop Robotoff's ``/crop`` route serves: corners rounded to the nearest pixel, at least
+    1 px (``common.images.crop_truncated`` is the embedder's, truncating)."""
     width, height = image.size
     left = min(round(box.x_min * width), width - 1)
     top = min(round(box.y_min * height), height - 1)
@@ -134,7 +136,7 @@ class CropService:
 
     def render(self, source: Source, box: Box) -> bytes:
         """The JPEG of ``box`` cut out of the source's photo (decoded once, then kept)."""
-        return encode_jpeg(robotoff_crop(self.cache.get_or_load(source.key, source.load), box))
+        return encode_jpeg(crop_rounded(self.cache.get_or_load(source.key, source.load), box))
 
     def source(self, image_url: str) -> Source:
         """The stored image this URL names, else the URL itself (fetched under the policy)."""

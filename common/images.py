@@ -162,8 +162,9 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def crop_box(image: Image.Image, box: Box) -> Image.Image:
-    """Crop recipe "robotoff-v1": corners truncated to int pixels, no margin, at least 1 px."""
+def crop_truncated(image: Image.Image, box: Box) -> Image.Image:
+    """The crop the embedder sees (recipe "robotoff-v1"): corners truncated to int pixels, no
+    margin, at least 1 px. ``common.crops.crop_rounded`` is the one Robotoff's crop route serves."""
     width, height = image.size
     left = min(int(box.x_min * width), width - 1)
     top = min(int(box.y_min * height), height - 1)

@@ -11,7 +11,7 @@ from common.api.bodies import logo_body, stored_body
 from common.api.context import container, require_token
 from common.api.params import id_value, uploaded_bytes
 from common.errors import NotFoundError
-from common.images import crop_box, decode_image, encode_jpeg
+from common.images import crop_truncated, decode_image, encode_jpeg
 from common.ports.metadata_store import LogoRecord
 
 blueprint = Blueprint("logos", __name__)
@@ -42,7 +42,7 @@ def logo_crop(logo_id: str) -> Any:
     pixels = decode_image(
         c.images.get(image.ref), max_pixels=c.settings.max_image_pixels, max_bytes=c.settings.max_image_bytes
     )
-    body = encode_jpeg(crop_box(pixels, logo.box))
+    body = encode_jpeg(crop_truncated(pixels, logo.box))
     return Response(body, mimetype="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from common.errors import NotFoundError, PermanentError, TransientError
-from common.images import crop_box, decode_image
+from common.images import crop_truncated, decode_image
 from common.messages import CropsMessage
 from common.observability import Timings
 from common.pipeline.neighbours import NeighbourLists
@@ -80,7 +80,7 @@ def _embed_missing(ref: object, logos: list[LogoRecord], deps: EmbedDeps, timing
             raise NotFoundError(f"the object is gone or was replaced before its logos were cropped: {exc}") from exc
     with timings.stage("decode"):
         image = decode_image(data, max_pixels=deps.max_image_pixels, max_bytes=deps.max_image_bytes)
-        crops = [crop_box(image, logo.box) for logo in logos]
+        crops = [crop_truncated(image, logo.box) for logo in logos]
     with timings.stage("embed"):
         vectors = deps.embedder.embed(crops)
     with timings.stage("db"):

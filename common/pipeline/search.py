@@ -18,7 +18,7 @@ import numpy as np
 
 from common.domain import Detection, Neighbour
 from common.errors import BadQuery, NotFoundError
-from common.images import crop_box, decode_image
+from common.images import crop_truncated, decode_image
 from common.observability import Timings
 from common.ports.metadata_store import LogoRecord, MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
@@ -195,5 +195,5 @@ class SearchService:
         if not detections:
             return []
         with self.timings.stage("embed"):
-            vectors = self.embedder().embed([crop_box(image, d.box) for d in detections])
+            vectors = self.embedder().embed([crop_truncated(image, d.box) for d in detections])
         return [ImageMatch(d, self.knn(vector, count)) for d, vector in zip(detections, vectors, strict=True)]

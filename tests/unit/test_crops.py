@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from common.adapters.sqlite_store import SqliteStore
-from common.crops import CropService, DecodedImageCache, robotoff_crop
+from common.crops import CropService, DecodedImageCache, crop_rounded
 from common.domain import Box, ObjectRef
 from common.errors import FetchRefused, NotFoundError
 from common.remote_images import FetchPolicy
@@ -96,9 +96,9 @@ def test_robotoffs_rounding_and_a_one_pixel_minimum() -> None:
     image = Image.new("RGB", (10, 10))
     box = Box(0.14, 0.15, 0.56, 0.64)
     # Robotoff hands Pillow the float corners; Pillow rounds them (x 1.5 -> 2 .. 6.4 -> 6, y 1.4 -> 1 .. 5.6 -> 6)
-    assert robotoff_crop(image, box).size == image.crop((1.5, 1.4, 6.4, 5.6)).size == (4, 5)
-    assert robotoff_crop(image, Box(0.5, 0.5, 0.51, 0.51)).size == (1, 1)
-    assert robotoff_crop(image, Box(0.99, 0.99, 1.0, 1.0)).size == (1, 1)
+    assert crop_rounded(image, box).size == image.crop((1.5, 1.4, 6.4, 5.6)).size == (4, 5)
+    assert crop_rounded(image, Box(0.5, 0.5, 0.51, 0.51)).size == (1, 1)
+    assert crop_rounded(image, Box(0.99, 0.99, 1.0, 1.0)).size == (1, 1)
 
 
 def test_the_cache_evicts_the_least_recently_used() -> None:

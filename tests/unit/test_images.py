@@ -13,7 +13,7 @@ from PIL import Image, ImageFile
 
 from common.domain import Box
 from common.errors import InvalidImageError
-from common.images import crop_box, decode_image, encode_jpeg
+from common.images import crop_truncated, decode_image, encode_jpeg
 
 LIMITS = {"max_pixels": 10_000_000, "max_bytes": 10_000_000}
 
@@ -283,7 +283,7 @@ def coordinate_image(width: int, height: int) -> Image.Image:
 
 def test_crop_corners_are_truncated_pixels() -> None:
     image = coordinate_image(200, 100)
-    crop = crop_box(image, Box(y_min=0.255, x_min=0.1025, y_max=0.755, x_max=0.5))
+    crop = crop_truncated(image, Box(y_min=0.255, x_min=0.1025, y_max=0.755, x_max=0.5))
     # left = int(20.5) = 20, top = int(25.5) = 25, right = 100, bottom = int(75.5) = 75
     assert crop.size == (80, 50)
     assert pixel(crop, 0, 0)[:2] == (20, 25)
@@ -292,7 +292,7 @@ def test_crop_corners_are_truncated_pixels() -> None:
 
 @pytest.mark.parametrize("box", [Box(0.5, 0.5, 0.501, 0.501), Box(0.999, 0.999, 1.0, 1.0)])
 def test_crop_is_at_least_one_pixel(box: Box) -> None:
-    crop = crop_box(coordinate_image(10, 10), box)
+    crop = crop_truncated(coordinate_image(10, 10), box)
     assert crop.size == (1, 1)
 
 
