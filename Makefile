@@ -102,14 +102,14 @@ test-fast: venv-test
 	$(BIN)/pytest -q tests/unit
 
 lint: venv-test
-	$(BIN)/ruff check common functions tests
-	$(BIN)/mypy --strict --explicit-package-bases common functions
+	$(BIN)/ruff check common functions tests stack
+	$(BIN)/mypy --strict --explicit-package-bases common functions stack
 
 stack: venv-test triton-venv es-node
-	$(BIN)/python -m tests.stack up
+	$(BIN)/python -m stack up
 
 stack-down:
-	$(BIN)/python -m tests.stack down
+	$(BIN)/python -m stack down
 
 # The ANN peers (faiss, hnswlib) come from the `bench` extra, which only the benchmarks need.
 venv-bench: $(VENV)/.installed-bench

@@ -4,7 +4,7 @@
 
 - a synthetic Robotoff database of N logos (3 per image, every logo with a 2,048-byte embedding,
   one in ten annotated, one in two with stored neighbours) is built on the machine's PostgreSQL
-  with Robotoff's tables (``tests/robotoff_db.py``);
+  with Robotoff's tables (``stack/robotoff_db.py``);
 - ``logo-ann import robotoff --no-index`` runs in its own process into a fresh SQLite home, then
   into a fresh PostgreSQL database; each run's rows/s comes from its report, its peak RSS from
   ``getrusage`` in that process;
@@ -52,7 +52,7 @@ def _run(argv: list[str], env: dict[str, str], timeout: float = 7200) -> tuple[d
 
 def import_rates(logos: int, workdir: Path) -> list[dict[str, Any]]:
     """Import ``logos`` synthetic rows into SQLite, then into PostgreSQL (no index build)."""
-    from tests.pg import scratch_database
+    from stack.pg import scratch_database
 
     records: list[dict[str, Any]] = []
     with scratch_database("bench_robotoff") as source:
@@ -72,7 +72,7 @@ def import_rates(logos: int, workdir: Path) -> list[dict[str, Any]]:
 
 def index_build(logos: int, workdir: Path) -> dict[str, Any]:
     """Import ``logos`` rows into a fresh SQLite home, then time the embedded index build alone."""
-    from tests.pg import scratch_database
+    from stack.pg import scratch_database
 
     with scratch_database("bench_robotoff_index") as source:
         _synthetic(source, logos)
@@ -87,7 +87,7 @@ def index_build(logos: int, workdir: Path) -> dict[str, Any]:
 
 
 def _synthetic(url: str, logos: int) -> None:
-    from tests import robotoff_db
+    from stack import robotoff_db
 
     started = time.perf_counter()
     robotoff_db.create_schema(url)

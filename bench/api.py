@@ -34,7 +34,7 @@ from bench.ann import DEFAULT, DEFAULT_EF, Embedded, build, timed_searches
 from bench.ann import open_index as ann_open_index
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, Detection, ObjectRef
-from tests.services import free_port
+from stack.services import free_port
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@
 bucket; ``detect`` runs under functions-framework over that home with the full-size ONNX
 stand-ins (``bench.models``), and embeds in-process.
 
-``stack_backfill``: the local stack (``tests/stack.py``) with the same models on its Triton; the
+``stack_backfill``: the local stack (``stack/core.py``) with the same models on its Triton; the
 photos are put in a second bucket of its SeaweedFS, which neither the filer webhook nor the
 storage bridge (and its sweep) covers, as objects stored before the service existed
-(``tests/stack_backfill.py``). ``logo-ann backfill --mode pubsub`` publishes them to the backfill
+(``stack/backfill.py``). ``logo-ann backfill --mode pubsub`` publishes them to the backfill
 topic, pushed to the stack's ``detect``; each goes detect → crops topic → ``embed_index`` →
 Triton → Elasticsearch node and PostgreSQL. Then the backfill runs again from the start
 (``--restart``): every object is skipped as done.
@@ -38,7 +38,7 @@ from bench.crop import photo
 from bench.models import ensure
 from common.adapters.local_image_store import LocalImageStore
 from common.samples import draw_product
-from tests import services
+from stack import services
 
 PROJECT = "logo-ann-bench"
 BUCKET = "existing"
@@ -100,7 +100,7 @@ def pubsub_backfill(root: Path, images: int) -> dict[str, Any]:
         )
     try:
         url = f"http://127.0.0.1:{port}/"
-        services.wait_until(lambda: services.http_status(url) is not None, detect, log, 60)
+        services.wait_ready(lambda: services.http_status(url) is not None, detect, log, 60)
         base = f"http://{host}/v1/projects/{PROJECT}"
         _put(f"{base}/topics/backfill")
         _put(
@@ -181,8 +181,8 @@ PHOTOS: dict[str, Callable[[int], bytes]] = {"bench.crop.photo": photo, "product
 def stack_backfill(root: Path, images: int, rate: float = 0.0, photos: str = "bench.crop.photo") -> dict[str, Any]:
     """``images`` photos already in a bucket of the stack's SeaweedFS, backfilled through the backfill
     topic pushed to the stack's ``detect`` (``rate`` objects/s at most; 0: no limit), then again."""
-    from tests import stack_backfill as sb
-    from tests.stack import start_stack
+    from stack import backfill as sb
+    from stack.core import start_stack
 
     stack = start_stack(root / "stack", models_dir=_bench_models(root / "models"))
     try:

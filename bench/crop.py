@@ -27,7 +27,7 @@ from PIL import Image
 from common.adapters.local_image_store import LocalImageStore
 from common.adapters.sqlite_store import SqliteStore
 from common.off_images import source_image_of
-from tests.services import free_port
+from stack.services import free_port
 
 log = logging.getLogger(__name__)
 WIDTH, HEIGHT = 1152, 864

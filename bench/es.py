@@ -108,7 +108,7 @@ def elasticsearch(
     vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, index_type: str, home: Path, candidates: Sequence[int]
 ) -> list[dict[str, Any]]:
     """Index ``vectors`` on a fresh node, then sweep ``num_candidates``."""
-    from tests.elasticsearch_node import VERSION, ElasticsearchNode
+    from stack.elasticsearch_node import VERSION, ElasticsearchNode
 
     shutil.rmtree(home, ignore_errors=True)
     node = ElasticsearchNode(home, heap="1g").start()

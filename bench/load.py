@@ -38,7 +38,7 @@ from common.adapters.local_image_store import LocalImageStore
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, Detection
 from common.off_images import source_image_of
-from tests.services import free_port
+from stack.services import free_port
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]

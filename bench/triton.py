@@ -32,7 +32,7 @@ def _embedder_batches(url: str, sizes: list[int], seconds_per_size: float) -> li
 
 def run(models: dict[str, Path], workdir: Path, images: int, sizes: list[int], seconds: float) -> list[dict[str, Any]]:
     try:
-        from tests.triton_fixture import start_triton
+        from stack.triton_fixture import start_triton
 
         root = Path(tempfile.mkdtemp(prefix="lab-"))  # short: Triton's socket paths are limited
         server = start_triton(root, detector=models["detector"], embedder=models["embedder"], timeout=180.0)

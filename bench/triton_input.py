@@ -99,7 +99,7 @@ def run(models: dict[str, Path], sizes: list[int], seconds: float) -> list[dict[
         for label, path in (("float32 (plain export)", export), ("uint8 (wrapper)", ensure_uint8_wrapper(export))):
             root = Path(tempfile.mkdtemp(prefix="lab-"))  # short: Triton's socket paths are limited
             try:
-                from tests.triton_fixture import start_triton
+                from stack.triton_fixture import start_triton
 
                 server = start_triton(root, embedder=path, timeout=180.0)
             except BaseException as exc:  # noqa: BLE001 - pytest.skip raises a BaseException without the venv

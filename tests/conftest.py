@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.elasticsearch_node import ElasticsearchNode
-from tests.services import free_port
+from stack.elasticsearch_node import ElasticsearchNode
+from stack.services import free_port
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from common.adapters.elasticsearch_index import ElasticsearchIndex
-from tests.elasticsearch_node import ElasticsearchNode
+from stack.elasticsearch_node import ElasticsearchNode
 
 MakeIndex = Callable[..., ElasticsearchIndex]
 

@@ -11,8 +11,8 @@ import pytest
 
 from common import deploy
 from common.settings import env_name
-from tests.services import ServiceError
-from tests.stack_wiring import STACK_LOCAL, TOPIC, function_env, wired_env
+from stack.services import ServiceError
+from stack.wiring import STACK_LOCAL, TOPIC, function_env, wired_env
 
 DEPLOYED = json.loads(deploy.WIRING_JSON.read_text())["functions"]  # what Terraform reads
 

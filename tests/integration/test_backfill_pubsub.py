@@ -27,8 +27,8 @@ from common.adapters.backfill_sinks import PubSubBackfill
 from common.adapters.postgres_store import PostgresStore
 from common.domain import StoredObject
 from common.ports.metadata_store import INDEXED
+from stack import pg, services
 from stack.waiting import wait_until
-from tests import pg, services
 from tests.reliability.embedded import embedded_container
 from tests.reliability.test_reconcile import picture
 
@@ -101,7 +101,7 @@ def start_detect(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[
             command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}/"
-    services.wait_until(lambda: services.http_status(url) is not None, proc, log, 60)
+    services.wait_ready(lambda: services.http_status(url) is not None, proc, log, 60)
     return proc, url
 
 

@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch
 
 from common.adapters.elasticsearch_index import build_mapping, index_name
 from common.errors import DependencyError
-from tests.elasticsearch_node import ElasticsearchNode
+from stack.elasticsearch_node import ElasticsearchNode
 from tests.es_support import MakeIndex, inflight_limit, make_index, unit_rows  # noqa: F401
 
 pytestmark = pytest.mark.contract

@@ -14,9 +14,9 @@ from elasticsearch import Elasticsearch
 from common.adapters import elasticsearch_index
 from common.adapters.elasticsearch_index import ElasticsearchIndex
 from common.errors import ConfigError, DependencyError, InternalError, LogoAnnError, TransientError
-from tests.elasticsearch_node import VERSION
+from stack.elasticsearch_node import VERSION
+from stack.services import free_port
 from tests.es_support import MakeIndex, brute_force, make_index, unit_rows  # noqa: F401
-from tests.services import free_port
 
 pytestmark = pytest.mark.contract
 

@@ -18,7 +18,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from common.adapters.elasticsearch_index import ElasticsearchIndex
-from tests.elasticsearch_node import ElasticsearchNode
+from stack.elasticsearch_node import ElasticsearchNode
 from tests.es_support import embedding_like, exact_top_k
 
 pytestmark = pytest.mark.contract

@@ -9,9 +9,9 @@ import pytest
 from common.adapters.postgres_store import PostgresStore
 from common.adapters.sql.annotations import SqlAnnotations
 from common.adapters.sql.quests import SqlQuests
+from stack.pg import scratch_database
 from tests.annotation_contract import AnnotationContract
 from tests.operations_contract import OperationsContract
-from tests.pg import scratch_database
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from common.adapters.postgres_store import PostgresStore
 from common.adapters.sql.pg_url import parse_database_url
 from common.domain import Box, Detection, ObjectRef
 from common.errors import ConfigError, DependencyError
+from stack.pg import scratch_database
 from tests.conftest import free_port
-from tests.pg import scratch_database
 from tests.store_contract import StoreContract
 
 pytestmark = pytest.mark.integration

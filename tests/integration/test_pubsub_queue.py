@@ -12,7 +12,7 @@ from common.adapters.pubsub_queue import PubSubQueue
 from common.domain import Box, ObjectRef
 from common.errors import DependencyError
 from common.messages import CropLogo, CropsMessage, RevoteMessage, decode_message
-from tests import services
+from stack import services
 
 pytestmark = pytest.mark.integration
 

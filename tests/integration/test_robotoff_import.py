@@ -25,8 +25,8 @@ from common.cli_adopt import _index
 from common.domain import Box, Detection, ObjectRef
 from common.pipeline.adopt import run_import
 from common.settings import load_settings
-from tests import robotoff_db
-from tests.pg import scratch_database
+from stack import robotoff_db
+from stack.pg import scratch_database
 
 pytestmark = [pytest.mark.integration, robotoff_db.needs_v2_v3]
 

@@ -15,7 +15,7 @@ from botocore.config import Config
 from common.adapters.s3_image_store import S3ImageStore
 from common.domain import ObjectRef
 from common.errors import DependencyError, InvalidEventError, NotFoundError
-from tests import services
+from stack import services
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from common.samples import write_samples
-from tests import stack_backfill as sb
+from stack import backfill as sb
+from stack.core import Stack
 from tests.integration import test_stack_e2e
-from tests.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

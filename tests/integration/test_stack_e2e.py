@@ -25,8 +25,8 @@ from common.bootstrap import Container
 from common.images import decode_image
 from common.samples import write_samples
 from common.settings import load_settings
+from stack.core import Stack, running_stack
 from stack.waiting import WaitTimeout, wait_until
-from tests.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -16,10 +16,10 @@ import requests
 
 from common import deploy
 from common.samples import write_samples
+from stack.core import Stack, running_stack
 from stack.waiting import WaitTimeout, wait_until
+from stack.wiring import STACK_LOCAL
 from tests.integration.test_stack_e2e import get, searchable_logos, upload, wait_for_logos
-from tests.stack import Stack, running_stack
-from tests.stack_wiring import STACK_LOCAL
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -18,7 +18,7 @@ from common.adapters.triton_session import TritonSession
 from common.errors import DependencyError, ModelError
 from common.models.standin_detector import build_blob_detector
 from common.models.standin_embedder import build_full_clip_embedder
-from tests.triton_fixture import TritonServer, start_triton, triton_python
+from stack.triton_fixture import TritonServer, start_triton, triton_python
 
 pytestmark = pytest.mark.integration
 

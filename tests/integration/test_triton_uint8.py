@@ -16,7 +16,7 @@ from common.adapters.triton_session import TritonSession
 from common.embedder import Embedder
 from common.models.standin_embedder import build_full_clip_embedder
 from common.models.uint8_input import ensure_uint8_wrapper
-from tests.triton_fixture import running_triton, triton_python
+from stack.triton_fixture import running_triton, triton_python
 
 pytestmark = pytest.mark.integration
 

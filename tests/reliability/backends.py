@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from common.bootstrap import Container
-from tests.pg import scratch_database
+from stack.pg import scratch_database
 from tests.reliability.embedded import embedded_container
 
 

@@ -28,7 +28,7 @@ from common.models.standin_detector import build_constant_detector
 from common.pipeline.detect import delete_object, detect_object
 from common.pipeline.embed_index import embed_and_index
 from common.ports.metadata_store import DELETED, FAILED, INDEXED, SUPERSEDED
-from tests.elasticsearch_node import ElasticsearchNode
+from stack.elasticsearch_node import ElasticsearchNode
 from tests.es_support import inflight_limit
 from tests.fakes import ListQueue
 from tests.reliability.backends import cloud_container, database_url  # noqa: F401

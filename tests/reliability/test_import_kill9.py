@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from stack import robotoff_db
+from stack.pg import scratch_database
 from stack.waiting import wait_until
-from tests import robotoff_db
-from tests.pg import scratch_database
 
 pytestmark = [pytest.mark.e2e, robotoff_db.needs_v2_v3]
 CLI = [sys.executable, "-m", "common.cli"]

@@ -27,7 +27,7 @@ from common.domain import StoredObject
 from common.pipeline.detect import detect_object
 from common.pipeline.reconcile import STALE_TOLERANCE, reconcile
 from common.ports.metadata_store import DETECTED, INDEXED, PENDING
-from tests.elasticsearch_node import ElasticsearchNode
+from stack.elasticsearch_node import ElasticsearchNode
 from tests.fakes import ListQueue
 from tests.reliability.conftest import Record
 from tests.reliability.corpus import photo

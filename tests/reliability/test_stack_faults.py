@@ -1,4 +1,4 @@
-"""Faults on the cloud-shaped stack (``tests/stack.py``): nothing lost, nothing duplicated.
+"""Faults on the cloud-shaped stack (``stack/core.py``): nothing lost, nothing duplicated.
 
 Photos are uploaded with boto3 to SeaweedFS in one run while, in turn, Triton, the Elasticsearch
 node, PostgreSQL (the stack's private cluster) and SeaweedFS itself are stopped in the middle
@@ -9,7 +9,7 @@ before the stop is still there, and nothing has to be put back. An index lost ou
 emptied cluster) is ``test_a_lost_index_is_recreated_on_the_next_write``.
 
 Notifications SeaweedFS's filer still held in memory when it stopped are lost with it; the
-storage bridge's sweep of the bucket sends those (``tests/storage_sweep.py``), as a durable event
+storage bridge's sweep of the bucket sends those (``stack/storage_sweep.py``), as a durable event
 source would. Once the retries have drained (the bridge's, Pub/Sub's redelivery with back-off), images
 whose messages were used up (dead-lettered) get their work sent again with ``requeue``, as an
 operator would, and ``reconcile`` repairs the index. Then every uploaded photo has exactly one
@@ -36,9 +36,9 @@ from common.pipeline.reconcile import reconcile, requeue
 from common.ports.metadata_store import LogoRecord
 from common.samples import draw_product
 from common.settings import Settings, load_settings
-from tests.elasticsearch_node import ElasticsearchNode
+from stack.core import Stack
+from stack.elasticsearch_node import ElasticsearchNode
 from tests.reliability.conftest import Record
-from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 FAULTS = ("triton", "elasticsearch", "postgres", "seaweedfs")
@@ -49,7 +49,7 @@ DRAIN_S = 150.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from tests.stack import running_stack
+    from stack.core import running_stack
 
     overrides = {
         "LOGO_ANN_MAX_ATTEMPTS": "1000",  # an outage must not use up the attempts: retries drain it

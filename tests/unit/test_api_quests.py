@@ -17,9 +17,9 @@ import pytest
 from common.adapters.postgres_store import PostgresStore
 from common.api import create_app
 from common.bootstrap import Container
+from stack.pg import scratch_database
 from tests.api_support import api_container, ingest
 from tests.doubles.product_opener import ProductOpenerAuthDouble
-from tests.pg import scratch_database
 from tests.unit.test_api_annotations import ALICE, BLUE, BOB, GREEN, RED, TOKEN, annotate, auth_pl, details
 
 __all__ = ["auth_pl"]  # the fixture this module shares

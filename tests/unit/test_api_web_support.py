@@ -13,8 +13,8 @@ import pytest
 
 from common.adapters.postgres_store import PostgresStore
 from common.api import create_app
+from stack.pg import scratch_database
 from tests.api_support import api_container, ingest
-from tests.pg import scratch_database
 from tests.unit.test_api_annotations import BLUE, GREEN, RED, TOKEN
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

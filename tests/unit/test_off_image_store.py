@@ -11,8 +11,8 @@ import pytest
 
 from common.adapters.migrations import MIGRATIONS, apply_migrations
 from common.adapters.sqlite_store import SqliteDatabase, SqliteStore
+from stack.pg import scratch_database
 from tests import off_image_store_cases as cases
-from tests.pg import scratch_database
 
 CASES = [
     cases.identity_is_filled_when_the_row_is_created,

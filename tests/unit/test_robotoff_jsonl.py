@@ -17,7 +17,7 @@ from common.adapters.sql.imports import SqlImports
 from common.adapters.sqlite_store import SqliteStore
 from common.errors import ConfigError
 from common.pipeline.adopt import run_import
-from tests import robotoff_db
+from stack import robotoff_db
 
 pytestmark = robotoff_db.needs_v2_v3
 

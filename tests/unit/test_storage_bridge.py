@@ -12,8 +12,8 @@ import pytest
 
 from common.domain import ObjectRef
 from common.entrypoints import storage_ref
+from stack.storage_bridge import DELETED, FINALIZED, Bridge, Change, cloud_event, deliver, object_changes
 from tests.conftest import free_port
-from tests.storage_bridge import DELETED, FINALIZED, Bridge, Change, cloud_event, deliver, object_changes
 
 BUCKET = "uploads"
 MD5 = "XUFAKrxLKna5cZ2REBfFkg=="  # base64 md5 of b"hello", as the filer reports it

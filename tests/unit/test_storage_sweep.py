@@ -7,8 +7,8 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from tests.storage_bridge import FINALIZED, Change
-from tests.storage_sweep import Sweeper
+from stack.storage_bridge import FINALIZED, Change
+from stack.storage_sweep import Sweeper
 
 NOW = dt.datetime(2026, 1, 2, 12, 0, tzinfo=dt.UTC)
 

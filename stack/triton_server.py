@@ -4,7 +4,7 @@ Runs in its own virtual environment (PyTriton pins ``numpy<2``)::
 
     /usr/bin/python3 -m venv .venv-triton
     .venv-triton/bin/pip install nvidia-pytriton==0.7.0 onnxruntime==1.22.1 'numpy<2'
-    .venv-triton/bin/python tests/triton_server.py --http-port 8000 --grpc-port 8001 \
+    .venv-triton/bin/python stack/triton_server.py --http-port 8000 --grpc-port 8001 \
         --metrics-port 8002 --detector models/detector.onnx --embedder models/embedder.onnx
 
 Each ONNX file is run by onnxruntime inside a Python callable bound under the production model
@@ -79,11 +79,11 @@ def _per_request(session: ort.InferenceSession) -> Callable[[list[Any]], list[di
 
 def _batched(session: ort.InferenceSession, names: list[str]) -> Callable[..., dict[str, np.ndarray]]:
 
-    @batch
+    @batch  # type: ignore[untyped-decorator]  # PyTriton (its own venv) is not installed where mypy runs
     def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
         return dict(zip(names, session.run(names, inputs), strict=True))
 
-    return infer
+    return infer  # type: ignore[no-any-return]
 
 
 def bind_models(triton: Triton, detector: Path | None, embedder: Path | None) -> None:

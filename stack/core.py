@@ -1,6 +1,6 @@
 """The cloud path on one machine: every piece of the production topology, on 127.0.0.1.
 
-    python -m tests.stack up | down | status          (``make stack`` / ``make stack-down``)
+    python -m stack up | down | status          (``make stack`` / ``make stack-down``)
 
 ``up`` starts PostgreSQL's database, SeaweedFS (the bucket), the Pub/Sub emulator with push
 subscriptions to ``embed_index`` (crops topic) and ``detect`` (backfill topic), a real Triton
@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tests import services, stack_services
-from tests.services import ServiceError, free_port
-from tests.stack_parts import REPO, Managed, drop_database, read_env, terminate, write_env
-from tests.stack_wiring import create_subscriptions, function_env, setup_cloud, start_functions, start_models
+from stack import backing, services
+from stack.parts import REPO, Managed, drop_database, read_env, terminate, write_env
+from stack.services import ServiceError, free_port
+from stack.wiring import create_subscriptions, function_env, setup_cloud, start_functions, start_models
 
 log = logging.getLogger("stack")
 
@@ -126,7 +126,7 @@ def _keep_linked_logs(logs: Path) -> None:
 
 def _remove_triton_scratch(folder: Path) -> None:
     """Remove Triton's scratch folder and the copies of its model folders it left in /tmp."""
-    from tests.triton_fixture import _remove_model_copies
+    from stack.triton_fixture import _remove_model_copies
 
     for root in folder.glob("triton-*"):
         if root.is_dir():
@@ -136,9 +136,9 @@ def _remove_triton_scratch(folder: Path) -> None:
 
 def missing_prerequisites(*, private_postgres: bool = False) -> list[str]:
     """Why the stack cannot start here (empty when it can)."""
-    from tests.stack_parts import postgres_reachable
-    from tests.stack_postgres import missing
-    from tests.triton_fixture import TRITON_PYTHON
+    from stack.parts import postgres_reachable
+    from stack.postgres import missing
+    from stack.triton_fixture import TRITON_PYTHON
 
     reasons = []
     if services.weed_binary() is None:
@@ -204,15 +204,15 @@ def _start_services(stack: Stack, ports: dict[str, int], bucket: str, models_dir
     """The backing services, started side by side (the slowest, Triton, sets the pace)."""
     root, logs = stack.root, stack.root / "logs"
     jobs: dict[str, Callable[[], tuple[Managed | None, dict[str, str]]]] = {
-        "seaweedfs": lambda: stack_services.seaweedfs(root, ports["bridge"], bucket),
-        "pubsub": lambda: stack_services.pubsub(logs),
+        "seaweedfs": lambda: backing.seaweedfs(root, ports["bridge"], bucket),
+        "pubsub": lambda: backing.pubsub(logs),
         "triton": lambda: start_models(root, models_dir),
-        "elasticsearch": lambda: stack_services.elasticsearch(logs, ports["elasticsearch"]),
+        "elasticsearch": lambda: backing.elasticsearch(logs, ports["elasticsearch"]),
     }
     if private:
-        jobs["postgres"] = lambda: stack_services.private_database(logs, stack.database)
+        jobs["postgres"] = lambda: backing.private_database(logs, stack.database)
     else:
-        jobs["database"] = lambda: stack_services.shared_database(stack.database)
+        jobs["database"] = lambda: backing.shared_database(stack.database)
     futures: dict[str, Started] = {}
     try:
         with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:

@@ -1,4 +1,4 @@
-"""Run ``tests/triton_server.py`` (PyTriton, in ``.venv-triton``) for the duration of a test.
+"""Run ``stack/triton_server.py`` (PyTriton, in ``.venv-triton``) for the duration of a test.
 
     with running_triton(tmp_path, embedder=path) as url:   # url: "127.0.0.1:PORT"
         session = TritonSession(url, "clip")
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import HOST, free_port, http_status, stop, wait_until
+from stack.services import HOST, free_port, http_status, stop, wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
 TRITON_PYTHON = REPO / ".venv-triton" / "bin" / "python"
@@ -102,7 +102,7 @@ def start_triton(
     names = [name for name, path in ((DETECTOR_NAME, detector), (EMBEDDER_NAME, embedder)) if path is not None]
     urls = [f"http://{server.url}/v2/health/ready"] + [f"http://{server.url}/v2/models/{n}/ready" for n in names]
     try:
-        wait_until(lambda: all(http_status(url) == 200 for url in urls), proc, log_path, timeout)
+        wait_ready(lambda: all(http_status(url) == 200 for url in urls), proc, log_path, timeout)
     except BaseException:
         server.stop()
         raise

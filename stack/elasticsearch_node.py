@@ -13,9 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.services import HOST, ServiceError, _spawn, free_port, http_status, stop, wait_until
+from stack.services import HOST, ServiceError, _spawn, free_port, http_status, stop, wait_ready
 
-SOURCE = Path(__file__).resolve().parent / "es_node"
+SOURCE = Path(__file__).resolve().parent.parent / "tests" / "es_node"
 MAIN = "org.openfoodfacts.logoann.esnode.EsNode"
 VERSION = "8.14.3"  # the pom's es.version
 CLASSPATH = SOURCE / "target" / "classpath.txt"
@@ -80,7 +80,7 @@ class ElasticsearchNode:
         command = self.command()
         self.home.mkdir(parents=True, exist_ok=True)
         self.proc = _spawn(command, self.log_path)
-        wait_until(self.ready, self.proc, self.log_path, START_TIMEOUT_S)
+        wait_ready(self.ready, self.proc, self.log_path, START_TIMEOUT_S)
         return self
 
     def running(self) -> bool:

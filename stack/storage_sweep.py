@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from tests.storage_bridge import _INTERNAL, FINALIZED, Bridge, Change
+from stack.storage_bridge import _INTERNAL, FINALIZED, Bridge, Change
 
 log = logging.getLogger("storage_bridge.sweep")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterable
 from typing import Any
@@ -24,10 +23,11 @@ import pg8000.dbapi
 from botocore.exceptions import ClientError
 
 from common.adapters.sql.pg_url import parse_database_url
-from tests.services import ServiceError
-from tests.stack import Stack
-from tests.stack_parts import REPO
-from tests.stack_wiring import process_env, s3_client
+from stack.core import Stack
+from stack.parts import REPO
+from stack.services import ServiceError
+from stack.waiting import WaitTimeout, wait_until
+from stack.wiring import process_env, s3_client
 
 FINAL = ("indexed", "failed")
 
@@ -105,14 +105,18 @@ def wait_final(
     stack: Stack, bucket: str, count: int, deadline_s: float, poll_s: float = 0.2
 ) -> list[tuple[str, str, str]]:
     """Poll until ``count`` images of ``bucket`` are indexed or failed; the rows (raises past the deadline)."""
-    give_up = time.monotonic() + deadline_s
-    while True:
+    rows: list[tuple[str, str, str]] = []
+
+    def final() -> bool:
+        nonlocal rows
         rows = images(stack, bucket)
-        if sum(status in FINAL for _, _, status in rows) >= count:
-            return rows
-        if time.monotonic() > give_up:
-            states = {status: sum(s == status for _, _, s in rows) for _, _, status in rows}
-            raise ServiceError(
-                f"{states} of {count} images of {bucket} after {deadline_s:.0f}s: see {stack.root / 'logs'}"
-            )
-        time.sleep(poll_s)
+        return sum(status in FINAL for _, _, status in rows) >= count
+
+    try:
+        wait_until(final, deadline_s, interval=poll_s)
+    except WaitTimeout:
+        states = {status: sum(s == status for _, _, s in rows) for _, _, status in rows}
+        raise ServiceError(
+            f"{states} of {count} images of {bucket} after {deadline_s:.0f}s: see {stack.root / 'logs'}"
+        ) from None
+    return rows

@@ -73,7 +73,8 @@ def source_image(barcode: str, image_id: str) -> str:
 
 def unit_vector(seed: int) -> np.ndarray:
     vector = np.random.default_rng(seed).standard_normal(512).astype("<f4")
-    return vector / np.linalg.norm(vector)
+    vector /= np.linalg.norm(vector)
+    return vector
 
 
 class RobotoffFixture:

@@ -14,10 +14,10 @@ body shaped like a GCS object resource) to ``detect``; it retries connection err
 429 with exponential back-off, as Eventarc does, and answers the filer only once the function has
 acknowledged (or refused for good), so the filer's own retries cover a bridge that gives up.
 The filer's notification queue is in memory (a restart loses what it holds); a sweep of the
-bucket (``tests/storage_sweep.py``) sends what no notification announced, so every object
+bucket (``stack/storage_sweep.py``) sends what no notification announced, so every object
 reaches ``detect`` at least once, as with Eventarc.
 
-    python -m tests.storage_bridge --port P --detect-url URL --s3-endpoint URL --bucket B
+    python -m stack.storage_bridge --port P --detect-url URL --s3-endpoint URL --bucket B
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     from common.adapters.s3_image_store import S3ImageStore
-    from tests.storage_sweep import Sweeper
+    from stack.storage_sweep import Sweeper
 
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,4 +1,4 @@
-"""How the local stack's functions are configured, started and connected (``tests/stack.py``)."""
+"""How the local stack's functions are configured, started and connected (``stack/core.py``)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from botocore.exceptions import ClientError
 
 from common import deploy
 from common.settings import Settings
-from tests import services
-from tests.services import HOST, ServiceError
-from tests.stack_parts import REPO, Launch, Managed, create_push_subscription, terminate
-from tests.stack_services import argv, function_launch, link_log, spawned
+from stack import services
+from stack.backing import argv, function_launch, link_log, spawned
+from stack.parts import REPO, Launch, Managed, create_push_subscription, terminate
+from stack.services import HOST, ServiceError
 
 PROJECT = "logo-ann-local"
 TOPIC = "logo-crops"
@@ -42,7 +42,7 @@ STACK_LOCAL = ("LOGO_ANN_HOME", "LOGO_ANN_S3_REGION")
 def start_models(root: Path, models_dir: Path) -> tuple[Managed, dict[str, str]]:
     """Stand-in ONNX models (where real ones are absent) served by a real Triton."""
     from common.models.fetch import ensure_standins
-    from tests.triton_fixture import start_triton
+    from stack.triton_fixture import start_triton
 
     models_dir = Path(models_dir).resolve()
     ensure_standins(models_dir)
@@ -66,7 +66,7 @@ def start_models(root: Path, models_dir: Path) -> tuple[Managed, dict[str, str]]
 
 def _triton_launch(server: Any, log_path: Path) -> Launch:
     """Triton again on the same ports and workspace, ready once both models are."""
-    from tests.triton_fixture import DETECTOR_NAME, EMBEDDER_NAME, TRITON_PYTHON, _environment
+    from stack.triton_fixture import DETECTOR_NAME, EMBEDDER_NAME, TRITON_PYTHON, _environment
 
     base = f"http://{server.url}/v2"
     urls = [f"{base}/health/ready"] + [f"{base}/models/{name}/ready" for name in (DETECTOR_NAME, EMBEDDER_NAME)]
@@ -164,7 +164,7 @@ def start_functions(env: Mapping[str, str], logs: Path, ports: Mapping[str, int]
         framework_env = {**process_env(env, name), "THREADS": str(FUNCTION_THREADS)}
         launch = function_launch(command, logs / f"{name}.log", framework_env, f"http://{HOST}:{ports[name]}/")
         started[name] = spawned(launch, f"--port {ports[name]}")
-    bridge = [sys.executable, "-m", "tests.storage_bridge", "--host", HOST, "--port", str(ports["bridge"]),
+    bridge = [sys.executable, "-m", "stack.storage_bridge", "--host", HOST, "--port", str(ports["bridge"]),
               "--detect-url", env["DETECT_URL"] + "/", "--s3-endpoint", env["S3_ENDPOINT_URL"],
               "--bucket", bucket]  # fmt: skip
     launch = function_launch(bridge, logs / "bridge.log", child_env, f"http://{HOST}:{ports['bridge']}/health")
@@ -172,7 +172,7 @@ def start_functions(env: Mapping[str, str], logs: Path, ports: Mapping[str, int]
     try:
         for proc in started.values():
             if proc.recipe is not None and proc.recipe.ready is not None:
-                services.wait_until(proc.recipe.ready, proc.popen, proc.log, 60)
+                services.wait_ready(proc.recipe.ready, proc.popen, proc.log, 60)
     except BaseException:
         terminate(list(started.values()))
         raise

@@ -13,11 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from stack import waiting
 
 HOST = "127.0.0.1"
 GRPC_OFFSET = 10_000  # SeaweedFS puts each gRPC port at its HTTP port + 10000
@@ -79,18 +80,20 @@ def _spawn(command: list[str], log_path: Path, cwd: Path | None = None) -> subpr
         )
 
 
-def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+def wait_ready(ready: Callable[[], bool], proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
     """Poll ``ready`` until it is true; stop the process and raise if it exits or times out."""
     name = log_path.stem
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
         if proc.poll() is not None:
             raise ServiceError(f"{name} exited with {proc.returncode}:\n{_log_tail(log_path)}")
-        if ready():
-            return
-        time.sleep(0.1)
-    stop(proc)
-    raise ServiceError(f"{name} not ready after {timeout}s:\n{_log_tail(log_path)}")
+        return ready()
+
+    try:
+        waiting.wait_until(up, timeout)
+    except waiting.WaitTimeout:
+        stop(proc)
+        raise ServiceError(f"{name} not ready after {timeout}s:\n{_log_tail(log_path)}") from None
 
 
 def http_status(url: str) -> int | None:
@@ -161,7 +164,7 @@ def start_seaweedfs(
     def ready() -> bool:  # the banner is printed once every component is up
         return "S3 Endpoint" in _log_tail(log_path, 100_000) and http_answers(endpoint)
 
-    wait_until(ready, proc, log_path, timeout)
+    wait_ready(ready, proc, log_path, timeout)
     return proc, endpoint
 
 
@@ -191,5 +194,5 @@ def start_pubsub_emulator(tmpdir: Path | None = None, timeout: float = 60.0) -> 
     log_path = workdir / f"pubsub-emulator-{port}.log"
     proc = _spawn([launcher, f"--host={HOST}", f"--port={port}"], log_path, cwd=workdir)
     host = f"{HOST}:{port}"
-    wait_until(lambda: http_answers(f"http://{host}/"), proc, log_path, timeout)
+    wait_ready(lambda: http_answers(f"http://{host}/"), proc, log_path, timeout)
     return proc, host

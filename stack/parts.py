@@ -1,7 +1,8 @@
-"""Pieces of the local cloud stack (``tests/stack.py``): processes, database, Pub/Sub wiring, env file."""
+"""Pieces of the local cloud stack (``stack/core.py``): processes, database, Pub/Sub wiring, env file."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -9,7 +10,6 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -19,7 +19,8 @@ from typing import Any
 import pg8000.dbapi
 
 from common.adapters.sql.pg_url import parse_database_url
-from tests.services import ServiceError, wait_until
+from stack.services import ServiceError, wait_ready
+from stack.waiting import WaitTimeout, wait_until
 
 log = logging.getLogger("stack")
 
@@ -224,7 +225,7 @@ class Managed:
                                            start_new_session=True, user=recipe.user)  # fmt: skip
         self.pid = self._popen.pid
         if recipe.ready is not None:
-            wait_until(recipe.ready, self._popen, recipe.log, recipe.timeout)
+            wait_ready(recipe.ready, self._popen, recipe.log, recipe.timeout)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the process group (its stop signal, then SIGKILL after ``timeout``)."""
@@ -260,9 +261,8 @@ def terminate(processes: list[Managed], timeout: float = 20.0) -> None:
     live = [proc for proc in processes if proc.running()]
     for proc in live:
         proc.signal(proc.stop_signal)
-    deadline = time.monotonic() + timeout
-    while any(not proc.gone() for proc in live) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    with contextlib.suppress(WaitTimeout):  # what is left is killed below
+        wait_until(lambda: all(proc.gone() for proc in live), timeout)
     for proc in live:
         if not proc.gone():
             log.warning("process group %d did not stop on SIGTERM; killing it", proc.pid)

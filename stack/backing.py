@@ -1,4 +1,4 @@
-"""The local stack's backing services (``tests/stack.py``), each started with a restart recipe.
+"""The local stack's backing services (``stack/core.py``), each started with a restart recipe.
 
 Every starter returns ``(process, env)``; the process is a ``Managed`` whose ``Launch`` runs the
 same command again (same ports, data folder and environment), so a test can stop a service in the
@@ -12,10 +12,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests import services
-from tests.elasticsearch_node import START_TIMEOUT_S, ElasticsearchNode
-from tests.services import HOST, http_answers, http_status
-from tests.stack_parts import REPO, Launch, Managed, create_database, spawn, webhook_toml
+from stack import services
+from stack.elasticsearch_node import START_TIMEOUT_S, ElasticsearchNode
+from stack.parts import REPO, Launch, Managed, create_database, spawn, webhook_toml
+from stack.services import HOST, http_answers, http_status
 
 
 def seaweedfs(root: Path, bridge_port: int, bucket: str) -> tuple[Managed, dict[str, str]]:
@@ -61,7 +61,7 @@ def shared_database(name: str) -> tuple[None, dict[str, str]]:
 
 def private_database(logs: Path, name: str) -> tuple[Managed, dict[str, str]]:
     """A throwaway PostgreSQL cluster of the stack's own, with a fresh database ``name``."""
-    from tests.stack_postgres import remove_cluster, start_private_postgres
+    from stack.postgres import remove_cluster, start_private_postgres
 
     proc, env = start_private_postgres(logs)
     try:

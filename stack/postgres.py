@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pg8000.dbapi
 
-from tests.services import HOST, ServiceError, free_port
-from tests.stack_parts import Launch, Managed
+from stack.parts import Launch, Managed
+from stack.services import HOST, ServiceError, free_port
 
 SUPERUSER = "postgres"
 
