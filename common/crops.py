@@ -25,9 +25,9 @@ import functools
 import hashlib
 import threading
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import Callable
 
+from cachetools import LRUCache
 from PIL import Image
 
 from common.domain import Box
@@ -46,8 +46,7 @@ class DecodedImageCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._images: OrderedDict[str, Image.Image] = OrderedDict()
-        self._size = 0
+        self._images: LRUCache[str, Image.Image] = LRUCache(maxsize=max_bytes, getsizeof=_pixel_bytes)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -56,7 +55,6 @@ class DecodedImageCache:
         with self._lock:
             image = self._images.get(key)
             if image is not None:
-                self._images.move_to_end(key)
                 self.hits += 1
                 return image
             self.misses += 1
@@ -65,17 +63,15 @@ class DecodedImageCache:
         return image
 
     def _put(self, key: str, image: Image.Image) -> None:
-        cost = image.width * image.height * len(image.getbands())
-        if cost > self.max_bytes:
+        if _pixel_bytes(image) > self.max_bytes:
             return
         with self._lock:
-            if key in self._images:
-                return
-            self._images[key] = image
-            self._size += cost
-            while self._size > self.max_bytes:
-                _, old = self._images.popitem(last=False)
-                self._size -= old.width * old.height * len(old.getbands())
+            if key not in self._images:
+                self._images[key] = image  # evicts the least recently used past max_bytes
+
+
+def _pixel_bytes(image: Image.Image) -> int:
+    return image.width * image.height * len(image.getbands())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from common.domain import Detection, Neighbour
 from common.errors import BadQuery, NotFoundError
@@ -90,23 +90,17 @@ class RankedCache:
     """A thread-safe LRU of ranked neighbour lists."""
 
     def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[Any, ...], Ranked] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[tuple[Any, ...], Ranked] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def get(self, key: tuple[Any, ...]) -> Ranked | None:
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self._items.get(key)
 
     def put(self, key: tuple[Any, ...], ranked: Ranked) -> None:
         with self._lock:
-            self._items[key] = ranked
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            if self._items.maxsize:
+                self._items[key] = ranked
 
 
 @dataclasses.dataclass

@@ -17,11 +17,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from cachetools import LRUCache
 
 from common.ports.annotation_store import AnnotationStore, LogoQuery
 from common.ports.metadata_store import MetadataStore
@@ -61,22 +61,20 @@ class NeighbourCache:
 
     def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
-        self._found: OrderedDict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._found: LRUCache[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = LRUCache(maxsize=max_entries)
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def get(self, key: tuple[int, int], generation: int) -> tuple[np.ndarray, np.ndarray] | None:
         with self._lock:
             found = self._found.get(key)
-            if found is None or found[0] != generation:
-                return None
-            self._found.move_to_end(key)
-            return found[1], found[2]
+        if found is None or found[0] != generation:
+            return None
+        return found[1], found[2]
 
     def put(self, key: tuple[int, int], generation: int, ids: np.ndarray, distances: np.ndarray) -> None:
         with self._lock:
-            self._found[key] = (generation, ids, distances)
-            while len(self._found) > self.max_entries:
-                self._found.popitem(last=False)
+            if self.max_entries:
+                self._found[key] = (generation, ids, distances)
 
 
 class ValueClusters:
