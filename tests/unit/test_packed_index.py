@@ -12,6 +12,7 @@ import pytest
 from common.adapters import _packed_hnsw as ph
 from common.adapters._int8_codec import Int8Codec
 from common.adapters.packed_index import PackedIndex
+from tests.index_contract import IndexContract, OpenIndex, SameVector
 from tests.index_support import FakeStore, unit_rows
 
 NONE = np.iinfo(np.uint32).max
@@ -65,20 +66,22 @@ def test_every_stored_vector_finds_itself(tmp_path: Path) -> None:
         assert all(index.search(data[i], 1)[0].logo_id == i for i in range(n))
 
 
-def test_upsert_replaces_and_delete_removes(tmp_path: Path) -> None:
+class TestPackedIndexContract(IndexContract):
+    @pytest.fixture
+    def open_index(self) -> OpenIndex:
+        return lambda folder, dim: PackedIndex(folder, dim)
+
+    @pytest.fixture
+    def same_vector(self) -> SameVector:
+        return lambda found, original: float(found @ original) > 0.999
+
+
+def test_a_replaced_vector_stays_in_the_graph_as_removed(tmp_path: Path) -> None:
     rng = np.random.default_rng(24)
-    data = unit_rows(rng, 300, 32)
     index = PackedIndex(tmp_path, 32)
-    index.upsert(range(1, 301), data)
-    replacement = unit_rows(rng, 1, 32)
-    index.upsert([5], replacement)
+    index.upsert(range(1, 301), unit_rows(rng, 300, 32))
+    index.upsert([5], unit_rows(rng, 1, 32))
     assert index.count() == 300 and index.health()["removed"] == 1
-    assert float(index.get_vectors([5])[5] @ replacement[0]) > 0.999
-    assert index.search(replacement[0], 1)[0].logo_id == 5
-    index.delete([5, 6, 9999])
-    assert index.count() == 298 and {5, 6}.isdisjoint(index.ids())
-    assert 5 not in {n.logo_id for n in index.search(replacement[0], 50)}
-    assert set(index.get_vectors([5, 7])) == {7}
 
 
 def test_repeating_an_upsert_changes_nothing(tmp_path: Path) -> None:
@@ -184,21 +187,6 @@ def test_searches_run_while_another_thread_adds(tmp_path: Path) -> None:
     assert all(index.search(data[row], 1)[0].logo_id == row for row in range(0, 6000, 97))
 
 
-def test_flush_and_reopen_round_trip(tmp_path: Path) -> None:
-    data = unit_rows(np.random.default_rng(29), 500, 32, clusters=10)
-    index = PackedIndex(tmp_path, 32)
-    index.upsert(range(1, 501), data)
-    index.delete([10])
-    index.set_applied_seq(1234)
-    index.flush()
-    again = PackedIndex(tmp_path, 32)
-    assert again.count() == 499 and again.applied_seq == 1234 and again.ids() == set(range(1, 501)) - {10}
-    assert float(again.get_vectors([1])[1] @ data[0]) > 0.999
-    assert again.search(data[0], 10, exclude=1) == index.search(data[0], 10, exclude=1)
-    again.upsert([501], data[:1])  # a reloaded graph (exactly sized) grows again
-    assert again.search(data[0], 2)[0].logo_id in {1, 501}
-
-
 def test_interrupted_save_leaves_the_committed_index_intact(tmp_path: Path) -> None:
     data = unit_rows(np.random.default_rng(30), 200, 16)
     index = PackedIndex(tmp_path, 16)
@@ -248,38 +236,6 @@ def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, cap
     assert broken.search(store.embeddings[3], 1)[0].logo_id == 3
 
 
-def test_catch_up_applies_upserts_and_deletes(tmp_path: Path) -> None:
-    rng = np.random.default_rng(32)
-    store = FakeStore()
-    for logo_id, vector in enumerate(unit_rows(rng, 50, 16), start=1):
-        store.put(logo_id, vector)
-    index = PackedIndex(tmp_path, 16)
-    assert index.catch_up(store) == 50 and index.applied_seq == 50
-    fresh = unit_rows(rng, 3, 16)
-    store.put(51, fresh[0])
-    store.put(2, fresh[1])
-    store.remove(3)
-    store.put(52, fresh[2])
-    store.remove(52)
-    assert index.catch_up(store, batch_size=2) == 5 and index.applied_seq == store.last_change_seq()
-    assert index.ids() == set(store.embeddings)
-    assert float(index.get_vectors([2])[2] @ fresh[1]) > 0.999
-    assert index.catch_up(store) == 0
-
-
-def test_reader_notices_another_instance_save(tmp_path: Path) -> None:
-    data = unit_rows(np.random.default_rng(33), 60, 16)
-    writer = PackedIndex(tmp_path, 16)
-    writer.upsert(range(1, 31), data[:30])
-    writer.flush()
-    reader = PackedIndex(tmp_path, 16)
-    assert reader.count() == 30 and reader.reload_if_changed() is False
-    writer.upsert(range(31, 61), data[30:])
-    writer.flush()
-    assert reader.reload_if_changed() is True
-    assert reader.count() == 60 and reader.search(data[45], 1)[0].logo_id == 46
-
-
 def test_reopening_with_another_graph_shape_starts_empty(tmp_path: Path) -> None:
     index = PackedIndex(tmp_path, 16)
     index.upsert([1], unit_rows(np.random.default_rng(34), 1, 16))
@@ -300,12 +256,3 @@ def test_flush_rebuilds_the_graph_when_removed_vectors_outnumber_live_ones(tmp_p
     health = PackedIndex(tmp_path, 16).health()
     assert health["removed"] == 0 and health["count"] == 1_000
     assert PackedIndex(tmp_path, 16).search(data[2], 1)[0].logo_id == 2
-
-
-def test_an_empty_index_answers_with_nothing(tmp_path: Path) -> None:
-    index = PackedIndex(tmp_path, 16)
-    query = unit_rows(np.random.default_rng(36), 1, 16)[0]
-    assert index.search(query, 10) == [] and index.count() == 0
-    index.upsert([7], query[None, :])
-    index.delete([7])
-    assert index.search(query, 10) == [] and index.count() == 0 and index.get_vectors([7]) == {}

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from common.adapters.usearch_index import UsearchIndex
+from tests.index_contract import IndexContract, OpenIndex, SameVector
 from tests.index_support import FakeStore, unit_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +37,6 @@ def same_vector(found: np.ndarray, original: np.ndarray, rescore: bool) -> bool:
     if rescore:
         return bool(np.array_equal(found, original))
     return bool(np.linalg.norm(found - original) < 0.02)
-
-
-BOTH = pytest.mark.parametrize("rescore", [True, False], ids=["rescore", "codes"])
 
 
 def exact_top(data: np.ndarray, query_row: int, k: int) -> list[int]:
@@ -75,35 +73,18 @@ def test_search_without_exclude_finds_the_vector_itself_first(big_index: Usearch
     assert found[0].logo_id == 100 and found[0].distance == pytest.approx(0.0, abs=1e-6)
 
 
-@BOTH
-def test_upsert_replaces_and_delete_removes(tmp_path: Path, rescore: bool) -> None:
-    rng = np.random.default_rng(3)
-    data = unit_rows(rng, 300, 32)
-    index = UsearchIndex(tmp_path, 32, rescore=rescore)
-    index.upsert(range(1, 301), data)
-    replacement = unit_rows(rng, 1, 32)
-    index.upsert([5], replacement)
-    assert index.count() == 300
-    assert same_vector(index.get_vectors([5])[5], replacement[0], rescore)
-    assert index.search(replacement[0], 1)[0].logo_id == 5
-    index.delete([5, 6, 9999])
-    assert index.count() == 298 and {5, 6}.isdisjoint(index.ids())
-    assert 5 not in {n.logo_id for n in index.search(replacement[0], 50)}
-    assert set(index.get_vectors([5, 7])) == {7}
+class TestUsearchIndexContract(IndexContract):
+    @pytest.fixture(params=[True, False], ids=["rescore", "codes"])
+    def rescore(self, request: pytest.FixtureRequest) -> bool:
+        return bool(request.param)
 
+    @pytest.fixture
+    def open_index(self, rescore: bool) -> OpenIndex:
+        return lambda folder, dim: UsearchIndex(folder, dim, rescore=rescore)
 
-@BOTH
-def test_flush_and_reopen_round_trip(tmp_path: Path, rescore: bool) -> None:
-    data = unit_rows(np.random.default_rng(4), 500, 32, clusters=10)
-    index = UsearchIndex(tmp_path, 32, rescore=rescore)
-    index.upsert(range(1, 501), data)
-    index.delete([10])
-    index.set_applied_seq(1234)
-    index.flush()
-    again = UsearchIndex(tmp_path, 32, rescore=rescore)
-    assert again.count() == 499 and again.applied_seq == 1234 and again.ids() == set(range(1, 501)) - {10}
-    assert same_vector(again.get_vectors([1])[1], data[0], rescore)
-    assert again.search(data[0], 10, exclude=1) == index.search(data[0], 10, exclude=1)
+    @pytest.fixture
+    def same_vector(self, rescore: bool) -> SameVector:
+        return lambda found, original: same_vector(found, original, rescore)
 
 
 def test_interrupted_save_leaves_the_committed_index_intact(tmp_path: Path) -> None:
@@ -149,40 +130,6 @@ def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, cap
     broken.catch_up(store)
     assert broken.count() == 120 and broken.applied_seq == store.last_change_seq()
     assert broken.search(store.embeddings[3], 1)[0].logo_id == 3
-
-
-@BOTH
-def test_catch_up_applies_upserts_and_deletes(tmp_path: Path, rescore: bool) -> None:
-    rng = np.random.default_rng(8)
-    store = FakeStore()
-    for logo_id, vector in enumerate(unit_rows(rng, 50, 16), start=1):
-        store.put(logo_id, vector)
-    index = UsearchIndex(tmp_path, 16, rescore=rescore)
-    assert index.catch_up(store) == 50 and index.applied_seq == 50
-    fresh = unit_rows(rng, 3, 16)
-    store.put(51, fresh[0])
-    store.put(2, fresh[1])  # a changed vector
-    store.remove(3)
-    store.put(52, fresh[2])
-    store.remove(52)  # added then removed within one batch
-    applied = index.catch_up(store, batch_size=2)
-    assert applied == 5 and index.applied_seq == store.last_change_seq()
-    assert index.ids() == set(store.embeddings)
-    assert same_vector(index.get_vectors([2])[2], fresh[1], rescore)
-    assert index.catch_up(store) == 0
-
-
-def test_reader_notices_another_instance_save(tmp_path: Path) -> None:
-    data = unit_rows(np.random.default_rng(9), 60, 16)
-    writer = UsearchIndex(tmp_path, 16)
-    writer.upsert(range(1, 31), data[:30])
-    writer.flush()
-    reader = UsearchIndex(tmp_path, 16)
-    assert reader.count() == 30 and reader.reload_if_changed() is False
-    writer.upsert(range(31, 61), data[30:])
-    writer.flush()
-    assert reader.reload_if_changed() is True
-    assert reader.count() == 60 and reader.search(data[45], 1)[0].logo_id == 46
 
 
 def test_reopening_with_other_settings_starts_empty(tmp_path: Path) -> None:
