@@ -36,6 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import tenacity
+
 from common.errors import DependencyError, LogoAnnError, ModelError, NotFoundError, PermanentError
 from common.models.onnx_metadata import is_standin, mark_standin
 
@@ -171,16 +173,29 @@ def _download_atomically(
 
 
 def _with_retries(action: Callable[[], tuple[str, int]], url: str, attempts: int, backoff_s: float) -> tuple[str, int]:
-    for attempt in range(1, max(1, attempts) + 1):
-        try:
-            return action()
-        except _Retryable as exc:
-            if attempt >= attempts:
-                raise DependencyError("model download", f"{url}: {exc} (gave up after {attempt} attempts)") from exc
-            delay = backoff_s * 2 ** (attempt - 1)
-            logger.warning("%s: %s; retrying in %.1f s (attempt %d of %d)", url, exc, delay, attempt + 1, attempts)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+    """``action()``, tried ``attempts`` times while it fails with ``_Retryable``, waiting
+    ``backoff_s``, then twice as long each time; ``DependencyError`` once all attempts failed."""
+    attempts = max(1, attempts)
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        delay = state.next_action.sleep if state.next_action else 0.0
+        exc = state.outcome.exception() if state.outcome else None
+        logger.warning(
+            "%s: %s; retrying in %.1f s (attempt %d of %d)", url, exc, delay, state.attempt_number + 1, attempts
+        )
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(_Retryable),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=backoff_s, min=0),
+        before_sleep=log_retry,
+        sleep=lambda seconds: time.sleep(seconds),
+        reraise=True,
+    )
+    try:
+        return retrying(action)
+    except _Retryable as exc:
+        raise DependencyError("model download", f"{url}: {exc} (gave up after {attempts} attempts)") from exc
 
 
 def _stream(url: str, handle: IO[bytes], timeout: float) -> tuple[str, int]:
@@ -197,6 +212,7 @@ def _stream(url: str, handle: IO[bytes], timeout: float) -> tuple[str, int]:
                 handle.write(chunk)
                 size += len(chunk)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the connection
         if exc.code == 404:
             raise NotFoundError(f"{url}: 404 not found (check the repository, file and revision)") from exc
         if exc.code in _RETRY_STATUS:
