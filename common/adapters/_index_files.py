@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from common import files
+
 log = logging.getLogger(__name__)
 
 META = "meta.json"
@@ -45,12 +47,8 @@ def fsync_dir(directory: Path) -> None:
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp)`` for a temporary file next to ``path``, fsync it, rename it over ``path``."""
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    write(tmp)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """``common.files.write_atomically`` under a fixed temporary name (writers hold the lock)."""
+    files.write_atomically(path, write, tmp=path.with_name(path.name + TMP_SUFFIX))
 
 
 def crc32_of(path: Path, chunk: int = 1 << 22) -> int:

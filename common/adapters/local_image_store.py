@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from common.domain import ObjectRef
 from common.errors import DependencyError, InvalidEventError, NotFoundError
+from common.files import write_atomically
 from common.ports.object_lister import ListedObject
 
 log = logging.getLogger(__name__)
@@ -162,19 +162,16 @@ def _write_atomically(path: Path, data: bytes) -> str:
         previous: int | None = path.stat().st_mtime_ns
     except FileNotFoundError:
         previous = None
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            stat = os.fstat(handle.fileno())
-            mtime = stat.st_mtime_ns
-            if previous is not None and mtime <= previous:
-                mtime = previous + 1
-                os.utime(handle.fileno(), ns=(stat.st_atime_ns, mtime))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    mtime = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal mtime
+        tmp.write_bytes(data)
+        stat = tmp.stat()
+        mtime = stat.st_mtime_ns
+        if previous is not None and mtime <= previous:
+            mtime = previous + 1
+            os.utime(tmp, ns=(stat.st_atime_ns, mtime))
+
+    write_atomically(path, write, prefix=_TMP_PREFIX)
     return str(mtime)

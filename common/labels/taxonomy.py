@@ -20,10 +20,10 @@ instead of queueing behind it. A first load that failed is not tried again for `
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +35,7 @@ from typing import Any
 import tenacity
 
 from common.errors import DependencyError, RetryLaterError
+from common.files import write_atomically
 from common.labels.values import TAXONOMY_OF_TYPE, is_language_prefixed, value_tag
 from common.outbound import Outbound
 
@@ -198,10 +199,7 @@ def fetch_taxonomies(dest: Path, base_url: str = OFF_BASE_URL, attempts: int = 3
         url = f"{base_url.rstrip('/')}/{name}.full.json"
         data = _with_retries(url, attempts)
         counts[name] = len(parse_taxonomy(data, url).ids)
-        handle, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".part")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, dest / f"{name}.full.json")
+        write_atomically(dest / f"{name}.full.json", functools.partial(Path.write_bytes, data=data))
     return counts
 
 

@@ -39,6 +39,7 @@ from typing import IO, Any
 import tenacity
 
 from common.errors import DependencyError, LogoAnnError, ModelError, NotFoundError, PermanentError
+from common.files import write_atomically
 from common.models.onnx_metadata import is_standin, mark_standin
 
 logger = logging.getLogger(__name__)
@@ -258,13 +259,7 @@ def _record(entry: ModelEntry, dest: Path, digest: str, size: int) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def ensure_standins(models_dir: Path) -> dict[str, bool]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from common.embedder import CLIP_MEAN, CLIP_STD
 from common.errors import ModelError
+from common.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +130,6 @@ def ensure_uint8_wrapper(source: Path) -> Path:
         raise ModelError(f"{source} is not a readable ONNX model: {exc}") from exc
     wrapped = wrap_uint8(model)
     wrapped.metadata_props.add(key=SOURCE_KEY, value=digest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        onnx.save(wrapped, tmp)
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomically(dest, lambda tmp: onnx.save(wrapped, str(tmp)))
     log.info("built the uint8-input wrapper %s from %s", dest, source.name)
     return dest
