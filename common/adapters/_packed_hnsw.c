@@ -224,8 +224,12 @@ static inline void link_set(const graph_t *g, uint8_t *row, int j, uint32_t v) {
 
 static inline uint8_t *row0(const graph_t *g, uint32_t slot) { return g->links0 + (int64_t)slot * g->row_bytes; }
 
+/* A row's links, decoded from a copy of its own bytes: a link is read as 8 bytes, which reach into
+   the next row, and a parallel insert may be rewriting that row meanwhile (ThreadSanitizer saw it). */
 static int neighbours0(const graph_t *g, uint32_t slot, uint32_t *out) {
-    const uint8_t *row = row0(g, slot);
+    uint8_t row[(PH_MAX_LINKS * 32 + 7) / 8 + 8];
+    memcpy(row, row0(g, slot), (size_t)g->row_bytes);
+    memset(row + g->row_bytes, 0, 8);
     uint32_t none = sentinel_of(g);
     int c = 0;
     for (; c < g->m0; c++) {
