@@ -11,6 +11,7 @@ from elasticsearch import Elasticsearch
 
 from stack.elasticsearch_node import ElasticsearchNode
 from stack.services import free_port
+from tests.doubles.silent_host import SilentHost
 
 
 @pytest.fixture
@@ -50,3 +51,11 @@ def es_alias(es_node: ElasticsearchNode, es_client: Elasticsearch) -> Iterator[s
     yield alias
     if es_node.running():
         es_client.options(ignore_status=404).indices.delete(index=f"{alias}-*")
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentHost]:
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers: a hung dependency."""
+    host = SilentHost().start()
+    yield host
+    host.stop()

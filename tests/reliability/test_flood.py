@@ -60,13 +60,6 @@ FLOOR_S = 0.100
 
 
 @pytest.fixture
-def silent() -> Iterator[SilentHost]:
-    host = SilentHost().start()
-    yield host
-    host.stop()
-
-
-@pytest.fixture
 def served(tmp_path: Path, silent: SilentHost) -> Iterator[tuple[int, list[int]]]:
     """``logo-ann serve`` on a home of ``LOGOS`` logos; (its port, the logo ids)."""
     home = tmp_path / "home"

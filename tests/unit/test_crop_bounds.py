@@ -33,13 +33,6 @@ BOX_QUERY = "&y_min=0&x_min=0&y_max=1&x_max=1"
 
 
 @pytest.fixture
-def silent() -> Iterator[SilentHost]:
-    host = SilentHost().start()
-    yield host
-    host.stop()
-
-
-@pytest.fixture
 def pool() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(4) as executor:
         yield executor
