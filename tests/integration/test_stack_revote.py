@@ -88,5 +88,11 @@ def test_an_annotation_reaches_its_neighbours_through_the_queue(stack: Stack, tm
     with contextlib.suppress(WaitTimeout):  # the assertion below shows the predictions seen last
         wait_until(all_predicted, DEADLINE_S, interval=0.5)
     assert all(p and (p["type"], p["value"]) == ("brand", "stack-cola") for p in found.values()), found
-    log = (stack.root / "logs" / "embed_index.log").read_text(errors="replace")
-    assert "revoted" in log  # embed_index ran the re-vote messages
+    log_path = stack.root / "logs" / "embed_index.log"
+
+    def revote_logged() -> bool:  # the predictions are committed before the function logs its outcome
+        return "revoted" in log_path.read_text(errors="replace")
+
+    with contextlib.suppress(WaitTimeout):
+        wait_until(revote_logged, 30.0, interval=0.2)
+    assert revote_logged()  # embed_index ran the re-vote messages
