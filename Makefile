@@ -11,7 +11,7 @@ export LOGO_ANN_HOME ?= .logo-ann
 
 # The runtime environment (what `make run` needs), and the test tools on top of it.
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml common/adapters/_packed_hnsw.c
+$(VENV)/.installed: pyproject.toml common/embedded_index/_packed_hnsw.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e .
@@ -101,13 +101,13 @@ test-engine-tsan: $(ENGINE_TSAN) venv-test
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66 $(BIN)/pytest -q --capture=sys tests/unit/test_packed_hnsw_parallel.py \
 		-k "not searches_run"
 
-$(ENGINE_TSAN): common/adapters/_packed_hnsw.c $(VENV)/.installed
+$(ENGINE_TSAN): common/embedded_index/_packed_hnsw.c $(VENV)/.installed
 	test -e "$$(gcc -print-file-name=libtsan.so)" || (apt-get update -qq && apt-get install -y -qq libtsan2 >/dev/null)
 	mkdir -p $(@D)
 	gcc -O1 -g -fsanitize=thread -std=c11 -Wall -Wextra -Wno-missing-field-initializers -shared -fPIC -o $@ $< \
 		-I"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 
-$(ENGINE_SANITIZED): common/adapters/_packed_hnsw.c $(VENV)/.installed
+$(ENGINE_SANITIZED): common/embedded_index/_packed_hnsw.c $(VENV)/.installed
 	test -e "$$(gcc -print-file-name=libasan.so)" -a -e "$$(gcc -print-file-name=libubsan.so)" || \
 		(apt-get update -qq && apt-get install -y -qq gcc libgcc-12-dev libasan8 libubsan1 >/dev/null)
 	mkdir -p $(@D)
@@ -119,8 +119,8 @@ test-fast: venv-test
 	$(BIN)/pytest -q tests/unit
 
 lint: venv-test
-	$(BIN)/ruff check common functions tests stack
-	$(BIN)/mypy --strict --explicit-package-bases common functions stack
+	$(BIN)/ruff check common functions tests stack offline
+	$(BIN)/mypy --strict --explicit-package-bases common functions stack offline
 
 stack: venv-test triton-venv es-node
 	$(BIN)/python -m stack up

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from bench.data import Dataset, exact_neighbours
-from common.adapters.packed_index import PackedIndex
-from common.adapters.usearch_index import UsearchIndex
+from common.embedded_index.packed_index import PackedIndex
+from common.embedded_index.usearch_index import UsearchIndex
 from common.settings import Settings
 
 Embedded = PackedIndex | UsearchIndex

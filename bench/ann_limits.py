@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from bench.data import exact_neighbours, generate
-from common.adapters._int8_codec import Int8Codec
+from common.embedded_index._int8_codec import Int8Codec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -19,9 +19,9 @@ import numpy as np
 
 from bench import ann
 from bench.data import DATASETS, dataset, exact_neighbours
-from common.adapters._int8_codec import Int8Codec
-from common.adapters._packed_hnsw import PackedGraph
-from common.adapters.packed_index import RERANK
+from common.embedded_index._int8_codec import Int8Codec
+from common.embedded_index._packed_hnsw import PackedGraph
+from common.embedded_index.packed_index import RERANK
 
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results"

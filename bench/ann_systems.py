@@ -23,7 +23,7 @@ import numpy as np
 
 import common.adapters  # noqa: F401  (onnxruntime before usearch)
 from bench import ann
-from common.adapters.packed_index import PackedIndex
+from common.embedded_index.packed_index import PackedIndex
 
 from usearch.index import Index  # isort: skip
 

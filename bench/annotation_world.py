@@ -21,7 +21,7 @@ from common.adapters.sqlite_store import SqliteStore
 from common.api import create_app
 from common.bootstrap import Container
 from common.domain import Box, Detection, ObjectRef
-from common.ports.metadata_store import NeighbourList
+from common.records.logos import NeighbourList
 from common.settings import load_settings
 
 PER_IMAGE = 500

@@ -37,7 +37,7 @@ from PIL import Image
 from bench.crop import photo
 from bench.models import ensure
 from common.adapters.local_image_store import LocalImageStore
-from common.samples import draw_product
+from offline.samples import draw_product
 from stack import services
 
 PROJECT = "logo-ann-bench"
@@ -113,7 +113,7 @@ def pubsub_backfill(root: Path, images: int) -> dict[str, Any]:
         )
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "common.cli", "backfill", "--bucket", BUCKET, "--mode", "pubsub"],
+            [sys.executable, "-m", "common.cli.main", "backfill", "--bucket", BUCKET, "--mode", "pubsub"],
             env=env,
             capture_output=True,
             text=True,
@@ -131,7 +131,7 @@ def pubsub_backfill(root: Path, images: int) -> dict[str, Any]:
         services.stop(detect)
         services.stop(emulator)
     return {
-        "benchmark": "adopt",
+        "benchmark": "import",
         "stage": "backfill",
         "path": "pubsub-emulator -> detect (functions-framework)",
         "objects": images,
@@ -167,7 +167,7 @@ def _deliveries(log: Path) -> int:
 
 
 def product_photo(seed: int) -> bytes:
-    """A 1 MP product photo (``common.samples.draw_product`` at 640x800 scaled to 896x1120, JPEG q 90)
+    """A 1 MP product photo (``offline.samples.draw_product`` at 640x800 scaled to 896x1120, JPEG q 90)
     in which the calibrated stand-in detector finds logos (5 on average), where it finds none in ``photo``."""
     image, _ = draw_product(random.Random(seed), 640, 800)
     out = io.BytesIO()
@@ -203,7 +203,7 @@ def stack_backfill(root: Path, images: int, rate: float = 0.0, photos: str = "be
         stack.stop()
     statuses = [status for _, _, status in rows]
     return {
-        "benchmark": "adopt",
+        "benchmark": "import",
         "stage": "backfill",
         "path": STACK_PATH,
         "objects": put,

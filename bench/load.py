@@ -120,7 +120,17 @@ def start_server(home: Path, port: int, threads: int | None) -> subprocess.Popen
     env = dict(os.environ, LOGO_ANN_HOME=str(home))
     if threads:
         env["LOGO_ANN_SERVER_THREADS"] = str(threads)
-    argv = [sys.executable, "-m", "common.cli", "--log-level", "WARNING", "serve", "--port", str(port), "--no-inbox"]
+    argv = [
+        sys.executable,
+        "-m",
+        "common.cli.main",
+        "--log-level",
+        "WARNING",
+        "serve",
+        "--port",
+        str(port),
+        "--no-inbox",
+    ]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
     deadline = time.monotonic() + 300
     while subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{port}/api/v1/ann/search/1?count=1"],
@@ -168,8 +178,11 @@ def records_of(figures: dict[str, dict[str, Any]], connections: int, n: int, thr
                 "p99_ms": f["p99_us"] / 1e3,
                 "max_ms": f["max_us"] / 1e3,
                 "errors": errors,
-                "error_kinds": {k: f[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors",
-                                                  "timeouts") if f[k]},  # fmt: skip
+                "error_kinds": {
+                    k: f[k]
+                    for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+                    if f[k]
+                },  # fmt: skip
                 **extra,
             }
         )

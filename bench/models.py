@@ -186,8 +186,8 @@ def calibrated_detector(threshold: float = 0.25, wanted: int = 12) -> onnx.Model
     photo score above ``threshold`` (random weights would otherwise find nothing or everything)."""
     import onnxruntime as ort
 
-    from common.detector import letterbox
-    from common.samples import draw_product
+    from common.inference.detector import letterbox
+    from offline.samples import draw_product
 
     probe = ort.InferenceSession(build_detector(class_bias=0.0).SerializeToString(), providers=["CPUExecutionProvider"])
     image, _ = draw_product(random.Random(0))

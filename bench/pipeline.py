@@ -22,12 +22,12 @@ import onnxruntime as ort
 
 from bench.throughput import batch_throughput
 from common.bootstrap import Container
-from common.detector import letterbox
-from common.embedder import preprocess_robotoff_v1
-from common.images import crop_truncated, decode_image
-from common.ingest import ingest_file
-from common.samples import draw_product
+from common.inference.detector import letterbox
+from common.inference.embedder import preprocess_robotoff_v1
+from common.inference.images import crop_truncated, decode_image
+from common.pipeline.ingest import ingest_file
 from common.settings import load_settings
+from offline.samples import draw_product
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def run_pipeline(paths: list[Path], container: Container) -> tuple[float, list[l
     started = time.perf_counter()
     boxes = []
     for path in paths:
-        record = ingest_file(path, container)
+        record = ingest_file(path, container.intake(), container.store)
         if record["status"] == "failed":
             raise RuntimeError(f"pipeline failed on {path}: {record['error']}")
         boxes.append([logo["bounding_box"] for logo in record["logos"]])
@@ -96,7 +96,7 @@ def run_raw(
 def run(models: dict[str, Path], workdir: Path, images: int, rounds: int = 3) -> list[dict[str, Any]]:
     paths = sample_images(workdir / "images", images + 1)
     container = container_for(workdir / "pipeline-home", models)
-    ingest_file(paths[0], container)  # warm-up: loads the models and the index
+    ingest_file(paths[0], container.intake(), container.store)  # warm-up: loads the models and the index
     sessions = raw_sessions(container)
     run_raw(paths[:1], container, sessions)
     pipeline_s = raw_s = 0.0

@@ -3,7 +3,7 @@
 - ``rendered``: logos drawn with PIL, ``kinds`` kinds (a shape, two colours, a word) and
   ``per_kind`` instances each, every instance re-photographed differently (scale, offset,
   rotation, brightness, blur, noise, JPEG), then embedded with the project's stand-in embedder
-  (``common.models.standin_embedder``: a fixed projection of the crop's colour layout, under
+  (``offline.models.standin_embedder``: a fixed projection of the crop's colour layout, under
   which similar-looking crops are close). Several kinds share colours or shapes, so some are
   confusable.
 - ``synthetic``: 512-d unit vectors, ``kinds`` kinds in pairs of siblings that share a parent
@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from common.adapters.onnx_session import OnnxSession
-from common.embedder import Embedder
-from common.models.standin_embedder import build_vision_embedder
+from common.inference.embedder import Embedder
+from offline.models.standin_embedder import build_vision_embedder
 
 PALETTE = [(220, 30, 30), (30, 60, 200), (30, 160, 60), (240, 200, 20), (20, 20, 20), (240, 240, 240),
            (150, 40, 160), (250, 130, 20)]  # fmt: skip

@@ -117,8 +117,18 @@ def headline(records: list[dict[str, Any]]) -> dict[str, Any]:
     if load:
         head["load_ann_p99_ms"] = {
             "value": load["p99_ms"],
-            "setting": {k: load.get(k) for k in ("n", "connections", "route_connections", "server_threads", "errors",
-                                                   "requests_per_s", "load_average_1m")},  # fmt: skip
+            "setting": {
+                k: load.get(k)
+                for k in (
+                    "n",
+                    "connections",
+                    "route_connections",
+                    "server_threads",
+                    "errors",
+                    "requests_per_s",
+                    "load_average_1m",
+                )
+            },  # fmt: skip
         }
     return head
 

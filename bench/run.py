@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
-    adopt,
     ann,
     ann_datasets,
     ann_peers,
@@ -21,6 +20,7 @@ from bench import (
     api,
     crop,
     es,
+    import_robotoff,
     pipeline,
     propagation,
     triton,
@@ -49,7 +49,7 @@ class Plan:
     batch_sizes: tuple[int, ...]
     batch_seconds: float
     peer_rounds: int = 3  # rounds of the query set per peer setting (median queries/s)
-    adopt_logos: int = 20_000  # synthetic Robotoff logos imported (bench.adopt)
+    import_logos: int = 20_000  # synthetic Robotoff logos imported (bench.import_robotoff)
 
 
 _DEFAULT = ann.DEFAULT
@@ -78,7 +78,7 @@ PLANS = {
         24,
         (1, 2, 4, 8, 16, 32, 64),
         4.0,
-        adopt_logos=1_000_000,
+        import_logos=1_000_000,
     ),
 }
 
@@ -163,7 +163,9 @@ def run(plan: Plan) -> list[dict[str, Any]]:
     stage("gpu", gpu_measure)
     stage("propagation", lambda: propagation.run(workdir, quick=plan.mode == "quick"))
     stage("annotation", lambda: annotation.run(workdir, quick=plan.mode == "quick"))
-    stage("adopt", lambda: adopt.run(plan.adopt_logos, plan.images, workdir / "adopt", index_logos=100_000))
+    stage(
+        "import", lambda: import_robotoff.run(plan.import_logos, plan.images, workdir / "import", index_logos=100_000)
+    )
     shutil.rmtree(workdir, ignore_errors=True)
     (RESULTS / "ann.partial.json").unlink(missing_ok=True)
     for name, records in groups.items():
@@ -224,7 +226,7 @@ def resummarize() -> None:
         "triton_input",
         "gpu",
     )
-    for name in (*names, "propagation", "annotation", "adopt"):
+    for name in (*names, "propagation", "annotation", "import"):
         path = RESULTS / f"{name}.json"
         if path.exists():
             records += json.loads(path.read_text())

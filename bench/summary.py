@@ -31,7 +31,7 @@ ES_POLICY = [
 TRITON_INPUT_NOTE = [
     "Through the project's stack (`Embedder` → `TritonSession`, HTTP with binary tensors → PyTriton, "
     "onnxruntime on one CPU thread), one server per model. `request_bytes` is the exact HTTP body "
-    "`tritonclient` builds for the batch. The uint8 wrapper (`common/models/uint8_input.py`, built by "
+    "`tritonclient` builds for the batch. The uint8 wrapper (`offline/models/uint8_input.py`, built by "
     "`logo-ann models prepare` / `fetch`) normalises inside the graph and gives the same vectors. On this "
     "CPU-only machine the ViT-B/32-sized model dominates each request, so the bytes saved show in crops/s "
     "only with the light model, whose time is mostly the transfer, as on a GPU server.",

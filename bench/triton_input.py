@@ -1,7 +1,7 @@
 """The embedder's traffic to a remote Triton: float32 crops against the uint8-input wrapper.
 
 For each model (the plain export, which takes float32 ``pixel_values``, and its uint8 wrapper from
-``common.models.uint8_input``) a real PyTriton server is started and the project's own stack is
+``offline.models.uint8_input``) a real PyTriton server is started and the project's own stack is
 timed end to end: ``Embedder`` (crop resize, and for the float model the normalisation) →
 ``TritonSession`` (HTTP, binary tensors) → the server (onnxruntime, one thread). Bytes per
 request is the exact HTTP body ``tritonclient`` sends for that batch (JSON header + tensors).
@@ -60,7 +60,7 @@ class _Recording:
 
 def _measure(url: str, model: str, label: str, sizes: list[int], seconds: float) -> list[dict[str, Any]]:
     from common.adapters.triton_session import TritonSession
-    from common.embedder import Embedder
+    from common.inference.embedder import Embedder
 
     session = _Recording(TritonSession(url, "clip", timeout_s=120.0))
     records = []
@@ -92,7 +92,7 @@ def _measure(url: str, model: str, label: str, sizes: list[int], seconds: float)
 def run(models: dict[str, Path], sizes: list[int], seconds: float) -> list[dict[str, Any]]:
     """Records for each embedder export (``{description: path}``) and its uint8 wrapper, each
     behind its own PyTriton server."""
-    from common.models.uint8_input import ensure_uint8_wrapper
+    from offline.models.uint8_input import ensure_uint8_wrapper
 
     records: list[dict[str, Any]] = []
     for model, export in models.items():
@@ -119,7 +119,7 @@ def run(models: dict[str, Path], sizes: list[int], seconds: float) -> list[dict[
 def bench_models(embedder: Path, workdir: Path) -> dict[str, Path]:
     """The bench's ViT-B/32-sized stand-in (compute-bound on this CPU) and a light stand-in of
     the same interface (0.01 GMACs: what a GPU server's share of the time looks like)."""
-    from common.models.standin_embedder import build_full_clip_embedder
+    from offline.models.standin_embedder import build_full_clip_embedder
 
     light = build_full_clip_embedder(workdir / "light" / "embedder.onnx")
     return {"ViT-B/32-sized stand-in (4.4 GMACs)": embedder, "light stand-in": light}

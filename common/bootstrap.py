@@ -21,12 +21,12 @@ from common.adapters.build import (
     build_queue,
     build_store,
 )
-from common.crops import CropService, DecodedImageCache
 from common.domain import StoredObject
 from common.errors import ConfigError
 from common.lazy_index import LazyIndex
 from common.messages import QueueMessage, RevoteMessage
 from common.outbound import Outbound
+from common.pipeline.crops import CropService, DecodedImageCache
 from common.pipeline.detect import DetectDeps, DetectResult, detect_object
 from common.pipeline.embed_index import EmbedDeps, embed_and_index
 from common.pipeline.intake import Intake
@@ -127,7 +127,7 @@ class Container:
 
     @property
     def crops(self) -> CropService:
-        """Crops by image URL (``common.crops``), with its decoded-image cache."""
+        """Crops by image URL (``common.pipeline.crops``), with its decoded-image cache."""
         crops: CropService = self._once("_crops", self._build_crops)
         return crops
 

@@ -40,7 +40,7 @@ EMBEDDER_OUTPUT = "image_embeds"  # the full-CLIP export's text and logits outpu
 _ORT_TYPES = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,
-    "tensor(uint8)": np.uint8,  # the uint8-input wrapper (common/models/uint8_input.py)
+    "tensor(uint8)": np.uint8,  # the uint8-input wrapper (offline/models/uint8_input.py)
     "tensor(int64)": np.int64,
     "tensor(int32)": np.int32,
 }

@@ -41,7 +41,7 @@ STACK_LOCAL = ("LOGO_ANN_HOME", "LOGO_ANN_S3_REGION")
 
 def start_models(root: Path, models_dir: Path) -> tuple[Managed, dict[str, str]]:
     """Stand-in ONNX models (where real ones are absent) served by a real Triton."""
-    from common.models.fetch import ensure_standins
+    from offline.models.fetch import ensure_standins
     from stack.triton_fixture import start_triton
 
     models_dir = Path(models_dir).resolve()

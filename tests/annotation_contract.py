@@ -10,8 +10,9 @@ import pytest
 
 from common.domain import Box, Detection, ObjectRef
 from common.errors import NotFoundError
-from common.ports.annotation_store import AnnotationStore, LabelWrite, LogoQuery, Prediction
+from common.ports.annotation_store import AnnotationStore
 from common.ports.metadata_store import MetadataStore
+from common.records.annotations import LabelWrite, LogoQuery, Prediction
 
 DETECTIONS = [Detection(Box(0.1 * i, 0.1, 0.1 * i + 0.05, 0.2), 0.3 + 0.1 * i, "object") for i in range(5)]
 

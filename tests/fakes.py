@@ -96,6 +96,7 @@ class CannedDetector:
     """Returns the same detections for every image."""
 
     version = "canned-1"
+    standin = False
 
     def __init__(self, detections: list[Detection]) -> None:
         self.detections = detections
@@ -110,6 +111,7 @@ class ColourEmbedder:
     """Embeds a crop by its mean colour plus a hash-seeded jitter: same pixels, same vector."""
 
     version = "colour-1"
+    standin = False
     recipe = "robotoff-v1"
     dim = 8
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from common.ports.metadata_store import Change
+from common.records.logos import Change
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int, clusters: int = 0, spread: float = 0.5) -> np.ndarray:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 
 from common.errors import NotFoundError
-from common.ports.annotation_store import AnnotationStore, Negative
+from common.ports.annotation_store import AnnotationStore
 from common.ports.metadata_store import MetadataStore
-from common.ports.quest_store import ClusterWrite, QuestStore
+from common.ports.quest_store import QuestStore
+from common.records.annotations import Negative
+from common.records.quests import ClusterWrite
 from tests.annotation_contract import label, logos
 
 

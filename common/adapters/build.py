@@ -64,7 +64,7 @@ def build_session(s: Settings, path: str, triton_name: str) -> ModelSession:
 
 
 def build_detector(s: Settings) -> LogoDetector:
-    from common.detector import Detector
+    from common.inference.detector import Detector
 
     names = [n.strip() for n in s.detector_classes.split(",") if n.strip()] or None
     return Detector(
@@ -77,7 +77,7 @@ def build_detector(s: Settings) -> LogoDetector:
 
 
 def build_embedder(s: Settings) -> CropEmbedder:
-    from common.embedder import Embedder
+    from common.inference.embedder import Embedder
 
     session = build_session(s, s.embedder_model, s.embedder_triton_name)
     return Embedder(session, batch_size=s.embed_batch_size, crop_recipe=s.crop_recipe)
@@ -103,7 +103,7 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
         es.ensure_index()
         return es
     if s.index == "packed":
-        from common.adapters.packed_index import PackedIndex
+        from common.embedded_index import PackedIndex
 
         return PackedIndex(
             s.index_dir,
@@ -113,7 +113,7 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
             expansion_add=s.index_expansion_add,
             expansion_search=s.index_expansion_search,
         )
-    from common.adapters.usearch_index import UsearchIndex
+    from common.embedded_index import UsearchIndex
 
     return UsearchIndex(
         s.index_dir,

@@ -18,7 +18,7 @@ from pathlib import Path
 from common.domain import ObjectRef
 from common.errors import DependencyError, InvalidEventError, NotFoundError
 from common.files import write_atomically
-from common.ports.object_lister import ListedObject
+from common.records.logos import ListedObject
 
 log = logging.getLogger(__name__)
 

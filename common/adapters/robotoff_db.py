@@ -23,9 +23,9 @@ from common.adapters.sql import pg_copy, pg_url
 from common.adapters.sql.database import describe
 from common.adapters.sql.pg_url import describe as describe_target
 from common.adapters.sql.pg_url import parse_database_url
-from common.adoption.batch import SourceBatch
-from common.adoption.rows import EMBEDDING_BYTES, EMBEDDING_DIM, embedding_size_error
 from common.errors import DependencyError, InvalidEventError
+from common.imports.batch import SourceBatch
+from common.imports.rows import EMBEDDING_BYTES, EMBEDDING_DIM, embedding_size_error
 
 logger = logging.getLogger(__name__)
 

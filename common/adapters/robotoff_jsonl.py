@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from common.adoption.batch import SourceBatch
-from common.adoption.rows import SourceLogo
 from common.errors import InvalidEventError
+from common.imports.batch import SourceBatch
+from common.imports.rows import SourceLogo
 
 
 class RobotoffJsonl:

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common.adapters.local_image_store import check_object_name
 from common.domain import ObjectRef
 from common.errors import DependencyError, InvalidEventError, NotFoundError
-from common.ports.object_lister import ListedObject
+from common.records.logos import ListedObject
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,8 @@ from common.adapters.sql.vectors import Loaded
 from common.domain import Detection, ObjectRef
 from common.errors import NotFoundError
 from common.off_images import image_identity
-from common.ports.metadata_store import DELETED, PENDING, Change, ImageRecord, LogoRecord, VectorCheck
+from common.ports.metadata_store import DELETED, PENDING
+from common.records.logos import Change, ImageRecord, LogoRecord, VectorCheck
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from common.domain import Neighbour, StoredObject
 from common.pipeline.search import ImageMatch
-from common.ports.metadata_store import ImageRecord, LogoRecord
+from common.records.logos import ImageRecord, LogoRecord
 
 
 def neighbour_json(neighbour: Neighbour) -> dict[str, Any]:

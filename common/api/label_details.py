@@ -15,7 +15,7 @@ from typing import Any
 
 from common.api.context import container
 from common.labels.calibration import accepted
-from common.ports.annotation_store import Prediction
+from common.records.annotations import Prediction
 
 
 def prediction_json(prediction: Prediction | None, report: Mapping[str, Any] | None) -> dict[str, Any] | None:

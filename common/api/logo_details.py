@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from common.ports.metadata_store import ImageRecord, LogoRecord
+from common.records.logos import ImageRecord, LogoRecord
 
 ANNOTATION_KEYS = (
     "annotation_type",

@@ -32,7 +32,7 @@ from common.errors import BadQuery, ConflictError, NotFoundError
 from common.labels.values import normalise_type, value_tag
 from common.pipeline.suspects import suspect_page
 from common.pipeline.value_cluster import NeighbourCache, ValueClusters
-from common.ports.annotation_store import ACCEPT, LogoQuery, Negative, Operation
+from common.records.annotations import ACCEPT, LogoQuery, Negative, Operation
 
 blueprint = Blueprint("corrections", __name__)
 MAX_PAGE = 500

@@ -24,7 +24,7 @@ from common.api.params import bool_param, int_param
 from common.errors import BadQuery
 from common.labels.values import normalise_type, value_tag
 from common.pipeline.calibrate import run_calibration
-from common.ports.annotation_store import LogoQuery
+from common.records.annotations import LogoQuery
 
 blueprint = Blueprint("label_search", __name__)
 

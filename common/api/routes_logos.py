@@ -11,8 +11,8 @@ from common.api.bodies import logo_body, stored_body
 from common.api.context import container, require_token
 from common.api.params import id_value, uploaded_bytes
 from common.errors import NotFoundError
-from common.images import crop_truncated, decode_image, encode_jpeg
-from common.ports.metadata_store import LogoRecord
+from common.inference.images import crop_truncated, decode_image, encode_jpeg
+from common.records.logos import LogoRecord
 
 blueprint = Blueprint("logos", __name__)
 

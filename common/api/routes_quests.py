@@ -28,8 +28,8 @@ from common.api.context import container, require_token
 from common.api.params import bool_param, id_value, int_param, json_object
 from common.errors import BadQuery, NotFoundError
 from common.pipeline.next_logos import next_logos
-from common.ports.annotation_store import CLUSTER_ANNOTATE
-from common.ports.quest_store import Cluster
+from common.records.annotations import CLUSTER_ANNOTATE
+from common.records.quests import Cluster
 
 blueprint = Blueprint("quests", __name__)
 

@@ -3,7 +3,7 @@
 - ``GET /api/v1/images/logos/{id}``: one LogoDetails (``common.api.logo_details``);
 - ``GET /api/v1/images/logos?logo_ids=``: ``{"logos": [LogoDetails], "count": n}`` (in
   ``routes_batch``, built by ``logo_lookup.robotoff_logos``), ids comma-separated and/or repeated;
-- ``GET /api/v1/images/crop?image_url=&y_min=&x_min=&y_max=&x_max=``: JPEG (``common.crops``),
+- ``GET /api/v1/images/crop?image_url=&y_min=&x_min=&y_max=&x_max=``: JPEG (``common.pipeline.crops``),
   with ``ETag`` (a matching ``If-None-Match`` gets 304) and ``Cache-Control``.
 """
 

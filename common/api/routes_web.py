@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from common.api.local_identity import local_identity
 from common.api.params import MAX_COUNT, MAX_IDS, int_param
 from common.errors import BadQuery, LogoAnnError, NotFoundError
 from common.labels.values import TAXONOMY_OF_TYPE, normalise_type, value_tag
+from common.ports.models import CropEmbedder, LogoDetector
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +33,15 @@ blueprint = Blueprint("web", __name__)
 MAX_TYPED = 200
 
 
-def model_info(path: str, runtime: str) -> dict[str, Any]:
-    """Where a model comes from and whether it is a stand-in the project built (``None``: unknown)."""
+def model_info(model: Callable[[], LogoDetector | CropEmbedder], name: str, runtime: str) -> dict[str, Any]:
+    """Where a model comes from and whether it is a stand-in the project built (``None``: unknown),
+    as the loaded model's own metadata says: the API reads no model file."""
     standin: bool | None = None
-    if runtime == "onnx" and Path(path).is_file():
-        from common.models.onnx_metadata import is_standin
-
-        try:
-            standin = is_standin(Path(path))
-        except Exception:  # noqa: BLE001 - an unreadable file is "unknown", not a failed request
-            logger.warning("could not read the metadata of %s", path)
-    return {"runtime": runtime, "model": path, "standin": standin}
+    try:
+        standin = model().standin
+    except Exception:  # noqa: BLE001 - a model that cannot load is "unknown", not a failed request
+        logger.warning("could not load the model %s", name, exc_info=True)
+    return {"runtime": runtime, "model": name, "standin": standin}
 
 
 def service_info() -> dict[str, Any]:
@@ -55,10 +55,14 @@ def service_info() -> dict[str, Any]:
     flag = c.models_are_standins
     models = {
         "detector": model_info(
-            s.detector_model if s.model_runtime == "onnx" else s.detector_triton_name, s.model_runtime
+            lambda: c.detector,
+            s.detector_model if s.model_runtime == "onnx" else s.detector_triton_name,
+            s.model_runtime,
         ),
         "embedder": model_info(
-            s.embedder_model if s.model_runtime == "onnx" else s.embedder_triton_name, s.model_runtime
+            lambda: c.embedder,
+            s.embedder_model if s.model_runtime == "onnx" else s.embedder_triton_name,
+            s.model_runtime,
         ),
     }
     standins = flag if isinstance(flag, bool) else any(m["standin"] for m in models.values())

@@ -18,7 +18,8 @@ from typing import Any
 from common.labels.taxonomy import Taxonomies
 from common.labels.values import LabelValue, parse_label
 from common.pipeline.propagate import Propagation, PushResult
-from common.ports.annotation_store import ANNOTATE, RESET, UPDATE, AnnotationStore, Applied, LabelWrite
+from common.ports.annotation_store import AnnotationStore
+from common.records.annotations import ANNOTATE, RESET, UPDATE, Applied, LabelWrite
 
 
 @dataclasses.dataclass

@@ -23,11 +23,12 @@ from typing import Protocol, TextIO
 
 from common.domain import ObjectRef, StoredObject
 from common.errors import TransientError
-from common.ports.backfill_store import BackfillCursor, BackfillStore
+from common.ports.backfill_store import BackfillStore
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import DELETED, FAILED, INDEXED, SUPERSEDED, MetadataStore
 from common.ports.object_lister import ObjectLister
 from common.progress import Progress
+from common.records.imports import BackfillCursor
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from common.detector import ious
 from common.domain import Box
-from common.ports.annotation_store import CARRY, AnnotationStore, LabelWrite
-from common.ports.metadata_store import ImageRecord, LogoRecord, MetadataStore
+from common.inference.detector import ious
+from common.ports.annotation_store import AnnotationStore
+from common.ports.metadata_store import MetadataStore
+from common.records.annotations import CARRY, LabelWrite
+from common.records.logos import ImageRecord, LogoRecord
 
 logger = logging.getLogger(__name__)
 

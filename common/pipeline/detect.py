@@ -8,24 +8,16 @@ from collections.abc import Callable
 
 from common.domain import ObjectRef
 from common.errors import InvalidImageError, NotFoundError, PermanentError, TransientError
-from common.images import decode_image
+from common.inference.images import decode_image
 from common.messages import CropLogo, CropsMessage
 from common.observability import Timings
 from common.pipeline.retry import handle_transient
 from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
-from common.ports.metadata_store import (
-    DELETED,
-    DETECTED,
-    FAILED,
-    INDEXED,
-    SUPERSEDED,
-    ImageRecord,
-    LogoRecord,
-    MetadataStore,
-)
+from common.ports.metadata_store import DELETED, DETECTED, FAILED, INDEXED, SUPERSEDED, MetadataStore
 from common.ports.models import LogoDetector
 from common.ports.vector_index import VectorIndex
+from common.records.logos import ImageRecord, LogoRecord
 
 logger = logging.getLogger(__name__)
 

@@ -9,15 +9,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from common.errors import NotFoundError, PermanentError, TransientError
-from common.images import crop_truncated, decode_image
+from common.inference.images import crop_truncated, decode_image
 from common.messages import CropsMessage
 from common.observability import Timings
 from common.pipeline.neighbours import NeighbourLists
 from common.pipeline.retry import handle_transient
 from common.ports.image_store import ImageStore
-from common.ports.metadata_store import DETECTED, FAILED, INDEXED, PENDING, LogoRecord, MetadataStore
+from common.ports.metadata_store import DETECTED, FAILED, INDEXED, PENDING, MetadataStore
 from common.ports.models import CropEmbedder
 from common.ports.vector_index import VectorIndex
+from common.records.logos import LogoRecord
 
 logger = logging.getLogger(__name__)
 

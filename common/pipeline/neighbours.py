@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from common.domain import Neighbour
-from common.ports.metadata_store import MetadataStore, NeighbourList
+from common.ports.metadata_store import MetadataStore
 from common.ports.vector_index import VectorIndex
+from common.records.logos import NeighbourList
 
 
 class NeighbourLists:

@@ -21,7 +21,7 @@ from typing import Any
 
 from common.pipeline.propagate import Propagation
 from common.pipeline.quests import Quests
-from common.ports.annotation_store import Prediction
+from common.records.annotations import Prediction
 
 SCAN = 20_000  # predictions read to rank those near the threshold
 GROUP = 100  # logos shown of one predicted label

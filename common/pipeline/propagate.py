@@ -25,9 +25,10 @@ from typing import Any
 from common.labels.calibration import precision_for
 from common.labels.vote import Key, VoteParams, vote
 from common.messages import MAX_REVOTE_IDS, RevoteMessage
-from common.ports.annotation_store import AnnotationStore, Prediction
+from common.ports.annotation_store import AnnotationStore
 from common.ports.crops_queue import CropsQueue
 from common.ports.metadata_store import MetadataStore
+from common.records.annotations import Prediction
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from common.labels.clusters import Draft, adjacency, centre, components, keep_id
 from common.pipeline.labelled import BATCH, all_lists, annotated_keys, lists_of, pairs
 from common.ports.annotation_store import AnnotationStore
 from common.ports.metadata_store import MetadataStore
-from common.ports.quest_store import Cluster, ClusterWrite, QuestStore
+from common.ports.quest_store import QuestStore
+from common.records.quests import Cluster, ClusterWrite
 
 
 class Quests:

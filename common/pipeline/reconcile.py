@@ -27,8 +27,9 @@ import numpy as np
 from common.domain import StoredObject
 from common.errors import TransientError
 from common.pipeline.detect import DetectDeps, DetectResult, detect_object
-from common.ports.metadata_store import DETECTED, PENDING, ChecksVectors, MetadataStore, VectorCheck
+from common.ports.metadata_store import DETECTED, PENDING, ChecksVectors, MetadataStore
 from common.ports.vector_index import VectorIndex
+from common.records.logos import VectorCheck
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,12 @@ from cachetools import LRUCache
 
 from common.domain import Detection, Neighbour
 from common.errors import BadQuery, NotFoundError
-from common.images import crop_truncated, decode_image
+from common.inference.images import crop_truncated, decode_image
 from common.observability import Timings
-from common.ports.metadata_store import LogoRecord, MetadataStore
+from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
 from common.ports.vector_index import VectorIndex
+from common.records.logos import LogoRecord
 
 MAX_RANK_DEPTH = 1000  # deepest a paginated or filtered query ranks
 MIN_RANK_DEPTH = 100

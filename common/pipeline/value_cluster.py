@@ -23,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from cachetools import LRUCache
 
-from common.ports.annotation_store import AnnotationStore, LogoQuery
+from common.ports.annotation_store import AnnotationStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.vector_index import VectorIndex
+from common.records.annotations import LogoQuery
 
 MAX_REFERENCES = 1000
 MAX_K = 4096

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Protocol
 
-
-@dataclasses.dataclass(frozen=True)
-class BackfillCursor:
-    name: str
-    bucket: str
-    prefix: str
-    since: str | None
-    last_object: str  # objects are listed in name order; "" before the first
-    processed: int
-    skipped: int
-    failed: int
-    started_at: str
-    updated_at: str
-    finished_at: str | None
+from common.records.imports import BackfillCursor
 
 
 class BackfillStore(Protocol):

@@ -12,6 +12,15 @@ from typing import Protocol
 
 import numpy as np
 
+# The metadata entry that marks weights the project built itself (``offline.models``): a
+# deployment serving them finds logos and neighbours that mean nothing, and says so.
+STANDIN_METADATA_KEY = "logo_ann_standin"
+
+
+def is_standin(metadata: Mapping[str, str]) -> bool:
+    """True when a model's custom metadata marks it as a stand-in."""
+    return metadata.get(STANDIN_METADATA_KEY, "").lower() == "true"
+
 
 @dataclasses.dataclass(frozen=True)
 class TensorSpec:

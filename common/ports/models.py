@@ -1,6 +1,6 @@
 """The two models as the use cases see them: a logo detector and a crop embedder.
 
-``common.detector.Detector`` and ``common.embedder.Embedder`` implement them over a
+``common.inference.detector.Detector`` and ``common.inference.embedder.Embedder`` implement them over a
 ``ModelSession`` (onnxruntime in process, or Triton); tests pass small hand-written fakes.
 """
 
@@ -21,6 +21,11 @@ class LogoDetector(Protocol):
         """Identifies the weights; recorded with every logo."""
         ...
 
+    @property
+    def standin(self) -> bool:
+        """True when the weights are a stand-in the project built (their metadata says so)."""
+        ...
+
     def detect(self, image: PIL.Image.Image) -> list[Detection]: ...
 
 
@@ -28,6 +33,11 @@ class CropEmbedder(Protocol):
     @property
     def version(self) -> str:
         """Identifies the weights; recorded with every embedding."""
+        ...
+
+    @property
+    def standin(self) -> bool:
+        """True when the weights are a stand-in the project built (their metadata says so)."""
         ...
 
     @property

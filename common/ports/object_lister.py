@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from collections.abc import Iterator
 from typing import Protocol
 
-
-@dataclasses.dataclass(frozen=True)
-class ListedObject:
-    bucket: str
-    name: str
-    size: int | None
-    updated: dt.datetime | None  # last modification, UTC
+from common.records.logos import ListedObject
 
 
 class ObjectLister(Protocol):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from common.ports.metadata_store import ImageRecord
+    from common.records.logos import ImageRecord
 
 
 class OffImageStore(Protocol):

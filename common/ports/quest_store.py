@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
-
-@dataclasses.dataclass(frozen=True)
-class Cluster:
-    id: int
-    size: int
-    logo_ids: tuple[int, ...]
-    representative_logo_id: int
-    radius: float
-
-
-@dataclasses.dataclass(frozen=True)
-class ClusterWrite:
-    """A cluster to store: ``id`` None gets a new id."""
-
-    id: int | None
-    logo_ids: tuple[int, ...]
-    representative_logo_id: int
-    radius: float
+from common.records.quests import Cluster, ClusterWrite
 
 
 class QuestStore(Protocol):

@@ -129,7 +129,8 @@ from common.settings import load_settings
 from common.adapters import build
 settings = load_settings()
 build.build_images(settings)
-import common.detector, common.embedder, common.adapters.triton_session  # a session connects when built
+import common.inference.detector, common.inference.embedder  # a session connects when built
+import common.adapters.triton_session
 import common.adapters.elasticsearch_index
 import common.adapters.postgres_store
 if sys.argv[-1] == "detect":

@@ -23,7 +23,7 @@ from stack.waiting import WaitTimeout, wait_until
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
-CLI = [sys.executable, "-m", "common.cli"]
+CLI = [sys.executable, "-m", "common.cli.main"]
 
 
 @pytest.fixture(scope="module")

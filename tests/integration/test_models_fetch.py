@@ -1,4 +1,4 @@
-"""``common.models.fetch`` against a real HTTP server on localhost that serves the hub's URL layout."""
+"""``offline.models.fetch`` against a real HTTP server on localhost that serves the hub's URL layout."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import DependencyError, ModelError, NotFoundError
-from common.models.fetch import (
+from offline.models.fetch import (
     BASE_URL_ENV,
     CATALOGUE,
     LOCK_NAME,

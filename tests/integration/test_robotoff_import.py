@@ -21,9 +21,9 @@ import pytest
 from common.adapters.robotoff_db import RobotoffDatabase
 from common.adapters.sql.imports import SqlImports
 from common.bootstrap import Container
-from common.cli_adopt import _index
+from common.cli.imports import _index
 from common.domain import Box, Detection, ObjectRef
-from common.pipeline.adopt import run_import
+from common.pipeline.imports import run_import
 from common.settings import load_settings
 from stack import robotoff_db
 from stack.pg import scratch_database

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from common.samples import write_samples
+from offline.samples import write_samples
 from stack import backfill as sb
 from stack.core import Stack
 from tests.integration import test_stack_e2e

@@ -22,9 +22,9 @@ import requests
 from botocore.config import Config
 
 from common.bootstrap import Container
-from common.images import decode_image
-from common.samples import write_samples
+from common.inference.images import decode_image
 from common.settings import load_settings
+from offline.samples import write_samples
 from stack.core import Stack, running_stack
 from stack.waiting import WaitTimeout, wait_until
 

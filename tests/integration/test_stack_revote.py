@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from common import deploy
-from common.samples import write_samples
+from offline.samples import write_samples
 from stack.core import Stack, running_stack
 from stack.waiting import WaitTimeout, wait_until
 from stack.wiring import STACK_LOCAL

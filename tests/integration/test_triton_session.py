@@ -16,8 +16,8 @@ import pytest
 
 from common.adapters.triton_session import TritonSession
 from common.errors import DependencyError, ModelError
-from common.models.standin_detector import build_blob_detector
-from common.models.standin_embedder import build_full_clip_embedder
+from offline.models.standin_detector import build_blob_detector
+from offline.models.standin_embedder import build_full_clip_embedder
 from stack.triton_fixture import TritonServer, start_triton, triton_python
 
 pytestmark = pytest.mark.integration

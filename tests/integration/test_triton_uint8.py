@@ -13,9 +13,9 @@ from PIL import Image
 from bench.triton_input import request_bytes
 from common.adapters.onnx_session import OnnxSession
 from common.adapters.triton_session import TritonSession
-from common.embedder import Embedder
-from common.models.standin_embedder import build_full_clip_embedder
-from common.models.uint8_input import ensure_uint8_wrapper
+from common.inference.embedder import Embedder
+from offline.models.standin_embedder import build_full_clip_embedder
+from offline.models.uint8_input import ensure_uint8_wrapper
 from stack.triton_fixture import running_triton, triton_python
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from common.api.server import listen
 from common.domain import StoredObject
-from common.server import listen
 from tests.api_support import api_container, ingest, two_squares
 from tests.integration.test_web_page import ARTIFACTS
 

@@ -3,7 +3,7 @@
 The model is the one the ``nudenet`` package ships (``320n.onnx``: YOLOv8n, 18 classes, dynamic
 input, ``imgsz`` and ``names`` metadata). It is AGPL-licensed and used here only from the installed
 package, never copied into the repository. The reference decoder below shares no code with
-``common.detector``: OpenCV resizes and pads, ``cv2.dnn.blobFromImage`` builds the tensor,
+``common.inference.detector``: OpenCV resizes and pads, ``cv2.dnn.blobFromImage`` builds the tensor,
 onnxruntime runs the model directly and ``cv2.dnn.NMSBoxes`` suppresses.
 """
 
@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from common.adapters.onnx_session import OnnxSession
-from common.detector import Detector
+from common.inference.detector import Detector
 
 cv2 = pytest.importorskip("cv2")
 skimage_data = pytest.importorskip("skimage.data")

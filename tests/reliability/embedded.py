@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from common.bootstrap import Container
-from common.models.standin_detector import build_constant_detector
-from common.models.standin_embedder import build_vision_embedder
 from common.ports.crops_queue import CropsQueue
 from common.settings import load_settings
+from offline.models.standin_detector import build_constant_detector
+from offline.models.standin_embedder import build_vision_embedder
 
 LETTERBOX = 640
 WHOLE = (320.0, 320.0, 640.0, 640.0)  # cx, cy, w, h covering the whole letterboxed canvas

@@ -19,7 +19,7 @@ from PIL import Image
 
 from common.bootstrap import Container
 from common.domain import ObjectRef, StoredObject
-from common.images import crop_truncated, decode_image
+from common.inference.images import crop_truncated, decode_image
 from common.ports.metadata_store import FAILED, INDEXED
 from tests.reliability.conftest import Record
 from tests.reliability.corpus import CASES, Case, photo

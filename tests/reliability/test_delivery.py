@@ -24,10 +24,10 @@ from common.bootstrap import Container
 from common.domain import ObjectRef
 from common.errors import DependencyError
 from common.messages import CropsMessage
-from common.models.standin_detector import build_constant_detector
 from common.pipeline.detect import delete_object, detect_object
 from common.pipeline.embed_index import embed_and_index
 from common.ports.metadata_store import DELETED, FAILED, INDEXED, SUPERSEDED
+from offline.models.standin_detector import build_constant_detector
 from stack.elasticsearch_node import ElasticsearchNode
 from tests.es_support import inflight_limit
 from tests.fakes import ListQueue

@@ -31,11 +31,11 @@ import pytest
 import requests
 
 from common.bootstrap import Container
-from common.images import decode_image
+from common.inference.images import decode_image
 from common.pipeline.reconcile import reconcile, requeue
-from common.ports.metadata_store import LogoRecord
-from common.samples import draw_product
+from common.records.logos import LogoRecord
 from common.settings import Settings, load_settings
+from offline.samples import draw_product
 from stack.core import Stack
 from stack.elasticsearch_node import ElasticsearchNode
 from tests.reliability.conftest import Record

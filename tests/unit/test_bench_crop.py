@@ -10,8 +10,8 @@ from PIL import Image
 from bench import crop
 from common.adapters.local_image_store import LocalImageStore
 from common.adapters.sqlite_store import SqliteStore
-from common.models.standin_detector import build_blob_detector
-from common.models.standin_embedder import build_vision_embedder
+from offline.models.standin_detector import build_blob_detector
+from offline.models.standin_embedder import build_vision_embedder
 
 
 def test_photos_are_about_one_megapixel_jpegs() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 import common.bootstrap
 from common.bootstrap import Container
-from common.cli import main
+from common.cli.main import main
 from common.entrypoints import handle_crops_event
 from common.messages import RevoteMessage
 from tests.api_support import api_container, ingest

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from common.cli import build_parser
+from common.cli.main import build_parser
 
-CLI = [sys.executable, "-m", "common.cli"]
+CLI = [sys.executable, "-m", "common.cli.main"]
 
 
 def run(

@@ -18,10 +18,10 @@ import pytest
 
 from common.adapters.sqlite_store import SqliteStore
 from common.api import create_app
-from common.crops import CropService, DecodedImageCache
 from common.domain import Box
 from common.errors import DependencyError, FetchRefused, NotFoundError, RetryLaterError
 from common.outbound import Outbound
+from common.pipeline.crops import CropService, DecodedImageCache
 from common.remote_images import DEPENDENCY, FetchPolicy, public_or_within
 from tests.api_support import api_container
 from tests.doubles.silent_host import SilentHost

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from common.adapters.sqlite_store import SqliteStore
-from common.crops import CropService, DecodedImageCache, crop_rounded
 from common.domain import Box, ObjectRef
 from common.errors import FetchRefused, NotFoundError
+from common.pipeline.crops import CropService, DecodedImageCache, crop_rounded
 from common.remote_images import FetchPolicy
 from tests.fakes import DictImageStore
 

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from common.adapters.onnx_session import OnnxSession
-from common.detector import Detector, decode_yolo, letterbox, nms, resize_bilinear
 from common.errors import ModelError
-from common.models.standin_detector import build_constant_detector
+from common.inference.detector import Detector, decode_yolo, letterbox, nms, resize_bilinear
 from common.ports.model_session import TensorSpec
+from offline.models.standin_detector import build_constant_detector
 
 ANCHORS = 50
 
@@ -241,7 +241,7 @@ def product_photo() -> tuple[Image.Image, dict[str, list[float]]]:
 
 
 def blob_detector(tmp_path: Path, size: int = 640) -> Detector:
-    from common.models.standin_detector import build_blob_detector
+    from offline.models.standin_detector import build_blob_detector
 
     session = OnnxSession(build_blob_detector(tmp_path / "blob.onnx", size))
     return Detector(session, score_threshold=0.5, nms_iou=0.7, max_detections=100)
@@ -249,7 +249,7 @@ def blob_detector(tmp_path: Path, size: int = 640) -> Detector:
 
 @pytest.mark.parametrize(("size", "anchors"), [(640, 80 * 80 + 40 * 40 + 20 * 20), (320, 40 * 40 + 20 * 20 + 10 * 10)])
 def test_blob_detector_has_the_yolov8_contract(tmp_path: Path, size: int, anchors: int) -> None:
-    from common.models.standin_detector import build_blob_detector
+    from offline.models.standin_detector import build_blob_detector
 
     session = OnnxSession(build_blob_detector(tmp_path / "blob.onnx", size))
     assert [(s.name, s.shape) for s in session.inputs()] == [("images", (1, 3, size, size))]

@@ -13,7 +13,8 @@ from skimage import data
 from transformers import CLIPImageProcessor
 
 from common.adapters.onnx_session import OnnxSession
-from common.embedder import (
+from common.errors import ConfigError, ModelError
+from common.inference.embedder import (
     CROP_RECIPES,
     Embedder,
     normalise_robotoff_v1,
@@ -21,9 +22,8 @@ from common.embedder import (
     resize_linear_u8,
     resize_robotoff_v1,
 )
-from common.errors import ConfigError, ModelError
-from common.models.standin_embedder import build_full_clip_embedder
 from common.ports.model_session import TensorSpec
+from offline.models.standin_embedder import build_full_clip_embedder
 
 IMAGES: dict[str, Callable[[], np.ndarray]] = {
     "astronaut": data.astronaut,

@@ -13,7 +13,7 @@ from PIL import Image, ImageFile
 
 from common.domain import Box
 from common.errors import InvalidImageError
-from common.images import crop_truncated, decode_image, encode_jpeg
+from common.inference.images import crop_truncated, decode_image, encode_jpeg
 
 LIMITS = {"max_pixels": 10_000_000, "max_bytes": 10_000_000}
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from common.adoption.batch import prepare
-from common.adoption.rows import EMBEDDING_BYTES, SourceLogo, check_box, check_score
 from common.domain import Box
+from common.imports.batch import prepare
+from common.imports.rows import EMBEDDING_BYTES, SourceLogo, check_box, check_score
 
 
 def _row(logo_id: int, box: Any, score: Any = 0.5, embedding: bytes | None = None, **kw: Any) -> SourceLogo:
@@ -82,7 +82,7 @@ def test_a_batch_without_clashes_keeps_every_index() -> None:
 
 
 def test_normalised_finds_every_unusable_row_and_survives_float32_overflow() -> None:
-    from common.adoption.batch import normalised
+    from common.imports.batch import normalised
 
     rows = np.ones((5, 512), dtype=np.float32)
     rows[1, 7] = np.nan

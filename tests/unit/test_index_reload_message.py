@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.adapters.usearch_index import UsearchIndex
+from common.embedded_index.usearch_index import UsearchIndex
 
 
 def vectors(seed: int, count: int = 1) -> np.ndarray:
@@ -24,7 +24,7 @@ def test_a_newer_generation_on_disk_is_mentioned_once_per_generation(
     server.upsert([1], vectors(1))  # unsaved here
     other.upsert([2], vectors(2))
     other.flush()
-    with caplog.at_level(logging.INFO, logger="common.adapters._index_persistence"):
+    with caplog.at_level(logging.INFO, logger="common.embedded_index._index_persistence"):
         assert [server.reload_if_changed() for _ in range(5)] == [False] * 5
         other.upsert([3], vectors(3))
         other.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.adapters._int8_codec import Int8Codec, column_signs, sylvester_hadamard
+from common.embedded_index._int8_codec import Int8Codec, column_signs, sylvester_hadamard
 
 
 def unit(rows: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from common.bootstrap import Container
 from common.errors import NotFoundError
 from common.pipeline.neighbours import NeighbourLists
-from common.ports.metadata_store import NeighbourList
+from common.records.logos import NeighbourList
 from tests.api_support import api_container, ingest
 
 PAIRS = [((255, 0, 0), (0, 0, 255)), ((250, 10, 0), (0, 255, 0)), ((0, 0, 250), (255, 255, 0)),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from common.pipeline.next_logos import next_logos
-from common.ports.annotation_store import Prediction
-from common.ports.quest_store import Cluster
+from common.records.annotations import Prediction
+from common.records.quests import Cluster
 
 REPORT = {"thresholds": {"brand": {"threshold": 0.8}}}
 

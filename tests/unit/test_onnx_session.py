@@ -12,7 +12,7 @@ from onnx import TensorProto, helper
 
 from common.adapters.onnx_session import OnnxSession
 from common.errors import ModelError
-from common.models.standin_detector import build_constant_detector
+from offline.models.standin_detector import build_constant_detector
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.adapters import _packed_hnsw as ph
-from common.adapters import _packed_hnsw_files as files
-from common.adapters._int8_codec import Int8Codec
+from common.embedded_index import _packed_hnsw as ph
+from common.embedded_index import _packed_hnsw_files as files
+from common.embedded_index._int8_codec import Int8Codec
 from common.errors import InternalError
 from tests.index_support import unit_rows
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.adapters import _packed_hnsw as ph
-from common.adapters._int8_codec import Int8Codec
-from common.adapters.packed_index import PackedIndex
+from common.embedded_index import _packed_hnsw as ph
+from common.embedded_index._int8_codec import Int8Codec
+from common.embedded_index.packed_index import PackedIndex
 from tests.index_contract import IndexContract, OpenIndex, SameVector
 from tests.index_support import FakeStore, unit_rows
 
@@ -224,7 +224,7 @@ def test_corrupt_save_starts_empty_and_rebuilds(tmp_path: Path, damage: str, cap
         arrays["links0"] = np.full_like(arrays["links0"], 0x7F)
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)
-        from common.adapters import _index_files as files
+        from common.embedded_index import _index_files as files
 
         meta.update(index_bytes=path.stat().st_size, index_crc32=files.crc32_of(path))
         (tmp_path / "meta.json").write_text(json.dumps(meta))

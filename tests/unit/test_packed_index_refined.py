@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.adapters import _index_files as files
-from common.adapters import _packed_hnsw as ph
-from common.adapters._int8_codec import LEVELS, RESIDUAL_STEPS, Int8Codec
-from common.adapters.packed_index import PackedIndex
+from common.embedded_index import _index_files as files
+from common.embedded_index import _packed_hnsw as ph
+from common.embedded_index._int8_codec import LEVELS, RESIDUAL_STEPS, Int8Codec
+from common.embedded_index.packed_index import PackedIndex
 from tests.index_support import FakeStore, unit_rows
 
 

@@ -16,7 +16,7 @@ from common.adapters.robotoff_jsonl import RobotoffJsonl
 from common.adapters.sql.imports import SqlImports
 from common.adapters.sqlite_store import SqliteStore
 from common.errors import ConfigError
-from common.pipeline.adopt import run_import
+from common.pipeline.imports import run_import
 from stack import robotoff_db
 
 pytestmark = robotoff_db.needs_v2_v3

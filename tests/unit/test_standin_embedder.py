@@ -11,9 +11,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from common.models.fetch import ensure_standins
-from common.models.onnx_metadata import is_standin, mark_standin, read_metadata
-from common.models.standin_embedder import build_full_clip_embedder, build_vision_embedder
+from offline.models.fetch import ensure_standins
+from offline.models.onnx_metadata import is_standin, mark_standin, read_metadata
+from offline.models.standin_embedder import build_full_clip_embedder, build_vision_embedder
 
 ROBOTOFF_TEXT = {"input_ids": [[49406, 49407]], "attention_mask": [[1, 1]]}
 
@@ -135,7 +135,7 @@ def test_ensure_standins_builds_only_missing_models(tmp_path: Path) -> None:
 
 
 def test_ensure_standins_builds_a_runnable_detector_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="common.models.fetch"):
+    with caplog.at_level(logging.WARNING, logger="offline.models.fetch"):
         assert ensure_standins(tmp_path) == {"detector": True, "embedder": True}
     assert "NOT meaningful" in caplog.text
     sess = session(tmp_path / "detector.onnx")

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 
 from common.adapters.onnx_session import OnnxSession
-from common.embedder import Embedder
 from common.errors import ModelError
-from common.models.fetch import ensure_standins
-from common.models.onnx_metadata import is_standin
-from common.models.standin_embedder import build_full_clip_embedder, build_vision_embedder
-from common.models.uint8_input import SOURCE_KEY, ensure_uint8_wrapper, wrap_uint8, wrapper_path
+from common.inference.embedder import Embedder
+from offline.models.fetch import ensure_standins
+from offline.models.onnx_metadata import is_standin
+from offline.models.standin_embedder import build_full_clip_embedder, build_vision_embedder
+from offline.models.uint8_input import SOURCE_KEY, ensure_uint8_wrapper, wrap_uint8, wrapper_path
 
 
 def crops(count: int, seed: int = 0) -> list[Image.Image]:

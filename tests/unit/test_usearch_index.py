@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.adapters.usearch_index import UsearchIndex
+from common.embedded_index.usearch_index import UsearchIndex
 from tests.index_contract import IndexContract, OpenIndex, SameVector
 from tests.index_support import FakeStore, unit_rows
 
@@ -155,7 +155,7 @@ WRITER = textwrap.dedent(
     import sys
     import numpy as np
     from pathlib import Path
-    from common.adapters.usearch_index import UsearchIndex
+    from common.embedded_index.usearch_index import UsearchIndex
     directory, seed, first = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     rng = np.random.default_rng(seed)
     data = rng.standard_normal((400, 16)).astype(np.float32)
@@ -219,7 +219,7 @@ def test_an_index_saved_with_another_codec_is_rebuilt(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("size", [1, 11, 31, 32, 101, 400])
 def test_ranking_with_numpy_is_the_plain_python_ranking(size: int) -> None:
-    from common.adapters._index_rows import ranked, ranked_few
+    from common.embedded_index._index_rows import ranked, ranked_few
 
     rng = np.random.default_rng(size)
     keys = rng.permutation(10 * size + 10)[:size].astype(np.int64)

@@ -12,7 +12,7 @@ from typing import Any
 from common.adapters.sql.database import Database, Tx, utc_now
 from common.adapters.sql.operations import ANNOTATION_COLUMNS, SET_LABEL, SqlOperations
 from common.adapters.sql.records import load_json
-from common.ports.annotation_store import RELABEL, Annotation, Applied, HistoryEntry, LabelWrite, LogoQuery
+from common.records.annotations import RELABEL, Annotation, Applied, HistoryEntry, LabelWrite, LogoQuery
 
 
 class SqlAnnotations(SqlOperations):

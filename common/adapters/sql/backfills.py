@@ -11,7 +11,7 @@ from typing import Any
 
 from common.adapters.sql.database import Database, Tx, utc_now
 from common.errors import ConfigError
-from common.ports.backfill_store import BackfillCursor
+from common.records.imports import BackfillCursor
 
 COLUMNS = "name, bucket, prefix, since, last_object, processed, skipped, failed, started_at, updated_at, finished_at"
 OUTCOMES = ("processed", "skipped", "failed")

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from common.adapters.sql.database import Database, Tx, utc_now
-from common.adoption.batch import ImportBatch, LogoColumns
-from common.adoption.rows import ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow
 from common.errors import ConfigError
-from common.ports.import_store import BatchOutcome, Checkpoint
+from common.imports.batch import ImportBatch, LogoColumns
+from common.imports.rows import ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow
 from common.ports.metadata_store import DELETED, INDEXED
+from common.records.imports import BatchOutcome, Checkpoint
 
 MAX_PARAMS = 30_000  # below SQLite's 32,766 parameters per statement (PostgreSQL allows 65,535)
 SQLITE_CACHE_KIB = 131_072  # the import connection's page cache (128 MiB)

@@ -8,7 +8,7 @@ from typing import Any
 
 from common.adapters.sql.database import Database, Tx, iso, utc_now
 from common.errors import NotFoundError
-from common.ports.metadata_store import NeighbourList
+from common.records.logos import NeighbourList
 
 
 class NeighbourListQueries:

@@ -7,7 +7,8 @@ from typing import Any
 
 from common.adapters.sql.database import Database
 from common.adapters.sql.records import IMAGE_COLUMNS, image_from_row
-from common.ports.metadata_store import FAILED, ImageRecord
+from common.ports.metadata_store import FAILED
+from common.records.logos import ImageRecord
 
 
 class OffImageQueries:

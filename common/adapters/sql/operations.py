@@ -18,16 +18,7 @@ from common.adapters.sql.database import Tx, utc_now
 from common.adapters.sql.predictions import SqlPredictions
 from common.adapters.sql.records import load_json
 from common.errors import NotFoundError
-from common.ports.annotation_store import (
-    REJECT,
-    REVERT,
-    Annotation,
-    Applied,
-    Negative,
-    Operation,
-    Reverted,
-    ValueCount,
-)
+from common.records.annotations import REJECT, REVERT, Annotation, Applied, Negative, Operation, Reverted, ValueCount
 
 ANNOTATION_COLUMNS = "annotation_type, annotation_value, annotation_value_tag, taxonomy_value, username, completed_at"
 SET_LABEL = (

@@ -14,7 +14,7 @@ from typing import Any
 
 from common.adapters.sql.database import Database, Tx, utc_now
 from common.adapters.sql.records import load_json
-from common.ports.annotation_store import NONE, Annotation, Prediction
+from common.records.annotations import NONE, Annotation, Prediction
 
 PREDICTION_COLUMNS = "logo_id, label_type, label_value, confidence, precision_estimate, votes, updated_at"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from common.adapters.sql.database import Database, Tx, utc_now
-from common.ports.quest_store import Cluster, ClusterWrite
+from common.records.quests import Cluster, ClusterWrite
 
 BUILT = "built_at"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from common.adapters.sql.database import Database
 from common.domain import Box, ObjectRef
-from common.ports.metadata_store import ImageRecord, LogoRecord
+from common.records.logos import ImageRecord, LogoRecord
 
 IMAGE_COLUMNS = (
     "id, bucket, name, generation, size, content_type, width, height, status, error, "

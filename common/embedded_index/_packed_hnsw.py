@@ -1,0 +1,305 @@
+"""``PackedGraph``: the arrays of a packed HNSW graph (``_packed_hnsw.c``) and the calls into it.
+
+Python owns every array (numpy) and grows them; the compiled library reads and writes them in
+place through ``ctypes`` (which releases the GIL for the call). Writes (``add``, ``remove``) are
+serialised by the caller. Each ``add`` publishes a new ``_Arrays`` (the same arrays, or grown
+copies, with new counts); a search holds the one published when it started, whose counts never
+change, and the engine ignores any link to a slot or upper node past them, so a search may run
+while another thread adds: it does not see the newest vectors, and a row rewritten meanwhile may
+read as a mix of its old and new links (what it may see is spelled out in ``_packed_hnsw.c``).
+
+Per vector the graph holds its int8 code (``dim`` bytes), its 4-bit residuals (``(dim + 1) // 2``
+bytes, read only to re-rank a search's best candidates: ``search_refined``), its level-0 links (``m0`` ids of
+``bits`` bits, ``bits`` the bit length of the capacity: 20 up to 1,048,575 vectors), its 8-byte
+key, a removed bit, and, for the one vector in ``2·m`` that also sits above level 0, an upper
+node with ``m`` 4-byte links per level.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from common.embedded_index import _packed_hnsw_files as files
+from common.embedded_index._packed_hnsw_binding import (
+    MAX_LEVEL,
+    MAX_LINKS,
+    PAD,
+    _Arrays,
+    _Graph,
+    bits_for,
+    checked,
+    kernel,
+    library,
+    row_bytes,
+)
+from common.errors import ConfigError, InternalError
+
+__all__ = ["PAD", "PackedGraph", "bits_for", "kernel", "library", "row_bytes"]
+
+SEED = 0x5EED
+# a batch of at least this many vectors is inserted on ``threads`` threads (``ph_insert_parallel``);
+# smaller ones, one at a time on the calling thread, give the same graph link for link every time
+PARALLEL_FROM = 8192
+MAX_THREADS = 256  # PH_MAX_THREADS
+
+
+class PackedGraph:
+    """Cosine search over int8 codes in a packed HNSW graph; slots are numbered in insertion order."""
+
+    def __init__(
+        self, dim: int, m: int = 16, m0: int | None = None, expansion_add: int = 256, threads: int | None = None
+    ) -> None:
+        if dim <= 0 or not 2 <= m <= MAX_LINKS or not 2 <= (m0 or 2 * m) <= MAX_LINKS:
+            raise ConfigError(
+                f"packed HNSW needs dim > 0 and 2 <= m, m0 <= {MAX_LINKS} (got dim={dim}, m={m}, m0={m0})"
+            )
+        self.dim, self.m, self.m0 = int(dim), int(m), int(m0 or 2 * m)
+        self.expansion_add = max(int(expansion_add), self.m0)
+        self.mult = 1.0 / math.log(2 * self.m)  # one node in 2·m above level 0
+        self.threads = min(max(1, int(threads or len(os.sched_getaffinity(0)))), MAX_THREADS)
+        self._lib = library()
+        self.state = self._empty(0)
+        self.removed = 0
+
+    # --- arrays ----------------------------------------------------------------------------------
+    def _empty(self, capacity: int) -> _Arrays:
+        bits = bits_for(capacity)
+        return _Arrays(
+            codes=np.empty((capacity, self.dim), np.int8),
+            residuals=np.empty((capacity, (self.dim + 1) // 2), np.uint8),
+            links0=np.empty(capacity * row_bytes(self.m0, bits) + PAD, np.uint8),
+            dead=np.zeros(capacity // 8 + 1, np.uint8),
+            keys=np.empty(capacity, np.int64),
+            up_slot=np.empty(0, np.uint32),
+            up_level=np.empty(0, np.uint8),
+            up_off=np.empty(0, np.int64),
+            up_links=np.empty(0, np.uint32),
+            bits=bits,
+        )
+
+    def _struct(self, a: _Arrays) -> _Graph:
+        return _Graph(
+            self.dim,
+            self.m0,
+            self.m,
+            a.bits,
+            row_bytes(self.m0, a.bits),
+            a.codes.ctypes.data,
+            a.links0.ctypes.data,
+            a.dead.ctypes.data,
+            a.up_slot.ctypes.data,
+            a.up_level.ctypes.data,
+            a.up_off.ctypes.data,
+            a.up_links.ctypes.data,
+            a.up_used,
+            a.n_upper,
+            a.count,
+            a.entry,
+            a.entry_slot,
+            a.max_level,
+        )
+
+    def _grown(self, a: _Arrays, slots: int, uppers: int, links: int) -> _Arrays:
+        """``a``, or a copy with room for ``slots`` slots, ``uppers`` upper nodes and ``links`` upper ints."""
+        out = a
+        if slots > a.capacity:
+            out = self._empty(max(slots, a.capacity + a.capacity // 2, 1024))
+            n = a.count
+            out.codes[:n] = a.codes[:n]
+            out.residuals[:n] = a.residuals[:n]
+            out.keys[:n] = a.keys[:n]
+            out.dead[: len(a.dead)] = a.dead
+            if out.bits == a.bits:
+                size = n * row_bytes(self.m0, a.bits)
+                out.links0[:size] = a.links0[:size]
+            else:
+                rc = self._lib.ph_repack(
+                    a.links0, a.bits, row_bytes(self.m0, a.bits), out.links0, out.bits, row_bytes(self.m0, out.bits),
+                    self.m0, n,
+                )  # fmt: skip
+                checked(rc, "widening its links")
+            out.up_slot, out.up_level, out.up_off, out.up_links = a.up_slot, a.up_level, a.up_off, a.up_links
+            for name in ("count", "n_upper", "up_used", "entry", "entry_slot", "max_level"):
+                setattr(out, name, getattr(a, name))
+        if uppers > len(out.up_slot):
+            size = max(uppers, len(out.up_slot) * 3 // 2, 256)
+            out = dataclasses.replace(
+                out,
+                up_slot=_resized(out.up_slot, size, out.n_upper),
+                up_level=_resized(out.up_level, size, out.n_upper),
+                up_off=_resized(out.up_off, size, out.n_upper),
+            )
+        if links > len(out.up_links):
+            size = max(links, len(out.up_links) * 3 // 2, 4096)
+            out = dataclasses.replace(out, up_links=_resized(out.up_links, size, out.up_used))
+        return out
+
+    # --- writes ----------------------------------------------------------------------------------
+    def levels_for(self, first: int, n: int) -> np.ndarray:
+        """The levels of slots ``first .. first+n-1``, drawn from a generator seeded with ``first``
+        (the same inserts in the same batches draw the same levels)."""
+        rng = np.random.default_rng([SEED, first])
+        drawn = np.floor(-np.log(1.0 - rng.random(n)) * self.mult)
+        return np.minimum(drawn, MAX_LEVEL).astype(np.int32)
+
+    def add(self, keys: np.ndarray, codes: np.ndarray, residuals: np.ndarray | None = None) -> np.ndarray:
+        """Append int8 ``codes`` ``[n, dim]`` under int64 ``keys``, with their 4-bit ``residuals``
+        (``Int8Codec.encode_refined``; none: the codes are taken as exact); returns their slots."""
+        n = len(keys)
+        a = self.state
+        first = a.count
+        if n == 0:
+            return np.zeros(0, np.int64)
+        if first + n >= (1 << 32) - 1:
+            raise InternalError("a packed index holds at most 2^32 - 2 vectors")
+        levels = self.levels_for(first, n)
+        high = np.flatnonzero(levels >= 1)
+        upper = np.zeros(n, np.uint32)
+        upper[high] = a.n_upper + np.arange(len(high), dtype=np.uint32)
+        sizes = levels[high].astype(np.int64) * (1 + self.m)
+        # a fresh state object: a search holds the one published before, whose counts never change
+        a = dataclasses.replace(self._grown(a, first + n, a.n_upper + len(high), a.up_used + int(sizes.sum())))
+        a.codes[first : first + n] = codes
+        a.residuals[first : first + n] = 0x88 if residuals is None else residuals  # 0x88: no correction
+        a.keys[first : first + n] = keys
+        if len(high):
+            offsets = a.up_used + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            span = slice(a.n_upper, a.n_upper + len(high))
+            a.up_slot[span] = first + high
+            a.up_level[span] = levels[high]
+            a.up_off[span] = offsets
+            a.up_links[a.up_used : a.up_used + int(sizes.sum())] = 0
+            a.n_upper += len(high)
+            a.up_used += int(sizes.sum())
+        graph = self._struct(a)
+        graph.count = first
+        threads = self.threads if n >= PARALLEL_FROM else 1
+        rc = self._lib.ph_insert_parallel(ctypes.byref(graph), n, levels, upper, self.expansion_add, threads)
+        checked(rc, "inserting")
+        a.count, a.entry, a.entry_slot, a.max_level = graph.count, graph.entry, graph.entry_slot, graph.max_level
+        self.state = a
+        return np.arange(first, first + n, dtype=np.int64)
+
+    def remove(self, slots: np.ndarray) -> None:
+        """Mark ``slots`` removed: searches still walk through them but never return them."""
+        slots = np.unique(np.asarray(slots, np.int64))
+        if not len(slots):
+            return
+        dead = self.state.dead
+        fresh = slots[(dead[slots >> 3] >> (slots & 7)) & 1 == 0]
+        np.bitwise_or.at(dead, fresh >> 3, (1 << (fresh & 7)).astype(np.uint8))
+        self.removed += len(fresh)
+
+    def __len__(self) -> int:
+        """Live vectors (removed ones not counted)."""
+        return self.state.count - self.removed
+
+    # --- reads -----------------------------------------------------------------------------------
+    def search_keys(
+        self, code: np.ndarray, k: int, ef: int, turned: np.ndarray | None = None, rerank: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keys (int64) and cosines (float64) of up to ``k`` live neighbours of one int8 query code;
+        with ``turned`` (the query rotated, float32), the best ``rerank`` by code are ranked again
+        by their refined vectors (code and residual) against it."""
+        a = self.state
+        if turned is None:
+            slots, sims = self.search(code, k, ef, a)
+            norm = float(np.sqrt(np.dot(code.astype(np.int32), code.astype(np.int32))))
+        else:
+            slots, sims = self.search_refined(code, turned, k, rerank, ef, a)
+            norm = 1.0
+        found = slots[0] >= 0
+        cosines = sims[0][found].astype(np.float64) / (norm if norm > 0 else 1.0)
+        return a.keys[slots[0][found]], cosines
+
+    def search_refined(
+        self, codes: np.ndarray, turned: np.ndarray, k: int, rerank: int, ef: int, snapshot: _Arrays | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As ``search``, the best ``rerank`` by code ranked again by their refined vectors against
+        the rotated float32 queries ``turned``; the cosines are the refined ones."""
+        a = snapshot or self.state
+        queries = np.ascontiguousarray(codes, np.int8).reshape(-1, self.dim)
+        floats = np.ascontiguousarray(turned, np.float32).reshape(-1, self.dim)
+        slots = np.empty((len(queries), k), np.uint32)
+        sims = np.empty((len(queries), k), np.float32)
+        if a.searched is None:
+            a.searched = self._struct(a)
+        rc = self._lib.ph_search_refined(
+            ctypes.byref(a.searched), a.count, a.residuals, queries, floats, len(queries), k, rerank, max(ef, k),
+            slots, sims,
+        )  # fmt: skip
+        checked(rc, "searching")
+        out = slots.astype(np.int64)
+        out[slots == np.iinfo(np.uint32).max] = -1
+        return out, sims
+
+    def search(
+        self, codes: np.ndarray, k: int, ef: int, snapshot: _Arrays | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per query code: up to ``k`` live slots (int64, -1 where fewer) and their cosines times
+        the query code's norm (the order is the cosine order), best first."""
+        a = snapshot or self.state  # one snapshot for the whole call
+        queries = np.ascontiguousarray(codes, np.int8).reshape(-1, self.dim)
+        slots = np.empty((len(queries), k), np.uint32)
+        sims = np.empty((len(queries), k), np.float32)
+        if a.searched is None:  # once per published state: its arrays and counts never change
+            a.searched = self._struct(a)
+        rc = self._lib.ph_search(ctypes.byref(a.searched), a.count, queries, len(queries), k, max(ef, k), slots, sims)
+        checked(rc, "searching")
+        out = slots.astype(np.int64)
+        out[slots == np.iinfo(np.uint32).max] = -1
+        return out, sims
+
+    def live(self) -> np.ndarray:
+        """Per slot, True when it is not removed."""
+        a = self.state
+        bits = np.unpackbits(a.dead, bitorder="little")[: a.count]
+        alive: np.ndarray = bits == 0
+        return alive
+
+    def links(self, state: _Arrays | None = None) -> np.ndarray:
+        """Level-0 lists as uint32 ``[count, m0]`` (UINT32_MAX past a list's end), of the published
+        state or of ``state``."""
+        a = state or self.state
+        out = np.empty((a.count, self.m0), np.uint32)
+        if a.count:
+            checked(self._lib.ph_unpack(ctypes.byref(self._struct(a)), 0, a.count, out), "unpacking its links")
+        return out
+
+    def resident_bytes(self) -> int:
+        """Bytes of the arrays up to what is in use (what a process that loaded the graph holds)."""
+        a = self.state
+        return int(
+            a.count * (self.dim + (self.dim + 1) // 2 + 8 + row_bytes(self.m0, a.bits))
+            + a.count // 8
+            + a.n_upper * (4 + 1 + 8)
+            + a.up_used * 4
+        )
+
+    # --- persistence -----------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Every array in one uncompressed ``.npz`` file at ``path``."""
+        with open(path, "wb") as handle:
+            savez: Any = np.savez  # numpy's stub reads ``**arrays`` as its keyword options
+            savez(handle, **files.to_arrays(self.state, self.dim, self.m, self.m0))
+
+    def load(self, path: str) -> None:
+        """Adopt the arrays saved at ``path`` once they are checked to fit together, links included
+        (``ph_check``); ``InternalError`` for any file that cannot be used, however it is damaged."""
+        state = files.read(path, self.dim, self.m, self.m0)
+        if self._lib.ph_check(ctypes.byref(self._struct(state))) != 0:
+            raise InternalError(f"saved packed graph {path} is inconsistent (a link, an upper node or its entry)")
+        self.state = state
+        self.removed = state.count - int(self.live().sum())
+
+
+def _resized(array: np.ndarray, size: int, used: int) -> np.ndarray:
+    out = np.empty(size, array.dtype)
+    out[:used] = array[:used]
+    return out

@@ -1,0 +1,1 @@
+"""Records: the frozen values the ports take and give, kept apart from the ports themselves."""
