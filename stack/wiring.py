@@ -164,7 +164,7 @@ def start_functions(env: Mapping[str, str], logs: Path, ports: Mapping[str, int]
         framework_env = {**process_env(env, name), "THREADS": str(FUNCTION_THREADS)}
         launch = function_launch(command, logs / f"{name}.log", framework_env, f"http://{HOST}:{ports[name]}/")
         started[name] = spawned(launch, f"--port {ports[name]}")
-    bridge = [sys.executable, "-m", "stack.storage_bridge", "--host", HOST, "--port", str(ports["bridge"]),
+    bridge = [sys.executable, "-m", "stack.storage_events", "--host", HOST, "--port", str(ports["bridge"]),
               "--detect-url", env["DETECT_URL"] + "/", "--s3-endpoint", env["S3_ENDPOINT_URL"],
               "--bucket", bucket]  # fmt: skip
     launch = function_launch(bridge, logs / "bridge.log", child_env, f"http://{HOST}:{ports['bridge']}/health")

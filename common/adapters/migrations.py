@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.database import Database, utc_now
+from common.adapters.sql.tx import Tx
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from typing import Any
 import pg8000.dbapi
 
 from common.adapters.sql import pg_url
-from common.adapters.sql.database import Database, Tx, describe
+from common.adapters.sql.database import Database, describe
 from common.adapters.sql.pg_url import describe as describe_target
 from common.adapters.sql.pg_url import parse_database_url
+from common.adapters.sql.tx import Tx
 from common.adapters.sql.vectors import InlineVectors
 from common.adapters.sql_store import SqlStore
 from common.errors import DependencyError

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from common.adapters.migrations import apply_migrations
-from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.database import Database, utc_now
 from common.adapters.sql.neighbour_lists import NeighbourListQueries
 from common.adapters.sql.off_images import OffImageQueries
 from common.adapters.sql.records import (
@@ -36,6 +36,7 @@ from common.adapters.sql.records import (
     load_json,
     logo_from_row,
 )
+from common.adapters.sql.tx import Tx
 from common.adapters.sql.vectors import COLUMNS as VECTOR_COLUMNS
 from common.adapters.sql.vectors import Loaded
 from common.domain import Detection, ObjectRef

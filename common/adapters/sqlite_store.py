@@ -13,7 +13,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from common.adapters.sql.database import Database, Tx
+from common.adapters.sql.database import Database
+from common.adapters.sql.tx import Tx
 from common.adapters.sql.vectors import SlotVectors
 from common.adapters.sql_store import SqlStore
 from common.errors import DependencyError

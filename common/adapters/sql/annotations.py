@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.database import Database, utc_now
 from common.adapters.sql.operations import ANNOTATION_COLUMNS, SET_LABEL, SqlOperations
 from common.adapters.sql.records import load_json
+from common.adapters.sql.tx import Tx
 from common.records.annotations import RELABEL, Annotation, Applied, HistoryEntry, LabelWrite, LogoQuery
 
 

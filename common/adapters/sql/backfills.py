@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.database import Database, utc_now
+from common.adapters.sql.tx import Tx
 from common.errors import ConfigError
 from common.records.imports import BackfillCursor
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.database import Database, utc_now
+from common.adapters.sql.tx import Tx
 from common.errors import ConfigError
 from common.imports.batch import ImportBatch, LogoColumns
 from common.imports.rows import ROBOTOFF_EMBEDDER, ROBOTOFF_RECIPE, ImageRow

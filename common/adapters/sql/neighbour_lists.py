@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from common.adapters.sql.database import Database, Tx, iso, utc_now
+from common.adapters.sql.database import Database, iso, utc_now
+from common.adapters.sql.tx import Tx
 from common.errors import NotFoundError
 from common.records.logos import NeighbourList
 

@@ -14,9 +14,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from common.adapters.sql.database import Tx, utc_now
+from common.adapters.sql.database import utc_now
 from common.adapters.sql.predictions import SqlPredictions
 from common.adapters.sql.records import load_json
+from common.adapters.sql.tx import Tx
 from common.errors import NotFoundError
 from common.records.annotations import REJECT, REVERT, Annotation, Applied, Negative, Operation, Reverted, ValueCount
 

@@ -12,8 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.database import Database, utc_now
 from common.adapters.sql.records import load_json
+from common.adapters.sql.tx import Tx
 from common.records.annotations import NONE, Annotation, Prediction
 
 PREDICTION_COLUMNS = "logo_id, label_type, label_value, confidence, precision_estimate, votes, updated_at"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.adapters.sql.database import Database, Tx, utc_now
+from common.adapters.sql.database import Database, utc_now
+from common.adapters.sql.tx import Tx
 from common.records.quests import Cluster, ClusterWrite
 
 BUILT = "built_at"

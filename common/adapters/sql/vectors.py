@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from common.adapters.sql import pg_copy
-from common.adapters.sql.database import Tx
 from common.adapters.sql.slot_file import VECTOR_DTYPE, SlotFile
+from common.adapters.sql.tx import Tx
 
 logger = logging.getLogger(__name__)
 
