@@ -4,8 +4,9 @@
 
 1. a URL on an allow-listed host (``LOGO_ANN_CROP_HOSTS``, http or https) whose path is
    ``/images/products{source_image}`` of a stored image is served from the bucket;
-2. any other URL is fetched under ``common.remote_images`` (https, allow-listed hosts only, no
-   private address, size and time limits), unless ``LOGO_ANN_CROP_FETCH`` is off (then 404).
+2. any other URL is fetched through the ``RemoteImages`` port (``common.ports.remote_images``;
+   over HTTPS by ``common.adapters.http_images``: allow-listed hosts only, no private address,
+   size and time limits), unless ``LOGO_ANN_CROP_FETCH`` is off (then 404).
    A refused URL is refused before anything else. Fetches run under ``common.outbound``: at most
    ``LOGO_ANN_CROP_FETCH_CONCURRENCY`` at once (one more is answered 503 with ``Retry-After`` at
    once), a URL that missed (404, refused, not an image) answers the same for
@@ -21,7 +22,6 @@ image size to the nearest pixel), at least one pixel wide and high.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import threading
 import urllib.parse
@@ -38,7 +38,7 @@ from common.outbound import Outbound
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import ImageRecord
 from common.ports.off_image_store import OffImageStore
-from common.remote_images import DEPENDENCY, FetchPolicy, check_url, fetch_image
+from common.ports.remote_images import DEPENDENCY, RemoteImages
 
 
 class DecodedImageCache:
@@ -111,7 +111,7 @@ class CropService:
         store: OffImageStore,
         images: ImageStore,
         cache: DecodedImageCache,
-        policy: FetchPolicy,
+        remote_images: RemoteImages,
         fetch_remote: bool,
         max_pixels: int,
         max_bytes: int,
@@ -121,7 +121,7 @@ class CropService:
         self.store = store
         self.images = images
         self.cache = cache
-        self.policy = policy
+        self.remote_images = remote_images
         self.fetch_remote = fetch_remote
         self.max_pixels = max_pixels
         self.max_bytes = max_bytes
@@ -144,21 +144,21 @@ class CropService:
             )
         if not self.fetch_remote:
             raise NotFoundError("no stored image has this URL (fetching other images is off)")
-        check_url(image_url, self.policy)
+        self.remote_images.check(image_url)
         return Source(f"url:{image_url}", lambda: self._fetched(image_url), False)
 
     def _fetched(self, url: str) -> Image.Image:
         """The photo at ``url``: fetched in one of the bounded slots, decoded outside it; a miss or
         a failure is remembered (with the decoding's own refusal) under the URL."""
-        fetch = functools.partial(fetch_image, url, self.policy)
-        return self.remote.remembering(url, lambda: self._decode(self.remote.bounded(fetch)))
+        fetch = self.remote_images.fetch
+        return self.remote.remembering(url, lambda: self._decode(self.remote.bounded(lambda: fetch(url))))
 
     def _stored_image(self, image_url: str) -> ImageRecord | None:
         try:
             parts = urllib.parse.urlsplit(image_url)
         except ValueError:
             return None
-        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in self.policy.hosts:
+        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in self.remote_images.hosts:
             return None
         source_image = source_image_from_url_path(urllib.parse.unquote(parts.path))
         return None if source_image is None else self.store.image_by_source_image(source_image)
