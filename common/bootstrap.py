@@ -3,6 +3,13 @@
 Nothing here touches the network at import time. Cloud functions keep one ``Container`` per
 instance (``get_container()``) so warm invocations reuse sessions, clients and pools.
 
+It is the one place adapters are built (with ``common.adapters.build``): the API's routes reach
+them through the app's container (``common.api.context``), the ``logo-ann`` commands through
+theirs (``common.cli_support.container``), the functions through ``get_container()``. The
+outbound HTTP clients (Product Opener's sign-in check, remote crop images, taxonomy files) are
+built here too, with their bounds (``common.outbound``); the operator commands' adapters (a
+Robotoff source, checkpoints, a backfill's sink, dead letters) are built afresh at each call.
+
 Every member is typed by its port. ``Container(settings, store=..., index=..., ...)`` takes
 ready-made adapters in place of the ones the settings choose (tests pass fakes this way).
 """
@@ -79,6 +86,9 @@ class Container:
         queue: CropsQueue | None = None,
         detector: LogoDetector | None = None,
         embedder: CropEmbedder | None = None,
+        sign_in: SignIn | None = None,
+        remote_images: RemoteImages | None = None,
+        taxonomy_source: TaxonomySource | None = None,
     ) -> None:
         self.settings = settings
         self.models_are_standins: bool | None = None  # None: read from the model files
@@ -93,9 +103,7 @@ class Container:
         self._propagation: Propagation | None = None
         self._quests: Quests | None = None
         # the outbound HTTP clients (the sign-in check, remote images, taxonomy files)
-        self._sign_in: SignIn | None = None
-        self._remote_images: RemoteImages | None = None
-        self._taxonomy_source: TaxonomySource | None = None
+        self._sign_in, self._remote_images, self._taxonomy_source = sign_in, remote_images, taxonomy_source
 
     def _once(self, attribute: str, build: Any) -> Any:
         """The member kept in ``attribute``, built by ``build()`` on first use (thread-safe)."""
