@@ -22,6 +22,7 @@ image size to the nearest pixel), at least one pixel wide and high.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import threading
 import urllib.parse
@@ -150,8 +151,8 @@ class CropService:
     def _fetched(self, url: str) -> Image.Image:
         """The photo at ``url``: fetched in one of the bounded slots, decoded outside it; a miss or
         a failure is remembered (with the decoding's own refusal) under the URL."""
-        fetch = self.remote_images.fetch
-        return self.remote.remembering(url, lambda: self._decode(self.remote.bounded(lambda: fetch(url))))
+        fetch = functools.partial(self.remote_images.fetch, url)
+        return self.remote.remembering(url, lambda: self._decode(self.remote.bounded(fetch)))
 
     def _stored_image(self, image_url: str) -> ImageRecord | None:
         try:
