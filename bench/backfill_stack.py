@@ -113,7 +113,7 @@ def pubsub_backfill(root: Path, images: int) -> dict[str, Any]:
         )
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "common.cli.main", "backfill", "--bucket", BUCKET, "--mode", "pubsub"],
+            [sys.executable, "-m", "common.cli", "backfill", "--bucket", BUCKET, "--mode", "pubsub"],
             env=env,
             capture_output=True,
             text=True,

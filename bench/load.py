@@ -123,7 +123,7 @@ def start_server(home: Path, port: int, threads: int | None) -> subprocess.Popen
     argv = [
         sys.executable,
         "-m",
-        "common.cli.main",
+        "common.cli",
         "--log-level",
         "WARNING",
         "serve",

@@ -3,6 +3,13 @@
 Nothing here touches the network at import time. Cloud functions keep one ``Container`` per
 instance (``get_container()``) so warm invocations reuse sessions, clients and pools.
 
+It is the one place adapters are built (with ``common.adapters.build``): the API's routes reach
+them through the app's container (``common.api.context``), the ``logo-ann`` commands through
+theirs (``common.cli.support.container``), the functions through ``get_container()``. The
+outbound HTTP clients (Product Opener's sign-in check, remote crop images, taxonomy files) are
+built here too, with their bounds (``common.outbound``); the operator commands' adapters (a
+Robotoff source, checkpoints, a backfill's sink, dead letters) are built afresh at each call.
+
 Every member is typed by its port. ``Container(settings, store=..., index=..., ...)`` takes
 ready-made adapters in place of the ones the settings choose (tests pass fakes this way).
 """
@@ -11,15 +18,23 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.adapters.build import (
+    build_backfill_sink,
+    build_dead_letters,
     build_detector,
     build_embedder,
     build_images,
     build_index,
+    build_publisher,
     build_queue,
+    build_remote_images,
+    build_robotoff_source,
+    build_sign_in,
     build_store,
+    build_taxonomy_source,
 )
 from common.domain import StoredObject
 from common.errors import ConfigError
@@ -37,17 +52,25 @@ from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
+from common.ports.remote_images import DEPENDENCY, RemoteImages
+from common.ports.sign_in import SignIn
+from common.ports.taxonomy_source import TaxonomySource
 from common.ports.vector_index import DerivedIndex, VectorIndex
-from common.remote_images import DEPENDENCY, FetchPolicy, public_or_within
 from common.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from common.adapters.pubsub_dead_letters import PubSubDeadLetters
+    from common.adapters.pubsub_publisher import PubSubPublisher
     from common.labels.taxonomy import Taxonomies
     from common.labels.vote import VoteParams
     from common.pipeline.annotate import Annotator
+    from common.pipeline.backfill import BackfillSink
+    from common.pipeline.imports import ImportSource
     from common.pipeline.propagate import Propagation
     from common.pipeline.quests import Quests
     from common.ports.annotation_store import AnnotationStore
+    from common.ports.backfill_store import BackfillStore
+    from common.ports.import_store import ImportStore
 
 __all__ = ["Container", "DerivedIndex", "get_container"]
 
@@ -63,6 +86,9 @@ class Container:
         queue: CropsQueue | None = None,
         detector: LogoDetector | None = None,
         embedder: CropEmbedder | None = None,
+        sign_in: SignIn | None = None,
+        remote_images: RemoteImages | None = None,
+        taxonomy_source: TaxonomySource | None = None,
     ) -> None:
         self.settings = settings
         self.models_are_standins: bool | None = None  # None: read from the model files
@@ -76,6 +102,8 @@ class Container:
         self._taxonomies: Taxonomies | None = None
         self._propagation: Propagation | None = None
         self._quests: Quests | None = None
+        # the outbound HTTP clients (the sign-in check, remote images, taxonomy files)
+        self._sign_in, self._remote_images, self._taxonomy_source = sign_in, remote_images, taxonomy_source
 
     def _once(self, attribute: str, build: Any) -> Any:
         """The member kept in ``attribute``, built by ``build()`` on first use (thread-safe)."""
@@ -133,18 +161,12 @@ class Container:
 
     def _build_crops(self) -> CropService:
         s = self.settings
-        policy = FetchPolicy(
-            s.crop_host_set,
-            max_bytes=s.max_image_bytes,
-            timeout_s=s.crop_fetch_timeout_s,
-            ports=s.crop_port_set,
-            address_allowed=public_or_within(s.crop_network_list),
-        )
         cache = DecodedImageCache(s.crop_cache_bytes)
         remote = Outbound(DEPENDENCY, s.crop_fetch_concurrency, s.crop_miss_ttl_s, s.crop_failure_ttl_s)
         return CropService(
-            self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes, remote
-        )
+            self.store, self.images, cache, self.remote_images, s.crop_fetch, s.max_image_pixels, s.max_image_bytes,
+            remote,
+        )  # fmt: skip
 
     def embedding_dim(self) -> int:
         """The index dimension: the index's once built, else stored embeddings', else the embedder's."""
@@ -259,9 +281,9 @@ class Container:
         s = self.settings
         explicit = {"labels": s.taxonomy_labels, "brands": s.taxonomy_brands, "categories": s.taxonomy_categories}
         return Taxonomies(
+            self.taxonomy_source,
             default_sources(explicit, s.home),
             refresh_s=s.taxonomy_refresh_s,
-            timeout_s=s.taxonomy_timeout_s,
             failure_ttl_s=s.taxonomy_failure_ttl_s,
         )
 
@@ -309,6 +331,52 @@ class Container:
             s.max_image_bytes,
             s.max_image_pixels,
         )
+
+    # --- outbound HTTP clients, each behind its port -----------------------------------
+    @property
+    def sign_in(self) -> SignIn:
+        """The check of Open Food Facts credentials (Product Opener's ``auth.pl``), with its cache."""
+        sign_in: SignIn = self._once("_sign_in", lambda: build_sign_in(self.settings))
+        return sign_in
+
+    @property
+    def remote_images(self) -> RemoteImages:
+        """The crop route's fetcher of images by URL, under the crop settings' policy."""
+        remote: RemoteImages = self._once("_remote_images", lambda: build_remote_images(self.settings))
+        return remote
+
+    @property
+    def taxonomy_source(self) -> TaxonomySource:
+        """Where the taxonomy files are read from (a path or an http(s) URL)."""
+        source: TaxonomySource = self._once("_taxonomy_source", lambda: build_taxonomy_source(self.settings))
+        return source
+
+    # --- the operator commands' adapters (built at each call; the command closes them) ---
+    def robotoff_source(self, database_url: str | None = None, jsonl: Path | None = None) -> ImportSource:
+        """A Robotoff database to import, or the JSONL file of its ``export-logos``."""
+        return build_robotoff_source(database_url, jsonl)
+
+    def imports(self) -> ImportStore:
+        """The import checkpoints and writes, on the metadata store's database."""
+        from common.adapters.sql.imports import SqlImports
+
+        return SqlImports.of(self.store)
+
+    def backfills(self) -> BackfillStore:
+        """The backfill cursors, on the metadata store's database."""
+        from common.adapters.sql.backfills import SqlBackfills
+
+        return SqlBackfills.of(self.store)
+
+    def backfill_sink(self, mode: str) -> BackfillSink:
+        """Where a backfill hands each object (``mode``: auto, in-process or pubsub)."""
+        return build_backfill_sink(self.settings, mode, self.detect)
+
+    def dead_letters(self) -> PubSubDeadLetters:
+        return build_dead_letters(self.settings)
+
+    def publisher(self, topic: str) -> PubSubPublisher:
+        return build_publisher(self.settings, topic)
 
 
 _container: Container | None = None

@@ -9,7 +9,7 @@
     │   │   └── CommandError   a ``logo-ann`` command cannot go on: printed as one line, exit ``code``
     │   ├── UnauthorizedError  no credentials, or a wrong service token (401)
     │   ├── ForbiddenError     credentials or a URL refused (403)
-    │   │   └── FetchRefused   an image URL this service will not fetch (``common.remote_images``)
+    │   │   └── FetchRefused   an image URL this service will not fetch (``common.adapters.http_images``)
     │   ├── NotFoundError      an object, image or logo that does not exist (404)
     │   ├── ConflictError      a write that contradicts the current state (409)
     │   ├── InvalidImageError  not a decodable image, too large, a decompression bomb (422)

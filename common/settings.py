@@ -138,7 +138,7 @@ class Settings:
     max_attempts: int = 5
     api_token: str = ""
     max_body_bytes: int = 20_000_000
-    # Open Food Facts identities (common.auth): Product Opener's auth.pl and its verdict cache
+    # Open Food Facts identities (common.adapters.product_opener): Product Opener's auth.pl and its verdict cache
     off_auth_url: str = "https://world.openfoodfacts.org/cgi/auth.pl"
     auth_cache_ttl_s: float = 300.0
     auth_negative_ttl_s: float = 10.0

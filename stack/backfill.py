@@ -55,7 +55,7 @@ def backfill_env(stack: Stack) -> dict[str, str]:
 
 def backfill(env: dict[str, str], bucket: str, *options: str, timeout: float = 600) -> dict[str, Any]:
     """``logo-ann backfill --bucket B --mode pubsub [options]`` in its own process; its JSON report."""
-    command = [sys.executable, "-m", "common.cli.main", "backfill", "--bucket", bucket, "--mode", "pubsub", *options]
+    command = [sys.executable, "-m", "common.cli", "backfill", "--bucket", bucket, "--mode", "pubsub", *options]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     if done.returncode != 0:
         raise ServiceError(f"logo-ann backfill failed ({done.returncode}): {done.stderr[-3000:]}")

@@ -7,6 +7,8 @@ client libraries of the adapters its settings name.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.messages import CropsMessage, QueueMessage
 from common.ports.crops_queue import CropsQueue
@@ -14,8 +16,19 @@ from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.model_session import ModelSession
 from common.ports.models import CropEmbedder, LogoDetector
+from common.ports.remote_images import RemoteImages
+from common.ports.sign_in import SignIn
+from common.ports.taxonomy_source import TaxonomySource
 from common.ports.vector_index import VectorIndex
 from common.settings import Settings
+
+if TYPE_CHECKING:
+    from common.adapters.pubsub_dead_letters import PubSubDeadLetters
+    from common.adapters.pubsub_publisher import PubSubPublisher
+    from common.domain import StoredObject
+    from common.pipeline.backfill import BackfillSink
+    from common.pipeline.detect import DetectResult
+    from common.pipeline.imports import ImportSource
 
 
 def build_store(s: Settings) -> MetadataStore:
@@ -124,3 +137,74 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
         expansion_search=s.index_expansion_search,
         rescore=s.index_rescore,
     )
+
+
+# --- outbound HTTP clients: each under its own bound (``common.outbound``) ------------------------
+def build_sign_in(s: Settings) -> SignIn:
+    """Product Opener's ``auth.pl``, its verdict cache and its concurrency bound."""
+    from common.adapters.product_opener import DEPENDENCY, ProductOpenerAuth
+    from common.outbound import Outbound
+
+    return ProductOpenerAuth(
+        s.off_auth_url,
+        ttl_s=s.auth_cache_ttl_s,
+        negative_ttl_s=s.auth_negative_ttl_s,
+        timeout_s=s.auth_timeout_s,
+        outbound=Outbound(DEPENDENCY, s.auth_concurrency, failure_ttl_s=s.auth_failure_ttl_s),
+    )
+
+
+def build_remote_images(s: Settings) -> RemoteImages:
+    """The crop route's image fetcher under the crop settings' policy (``LOGO_ANN_CROP_*``)."""
+    from common.adapters.http_images import FetchPolicy, HttpImages, public_or_within
+
+    return HttpImages(
+        FetchPolicy(
+            s.crop_host_set,
+            max_bytes=s.max_image_bytes,
+            timeout_s=s.crop_fetch_timeout_s,
+            ports=s.crop_port_set,
+            address_allowed=public_or_within(s.crop_network_list),
+        )
+    )
+
+
+def build_taxonomy_source(s: Settings) -> TaxonomySource:
+    from common.adapters.taxonomy_files import TaxonomyFiles
+
+    return TaxonomyFiles(timeout_s=s.taxonomy_timeout_s)
+
+
+# --- the operator commands' adapters (``logo-ann import``, ``backfill``, ``dead-letters``) ------
+def build_robotoff_source(database_url: str | None, jsonl: Path | None) -> ImportSource:
+    """A Robotoff database (``database_url``), else the JSONL file of its ``export-logos``."""
+    if database_url:
+        from common.adapters.robotoff_db import RobotoffDatabase
+
+        return RobotoffDatabase(database_url)
+    if jsonl is None:
+        raise ValueError("a Robotoff import reads a database URL or a JSONL file")
+    from common.adapters.robotoff_jsonl import RobotoffJsonl
+
+    return RobotoffJsonl(jsonl)
+
+
+def build_backfill_sink(s: Settings, mode: str, detect: Callable[[StoredObject], DetectResult]) -> BackfillSink:
+    """``mode`` pubsub (or auto with ``LOGO_ANN_QUEUE=pubsub``): the backfill topic; else ``detect`` here."""
+    from common.adapters.backfill_sinks import InProcessDetect, PubSubBackfill
+
+    if mode == "pubsub" or (mode == "auto" and s.queue == "pubsub"):
+        return PubSubBackfill(s.pubsub_project, s.backfill_topic)
+    return InProcessDetect(detect)
+
+
+def build_dead_letters(s: Settings) -> PubSubDeadLetters:
+    from common.adapters.pubsub_dead_letters import PubSubDeadLetters
+
+    return PubSubDeadLetters(s.pubsub_project)
+
+
+def build_publisher(s: Settings, topic: str) -> PubSubPublisher:
+    from common.adapters.pubsub_publisher import PubSubPublisher
+
+    return PubSubPublisher(s.pubsub_project, topic)

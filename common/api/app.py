@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Flask
-
 from common.api import (
     openapi,
     routes_admin,
@@ -18,7 +16,7 @@ from common.api import (
     routes_search,
     routes_web,
 )
-from common.api.context import EXTENSION
+from common.api.context import ApiApp
 from common.api.error_handlers import register_errors
 from common.api.fast_ann import FastAnnSearch
 from common.api.hooks import register_hooks
@@ -26,11 +24,10 @@ from common.api.slashes import StripTrailingSlash
 from common.bootstrap import Container
 
 
-def create_app(container: Container) -> Flask:
+def create_app(container: Container) -> ApiApp:
     """The search API over a ``Container`` (see ``common.bootstrap``)."""
-    app = Flask("logo_ann", static_folder=None)
+    app = ApiApp("logo_ann", container, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_body_bytes
-    app.extensions[EXTENSION] = container
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(routes_ann.blueprint)
     app.register_blueprint(routes_logos.blueprint)

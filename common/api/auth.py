@@ -25,7 +25,8 @@ Otherwise the view does not run and the answer is JSON ``{"error": reason, "stat
 401 when no credentials came (or a wrong token), 403 when Product Opener refused them, 503
 when ``auth.pl`` cannot be reached (with ``Retry-After`` when the check was not even tried: too
 many in flight, or it failed moments ago for the same credentials). See ``common.auth`` for the
-verification and its cache.
+credentials, and the container's ``sign_in`` (``common.ports.sign_in``; Product Opener's
+``auth.pl`` in ``common.adapters.product_opener``) for the verification and its cache.
 ``current_user()`` (the name) and ``current_identity()`` (name and kind) read what the guard
 verified for this request; called outside a guarded view they raise ``RuntimeError``.
 """
@@ -38,37 +39,23 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 
+from common.api.context import container, this_app
 from common.api.error_handlers import answer
 from common.api.local_identity import local_identity
-from common.auth import DEPENDENCY, Identity, ProductOpenerAuth, basic_credentials, session_credentials
+from common.auth import Identity, basic_credentials, session_credentials
 from common.errors import ForbiddenError, TransientError, UnauthorizedError
-from common.outbound import Outbound
+from common.ports.sign_in import SignIn
 
 logger = logging.getLogger(__name__)
 
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-def _settings() -> Any:
-    return current_app.extensions["logo_ann"].settings
-
-
-def product_opener() -> ProductOpenerAuth:
-    """One verifier (and verdict cache) per app, built from the settings on first use."""
-    verifier = current_app.extensions.get("logo_ann_auth")
-    if verifier is None:
-        s = _settings()
-        verifier = ProductOpenerAuth(
-            s.off_auth_url,
-            ttl_s=s.auth_cache_ttl_s,
-            negative_ttl_s=s.auth_negative_ttl_s,
-            timeout_s=s.auth_timeout_s,
-            outbound=Outbound(DEPENDENCY, s.auth_concurrency, failure_ttl_s=s.auth_failure_ttl_s),
-        )
-        current_app.extensions["logo_ann_auth"] = verifier
-    return verifier
+def sign_in() -> SignIn:
+    """The container's check of Open Food Facts credentials (and its verdict cache)."""
+    return container().sign_in
 
 
 def identify() -> Identity:
@@ -82,13 +69,13 @@ def identify() -> Identity:
     if credentials is None:
         credentials = session_credentials(request.cookies.get("session"))
     if credentials is None:
-        local = local_identity(current_app.extensions, _settings(), request.environ, request.headers)
+        local = local_identity(this_app().local_user, container().settings, request.environ, request.headers)
         if local is not None:  # the person at the machine (common.api.local_identity)
             return local
         raise UnauthorizedError(
             "sign in to Open Food Facts (session cookie) or send Basic credentials or a service token"
         )
-    identity = product_opener().verify(credentials)
+    identity = sign_in().verify(credentials)
     if identity is None:
         what = "session" if credentials.kind == "session" else "user name and password"
         raise ForbiddenError(f"Open Food Facts did not recognise this {what}")
@@ -96,7 +83,7 @@ def identify() -> Identity:
 
 
 def _service(token: str) -> Identity:
-    s = _settings()
+    s = container().settings
     if not s.api_token or not hmac.compare_digest(token.encode(), s.api_token.encode()):
         raise UnauthorizedError("unknown service token")
     return Identity(s.token_user, "token")

@@ -1,4 +1,8 @@
-"""What every route module shares: the container, the timed search use case, errors, the token check.
+"""What every route module shares: the app and its container, the timed search use case, errors,
+the token check.
+
+``ApiApp`` is the Flask app ``create_app`` makes: the container and the per-app state the routes
+need are its typed attributes (``this_app()``), never string keys in ``app.extensions``.
 
 This module imports no route module; route modules import it (the package is a tree:
 ``app`` → ``routes_*`` blueprints → ``context``, ``bodies``, ``params``).
@@ -10,20 +14,41 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 
+from common.auth import Identity
 from common.bootstrap import Container
 from common.observability import Timings
-from common.pipeline.search import SearchService
+from common.pipeline.search import RankedCache, SearchService
+from common.pipeline.value_cluster import NeighbourCache
 
-EXTENSION = "logo_ann"
 LOOPBACK = ("127.0.0.1", "::1")
+
+
+class ApiApp(Flask):
+    """The search API's Flask app over one ``Container``, with what its routes keep per app."""
+
+    def __init__(self, import_name: str, container: Container, **kwargs: Any) -> None:
+        super().__init__(import_name, **kwargs)
+        self.container = container
+        # the person at the machine (``common.api.local_identity``): set by ``logo-ann serve`` alone
+        self.local_user: Identity | None = None
+        self.ranked = RankedCache()  # the ANN routes' ranked lists (``common.api.paging``)
+        self.neighbours = NeighbourCache()  # the value-cluster route's references' neighbours
+        self.openapi_document: dict[str, Any] | None = None  # built on first request
+
+
+def this_app() -> ApiApp:
+    """The app of the request being served (made by ``create_app``)."""
+    app: Flask = current_app
+    if not isinstance(app, ApiApp):
+        raise RuntimeError(f"{app.name!r} is not an ApiApp: make it with common.api.create_app or ApiApp")
+    return app
 
 
 def container() -> Container:
     """The container the app was created over (``create_app(container)``)."""
-    found: Container = current_app.extensions[EXTENSION]
-    return found
+    return this_app().container
 
 
 def timings() -> Timings:

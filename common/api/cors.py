@@ -22,6 +22,8 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from common.api.context import container
+
 MAX_AGE_S = 86400
 API_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 EXPOSED = "Server-Timing, ETag, Operation-Id"
@@ -34,7 +36,7 @@ def register_cors(app: Flask) -> None:
 
 def allowed_origin(origin: str | None) -> str | None:
     """The origin to echo, or None when this origin may not read the answer."""
-    return origin_allowed(origin, current_app.extensions["logo_ann"].settings.cors_origins)
+    return origin_allowed(origin, container().settings.cors_origins)
 
 
 def origin_allowed(origin: str | None, setting: str) -> str | None:
@@ -89,7 +91,7 @@ def preflight() -> Response | None:
 
 def cors(response: Response) -> Response:
     response.vary.add("Origin")
-    setting = current_app.extensions["logo_ann"].settings.cors_origins
+    setting = container().settings.cors_origins
     for name, value in answer_headers(request.headers.get("Origin"), setting):
         response.headers[name] = value
     return response

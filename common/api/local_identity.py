@@ -5,10 +5,11 @@ machine; asking them for an Open Food Facts password (checked online) before a f
 make the page useless offline. So a write that presents no credentials at all is recorded as
 ``local:<OS user>`` when **every** one of these holds:
 
-1. the server enabled it at start-up (``enable``): every address it is bound to is a loopback
-   address (read from the bound sockets, not from the command line or a request), no API token is
-   set, and the pipeline is not the cloud's (``LOGO_ANN_PIPELINE=platform``). The cloud
-   ``search`` function and any app nobody enabled never have it;
+1. the server enabled it at start-up (``enable``, kept as the app's ``local_user``): every
+   address it is bound to is a loopback address (read from the bound sockets, not from the command
+   line or a request), no API token is set, and the pipeline is not the cloud's
+   (``LOGO_ANN_PIPELINE=platform``). The cloud ``search`` function and any app nobody enabled
+   never have it;
 2. the request comes from a loopback peer (``REMOTE_ADDR``: the socket's, not a header);
 3. it names the server by a loopback name in ``Host`` (``localhost``, ``127.x.y.z``, ``[::1]``), so
    a DNS-rebound name cannot reach it from a web page elsewhere;
@@ -33,7 +34,6 @@ from werkzeug.datastructures import Headers
 from common.auth import Identity
 from common.settings import Settings
 
-EXTENSION = "logo_ann_local_identity"
 KIND = "local"
 SAME_SITE = ("same-origin", "none")
 
@@ -66,11 +66,10 @@ def applies(settings: Settings, bound_hosts: Iterable[str]) -> bool:
     return all(is_loopback(h) for h in hosts)
 
 
-def enable(extensions: dict[str, Any], settings: Settings, bound_hosts: Iterable[str]) -> Identity | None:
-    """Called by ``logo-ann serve`` once its sockets are bound; returns the identity when enabled."""
-    identity = Identity(local_user_name(), KIND) if applies(settings, bound_hosts) else None
-    extensions[EXTENSION] = identity
-    return identity
+def enable(settings: Settings, bound_hosts: Iterable[str]) -> Identity | None:
+    """Called by ``logo-ann serve`` once its sockets are bound: the identity it grants (kept as the
+    app's ``local_user``), or None when it grants none."""
+    return Identity(local_user_name(), KIND) if applies(settings, bound_hosts) else None
 
 
 def host_name(host_header: str) -> str:
@@ -93,10 +92,11 @@ def request_allows(environ: Mapping[str, Any], headers: Mapping[str, str] | Head
 
 
 def local_identity(
-    extensions: Mapping[str, Any], settings: Settings, environ: Mapping[str, Any], headers: Mapping[str, str] | Headers
+    granted: Identity | None, settings: Settings, environ: Mapping[str, Any], headers: Mapping[str, str] | Headers
 ) -> Identity | None:
-    """The local user for this request, or None (the settings are checked again: a token set since wins)."""
-    identity: Identity | None = extensions.get(EXTENSION)
+    """The local user for this request (``granted``: what ``enable`` returned, None when it was never
+    called), or None (the settings are checked again: a token set since wins)."""
+    identity = granted
     if identity is None or settings.api_token or settings.pipeline == "platform":
         return None
     return identity if request_allows(environ, headers) else None

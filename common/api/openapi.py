@@ -9,10 +9,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from common.api import openapi_labels, openapi_robotoff
-from common.api.context import container
+from common.api.context import container, this_app
 from common.api.openapi_admin import openapi_paths
 from common.api.openapi_schemas import (
     COUNT_QUERY,
@@ -259,11 +259,12 @@ blueprint = Blueprint("openapi", __name__)
 @blueprint.get("/api/v1/openapi.json")
 def openapi_document() -> Any:
     """The OpenAPI 3 document of every route."""
-    spec = current_app.extensions.get("logo_ann_openapi")
+    app = this_app()
+    spec = app.openapi_document
     if spec is None:
         try:
             dim: int | None = container().embedding_dim()
         except LogoAnnError:  # no model nor embedding yet: the document without the dimension
             dim = None
-        spec = current_app.extensions["logo_ann_openapi"] = document(dim)
+        spec = app.openapi_document = document(dim)
     return jsonify(spec)

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, jsonify, request
 
 from common.api.bodies import results_body
-from common.api.context import search_service
+from common.api.context import search_service, this_app
 from common.api.paging import neighbours_body
 from common.api.params import count_param, id_value
 from common.pipeline.search import RankedCache
 
-RANKED = "logo_ann_ranked"
-
 blueprint = Blueprint("ann", __name__)
 
 
-@blueprint.record_once
-def _ranked_cache_per_app(state: BlueprintSetupState) -> None:
-    state.app.extensions[RANKED] = RankedCache()
-
-
 def ranked_cache() -> RankedCache:
-    cache: RankedCache = current_app.extensions[RANKED]
-    return cache
+    """The app's ranked lists (one cache per app)."""
+    return this_app().ranked
 
 
 @blueprint.get("/api/v1/ann/search/<logo_id>")

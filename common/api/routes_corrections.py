@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from common.api import keyset
 from common.api.auth import current_user, require_user
-from common.api.context import container
+from common.api.context import container, this_app
 from common.api.label_details import prediction_json
 from common.api.logo_lookup import robotoff_logos
 from common.api.params import id_value, int_param, json_object
@@ -184,10 +184,7 @@ def _value_query() -> LogoQuery:
 
 def _neighbour_cache() -> NeighbourCache:
     """One cache of the references' neighbours per app (``common.pipeline.value_cluster``)."""
-    cache = current_app.extensions.get("logo_ann_value_cluster")
-    if cache is None:
-        cache = current_app.extensions["logo_ann_value_cluster"] = NeighbourCache()
-    return cache
+    return this_app().neighbours
 
 
 @blueprint.get("/api/v1/images/logos/value-cluster")

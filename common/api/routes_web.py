@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from common.api.context import container
+from common.api.context import container, this_app
 from common.api.local_identity import local_identity
 from common.api.params import MAX_COUNT, MAX_IDS, int_param
 from common.errors import BadQuery, LogoAnnError, NotFoundError
@@ -78,7 +78,7 @@ def service_info() -> dict[str, Any]:
 def annotator() -> dict[str, Any]:
     """Who this request's writes would be recorded as without credentials (``local_identity``)."""
     s = container().settings
-    local = local_identity(current_app.extensions, s, request.environ, request.headers)
+    local = local_identity(this_app().local_user, s, request.environ, request.headers)
     return {"local_user": local.name if local else None, "token_set": bool(s.api_token)}
 
 

@@ -82,7 +82,8 @@ def listen(container: Container, host: str, port: int) -> tuple[Any, Identity | 
             raise CommandError(port_in_use_line(host, port)) from exc
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port") from exc
     # the person at this machine annotates with no sign-in, only when every bound socket is loopback
-    return server, local_identity.enable(app.extensions, container.settings, local_identity.server_hosts(server))
+    app.local_user = local_identity.enable(container.settings, local_identity.server_hosts(server))
+    return server, app.local_user
 
 
 def serve(container: Container, host: str, port: int, watch_inbox: bool = True) -> None:

@@ -1,4 +1,8 @@
-"""``logo-ann import robotoff`` and ``logo-ann backfill``: moving a Robotoff deployment over."""
+"""``logo-ann import robotoff`` and ``logo-ann backfill``: moving a Robotoff deployment over.
+
+Each command reaches its adapters (the Robotoff source, the checkpoints, the backfill's sink, the
+dead-letter subscription) through the container (``common.bootstrap``), which builds them.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from common.cli.support import command, number
+from common.cli.support import command, container, number
 from common.errors import CommandError
+
+if TYPE_CHECKING:
+    from common.bootstrap import Container
+    from common.pipeline.backfill import BackfillSink
 
 
 def add_commands(sub: Any) -> None:
@@ -62,25 +70,15 @@ def add_commands(sub: Any) -> None:
 
 def cmd_import_robotoff(args: argparse.Namespace) -> int:
     """Print the report as one JSON object; progress lines go to stderr."""
-    from common.adapters.sql.imports import SqlImports
-    from common.bootstrap import get_container
-    from common.pipeline.imports import ImportSource, run_import
+    from common.pipeline.imports import run_import
 
-    c = get_container()
-    source: ImportSource
-    if args.database_url:
-        from common.adapters.robotoff_db import RobotoffDatabase
-
-        source = RobotoffDatabase(args.database_url)
-    else:
-        from common.adapters.robotoff_jsonl import RobotoffJsonl
-
-        if not Path(args.jsonl).is_file():
-            raise CommandError(f"no such file: {args.jsonl}; check the path (nothing was imported)")
-        source = RobotoffJsonl(Path(args.jsonl))
+    c = container()
+    if not args.database_url and not Path(args.jsonl).is_file():
+        raise CommandError(f"no such file: {args.jsonl}; check the path (nothing was imported)")
+    source = c.robotoff_source(args.database_url, Path(args.jsonl) if args.jsonl else None)
     bucket = args.bucket or c.settings.bucket
     prefix = c.settings.off_image_prefix if args.object_prefix is None else args.object_prefix
-    report = run_import(source, SqlImports.of(c.store), bucket, prefix, args.batch_size,
+    report = run_import(source, c.imports(), bucket, prefix, args.batch_size,
                         restart=args.restart, dim=lambda: _embedder_dim(c))  # fmt: skip
     body = report.as_dict()
     if not args.no_index and next(iter(c.store.iter_embeddings(batch_size=1)), None) is not None:
@@ -95,7 +93,7 @@ def cmd_import_robotoff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _embedder_dim(c: Any) -> int | None:
+def _embedder_dim(c: Container) -> int | None:
     """The size of the vectors this deployment makes, or None when it has no embedder yet (an
     embedded home with no model file: Robotoff's vectors then set the index's size)."""
     s = c.settings
@@ -104,7 +102,7 @@ def _embedder_dim(c: Any) -> int | None:
     return int(c.embedding_dim())
 
 
-def _index(c: Any) -> tuple[int, float]:
+def _index(c: Container) -> tuple[int, float]:
     """Bring the ANN index up to the store: the embedded one from its change log, others by reconcile.
     Returns (documents indexed, seconds)."""
     from common.bootstrap import DerivedIndex
@@ -125,12 +123,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     """Progress lines on stderr, then the final report as one JSON object on stdout."""
     import datetime as dt
 
-    from common.adapters.sql.backfills import SqlBackfills
-    from common.bootstrap import get_container
     from common.errors import ConfigError
     from common.pipeline.backfill import BackfillDeps, BackfillRequest, run_backfill
 
-    c = get_container()
+    c = container()
     since = None
     if args.since:
         try:
@@ -140,10 +136,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
     if not hasattr(c.images, "list_objects"):
         raise ConfigError(f"{type(c.images).__name__} cannot list a bucket")
-    sink = _sink(c, args.mode)
+    sink: BackfillSink = c.backfill_sink(args.mode)
     request = BackfillRequest(args.bucket, args.prefix, since, args.name, args.rate, args.restart)
     try:
-        report = run_backfill(BackfillDeps(c.store, c.images, SqlBackfills.of(c.store), sink), request)  # type: ignore[arg-type]
+        report = run_backfill(BackfillDeps(c.store, c.images, c.backfills(), sink), request)  # type: ignore[arg-type]
     finally:
         close = getattr(sink, "close", None)
         if callable(close):
@@ -163,32 +159,21 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items() if n or what == "processed")
 
 
-def _sink(c: Any, mode: str) -> Any:
-    from common.adapters.backfill_sinks import InProcessDetect, PubSubBackfill
-
-    if mode == "pubsub" or (mode == "auto" and c.settings.queue == "pubsub"):
-        return PubSubBackfill(c.settings.pubsub_project, c.settings.backfill_topic)
-    return InProcessDetect(c.detect)
-
-
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     """``list``: one JSON line per held message; ``replay``: one JSON object with the count."""
-    from common.adapters.pubsub_dead_letters import PubSubDeadLetters
-    from common.adapters.pubsub_publisher import PubSubPublisher
-    from common.settings import load_settings
-
-    s = load_settings()
+    c = container()
+    s = c.settings
     subscription, topic = {
         "crops": (s.crops_dead_letter_subscription, s.crops_topic),
         "backfill": (s.backfill_dead_letter_subscription, s.backfill_topic),
     }[args.which]
-    letters = PubSubDeadLetters(s.pubsub_project)
+    letters = c.dead_letters()
     try:
         if args.verb == "list":
             for letter in letters.held(subscription, args.max):
                 print(json.dumps(letter.summary()))
             return 0
-        publisher = PubSubPublisher(s.pubsub_project, topic)
+        publisher = c.publisher(topic)
         try:
             replayed = letters.replay(subscription, publisher, args.max)
         finally:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli.support import command, number
+from common.cli.support import command, container, number
 from common.errors import CommandError
 
 PRECISION_TARGET = number(float, 0.0, 1.0, low_open=True)
@@ -46,18 +46,12 @@ def add_commands(sub: Any) -> None:
     e.set_defaults(func=cmd_predictions_export, data="read")
 
 
-def _container() -> Any:
-    from common.bootstrap import get_container
-
-    return get_container()
-
-
 def cmd_taxonomies_fetch(args: argparse.Namespace) -> int:
     from common.labels.taxonomy import OFF_BASE_URL, fetch_taxonomies
 
-    c = _container()
+    c = container()
     dest = Path(args.dest) if args.dest else c.settings.home / "taxonomies"
-    counts = fetch_taxonomies(dest, base_url=args.base_url or OFF_BASE_URL)
+    counts = fetch_taxonomies(c.taxonomy_source, dest, base_url=args.base_url or OFF_BASE_URL)
     print(json.dumps({"dest": str(dest), "ids": counts}))
     return 0
 
@@ -68,7 +62,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from common.pipeline.calibrate import run_calibration
     from common.progress import Progress
 
-    c = _container()
+    c = container()
     s = c.settings
     target = args.target_precision if args.target_precision is not None else s.target_precision
     if not 0.0 < target <= 1.0:
@@ -76,7 +70,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     with Progress("calibrate: re-vote", None, unit="logos") as progress:
         report = run_calibration(c.propagation(), target, s.calibration_min_support, 20,
                                  refresh=not args.no_refresh, advance=progress.advance)  # fmt: skip
-    needed = max(samples_needed(target), s.calibration_min_support)
+    fewest = samples_needed(target)  # None at target 1: no count of samples can show it
+    needed = None if fewest is None else max(fewest, s.calibration_min_support)
     for line in type_lines(report, needed):
         print(line, file=sys.stderr)
     if not args.full:
@@ -110,7 +105,7 @@ def cmd_predictions_export(args: argparse.Namespace) -> int:
     from common.api.label_details import prediction_row
     from common.labels.values import normalise_type
 
-    c = _container()
+    c = container()
     kind = normalise_type(args.type) if args.type else None
     report = c.propagation().report()
     after, written = 0, 0

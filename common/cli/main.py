@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli.support import Formatter, check_home, command, number, os_error_line
+from common.cli.support import Formatter, check_home, command, container, number, os_error_line
 from common.errors import CommandError, LogoAnnError
 
 DESCRIPTION = (
@@ -99,12 +99,6 @@ def _given_container() -> bool:
     given = set_container(None)
     set_container(given)
     return given is not None
-
-
-def container() -> Any:
-    from common.bootstrap import get_container
-
-    return get_container()
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

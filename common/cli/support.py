@@ -1,5 +1,5 @@
-"""What every ``logo-ann`` command shares: help with defaults, checked numbers, the data folder,
-and one-line errors that say what to do."""
+"""What every ``logo-ann`` command shares: the container, help with defaults, checked numbers,
+the data folder, and one-line errors that say what to do."""
 
 from __future__ import annotations
 
@@ -8,10 +8,21 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.errors import CommandError
 from common.settings import Settings
+
+if TYPE_CHECKING:
+    from common.bootstrap import Container
+
+
+def container() -> Container:
+    """The process's container (``common.bootstrap.get_container``): the one place a command gets
+    its adapters from. Imported on first use, so ``--help`` loads no adapter module."""
+    from common.bootstrap import get_container
+
+    return get_container()
 
 
 class Formatter(argparse.HelpFormatter):

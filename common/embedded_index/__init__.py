@@ -13,6 +13,11 @@ the engine and its binding, the int8 codec, the index files and their persistenc
 
 Importing the package loads neither the engine nor usearch: each class is imported when first
 named (``common.adapters.build`` names one only when the settings choose it).
+
+onnxruntime must be loaded before usearch in a process that uses both: the two wheels bundle
+their own C++ runtimes, and importing usearch first makes onnxruntime crash the process (see the
+onnxruntime pin in pyproject.toml). ``usearch_index`` and ``_usearch_query``, the only modules that import usearch,
+therefore import onnxruntime first.
 """
 
 from __future__ import annotations

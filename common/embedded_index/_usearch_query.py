@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import onnxruntime  # noqa: F401  (before usearch: see common/embedded_index/__init__.py)
 
-import common.adapters  # noqa: F401  (imports onnxruntime before usearch)
-
-from usearch.compiled import ScalarKind  # isort: skip  (after common.adapters)
+from usearch.compiled import ScalarKind  # isort: skip  (after onnxruntime)
 from usearch.index import Index  # isort: skip
 
 

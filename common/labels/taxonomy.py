@@ -6,14 +6,15 @@ tag into that id: the id itself, else a name or synonym of the value's language 
 the language-less one), else, for a value without a language prefix (brands), the only id whose
 name or synonym it is in any language.
 
-``Taxonomies`` holds one source per taxonomy, a local path or an http(s) URL. Each file is loaded
+``Taxonomies`` holds one source per taxonomy, a local path or an http(s) URL, read through the
+``TaxonomySource`` port (``common.ports.taxonomy_source``). Each file is loaded
 on first use, kept in memory, and loaded again once ``refresh_s`` has passed (a path only when
 its modification time changed). A failed refresh keeps the taxonomy already loaded; a first load
 that fails raises ``DependencyError`` (the request is refused, nothing is written). With no source
 for a taxonomy, ``taxonomy_value`` is the value tag itself.
 
 A load is made inside a request, so it runs under ``common.outbound``: one load of a taxonomy at a
-time (within ``timeout_s``); meanwhile other requests use the taxonomy already loaded, or, before
+time (within the source's time limit); meanwhile other requests use the taxonomy already loaded, or, before
 the first load has finished, are answered at once with ``RetryLaterError`` (503, ``Retry-After``)
 instead of queueing behind it. A first load that failed is not tried again for ``failure_ttl_s``.
 """
@@ -23,21 +24,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import tenacity
-
 from common.errors import DependencyError, RetryLaterError
 from common.files import write_atomically
 from common.labels.values import TAXONOMY_OF_TYPE, is_language_prefixed, value_tag
 from common.outbound import Outbound
+from common.ports.taxonomy_source import TaxonomySource
 
 logger = logging.getLogger(__name__)
 
@@ -98,19 +95,6 @@ def parse_taxonomy(data: bytes, source: str) -> Taxonomy:
     return Taxonomy(entries)
 
 
-def read_source(source: str, timeout: float = 60.0) -> bytes:
-    """The bytes of a taxonomy file: a local path or an http(s) URL."""
-    try:
-        if source.startswith(("http://", "https://")):
-            with urllib.request.urlopen(source, timeout=timeout) as response:  # noqa: S310 (http(s) only)
-                return bytes(response.read())
-        return Path(source).read_bytes()
-    except (OSError, urllib.error.URLError) as exc:
-        if isinstance(exc, urllib.error.HTTPError):
-            exc.close()  # it holds the connection; its code is still read (a 404 is not retried)
-        raise DependencyError("taxonomy", f"cannot read {source}: {exc}") from exc
-
-
 class _Slot:
     def __init__(self, name: str, source: str, failure_ttl_s: float, clock: Callable[[], float]) -> None:
         self.source = source
@@ -125,15 +109,15 @@ class Taxonomies:
 
     def __init__(
         self,
+        files: TaxonomySource,
         sources: Mapping[str, str],
         refresh_s: float = 86_400.0,
         clock: Callable[[], float] = time.monotonic,
-        timeout_s: float = 60.0,
         failure_ttl_s: float = 30.0,
     ) -> None:
+        self._files = files
         self._slots = {name: _Slot(name, source, failure_ttl_s, clock) for name, source in sources.items() if source}
         self.refresh_s = refresh_s
-        self.timeout_s = timeout_s
         self._clock = clock
 
     def configured(self, name: str) -> bool:
@@ -167,11 +151,10 @@ class Taxonomies:
         if slot.taxonomy is not None and not self._stale(slot):
             return  # loaded by the request that held the slot just before
         now = self._clock()
-        is_path = not slot.source.startswith(("http://", "https://"))
         try:
-            mtime = os.stat(slot.source).st_mtime if is_path else None
-            if slot.taxonomy is None or not is_path or mtime != slot.mtime:
-                slot.taxonomy = parse_taxonomy(read_source(slot.source, self.timeout_s), slot.source)
+            mtime = self._files.modified(slot.source)  # None: a URL, read again
+            if slot.taxonomy is None or mtime is None or mtime != slot.mtime:
+                slot.taxonomy = parse_taxonomy(self._files.read(slot.source), slot.source)
                 slot.mtime = mtime
                 logger.info("taxonomy loaded from %s (%d ids)", slot.source, len(slot.taxonomy.ids))
         except (OSError, DependencyError) as exc:
@@ -190,37 +173,14 @@ def default_sources(explicit: Mapping[str, str], home: Path) -> dict[str, str]:
     return sources
 
 
-def fetch_taxonomies(dest: Path, base_url: str = OFF_BASE_URL, attempts: int = 3) -> dict[str, int]:
+def fetch_taxonomies(files: TaxonomySource, dest: Path, base_url: str = OFF_BASE_URL) -> dict[str, int]:
     """Download every ``*.full.json`` into ``dest`` (checked as taxonomies, moved into place
     atomically); returns the number of ids per taxonomy."""
     dest.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for name in NAMES:
         url = f"{base_url.rstrip('/')}/{name}.full.json"
-        data = _with_retries(url, attempts)
+        data = files.download(url)
         counts[name] = len(parse_taxonomy(data, url).ids)
         write_atomically(dest / f"{name}.full.json", functools.partial(Path.write_bytes, data=data))
     return counts
-
-
-def _with_retries(url: str, attempts: int) -> bytes:
-    """``read_source(url)``, tried ``attempts`` times (0.5 s, then twice as long between tries)
-    unless the failure is a 404; the last failure is raised as is."""
-
-    def log_retry(state: tenacity.RetryCallState) -> None:
-        logger.warning("fetching %s failed (%s); retrying", url, state.outcome.exception() if state.outcome else None)
-
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, DependencyError) and not _is_not_found(exc)),
-        stop=tenacity.stop_after_attempt(max(1, attempts)),
-        wait=tenacity.wait_exponential(multiplier=0.5, min=0),
-        before_sleep=log_retry,
-        sleep=lambda seconds: time.sleep(seconds),
-        reraise=True,
-    )
-    return retrying(read_source, url)
-
-
-def _is_not_found(exc: DependencyError) -> bool:
-    cause = exc.__cause__
-    return isinstance(cause, urllib.error.HTTPError) and cause.code == 404

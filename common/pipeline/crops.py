@@ -4,8 +4,9 @@
 
 1. a URL on an allow-listed host (``LOGO_ANN_CROP_HOSTS``, http or https) whose path is
    ``/images/products{source_image}`` of a stored image is served from the bucket;
-2. any other URL is fetched under ``common.remote_images`` (https, allow-listed hosts only, no
-   private address, size and time limits), unless ``LOGO_ANN_CROP_FETCH`` is off (then 404).
+2. any other URL is fetched through the ``RemoteImages`` port (``common.ports.remote_images``;
+   over HTTPS by ``common.adapters.http_images``: allow-listed hosts only, no private address,
+   size and time limits), unless ``LOGO_ANN_CROP_FETCH`` is off (then 404).
    A refused URL is refused before anything else. Fetches run under ``common.outbound``: at most
    ``LOGO_ANN_CROP_FETCH_CONCURRENCY`` at once (one more is answered 503 with ``Retry-After`` at
    once), a URL that missed (404, refused, not an image) answers the same for
@@ -37,8 +38,8 @@ from common.off_images import source_image_from_url_path
 from common.outbound import Outbound
 from common.ports.image_store import ImageStore
 from common.ports.off_image_store import OffImageStore
+from common.ports.remote_images import DEPENDENCY, RemoteImages
 from common.records.logos import ImageRecord
-from common.remote_images import DEPENDENCY, FetchPolicy, check_url, fetch_image
 
 
 class DecodedImageCache:
@@ -111,7 +112,7 @@ class CropService:
         store: OffImageStore,
         images: ImageStore,
         cache: DecodedImageCache,
-        policy: FetchPolicy,
+        remote_images: RemoteImages,
         fetch_remote: bool,
         max_pixels: int,
         max_bytes: int,
@@ -121,7 +122,7 @@ class CropService:
         self.store = store
         self.images = images
         self.cache = cache
-        self.policy = policy
+        self.remote_images = remote_images
         self.fetch_remote = fetch_remote
         self.max_pixels = max_pixels
         self.max_bytes = max_bytes
@@ -144,13 +145,13 @@ class CropService:
             )
         if not self.fetch_remote:
             raise NotFoundError("no stored image has this URL (fetching other images is off)")
-        check_url(image_url, self.policy)
+        self.remote_images.check(image_url)
         return Source(f"url:{image_url}", lambda: self._fetched(image_url), False)
 
     def _fetched(self, url: str) -> Image.Image:
         """The photo at ``url``: fetched in one of the bounded slots, decoded outside it; a miss or
         a failure is remembered (with the decoding's own refusal) under the URL."""
-        fetch = functools.partial(fetch_image, url, self.policy)
+        fetch = functools.partial(self.remote_images.fetch, url)
         return self.remote.remembering(url, lambda: self._decode(self.remote.bounded(fetch)))
 
     def _stored_image(self, image_url: str) -> ImageRecord | None:
@@ -158,7 +159,7 @@ class CropService:
             parts = urllib.parse.urlsplit(image_url)
         except ValueError:
             return None
-        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in self.policy.hosts:
+        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in self.remote_images.hosts:
             return None
         source_image = source_image_from_url_path(urllib.parse.unquote(parts.path))
         return None if source_image is None else self.store.image_by_source_image(source_image)

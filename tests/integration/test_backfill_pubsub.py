@@ -35,7 +35,7 @@ from tests.reliability.test_reconcile import picture
 pytestmark = pytest.mark.integration
 PROJECT = "logo-ann-backfill"
 BUCKET = "existing"
-CLI = [sys.executable, "-m", "common.cli.main"]
+CLI = [sys.executable, "-m", "common.cli"]
 FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
 REPO = Path(__file__).resolve().parents[2]
 

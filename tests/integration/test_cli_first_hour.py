@@ -21,7 +21,7 @@ from stack.waiting import wait_until
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
-CLI = [sys.executable, "-m", "common.cli.main"]
+CLI = [sys.executable, "-m", "common.cli"]
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from tests.reliability.embedded import embedded_container
 from tests.reliability.test_reconcile import ingest
 
 pytestmark = pytest.mark.e2e
-CLI = [sys.executable, "-m", "common.cli.main"]
+CLI = [sys.executable, "-m", "common.cli"]
 LOGOS = 16
 SAMPLES = 1500  # per phase: the p99 is the 15th slowest, so a few stray pauses do not decide it
 FLOOD_CONNECTIONS = 32

@@ -23,7 +23,7 @@ from stack.pg import scratch_database
 from stack.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, robotoff_db.needs_v2_v3]
-CLI = [sys.executable, "-m", "common.cli.main"]
+CLI = [sys.executable, "-m", "common.cli"]
 LOGOS = 12_000
 
 

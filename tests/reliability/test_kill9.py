@@ -24,7 +24,7 @@ from tests.reliability.embedded import embedded_container
 from tests.reliability.test_reconcile import picture
 
 pytestmark = pytest.mark.e2e
-CLI = [sys.executable, "-m", "common.cli.main"]
+CLI = [sys.executable, "-m", "common.cli"]
 PHOTOS = 40
 
 

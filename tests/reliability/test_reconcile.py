@@ -34,7 +34,7 @@ from tests.reliability.corpus import photo
 from tests.reliability.embedded import embedded_container
 
 BUCKET = "uploads"
-CLI = [sys.executable, "-m", "common.cli.main"]
+CLI = [sys.executable, "-m", "common.cli"]
 
 
 def picture(seed: int) -> bytes:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask, jsonify
 
 from common.api.auth import current_user, require_user
+from common.api.context import ApiApp
+from common.bootstrap import Container
 from common.settings import load_settings
 from tests.doubles.product_opener import ProductOpenerAuthDouble
 
@@ -28,8 +29,7 @@ def auth_pl() -> Iterator[ProductOpenerAuthDouble]:
 @pytest.fixture
 def client(auth_pl: ProductOpenerAuthDouble) -> Any:
     settings = load_settings({}, off_auth_url=auth_pl.url, api_token=TOKEN, token_user="robotoff-sync")
-    app = Flask("auth-test")
-    app.extensions["logo_ann"] = SimpleNamespace(settings=settings)
+    app = ApiApp("auth-test", Container(settings))
     changes: list[str] = []
 
     @app.post("/change")

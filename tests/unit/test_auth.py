@@ -10,15 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from common.auth import (
-    DEPENDENCY,
-    Credentials,
-    ProductOpenerAuth,
-    VerdictCache,
-    basic_credentials,
-    session_credentials,
-    session_user,
-)
+from common.adapters.product_opener import DEPENDENCY, ProductOpenerAuth, VerdictCache
+from common.auth import Credentials, basic_credentials, session_credentials, session_user
 from common.errors import DependencyError, RetryLaterError
 from common.outbound import Outbound
 from tests.doubles.product_opener import ProductOpenerAuthDouble

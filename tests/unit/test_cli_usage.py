@@ -14,7 +14,7 @@ import pytest
 
 from common.cli.main import build_parser
 
-CLI = [sys.executable, "-m", "common.cli.main"]
+CLI = [sys.executable, "-m", "common.cli"]
 
 
 def run(

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
+from common.adapters.http_images import DEPENDENCY, FetchPolicy, HttpImages, public_or_within
 from common.adapters.sqlite_store import SqliteStore
 from common.api import create_app
 from common.domain import Box
 from common.errors import DependencyError, FetchRefused, NotFoundError, RetryLaterError
 from common.outbound import Outbound
 from common.pipeline.crops import CropService, DecodedImageCache
-from common.remote_images import DEPENDENCY, FetchPolicy, public_or_within
 from tests.api_support import api_container
 from tests.doubles.silent_host import SilentHost
 from tests.fakes import DictImageStore
@@ -41,7 +41,8 @@ def pool() -> Iterator[ThreadPoolExecutor]:
 def service(tmp_path: Path, policy: FetchPolicy, limit: int) -> CropService:
     store = SqliteStore(tmp_path / "meta.sqlite3")
     remote = Outbound(DEPENDENCY, limit, miss_ttl_s=60, failure_ttl_s=10)
-    return CropService(store, DictImageStore(), DecodedImageCache(10**7), policy, True, 10**8, 10**8, remote)
+    images = HttpImages(policy)
+    return CropService(store, DictImageStore(), DecodedImageCache(10**7), images, True, 10**8, 10**8, remote)
 
 
 def silent_policy(host: SilentHost) -> FetchPolicy:

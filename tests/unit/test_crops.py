@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from common.adapters.http_images import FetchPolicy, HttpImages
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, ObjectRef
 from common.errors import FetchRefused, NotFoundError
 from common.pipeline.crops import CropService, DecodedImageCache, crop_rounded
-from common.remote_images import FetchPolicy
 from tests.fakes import DictImageStore
 
 OFF = "https://images.openfoodfacts.org/images/products"
@@ -47,7 +47,7 @@ def service(tmp_path: Path) -> Any:
         ref = images.put("bucket", name, gradient())
         store.upsert_image(ref, None, "image/png")
     policy = FetchPolicy(hosts=frozenset({"images.openfoodfacts.org"}))
-    yield CropService(store, images, DecodedImageCache(10_000_000), policy, False, 10**8, 10**8)
+    yield CropService(store, images, DecodedImageCache(10_000_000), HttpImages(policy), False, 10**8, 10**8)
     store.close()
 
 

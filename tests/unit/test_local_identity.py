@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import getpass
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,6 +13,8 @@ from flask import Flask, jsonify
 
 from common.api import local_identity
 from common.api.auth import current_identity, require_user
+from common.api.context import ApiApp
+from common.bootstrap import Container
 from common.settings import Settings, load_settings
 from tests.doubles.product_opener import ProductOpenerAuthDouble
 
@@ -56,9 +57,8 @@ def test_the_bound_addresses_are_read_from_waitress_sockets() -> None:
     try:
         assert local_identity.server_hosts(loopback) == ["127.0.0.1"]
         assert local_identity.server_hosts(everywhere) == ["0.0.0.0"]
-        extensions: dict[str, Any] = {}
-        assert local_identity.enable(extensions, settings(), local_identity.server_hosts(everywhere)) is None
-        enabled = local_identity.enable(extensions, settings(), local_identity.server_hosts(loopback))
+        assert local_identity.enable(settings(), local_identity.server_hosts(everywhere)) is None
+        enabled = local_identity.enable(settings(), local_identity.server_hosts(loopback))
         assert enabled is not None and enabled.name == ME and enabled.kind == "local"
     finally:
         loopback.close()
@@ -75,10 +75,9 @@ def auth_pl() -> Iterator[ProductOpenerAuthDouble]:
 
 def app_with(config: Settings, hosts: list[str] | None) -> Any:
     """A guarded route; ``hosts``: what the server says it is bound to (None: nobody enabled it)."""
-    app = Flask("local-identity-test")
-    app.extensions["logo_ann"] = SimpleNamespace(settings=config)
+    app = ApiApp("local-identity-test", Container(config))
     if hosts is not None:
-        local_identity.enable(app.extensions, config, hosts)
+        app.local_user = local_identity.enable(config, hosts)
 
     @app.post("/change")
     @require_user
@@ -128,9 +127,8 @@ def test_not_when_the_server_listens_beyond_loopback_or_nobody_enabled_it() -> N
 
 def test_not_with_a_token_or_the_cloud_pipeline_even_if_enabled_before() -> None:
     for config in (settings(api_token="t0k3n"), settings(pipeline="platform")):
-        app = Flask("late")
-        app.extensions["logo_ann"] = SimpleNamespace(settings=config)
-        app.extensions[local_identity.EXTENSION] = local_identity.Identity(ME, "local")
+        app = ApiApp("late", Container(config))
+        app.local_user = local_identity.Identity(ME, "local")
 
         @app.post("/change")
         @require_user

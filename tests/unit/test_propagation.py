@@ -13,6 +13,7 @@ from common.adapters.postgres_store import PostgresStore
 from common.adapters.sql.annotations import SqlAnnotations
 from common.adapters.sql_store import SqlStore
 from common.adapters.sqlite_store import SqliteStore
+from common.adapters.taxonomy_files import TaxonomyFiles
 from common.domain import Box, Detection, ObjectRef
 from common.errors import DependencyError, InvalidAnnotationError, NotFoundError
 from common.labels.taxonomy import Taxonomies
@@ -57,7 +58,7 @@ def annotator(store: SqlStore, tmp_path: Path, inline_max: int = 100) -> tuple[A
     queue = Recorder()
     notes = SqlAnnotations(store.db)
     propagation = Propagation(store, notes, VoteParams(0.12, 0.5), queue, inline_max, report_ttl_s=0)
-    return Annotator(notes, Taxonomies({"labels": str(labels)}), propagation), queue
+    return Annotator(notes, Taxonomies(TaxonomyFiles(), {"labels": str(labels)}), propagation), queue
 
 
 def test_annotating_pushes_to_the_logos_that_list_it(store: SqlStore, tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from common.adapters.http_images import FetchPolicy, check_url, fetch_image, is_public
 from common.errors import DependencyError, FetchRefused, NotFoundError
-from common.remote_images import FetchPolicy, check_url, fetch_image, is_public
 
 HOST = "images.test"
 PNG = b"\x89PNG\r\n\x1a\n" + b"x" * 1000

@@ -56,7 +56,7 @@ def test_a_writer_killed_before_its_commit_leaves_slots_the_next_one_reuses(tmp_
             [sys.executable, "-c", PAUSED_WRITER, str(db_path), str(marker), ",".join(map(str, doomed)), str(DIM)],
             cwd=ROOT,
         )
-        for _ in range(1200):  # the child opens the store and writes: up to a minute on a loaded machine
+        for _ in range(3600):  # the child opens the store and writes: up to three minutes on a loaded machine
             if marker.exists() or child.poll() is not None:
                 break
             time.sleep(0.05)

@@ -13,11 +13,15 @@ from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
+from common.ports.remote_images import RemoteImages
+from common.ports.sign_in import SignIn
+from common.ports.taxonomy_source import TaxonomySource
 from common.ports.vector_index import VectorIndex
 from common.settings import load_settings
 from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore, ListQueue
 
-API = Path(__file__).resolve().parents[2] / "common" / "api"
+COMMON = Path(__file__).resolve().parents[2] / "common"
+API = COMMON / "api"
 ROOTS = {"app", "__init__"}
 
 
@@ -73,6 +77,9 @@ def test_one_helper_turns_a_neighbour_into_json() -> None:
         ("queue", CropsQueue),
         ("detector", LogoDetector),
         ("embedder", CropEmbedder),
+        ("sign_in", SignIn),
+        ("remote_images", RemoteImages),
+        ("taxonomy_source", TaxonomySource),
     ],
 )
 def test_each_container_member_is_typed_by_its_port(member: str, port: type) -> None:
@@ -112,3 +119,36 @@ def test_the_constructor_takes_every_adapter_and_builds_none(tmp_path: Path) -> 
         assert getattr(container, name) is adapter
     assert container.fresh_index() is given["index"] and container.embedding_dim() == 8
     assert container.search_service().dim() == 8
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+def test_adapters_are_built_in_the_composition_root_alone() -> None:
+    """Outside the adapters (``common/adapters``, and the embedded index beside them), only
+    ``common/bootstrap.py`` imports an adapter module: the use cases, the API and the CLI reach
+    adapters through the container."""
+    rooms = ("adapters", "embedded_index")
+    importers = sorted(
+        str(path.relative_to(COMMON))
+        for path in COMMON.rglob("*.py")
+        if not set(rooms) & set(path.relative_to(COMMON).parts)
+        and any(name.startswith(tuple(f"common.{room}" for room in rooms)) for name in imported_modules(path))
+    )
+    assert importers == ["bootstrap.py"]
+
+
+def test_the_api_keeps_nothing_under_string_keys_of_app_extensions() -> None:
+    readers = [
+        path.name
+        for path in API.glob("*.py")
+        if "extensions[" in path.read_text() or "extensions.get" in path.read_text()
+    ]
+    assert readers == []

@@ -13,10 +13,13 @@ from typing import Any
 
 import pytest
 
+from common.adapters.taxonomy_files import TaxonomyFiles
 from common.errors import DependencyError, RetryLaterError
 from common.labels.taxonomy import Taxonomies, default_sources, fetch_taxonomies
 from stack.waiting import wait_until
 from tests.doubles.silent_host import SilentHost
+
+FILES = TaxonomyFiles()  # the adapter the container builds: paths and http(s) URLs
 
 LABELS = {
     "en:organic": {"name": {"en": "Organic", "fr": "Bio"}, "synonyms": {"en": ["Organic", "organically grown"]}},
@@ -33,7 +36,7 @@ def write(path: Path, entries: dict[str, object]) -> str:
 
 def test_canonical_ids(tmp_path: Path) -> None:
     taxonomies = Taxonomies(
-        {"labels": write(tmp_path / "l.json", LABELS), "brands": write(tmp_path / "b.json", BRANDS)}
+        FILES, {"labels": write(tmp_path / "l.json", LABELS), "brands": write(tmp_path / "b.json", BRANDS)}
     )
     assert taxonomies.taxonomy_value("label", "en:organic") == "en:organic"
     assert taxonomies.taxonomy_value("label", "fr:bio") == "en:organic"
@@ -47,7 +50,7 @@ def test_canonical_ids(tmp_path: Path) -> None:
 
 
 def test_without_a_taxonomy_the_value_is_the_tag(tmp_path: Path) -> None:
-    taxonomies = Taxonomies({"labels": "", "brands": ""})
+    taxonomies = Taxonomies(FILES, {"labels": "", "brands": ""})
     assert taxonomies.taxonomy_value("label", "en:whatever") == "en:whatever"
     assert taxonomies.taxonomy_value("category", "en:sodas") == "en:sodas"
     assert taxonomies.taxonomy_value("qr_code", None) is None
@@ -57,7 +60,7 @@ def test_loaded_once_and_refreshed_when_changed(tmp_path: Path) -> None:
     now = [0.0]
     path = tmp_path / "labels.full.json"
     write(path, LABELS)
-    taxonomies = Taxonomies({"labels": str(path)}, refresh_s=60, clock=lambda: now[0])
+    taxonomies = Taxonomies(FILES, {"labels": str(path)}, refresh_s=60, clock=lambda: now[0])
     assert taxonomies.taxonomy_value("label", "en:bio-2") is None
     write(path, {**LABELS, "en:bio-2": {"name": {"en": "Bio 2"}}})
     now[0] = 30.0
@@ -70,7 +73,7 @@ def test_loaded_once_and_refreshed_when_changed(tmp_path: Path) -> None:
 
 
 def test_first_load_failure_is_a_dependency_error(tmp_path: Path) -> None:
-    taxonomies = Taxonomies({"labels": str(tmp_path / "missing.json")})
+    taxonomies = Taxonomies(FILES, {"labels": str(tmp_path / "missing.json")})
     with pytest.raises(DependencyError):
         taxonomies.taxonomy_value("label", "en:organic")
 
@@ -99,18 +102,18 @@ def taxonomy_server(tmp_path: Path) -> Iterator[str]:
 
 def test_fetch_downloads_and_a_url_source_loads(tmp_path: Path, taxonomy_server: str) -> None:
     home = tmp_path / "home"
-    counts = fetch_taxonomies(home / "taxonomies", base_url=taxonomy_server)
+    counts = fetch_taxonomies(FILES, home / "taxonomies", base_url=taxonomy_server)
     assert counts == {"labels": 3, "brands": 1, "categories": 1}
     sources = default_sources({}, home)
     assert sources["labels"].endswith("taxonomies/labels.full.json")
-    assert Taxonomies(sources).taxonomy_value("label", "fr:bio") == "en:organic"
-    by_url = Taxonomies({"brands": f"{taxonomy_server}/brands.full.json"})
+    assert Taxonomies(FILES, sources).taxonomy_value("label", "fr:bio") == "en:organic"
+    by_url = Taxonomies(FILES, {"brands": f"{taxonomy_server}/brands.full.json"})
     assert by_url.taxonomy_value("brand", "coke") == "xx:coca-cola"
 
 
 def test_fetch_refuses_a_missing_file(tmp_path: Path, taxonomy_server: str) -> None:
     with pytest.raises(DependencyError):
-        fetch_taxonomies(tmp_path / "t", base_url=taxonomy_server + "/nowhere")
+        fetch_taxonomies(FILES, tmp_path / "t", base_url=taxonomy_server + "/nowhere")
     assert not (tmp_path / "t" / "labels.full.json").exists()
 
 
@@ -148,7 +151,7 @@ def gated() -> Iterator[Any]:
 
 def test_a_refresh_in_progress_leaves_other_requests_on_the_loaded_taxonomy(gated: Any) -> None:
     now = [0.0]
-    taxonomies = Taxonomies({"labels": gated.url}, refresh_s=60, clock=lambda: now[0])
+    taxonomies = Taxonomies(FILES, {"labels": gated.url}, refresh_s=60, clock=lambda: now[0])
     assert taxonomies.taxonomy_value("label", "fr:bio") == "en:organic"
     gated.gate.clear()
     now[0] = 61.0
@@ -166,7 +169,7 @@ def test_a_first_load_in_progress_is_503_at_once_and_its_failure_is_remembered()
     now = [0.0]
     silent = SilentHost().start()
     source = f"http://127.0.0.1:{silent.port}/labels.full.json"
-    taxonomies = Taxonomies({"labels": source}, clock=lambda: now[0], timeout_s=20, failure_ttl_s=30)
+    taxonomies = Taxonomies(TaxonomyFiles(timeout_s=20), {"labels": source}, clock=lambda: now[0], failure_ttl_s=30)
     try:
         with ThreadPoolExecutor(1) as pool:
             loading = pool.submit(taxonomies.taxonomy_value, "label", "fr:bio")

@@ -1,6 +1,8 @@
-"""Fetching an image by URL for the crop route, without becoming an open proxy.
+"""Fetching an image by URL for the crop route, without becoming an open proxy: the
+``RemoteImages`` port over HTTPS (``common.ports.remote_images``).
 
-``fetch_image(url, policy)`` refuses (``FetchRefused``, a 403) unless every hop of the request:
+``HttpImages(policy)`` is the adapter the composition root builds; ``fetch_image(url, policy)``
+refuses (``FetchRefused``, a 403) unless every hop of the request:
 
 - is ``https`` on an allow-listed host (``LOGO_ANN_CROP_HOSTS``) and an allowed port, with no
   user info in the URL;
@@ -27,10 +29,12 @@ import urllib.parse
 from collections.abc import Callable
 
 from common.errors import DependencyError, FetchRefused, NotFoundError
+from common.ports.remote_images import DEPENDENCY
+
+__all__ = ["DEPENDENCY", "FetchPolicy", "HttpImages", "check_url", "fetch_image", "is_public", "public_or_within"]
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-DEPENDENCY = "image host"
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -70,6 +74,23 @@ class FetchPolicy:
     resolver: Callable[[str, int], list[str]] = resolve
     address_allowed: Callable[[IpAddress], bool] = is_public
     ssl_context: ssl.SSLContext | None = None
+
+
+class HttpImages:
+    """``RemoteImages`` under one ``FetchPolicy`` (the crop settings' hosts, ports, networks, limits)."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        return self.policy.hosts
+
+    def check(self, url: str) -> None:
+        check_url(url, self.policy)
+
+    def fetch(self, url: str) -> bytes:
+        return fetch_image(url, self.policy)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
