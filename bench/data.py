@@ -14,6 +14,7 @@ Queries are fresh members of existing clusters (a new photo of a known logo), no
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -64,16 +65,63 @@ def cluster_sizes(n: int, rng: np.random.Generator) -> np.ndarray:
     return flat[flat > 0]
 
 
-def generate(n: int, queries: int, dim: int = 512, seed: int = 0, chunk: int = 131_072) -> Dataset:
-    """``n`` stored vectors and ``queries`` query vectors (fresh members of random clusters)."""
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a data set's vectors are drawn from: its clusters' centres, each vector's cluster."""
+
+    rng: np.random.Generator
+    centres: np.ndarray
+    cluster_of: np.ndarray
+    spread: float
+    scale: np.ndarray
+
+
+def plan(name: str, n: int, dim: int = 512, seed: int = 0) -> Plan:
+    """The clusters of data set ``name`` at ``n`` vectors, as ``generate``/``generate_ties`` draw them."""
+    if name == "ties":
+        rng = np.random.default_rng([seed, 7])
+        variances = np.arange(1, dim + 1, dtype=np.float64) ** -TIES_SPECTRUM
+        scale = np.sqrt(variances / variances.sum())
+        sizes: list[int] = []
+        while sum(sizes) < n:
+            sizes.append(int(min(1 + np.floor(rng.pareto(TIES_PARETO_SHAPE)), TIES_MAX_CLUSTER)))
+        sizes[-1] -= sum(sizes) - n
+        families = _noise(rng, -(-len(sizes) // CLUSTERS_PER_FAMILY), scale)
+        family_of = rng.integers(0, len(families), size=len(sizes))
+        centres = _unit(_unit(families)[family_of] + TIES_FAMILY_SPREAD * _noise(rng, len(sizes), scale))
+        cluster_of = rng.permutation(np.repeat(np.arange(len(sizes), dtype=np.int64), sizes))  # arrival order mixed
+        return Plan(rng, centres, cluster_of, TIES_MEMBER_SPREAD, scale)
+    if name != "clip":
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
     rng = np.random.default_rng(seed)
     scale = spectrum(dim)
-    sizes = cluster_sizes(n, rng)
-    families = _noise(rng, -(-len(sizes) // CLUSTERS_PER_FAMILY), scale)
-    family_of = rng.integers(0, len(families), size=len(sizes))
-    centres = _unit(_unit(families)[family_of] + FAMILY_SPREAD * _noise(rng, len(sizes), scale))
-    cluster_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-    return _members(rng, centres, cluster_of, MEMBER_SPREAD, scale, queries, chunk)
+    drawn = cluster_sizes(n, rng)
+    families = _noise(rng, -(-len(drawn) // CLUSTERS_PER_FAMILY), scale)
+    family_of = rng.integers(0, len(families), size=len(drawn))
+    centres = _unit(_unit(families)[family_of] + FAMILY_SPREAD * _noise(rng, len(drawn), scale))
+    return Plan(rng, centres, np.repeat(np.arange(len(drawn), dtype=np.int64), drawn), MEMBER_SPREAD, scale)
+
+
+def streamed(p: Plan, queries: int, chunk: int = 131_072) -> tuple[np.ndarray, Iterator[np.ndarray]]:
+    """The queries, then the stored vectors chunk by chunk, never all in memory (the 5M run: 10 GB
+    as one matrix). Drawn in another order than ``generate``: the same kind of data, other vectors."""
+    turn = rotation(len(p.scale), p.rng)
+    n = len(p.cluster_of)
+    picked = p.cluster_of[p.rng.integers(0, n, size=queries)]
+    query_vectors = _unit((p.centres[picked] + p.spread * _noise(p.rng, queries, p.scale)) @ turn).astype(np.float32)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for start in range(0, n, chunk):
+            part = p.cluster_of[start : start + chunk]
+            yield _unit((p.centres[part] + p.spread * _noise(p.rng, len(part), p.scale)) @ turn).astype(np.float32)
+
+    return query_vectors, chunks()
+
+
+def generate(n: int, queries: int, dim: int = 512, seed: int = 0, chunk: int = 131_072) -> Dataset:
+    """``n`` stored vectors and ``queries`` query vectors (fresh members of random clusters)."""
+    p = plan("clip", n, dim, seed)
+    return _members(p.rng, p.centres, p.cluster_of, p.spread, p.scale, queries, chunk)
 
 
 def _members(
@@ -113,18 +161,8 @@ DATASETS = ("clip", "ties")
 
 def generate_ties(n: int, queries: int, dim: int = 512, seed: int = 0, chunk: int = 131_072) -> Dataset:
     """``n`` stored vectors and ``queries`` queries of the second data set (see ``TIES_*``)."""
-    rng = np.random.default_rng([seed, 7])
-    variances = np.arange(1, dim + 1, dtype=np.float64) ** -TIES_SPECTRUM
-    scale = np.sqrt(variances / variances.sum())
-    sizes: list[int] = []
-    while sum(sizes) < n:
-        sizes.append(int(min(1 + np.floor(rng.pareto(TIES_PARETO_SHAPE)), TIES_MAX_CLUSTER)))
-    sizes[-1] -= sum(sizes) - n
-    families = _noise(rng, -(-len(sizes) // CLUSTERS_PER_FAMILY), scale)
-    family_of = rng.integers(0, len(families), size=len(sizes))
-    centres = _unit(_unit(families)[family_of] + TIES_FAMILY_SPREAD * _noise(rng, len(sizes), scale))
-    cluster_of = rng.permutation(np.repeat(np.arange(len(sizes), dtype=np.int64), sizes))  # arrival order mixed
-    return _members(rng, centres, cluster_of, TIES_MEMBER_SPREAD, scale, queries, chunk)
+    p = plan("ties", n, dim, seed)
+    return _members(p.rng, p.centres, p.cluster_of, p.spread, p.scale, queries, chunk)
 
 
 def dataset(name: str, n: int, queries: int, dim: int = 512, seed: int = 0) -> Dataset:
