@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(args.func(args))
         finally:
+            from common.bootstrap import drain_container
+
+            drain_container()  # the re-votes it deferred (embedded) are done before it returns
             if new_home and args.command != "serve" and container().settings.sqlite_path.exists():  # it made it
                 print(f"logo-ann: {new_home}", file=sys.stderr)
     except BrokenPipeError:  # output piped into `head` and the like

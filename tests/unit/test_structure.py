@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from common.bootstrap import Container
-from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
 from common.ports.vector_index import VectorIndex
+from common.ports.work_queue import WorkQueue
 from common.settings import load_settings
 from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore, ListQueue
 
@@ -70,7 +70,7 @@ def test_one_helper_turns_a_neighbour_into_json() -> None:
         ("store", MetadataStore),
         ("index", VectorIndex),
         ("images", ImageStore),
-        ("queue", CropsQueue),
+        ("queue", WorkQueue),
         ("detector", LogoDetector),
         ("embedder", CropEmbedder),
     ],
