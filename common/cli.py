@@ -190,7 +190,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     c = container()
     body: dict[str, Any] = {}
     if args.requeue:
-        body["requeue"] = requeue(c.detect_deps(), older_than_s=args.older_than, detect=c.detect).as_dict()
+        body["requeue"] = requeue(c.detect_deps(), older_than_s=args.older_than, pipeline=c.pipeline()).as_dict()
     body.update(reconcile(c.store, c.fresh_index()).as_dict())
     print(json.dumps(body))
     return 0

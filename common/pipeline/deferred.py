@@ -4,8 +4,9 @@ In the cloud, ``Propagation`` publishes the re-votes past its inline bound to Pu
 ``embed_index`` runs them later. Embedded, ``DeferredWork`` is the work queue it publishes to:
 each message is recorded in the in-process outbox, and one daemon thread (started by a publish,
 ended once the outbox holds none of its messages) hands them to the message handler one at a
-time, off the publishing thread. The handler takes the embedded lock, so re-votes and embedding
-still run one at a time; the request that published them does not wait for them.
+time, off the publishing thread. Each re-vote takes ``Propagation``'s vote lock, as every
+prediction write does (an embedding's too), so they still run one at a time; the request that
+published them does not wait for them (``common.pipeline.deliver``).
 
 ``drain()`` waits until every message published so far has been handled: ``logo-ann`` commands
 call it before they exit, ``logo-ann serve`` when it stops, tests before they read the outcome,

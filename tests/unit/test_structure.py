@@ -9,6 +9,12 @@ from pathlib import Path
 import pytest
 
 from common.bootstrap import Container
+from common.pipeline.deferred import DeferredWork
+from common.pipeline.deliver import MessageHandler
+from common.pipeline.detect import DetectDeps
+from common.pipeline.embed_index import EmbedDeps
+from common.pipeline.intake import Intake
+from common.pipeline.linear import EmbeddedPipeline, QueuedPipeline
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
@@ -112,3 +118,19 @@ def test_the_constructor_takes_every_adapter_and_builds_none(tmp_path: Path) -> 
         assert getattr(container, name) is adapter
     assert container.fresh_index() is given["index"] and container.embedding_dim() == 8
     assert container.search_service().dim() == 8
+
+
+@pytest.mark.parametrize(
+    "use_case",
+    [DetectDeps, EmbedDeps, Intake, EmbeddedPipeline, QueuedPipeline, MessageHandler, DeferredWork],
+    ids=lambda use_case: use_case.__name__,
+)
+def test_the_use_cases_are_given_typed_collaborators(use_case: type) -> None:
+    """Each is handed the objects it uses, typed by their classes or ports: no ``Any``, and no
+    callback into the composition root (a member's type names no ``Container``)."""
+    init = use_case.__init__  # type: ignore[misc]
+    hints = typing.get_type_hints(init)
+    assert hints, f"{use_case.__name__} declares no collaborators"
+    for name, hint in hints.items():
+        assert hint is not typing.Any and "typing.Any" not in str(hint), f"{use_case.__name__}.{name}: {hint}"
+        assert "Container" not in str(hint), f"{use_case.__name__}.{name}: {hint}"
