@@ -234,7 +234,7 @@ class Container:
         return handler
 
     def _build_handler(self) -> MessageHandler:
-        # embedded, deliveries and index catch-ups take turns (they write the same index and lists)
+        # embedded, embedding and the index catch-up take turns (both write the index)
         return MessageHandler(self.embed_deps, self.propagation(), self._lock if self.embedded else None)
 
     def work_queue(self) -> WorkQueue:
