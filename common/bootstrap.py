@@ -306,7 +306,7 @@ class Container:
     def annotator(self) -> Annotator:
         from common.pipeline.annotate import Annotator
 
-        return Annotator(self.notes, self.taxonomies, self.propagation(), on_change=self.quests().update)
+        return Annotator(self.notes, self.taxonomies, self.propagation(), quests=self.quests())
 
     def quests(self) -> Quests:
         """The quests' clusters of unannotated look-alikes (``common.pipeline.quests``)."""

@@ -1,17 +1,22 @@
 """The embedded deferred work: re-vote messages are recorded, then delivered off the publishing
-thread, one at a time; ``drain`` waits for them."""
+thread, one at a time; ``drain`` waits for them, and a ``logo-ann`` command calls it before it returns."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 
+import common.bootstrap as bootstrap
+from common import cli
 from common.adapters.inprocess_queue import InProcessQueue
+from common.bootstrap import Container
 from common.domain import Box, ObjectRef
 from common.messages import CropLogo, CropsMessage, QueueMessage, RevoteMessage
 from common.pipeline.deferred import DeferredWork
+from common.settings import load_settings
 
 CROPS = CropsMessage(7, ObjectRef("uploads", "7.jpg", "1"), (CropLogo(3, Box(0.1, 0.1, 0.9, 0.9)),))
 
@@ -72,3 +77,16 @@ def test_crops_messages_stay_for_the_linear_pipeline() -> None:
 
 def test_drain_with_nothing_deferred_returns_at_once() -> None:
     DeferredWork(InProcessQueue(), Gated).drain()  # type: ignore[arg-type]
+
+
+def test_a_command_returns_once_the_work_it_deferred_is_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    container = Container(load_settings({}, home=tmp_path))
+    order: list[str] = []
+    monkeypatch.setattr(container, "drain", lambda: order.append("drained"))
+    monkeypatch.setattr(cli, "cmd_samples", lambda args: order.append("ran") or 0)
+    previous = bootstrap.set_container(container)
+    try:
+        assert cli.main(["samples", "--out", str(tmp_path / "samples")]) == 0
+    finally:
+        bootstrap.set_container(previous)
+    assert order == ["ran", "drained"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.bootstrap import Container
+from common.pipeline.annotate import Annotator
 from common.pipeline.deferred import DeferredWork
 from common.pipeline.deliver import MessageHandler
 from common.pipeline.detect import DetectDeps
@@ -122,7 +123,7 @@ def test_the_constructor_takes_every_adapter_and_builds_none(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     "use_case",
-    [DetectDeps, EmbedDeps, Intake, EmbeddedPipeline, QueuedPipeline, MessageHandler, DeferredWork],
+    [DetectDeps, EmbedDeps, Intake, EmbeddedPipeline, QueuedPipeline, MessageHandler, DeferredWork, Annotator],
     ids=lambda use_case: use_case.__name__,
 )
 def test_the_use_cases_are_given_typed_collaborators(use_case: type) -> None:
