@@ -14,7 +14,7 @@ import resource
 import sys
 from pathlib import Path
 
-from common.cli.main import main
+from common.cli.commands import main
 
 
 def peak_rss_mb() -> float:

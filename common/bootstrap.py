@@ -39,16 +39,18 @@ from common.adapters.build import (
 from common.domain import StoredObject
 from common.errors import ConfigError
 from common.lazy_index import LazyIndex
-from common.messages import QueueMessage, RevoteMessage
 from common.outbound import Outbound
 from common.pipeline.crops import CropService, DecodedImageCache
-from common.pipeline.detect import DetectDeps, DetectResult, detect_object
-from common.pipeline.embed_index import EmbedDeps, embed_and_index
+from common.pipeline.deferred import DeferredWork
+from common.pipeline.deliver import MessageHandler
+from common.pipeline.detect import DetectDeps, DetectResult
+from common.pipeline.embed_index import EmbedDeps
 from common.pipeline.intake import Intake
-from common.pipeline.linear import Outbox, run_linear
+from common.pipeline.linear import EmbeddedPipeline, Outbox, Pipeline, QueuedPipeline
 from common.pipeline.neighbours import NeighbourLists
+from common.pipeline.propagate import Propagation
+from common.pipeline.quests import Quests
 from common.pipeline.search import SearchService
-from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
@@ -56,6 +58,7 @@ from common.ports.remote_images import DEPENDENCY, RemoteImages
 from common.ports.sign_in import SignIn
 from common.ports.taxonomy_source import TaxonomySource
 from common.ports.vector_index import DerivedIndex, VectorIndex
+from common.ports.work_queue import WorkQueue
 from common.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -66,8 +69,6 @@ if TYPE_CHECKING:
     from common.pipeline.annotate import Annotator
     from common.pipeline.backfill import BackfillSink
     from common.pipeline.imports import ImportSource
-    from common.pipeline.propagate import Propagation
-    from common.pipeline.quests import Quests
     from common.ports.annotation_store import AnnotationStore
     from common.ports.backfill_store import BackfillStore
     from common.ports.import_store import ImportStore
@@ -83,7 +84,7 @@ class Container:
         store: MetadataStore | None = None,
         index: VectorIndex | None = None,
         images: ImageStore | None = None,
-        queue: CropsQueue | None = None,
+        queue: WorkQueue | None = None,
         detector: LogoDetector | None = None,
         embedder: CropEmbedder | None = None,
         sign_in: SignIn | None = None,
@@ -104,6 +105,9 @@ class Container:
         self._quests: Quests | None = None
         # the outbound HTTP clients (the sign-in check, remote images, taxonomy files)
         self._sign_in, self._remote_images, self._taxonomy_source = sign_in, remote_images, taxonomy_source
+        self._handler: MessageHandler | None = None
+        self._pipeline: Pipeline | None = None
+        self._deferred: DeferredWork | None = None
 
     def _once(self, attribute: str, build: Any) -> Any:
         """The member kept in ``attribute``, built by ``build()`` on first use (thread-safe)."""
@@ -128,8 +132,8 @@ class Container:
         return images
 
     @property
-    def queue(self) -> CropsQueue:
-        queue: CropsQueue = self._once("_queue", lambda: build_queue(self.settings, self.handle_crops))
+    def queue(self) -> WorkQueue:
+        queue: WorkQueue = self._once("_queue", lambda: build_queue(self.settings))
         return queue
 
     @property
@@ -188,6 +192,11 @@ class Container:
         return index
 
     # --- use case wiring ---------------------------------------------------------------
+    @property
+    def embedded(self) -> bool:
+        """Whether the queue is the in-process outbox: the pipeline then runs in this process."""
+        return isinstance(self.queue, Outbox)
+
     def detect_deps(self) -> DetectDeps:
         s = self.settings
         return DetectDeps(
@@ -199,27 +208,30 @@ class Container:
             s.max_image_bytes,
             s.max_image_pixels,
             s.max_attempts,
-            carry=self._carry,
+            notes=self.notes,
         )
 
+    def pipeline(self) -> Pipeline:
+        """The pipeline as this deployment runs it: embedded, linear (``EmbeddedPipeline``: detect,
+        then each crops message it queued, once); elsewhere detect only, the queue carrying the
+        crops to ``embed_index``."""
+        pipeline: Pipeline = self._once("_pipeline", self._build_pipeline)
+        return pipeline
+
+    def _build_pipeline(self) -> Pipeline:
+        queue = self.queue
+        if isinstance(queue, Outbox):
+            return EmbeddedPipeline(self.detect_deps(), queue, self.handler())
+        return QueuedPipeline(self.detect_deps())
+
     def detect(self, stored: StoredObject) -> DetectResult:
-        """The detect use case as this deployment runs it. With the embedded in-process queue the
-        pipeline is linear (``common.pipeline.linear``): detect returns, then each crops message it
-        queued is delivered once; elsewhere the queue carries them to ``embed_index``."""
-        deps = self.detect_deps()
-        if isinstance(deps.queue, Outbox):
-            return run_linear(stored, deps, deps.queue, self.handle_crops)
-        return detect_object(stored.ref, stored.size, stored.content_type, deps)
+        """``pipeline().detect``: the detect use case as this deployment runs it."""
+        return self.pipeline().detect(stored)
 
     def intake(self) -> Intake:
         """Uploads: stored, then run here, or (``LOGO_ANN_PIPELINE=platform``) left to the platform."""
         s = self.settings
-        return Intake(self.images, s.bucket, None if s.pipeline == "platform" else self.detect)
-
-    def _carry(self, image: Any, logos: Any) -> None:
-        from common.pipeline.carry import carry_annotations
-
-        carry_annotations(self.store, self.notes, image, logos)
+        return Intake(self.images, s.bucket, None if s.pipeline == "platform" else self.pipeline())
 
     def embed_deps(self) -> EmbedDeps:
         s = self.settings
@@ -234,20 +246,32 @@ class Container:
             s.max_image_bytes,
             s.max_image_pixels,
             s.max_attempts,
-            revote=self._after_index,
+            propagation=self.propagation(),
+            quests=self.quests(),
         )
 
-    def _after_index(self, ids: Any) -> None:
-        """New logos were indexed and these lists changed: re-vote them, follow the quests' clusters."""
-        self.propagation().revote(ids)
-        self.quests().update(ids, citing=False)
+    def handler(self) -> MessageHandler:
+        """What a queue message does (crops: embed and index; re-vote: re-vote), here and in ``embed_index``."""
+        handler: MessageHandler = self._once("_handler", self._build_handler)
+        return handler
 
-    def handle_crops(self, message: QueueMessage) -> None:
-        with self._lock:
-            if isinstance(message, RevoteMessage):
-                self.propagation().revote(message.logo_ids)
-            else:
-                embed_and_index(message, self.embed_deps())
+    def _build_handler(self) -> MessageHandler:
+        # embedded, embedding and the index catch-up take turns (both write the index)
+        return MessageHandler(self.embed_deps, self.propagation(), self._lock if self.embedded else None)
+
+    def work_queue(self) -> WorkQueue:
+        """Where ``Propagation`` sends the re-votes past its bound: the queue, or embedded, the
+        deferred-work thread over it (run after the request, ``common.pipeline.deferred``)."""
+        queue = self.queue
+        if not isinstance(queue, Outbox):
+            return queue
+        deferred: DeferredWork = self._once("_deferred", lambda: DeferredWork(queue, self.handler))
+        return deferred
+
+    def drain(self) -> None:
+        """Wait for the deferred work published so far (embedded re-votes) to be done."""
+        if self._deferred is not None:
+            self._deferred.drain()
 
     # --- annotations and propagation ---------------------------------------------------
     @property
@@ -298,15 +322,13 @@ class Container:
         return propagation
 
     def _build_propagation(self) -> Propagation:
-        from common.pipeline.propagate import Propagation
-
         s = self.settings
-        return Propagation(self.store, self.notes, self.vote_params, self.queue, s.revote_inline_max)
+        return Propagation(self.store, self.notes, self.vote_params, self.work_queue(), s.revote_inline_max)
 
     def annotator(self) -> Annotator:
         from common.pipeline.annotate import Annotator
 
-        return Annotator(self.notes, self.taxonomies, self.propagation(), on_change=self.quests().update)
+        return Annotator(self.notes, self.taxonomies, self.propagation(), quests=self.quests())
 
     def quests(self) -> Quests:
         """The quests' clusters of unannotated look-alikes (``common.pipeline.quests``)."""
@@ -315,7 +337,6 @@ class Container:
 
     def _build_quests(self) -> Quests:
         from common.adapters.sql.quests import SqlQuests
-        from common.pipeline.quests import Quests
 
         notes = self.notes  # the SQL store (checked there)
         db = notes.db  # type: ignore[attr-defined]
@@ -390,6 +411,15 @@ def get_container() -> Container:
         if _container is None:
             _container = Container(load_settings())
         return _container
+
+
+def drain_container() -> None:
+    """Wait for the deferred work of the process's container, when one was built (a command's
+    embedded re-votes are done before it exits)."""
+    with _container_lock:
+        container = _container
+    if container is not None:
+        container.drain()
 
 
 def set_container(container: Container | None) -> Container | None:

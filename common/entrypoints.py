@@ -25,10 +25,9 @@ from flask import Flask, Response
 from common.bootstrap import Container, get_container
 from common.domain import ObjectRef, StoredObject
 from common.errors import InvalidEventError, LogoAnnError, PermanentError, TransientError
-from common.messages import QueueMessage, RevoteMessage, decode_message
+from common.messages import QueueMessage, decode_message
 from common.observability import configure_logging, log_invocation
 from common.pipeline.detect import delete_object
-from common.pipeline.embed_index import embed_and_index
 
 logger = logging.getLogger("logo_ann.function")
 
@@ -73,7 +72,8 @@ def pubsub_payload(data: Any) -> bytes:
         raise InvalidEventError(f"'message.data' is not base64: {exc}") from exc
 
 
-def crops_message(data: Any) -> QueueMessage:
+def queue_message(data: Any) -> QueueMessage:
+    """The crops or re-vote message a push from the work queue (the crops topic) carries."""
     return decode_message(pubsub_payload(data))
 
 
@@ -93,7 +93,7 @@ def handle_storage_event(event: Any) -> None:
     _run(event, _storage)
 
 
-def handle_crops_event(event: Any) -> None:
+def handle_queue_event(event: Any) -> None:
     configure_logging()
     _run(event, _crops)
 
@@ -119,12 +119,13 @@ def _storage(event: Any) -> dict[str, Any]:
 
 
 def _crops(event: Any) -> dict[str, Any]:
+    """A work-queue message, to the handler the embedded pipeline uses too (the log line keeps
+    its name: ``crops <outcome>``)."""
     if event["type"] != PUBLISHED:
         raise InvalidEventError(f"embed_index does not handle events of type {event['type']!r}")
-    message = crops_message(event.data)
-    if isinstance(message, RevoteMessage):
-        return {"revoted": get_container().propagation().revote(message.logo_ids)}
-    result = embed_and_index(message, get_container().embed_deps())
+    result = get_container().handler().handle_message(queue_message(event.data))
+    if isinstance(result, int):
+        return {"revoted": result}
     return {
         "image_id": result.image_id,
         "status": result.status,

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common.messages import CropsMessage, QueueMessage
-from common.ports.crops_queue import CropsQueue
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.model_session import ModelSession
@@ -20,6 +18,7 @@ from common.ports.remote_images import RemoteImages
 from common.ports.sign_in import SignIn
 from common.ports.taxonomy_source import TaxonomySource
 from common.ports.vector_index import VectorIndex
+from common.ports.work_queue import WorkQueue
 from common.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,15 +54,18 @@ def build_images(s: Settings) -> ImageStore:
     return LocalImageStore(s.local_bucket_dir)
 
 
-def build_queue(s: Settings, handler: Callable[[QueueMessage], None] | None = None) -> CropsQueue:
+def build_queue(s: Settings) -> WorkQueue:
+    """The work queue (crops and re-vote messages): the Pub/Sub topic the settings name
+    (``LOGO_ANN_CROPS_TOPIC``), or the embedded in-process outbox."""
     if s.queue == "pubsub":
         from common.adapters.pubsub_queue import PubSubQueue
 
         return PubSubQueue(s.pubsub_project, s.crops_topic)
     from common.adapters.inprocess_queue import InProcessQueue
 
-    # crops messages wait in the queue until detect has returned (``common.pipeline.linear``)
-    return InProcessQueue(handler, defer=lambda message: isinstance(message, CropsMessage))
+    # messages wait there: the embedded pipeline takes the crops (``common.pipeline.linear``),
+    # the deferred-work thread the re-votes (``common.pipeline.deferred``)
+    return InProcessQueue()
 
 
 def build_session(s: Settings, path: str, triton_name: str) -> ModelSession:

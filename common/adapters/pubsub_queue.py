@@ -1,4 +1,4 @@
-"""The crops queue on Google Cloud Pub/Sub (or its emulator, via ``PUBSUB_EMULATOR_HOST``).
+"""The work queue (crops and re-vote messages) on Google Cloud Pub/Sub (or its emulator, via ``PUBSUB_EMULATOR_HOST``).
 
 ``publish`` waits for the server's acknowledgement, so a message is durable once it returns;
 any failure (unreachable, timeout, missing topic, permission) raises ``DependencyError``: the
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class PubSubQueue:
-    """``CropsQueue`` publishing JSON messages with routing attributes to one topic (through the
+    """``WorkQueue`` publishing JSON messages with routing attributes to one topic (through the
     one ``PubSubPublisher``)."""
 
     def __init__(self, project: str, topic: str, *, publisher: Any = None, timeout: float = 30) -> None:

@@ -32,6 +32,6 @@ def admin_reconcile() -> Any:
     older_than = int_param(request.args, "older_than", 600, 0, MAX_AGE_S)
     body: dict[str, Any] = {}
     if wants_requeue:
-        body["requeue"] = requeue(c.detect_deps(), older_than_s=older_than, detect=c.detect).as_dict()
+        body["requeue"] = requeue(c.detect_deps(), older_than_s=older_than, pipeline=c.pipeline()).as_dict()
     body.update(reconcile(c.store, c.fresh_index()).as_dict())
     return jsonify(body)

@@ -104,6 +104,7 @@ def serve(container: Container, host: str, port: int, watch_inbox: bool = True) 
     finally:
         if watcher:
             watcher.stop_event.set()
+        container.drain()  # the re-votes requests deferred
         container.fresh_index().flush()
 
 

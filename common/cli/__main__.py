@@ -2,6 +2,6 @@
 
 import sys
 
-from common.cli.main import main
+from common.cli.commands import main
 
 sys.exit(main())

@@ -12,12 +12,13 @@ lost; re-voting an unchanged neighbourhood stores the same predictions.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from common.labels.taxonomy import Taxonomies
 from common.labels.values import LabelValue, parse_label
 from common.pipeline.propagate import Propagation, PushResult
+from common.pipeline.quests import Quests
 from common.ports.annotation_store import AnnotationStore
 from common.records.annotations import ANNOTATE, RESET, UPDATE, Applied, LabelWrite
 
@@ -29,14 +30,14 @@ class Annotator:
     propagation: Propagation
     last_push: PushResult = PushResult(0, 0)
     last_operation: int | None = None  # the operation of the last write (routes answer its id)
-    # told the logos each write changed (the quests' clusters follow annotations)
-    on_change: Callable[[Sequence[int]], None] | None = None
+    # the quests' clusters follow annotations: told the logos each write changed
+    quests: Quests | None = None
 
     def _done(self, applied: Applied, pushed: Sequence[int]) -> Applied:
         self.last_operation = applied.operation_id
         self.last_push = self.propagation.push(pushed)
-        if self.on_change is not None and applied.changed:
-            self.on_change(applied.changed)
+        if self.quests is not None and applied.changed:
+            self.quests.update(applied.changed)
         return applied
 
     def label_many(

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 
 from common.domain import ObjectRef
 from common.errors import InvalidImageError, NotFoundError, PermanentError, TransientError
 from common.inference.images import decode_image
 from common.messages import CropLogo, CropsMessage
 from common.observability import Timings
+from common.pipeline.carry import carry_annotations
 from common.pipeline.retry import handle_transient
-from common.ports.crops_queue import CropsQueue
+from common.ports.annotation_store import AnnotationStore
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import DELETED, DETECTED, FAILED, INDEXED, SUPERSEDED, MetadataStore
 from common.ports.models import LogoDetector
 from common.ports.vector_index import VectorIndex
+from common.ports.work_queue import WorkQueue
 from common.records.logos import ImageRecord, LogoRecord
 
 logger = logging.getLogger(__name__)
@@ -29,13 +30,14 @@ class DetectDeps:
     store: MetadataStore
     images: ImageStore
     detector: LogoDetector
-    queue: CropsQueue
+    queue: WorkQueue
     index: VectorIndex
     max_image_bytes: int
     max_image_pixels: int
     max_attempts: int
-    # after a first detection: carry annotations over from older generations of the object
-    carry: Callable[[ImageRecord, list[LogoRecord]], None] | None = None
+    # after a first detection, annotations are carried over from older generations of the object
+    # (``common.pipeline.carry``); None: not carried (the pipeline tests)
+    notes: AnnotationStore | None = None
 
 
 @dataclasses.dataclass
@@ -102,8 +104,8 @@ def _run_detection(image: ImageRecord, deps: DetectDeps, timings: Timings) -> li
         detections = deps.detector.detect(pixels)
     with timings.stage("db"):
         logos = deps.store.record_detections(image.id, pixels.width, pixels.height, detections, deps.detector.version)
-        if deps.carry is not None and logos:
-            deps.carry(image, logos)
+        if deps.notes is not None and logos:
+            carry_annotations(deps.store, deps.notes, image, logos)
         deps.store.mark_image(image.id, DETECTED if logos else INDEXED)
     return logos
 

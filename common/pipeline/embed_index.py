@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -13,6 +12,8 @@ from common.inference.images import crop_truncated, decode_image
 from common.messages import CropsMessage
 from common.observability import Timings
 from common.pipeline.neighbours import NeighbourLists
+from common.pipeline.propagate import Propagation
+from common.pipeline.quests import Quests
 from common.pipeline.retry import handle_transient
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import DETECTED, FAILED, INDEXED, PENDING, MetadataStore
@@ -33,8 +34,10 @@ class EmbedDeps:
     max_image_bytes: int
     max_image_pixels: int
     max_attempts: int
-    # re-vote the predicted labels of these logos (new ones, and those whose neighbours changed)
-    revote: Callable[[Sequence[int]], object] | None = None
+    # the logos indexed, and those whose neighbour lists changed, are re-voted (their predicted
+    # labels) and their quests' clusters followed; None: neither (the pipeline tests)
+    propagation: Propagation | None = None
+    quests: Quests | None = None
 
 
 @dataclasses.dataclass
@@ -102,7 +105,11 @@ def _index(logos: list[LogoRecord], deps: EmbedDeps, timings: Timings) -> list[i
         deps.index.flush()
     with timings.stage("search"):
         touched = deps.neighbours.update_for_new(ids, matrix)
-    if deps.revote is not None:
+    if deps.propagation is not None or deps.quests is not None:
+        changed = sorted(set(ids) | touched)
         with timings.stage("vote"):
-            deps.revote(sorted(set(ids) | touched))
+            if deps.propagation is not None:
+                deps.propagation.revote(changed)
+            if deps.quests is not None:
+                deps.quests.update(changed, citing=False)
     return ids

@@ -2,8 +2,8 @@
 
 Every way in (``POST /api/v1/images``, ``search/image?store=true``, ``logo-ann ingest`` and the
 inbox folder) goes through ``Intake``, with one naming policy (``object_name``). What happens
-next depends on the deployment: embedded, ``detect`` runs the pipeline in this process and its
-result comes back; in the cloud (``LOGO_ANN_PIPELINE=platform``) the storage event runs it, so
+next depends on the deployment: embedded, the ``pipeline`` runs in this process and its result
+comes back; in the cloud (``LOGO_ANN_PIPELINE=platform``) the storage event runs it, so
 the upload is only stored and the caller gets the object's reference.
 """
 
@@ -13,10 +13,10 @@ import dataclasses
 import hashlib
 import logging
 import re
-from collections.abc import Callable
 
 from common.domain import StoredObject
 from common.pipeline.detect import DetectResult
+from common.pipeline.linear import Pipeline
 from common.ports.image_store import ImageStore
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class Intake:
     images: ImageStore
     bucket: str
     # the pipeline on one stored object (embedded); None when the platform's events run it (cloud)
-    detect: Callable[[StoredObject], DetectResult] | None
+    pipeline: Pipeline | None
 
     def store(
         self, data: bytes, filename: str | None, content_type: str | None, name: str | None = None
@@ -68,10 +68,10 @@ class Intake:
     def submit(self, data: bytes, filename: str | None, content_type: str | None, name: str | None = None) -> Intook:
         """Store, then run the pipeline here when this deployment does (``TransientError`` propagates)."""
         stored = self.store(data, filename, content_type, name)
-        if self.detect is None:
+        if self.pipeline is None:
             logger.info("stored %s for the platform's pipeline", stored.ref.name)
             return Intook(stored, None)
-        result = self.detect(stored)
+        result = self.pipeline.detect(stored)
         fields = {"object": stored.ref.name, "image_id": result.image_id, "status": result.status,
                   "logos": len(result.logos)}  # fmt: skip
         error = f": {result.error}" if result.error else ""

@@ -1,12 +1,15 @@
-"""The embedded pipeline, linear: detect returns, then each crops message it queued is delivered.
+"""The pipeline on one stored object, as the deployment runs it (``Pipeline.detect``).
 
-The embedded in-process queue records crops messages (its outbox) instead of running embed
-inside the publisher. ``run_linear`` runs detect on one stored object, then takes that image's
-messages off the outbox one by one and hands each to ``deliver`` (embed, index, neighbours)
-exactly once. So a transient embed failure is counted once, by ``embed_and_index``, and then
-propagates to the caller: the API answers 503, ``logo-ann ingest`` records it against the file
-and goes on. The image stays ``detected`` with the attempt counted; ingesting the file again or
-``logo-ann reconcile --requeue`` sends its work again.
+- ``QueuedPipeline`` (the cloud, or any real queue): detect here; the queue carries the crops
+  messages to ``embed_index``, which runs elsewhere.
+- ``EmbeddedPipeline`` (the in-process outbox): linear. Detect returns, then each crops message
+  it queued is taken off the outbox and handed to the message handler (embed, index, neighbours)
+  exactly once, in the caller's thread. So a transient embed failure is counted once, by
+  ``embed_and_index``, and then propagates to the caller: the API answers 503, ``logo-ann
+  ingest`` records it against the file and goes on. The image stays ``detected`` with the
+  attempt counted; ingesting the file again or ``logo-ann reconcile --requeue`` sends its work
+  again. Re-vote messages are not the pipeline's: the deferred-work thread takes them
+  (``common.pipeline.deferred``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from typing import Protocol, runtime_checkable
 
 from common.domain import StoredObject
 from common.messages import CropsMessage, QueueMessage
+from common.pipeline.deliver import MessageHandler
 from common.pipeline.detect import DetectDeps, DetectResult, detect_object, result_of
+
+
+class Pipeline(Protocol):
+    def detect(self, stored: StoredObject) -> DetectResult:
+        """Run the pipeline on ``stored`` as far as this deployment runs it here; its outcome."""
+        ...
 
 
 @runtime_checkable
@@ -26,17 +36,33 @@ class Outbox(Protocol):
     def take_one(self, select: Callable[[QueueMessage], bool] | None = None) -> QueueMessage | None: ...
 
 
-def run_linear(
-    stored: StoredObject, deps: DetectDeps, outbox: Outbox, deliver: Callable[[QueueMessage], None]
-) -> DetectResult:
-    """Detect ``stored``, then deliver each of its image's queued messages once; the result after both."""
-    result = detect_object(stored.ref, stored.size, stored.content_type, deps)
+class QueuedPipeline:
+    """Detect only: the crops messages go through the queue to ``embed_index``."""
 
-    def mine(message: QueueMessage) -> bool:
-        return isinstance(message, CropsMessage) and message.image_id == result.image_id
+    def __init__(self, deps: DetectDeps) -> None:
+        self.deps = deps
 
-    delivered = 0
-    while (message := outbox.take_one(mine)) is not None:
-        deliver(message)
-        delivered += 1
-    return result_of(deps, result.image_id, result.timings) if delivered else result
+    def detect(self, stored: StoredObject) -> DetectResult:
+        return detect_object(stored.ref, stored.size, stored.content_type, self.deps)
+
+
+class EmbeddedPipeline:
+    """Detect, then each of the image's crops messages from the outbox, once (the module's docstring)."""
+
+    def __init__(self, deps: DetectDeps, outbox: Outbox, handler: MessageHandler) -> None:
+        self.deps = deps
+        self.outbox = outbox
+        self.handler = handler
+
+    def detect(self, stored: StoredObject) -> DetectResult:
+        """Detect ``stored``, then deliver each of its image's queued messages once; the result after both."""
+        result = detect_object(stored.ref, stored.size, stored.content_type, self.deps)
+
+        def mine(message: QueueMessage) -> bool:
+            return isinstance(message, CropsMessage) and message.image_id == result.image_id
+
+        delivered = 0
+        while (message := self.outbox.take_one(mine)) is not None:
+            self.handler.handle_message(message)
+            delivered += 1
+        return result_of(self.deps, result.image_id, result.timings) if delivered else result

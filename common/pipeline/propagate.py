@@ -4,9 +4,10 @@
   (replaced; removed when the logo is annotated or no annotated neighbour is within reach).
 - ``push(changed)``: an annotation of ``changed`` was written, given or reset: re-vote the
   changed logos and every logo whose stored neighbours include one of them. Up to
-  ``inline_max`` logos are re-voted at once (inside the request); more go to the queue as
-  re-vote messages that ``embed_index`` (or the in-process queue) runs, so a request never
-  re-votes past the bound.
+  ``inline_max`` logos are re-voted at once (inside the request); more go to the work queue as
+  re-vote messages, so a request never re-votes past the bound. In the cloud ``embed_index``
+  runs them; embedded, the deferred-work thread (``common.pipeline.deferred``), after the
+  request has returned.
 - ``refresh_all()``: re-vote every logo with stored neighbours (after a calibration).
 
 The precision estimate of each prediction comes from the latest calibration run, re-read at
@@ -26,8 +27,8 @@ from common.labels.calibration import precision_for
 from common.labels.vote import Key, VoteParams, vote
 from common.messages import MAX_REVOTE_IDS, RevoteMessage
 from common.ports.annotation_store import AnnotationStore
-from common.ports.crops_queue import CropsQueue
 from common.ports.metadata_store import MetadataStore
+from common.ports.work_queue import WorkQueue
 from common.records.annotations import Prediction
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class Propagation:
         store: MetadataStore,
         notes: AnnotationStore,
         params: VoteParams,
-        queue: CropsQueue | None,
+        queue: WorkQueue | None,
         inline_max: int,
         report_ttl_s: float = 30.0,
     ) -> None:

@@ -26,7 +26,8 @@ import numpy as np
 
 from common.domain import StoredObject
 from common.errors import TransientError
-from common.pipeline.detect import DetectDeps, DetectResult, detect_object
+from common.pipeline.detect import DetectDeps, detect_object
+from common.pipeline.linear import Pipeline
 from common.ports.metadata_store import DETECTED, PENDING, ChecksVectors, MetadataStore
 from common.ports.vector_index import VectorIndex
 from common.records.logos import VectorCheck
@@ -133,12 +134,12 @@ def requeue(
     deps: DetectDeps,
     older_than_s: float = 600.0,
     limit: int = 1000,
-    detect: Callable[[StoredObject], DetectResult] | None = None,
+    pipeline: Pipeline | None = None,
 ) -> RequeueReport:
     """Send the work of stalled ``pending``/``detected`` images again (see the module docstring).
 
-    ``detect`` runs the detect use case as the deployment does (``Container.detect``: embedded,
-    detect then the crops messages it queued); by default ``detect_object`` over ``deps``.
+    ``pipeline`` runs the detect use case as the deployment does (``EmbeddedPipeline``: detect,
+    then the crops messages it queued); by default ``detect_object`` over ``deps``.
     """
     report = RequeueReport()
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max(0.0, older_than_s))
@@ -146,7 +147,9 @@ def requeue(
         try:
             stored = StoredObject(image.ref, image.size, image.content_type)
             result = (
-                detect(stored) if detect is not None else detect_object(image.ref, image.size, image.content_type, deps)
+                pipeline.detect(stored)
+                if pipeline is not None
+                else detect_object(image.ref, image.size, image.content_type, deps)
             )
         except TransientError as exc:  # counted against the image; the next reconcile tries again
             report.errors[image.id] = str(exc)

@@ -1,4 +1,5 @@
-"""Cloud function ``embed_index``: a crops message was published → embed, index, neighbours.
+"""Cloud function ``embed_index``: a work-queue message was published → a crops message is
+embedded, indexed and given neighbours; a re-vote message re-votes its logos.
 
 Raise to retry (``TransientError``), return to acknowledge.
 """
@@ -6,9 +7,9 @@ Raise to retry (``TransientError``), return to acknowledge.
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from common.entrypoints import handle_crops_event
+from common.entrypoints import handle_queue_event
 
 
 @functions_framework.cloud_event
 def embed_index(event: CloudEvent) -> None:
-    handle_crops_event(event)
+    handle_queue_event(event)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from common.bootstrap import Container
-from common.ports.crops_queue import CropsQueue
+from common.ports.work_queue import WorkQueue
 from common.settings import load_settings
 from offline.models.standin_detector import build_constant_detector
 from offline.models.standin_embedder import build_vision_embedder
@@ -30,7 +30,7 @@ def constant_detector(path: Path, box: tuple[float, float, float, float] = WHOLE
 
 
 def embedded_container(
-    home: Path, detector: Path | None = None, queue: CropsQueue | None = None, **overrides: Any
+    home: Path, detector: Path | None = None, queue: WorkQueue | None = None, **overrides: Any
 ) -> Container:
     """A container over the embedded adapters (or ``queue``), models built under ``home/models``."""
     models = home / "models"

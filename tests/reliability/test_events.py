@@ -1,7 +1,7 @@
 """Malformed storage events and Pub/Sub messages through the functions' entry points.
 
 Real ``cloudevents.http.CloudEvent`` objects go to ``handle_storage_event`` and
-``handle_crops_event`` over a container of fakes and the real SQLite store. A malformed event
+``handle_queue_event`` over a container of fakes and the real SQLite store. A malformed event
 is acknowledged (the handler returns) and leaves one log line saying why; a transient failure
 raises so that the platform retries.
 """
@@ -20,7 +20,7 @@ from cloudevents.http import CloudEvent
 
 import common.bootstrap
 from common.bootstrap import Container
-from common.entrypoints import DELETED, FINALIZED, PUBLISHED, handle_crops_event, handle_storage_event
+from common.entrypoints import DELETED, FINALIZED, PUBLISHED, handle_queue_event, handle_storage_event
 from common.errors import DependencyError
 from common.messages import MAX_MESSAGE_BYTES
 from tests.api_support import api_container, two_squares
@@ -146,7 +146,7 @@ def test_malformed_crops_message_is_acknowledged(
 ) -> None:
     event, word = CROPS[case]
     with caplog.at_level(logging.INFO):
-        handle_crops_event(event)
+        handle_queue_event(event)
     error = rejection(caplog)
     record("events", f"crops message: {case}", f"acknowledged, logged: {error[:120]}")
     assert word.lower() in error.lower()
@@ -162,7 +162,7 @@ def test_message_for_an_unknown_image_is_acknowledged(
     container: Container, caplog: pytest.LogCaptureFixture, record: Record
 ) -> None:
     with caplog.at_level(logging.INFO):
-        handle_crops_event(pubsub_event(encoded(message(image_id=424242))))
+        handle_queue_event(pubsub_event(encoded(message(image_id=424242))))
     (line,) = [r for r in caplog.records if r.name == "logo_ann.function"]
     record("events", "crops message for an image that does not exist", f"acknowledged: {line.fields['status']}")
     assert line.fields["outcome"] == "done" and line.fields["status"] == "missing"  # type: ignore[attr-defined]
@@ -191,7 +191,7 @@ def test_transient_embedder_failure_raises_for_a_retry(container: Container, rec
         image_id=image.id,
         logos=[{"logo_id": lg.id, "box": lg.box.as_list()} for lg in container.store.logos_of_image(image.id)],
     )
-    handle_crops_event(pubsub_event(encoded(body)))
+    handle_queue_event(pubsub_event(encoded(body)))
     record("events", "model server down during embed", "raised (retry), indexed on the redelivered message")
     assert container.store.get_image(image.id).status == "indexed"  # type: ignore[union-attr]
     assert container.store.embedding_count() == 2

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,43 @@ def test_an_annotation_survives_re_detection_of_the_same_image(client: Any, cont
     history = client.get(f"/api/v1/images/logos/{carried['id']}/history").get_json()["history"]
     assert [e["action"] for e in history] == ["carry"]
     assert details(client, 1)[0]["annotation_value"] == "Coca Cola"  # the old record keeps it too
+
+
+RELABEL = "/api/v1/images/logos/update?source_type=brand&source_value=coca%20cola&target_type=brand&target_value="
+
+
+def test_a_large_relabel_returns_before_its_re_votes_run(
+    tmp_path: Path, auth_pl: ProductOpenerAuthDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = api_container(tmp_path, off_auth_url=auth_pl.url, revote_inline_max=1)
+    ingest(container, [(RED, BLUE), (RED, GREEN), (RED, BLUE)])  # logos 1, 3, 5 red
+    client = create_app(container).test_client()
+    annotate(client, [{"logo_id": i, "type": "brand", "value": "Coca Cola"} for i in (1, 3)])
+    container.drain()
+    assert details(client, 5)[0]["prediction"]["value"] == "coca-cola"
+
+    # the deferred re-votes wait for ``release``; one run on the request's thread is recorded
+    propagation = container.propagation()
+    revote, release, inline = propagation.revote, threading.Event(), []
+    request_thread = threading.current_thread()  # the test client runs the request here
+
+    def gated(ids: Sequence[int]) -> int:
+        if threading.current_thread() is request_thread:
+            inline.append(list(ids))
+        else:
+            release.wait()
+        return revote(ids)
+
+    monkeypatch.setattr(propagation, "revote", gated)
+    try:
+        response = client.post(RELABEL + "Pepsi", headers=BOB)
+        assert response.get_json() == {"updated": 2}
+        assert inline == []  # more logos than the bound: nothing re-voted inside the request
+        assert details(client, 5)[0]["prediction"]["value"] == "coca-cola"  # not yet
+    finally:
+        release.set()
+    container.drain()
+    assert inline == [] and details(client, 5)[0]["prediction"]["value"] == "pepsi"
 
 
 def test_search_by_barcode(tmp_path: Path, auth_pl: ProductOpenerAuthDouble) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import common.bootstrap as bootstrap
 from common.bootstrap import Container
-from common.cli.main import main
+from common.cli.commands import main
 from common.settings import load_settings
 
 LINE = {"id": 5, "index": 0, "bounding_box": [0.1, 0.1, 0.5, 0.5], "score": 0.7, "annotation_type": "brand",

@@ -12,8 +12,8 @@ import pytest
 
 import common.bootstrap
 from common.bootstrap import Container
-from common.cli.main import main
-from common.entrypoints import handle_crops_event
+from common.cli import main
+from common.entrypoints import handle_queue_event
 from common.messages import RevoteMessage
 from tests.api_support import api_container, ingest
 from tests.reliability.test_events import pubsub_event
@@ -52,15 +52,15 @@ def test_a_revote_message_reaches_embed_index(container: Container) -> None:
     container.notes.put_predictions([], remove=[5, 7])
     assert container.notes.get_predictions([5, 7]) == {}
     event = pubsub_event(RevoteMessage((5, 7)).to_json())
-    handle_crops_event(event)
-    handle_crops_event(event)  # delivered twice: the same one prediction per logo
+    handle_queue_event(event)
+    handle_queue_event(event)  # delivered twice: the same one prediction per logo
     predicted = container.notes.get_predictions([5, 7])
     assert {i: p.value for i, p in predicted.items()} == {5: "coca-cola", 7: "sprite"}
 
 
 def test_a_malformed_revote_message_is_acknowledged(container: Container) -> None:
-    handle_crops_event(pubsub_event(json.dumps({"schema_version": 1, "kind": "revote", "logo_ids": []})))
-    handle_crops_event(pubsub_event(json.dumps({"schema_version": 1, "kind": "revote", "logo_ids": ["x"]})))
+    handle_queue_event(pubsub_event(json.dumps({"schema_version": 1, "kind": "revote", "logo_ids": []})))
+    handle_queue_event(pubsub_event(json.dumps({"schema_version": 1, "kind": "revote", "logo_ids": ["x"]})))
     assert set(container.notes.get_predictions([5, 7])) == {5, 7}
 
 

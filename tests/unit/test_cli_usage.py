@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from common.cli.main import build_parser
+from common.cli.commands import build_parser
 
 CLI = [sys.executable, "-m", "common.cli"]
 

@@ -18,10 +18,10 @@ import PIL.Image
 import pytest
 
 import common.bootstrap as bootstrap
-from common import cli
 from common.adapters.sqlite_store import SqliteStore
 from common.api import create_app
 from common.bootstrap import Container
+from common.cli import commands as cli
 from common.domain import Detection
 from common.errors import DependencyError
 from common.ports.metadata_store import DETECTED, INDEXED

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from common.bootstrap import Container
-from common.ports.crops_queue import CropsQueue
+from common.pipeline.annotate import Annotator
+from common.pipeline.deferred import DeferredWork
+from common.pipeline.deliver import MessageHandler
+from common.pipeline.detect import DetectDeps
+from common.pipeline.embed_index import EmbedDeps
+from common.pipeline.intake import Intake
+from common.pipeline.linear import EmbeddedPipeline, QueuedPipeline
 from common.ports.image_store import ImageStore
 from common.ports.metadata_store import MetadataStore
 from common.ports.models import CropEmbedder, LogoDetector
@@ -17,6 +23,7 @@ from common.ports.remote_images import RemoteImages
 from common.ports.sign_in import SignIn
 from common.ports.taxonomy_source import TaxonomySource
 from common.ports.vector_index import VectorIndex
+from common.ports.work_queue import WorkQueue
 from common.settings import load_settings
 from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore, ListQueue
 
@@ -74,7 +81,7 @@ def test_one_helper_turns_a_neighbour_into_json() -> None:
         ("store", MetadataStore),
         ("index", VectorIndex),
         ("images", ImageStore),
-        ("queue", CropsQueue),
+        ("queue", WorkQueue),
         ("detector", LogoDetector),
         ("embedder", CropEmbedder),
         ("sign_in", SignIn),
@@ -152,3 +159,19 @@ def test_the_api_keeps_nothing_under_string_keys_of_app_extensions() -> None:
         if "extensions[" in path.read_text() or "extensions.get" in path.read_text()
     ]
     assert readers == []
+
+
+@pytest.mark.parametrize(
+    "use_case",
+    [DetectDeps, EmbedDeps, Intake, EmbeddedPipeline, QueuedPipeline, MessageHandler, DeferredWork, Annotator],
+    ids=lambda use_case: use_case.__name__,
+)
+def test_the_use_cases_are_given_typed_collaborators(use_case: type) -> None:
+    """Each is handed the objects it uses, typed by their classes or ports: no ``Any``, and no
+    callback into the composition root (a member's type names no ``Container``)."""
+    init = use_case.__init__  # type: ignore[misc]
+    hints = typing.get_type_hints(init)
+    assert hints, f"{use_case.__name__} declares no collaborators"
+    for name, hint in hints.items():
+        assert hint is not typing.Any and "typing.Any" not in str(hint), f"{use_case.__name__}.{name}: {hint}"
+        assert "Container" not in str(hint), f"{use_case.__name__}.{name}: {hint}"

@@ -184,7 +184,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     c = container()
     body: dict[str, Any] = {}
     if args.requeue:
-        body["requeue"] = requeue(c.detect_deps(), older_than_s=args.older_than, detect=c.detect).as_dict()
+        body["requeue"] = requeue(c.detect_deps(), older_than_s=args.older_than, pipeline=c.pipeline()).as_dict()
     body.update(reconcile(c.store, c.fresh_index()).as_dict())
     print(json.dumps(body))
     return 0
@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(args.func(args))
         finally:
+            from common.bootstrap import drain_container
+
+            drain_container()  # the re-votes it deferred (embedded) are done before it returns
             if new_home and args.command != "serve" and container().settings.sqlite_path.exists():  # it made it
                 print(f"logo-ann: {new_home}", file=sys.stderr)
     except BrokenPipeError:  # output piped into `head` and the like
