@@ -76,13 +76,14 @@ def test_unavailable_shards_are_a_dependency_error(make_index: MakeIndex, es_cli
 
 
 def test_a_request_past_its_timeout_is_a_dependency_error(make_index: MakeIndex) -> None:  # noqa: F811
-    """A 2,000-document write of 512-d vectors cannot finish in 5 ms; sent again with time to
-    finish, it leaves each document once (writes are ``index`` by id)."""
+    """A 2,000-document write of 512-d vectors cannot finish in 5 ms (on a busy machine the 5 ms may
+    run out while connecting: the client says "Connection error"); sent again with time to finish,
+    it leaves each document once (writes are ``index`` by id)."""
     data = unit_rows(34, 2_000, 512)
     patient = make_index(dim=512, index_type="int8_hnsw", timeout=120)
     patient.ensure_index()
     hurried = make_index(dim=512, index_type="int8_hnsw", timeout=0.005)
-    with pytest.raises(DependencyError, match="[Tt]imeout|timed out"):
+    with pytest.raises(DependencyError, match="[Tt]imeout|timed out|Connection error"):
         hurried.upsert(list(range(1, 2_001)), data)
     patient.upsert(list(range(1, 2_001)), data)
     patient.flush()
