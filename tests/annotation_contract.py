@@ -103,6 +103,9 @@ class AnnotationContract:
         assert notes.citing_logos([c]) == [a, b]
         assert notes.citing_logos([a, b]) == [a, d]
         assert notes.citing_logos([d]) == []
+        # many ids at once (past any per-statement cap), unknown and repeated ones among them
+        many = [*range(10**6, 10**6 + 1200), c, a, c]
+        assert notes.citing_logos(many) == [a, b, d] and notes.citing_logos([]) == []
 
     def test_one_prediction_per_logo_replaced(self, store: MetadataStore, notes: AnnotationStore) -> None:
         a, b, c, *_ = logos(store)

@@ -39,12 +39,20 @@ def ranked(keys: np.ndarray, cosines: np.ndarray, k: int, exclude: int | None) -
     ``exclude``, as Robotoff distances."""
     if len(keys) < NUMPY_FROM:
         return ranked_few(keys.tolist(), cosines.tolist(), k, exclude)
+    ids, distances = ranked_arrays(keys, cosines, k, exclude)
+    return [Neighbour(key, distance) for key, distance in zip(ids.tolist(), distances.tolist(), strict=True)]
+
+
+def ranked_arrays(keys: np.ndarray, cosines: np.ndarray, k: int, exclude: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``ranked`` as arrays, ids (int64) and distances (float64), for callers that keep many
+    results (no ``Neighbour`` objects)."""
     if exclude is not None:
         keep = keys != exclude
         keys, cosines = keys[keep], cosines[keep]
     order = np.lexsort((keys, -cosines))[:k]
-    distances = np.clip((1.0 - cosines[order]) / 2.0, 0.0, 1.0)  # ``cosine_to_distance``, elementwise
-    return [Neighbour(key, distance) for key, distance in zip(keys[order].tolist(), distances.tolist(), strict=True)]
+    distances: np.ndarray = np.clip((1.0 - cosines[order]) / 2.0, 0.0, 1.0)  # ``cosine_to_distance``, elementwise
+    ids: np.ndarray = keys[order]
+    return ids, distances
 
 
 def ranked_few(keys: Sequence[int], cosines: Sequence[float], k: int, exclude: int | None) -> list[Neighbour]:

@@ -32,7 +32,7 @@ import numpy as np
 from common.domain import Neighbour
 from common.embedded_index import _index_files as files
 from common.embedded_index._index_persistence import Persistence
-from common.embedded_index._index_rows import checked_rows, ranked
+from common.embedded_index._index_rows import checked_rows, ranked, ranked_arrays
 from common.embedded_index._int8_codec import CODEC, Int8Codec
 from common.embedded_index._packed_hnsw import PackedGraph, kernel
 from common.embedded_index._vector_file import RowMap
@@ -183,6 +183,31 @@ class PackedIndex(Persistence):
         code = self._codec.code_of_turned(turned)
         keys, cosines = graph.search_keys(code, wanted, ef, turned, max(self.rerank, wanted))
         return ranked(keys, cosines, k, exclude)
+
+    def search_many(self, vectors: np.ndarray, k: int, exclude: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``search`` of each row of ``vectors`` (float32 ``[n, dim]``) with ``exclude[i]`` left
+        out of row i's results, as arrays: ids (int64) and distances (float64), best first, the
+        same to the bit as ``search`` row by row. The rows are searched in one batch, a share per
+        thread (``PackedGraph.search_keys_many``): at 100k 512-d vectors, 100 searches of 66
+        take about 15 ms on one thread (8 ms on two) where ``search`` one by one takes 37 ms, most
+        of the difference the ``Neighbour`` objects and per-call steps (``bench/annotation.py``)."""
+        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        if queries.shape != (len(exclude), self.dim):
+            raise InternalError(f"{len(exclude)} queries of {self.dim} dimensions wanted, got {queries.shape}")
+        graph = self._graph
+        if k <= 0 or len(graph) == 0 or not len(queries):
+            return [(np.empty(0, np.int64), np.empty(0, np.float64)) for _ in exclude]
+        wanted = k + 1
+        turned = self._codec.rotate(queries)  # row for row as ``turned_one`` (``Int8Codec.rotate``)
+        codes = np.stack([self._codec.code_of_turned(row) for row in turned])
+        keys, cosines = graph.search_keys_many(
+            codes, turned, wanted, max(self.params["expansion_search"], wanted), max(self.rerank, wanted)
+        )
+        found = keys >= 0
+        return [
+            ranked_arrays(keys[row][found[row]], cosines[row][found[row]], k, int(skip))
+            for row, skip in enumerate(exclude)
+        ]
 
     def ids(self) -> set[int]:
         state = self._graph.state

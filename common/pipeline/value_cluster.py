@@ -17,16 +17,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from cachetools import LRUCache
 
 from common.ports.annotation_store import AnnotationStore
 from common.ports.metadata_store import MetadataStore
-from common.ports.vector_index import VectorIndex
+from common.ports.vector_index import BatchSearch, VectorIndex
 from common.records.annotations import LogoQuery
+from common.thread_pools import shared_pool
 
 MAX_REFERENCES = 1000
 MAX_K = 4096
@@ -76,6 +76,24 @@ class NeighbourCache:
         with self._lock:
             if self.max_entries:
                 self._found[key] = (generation, ids, distances)
+
+
+def neighbours_of(index: VectorIndex, vectors: Mapping[int, np.ndarray], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each stored logo's ``k`` nearest (ids, distances), itself left out, in ``vectors``' order:
+    one batched search where the index has one (``BatchSearch``: no Python per query, the
+    engine's threads), else one ``search`` per logo, a few at once (an index search leaves the
+    interpreter while it walks the graph)."""
+    if not vectors:
+        return []
+    if isinstance(index, BatchSearch):
+        return index.search_many(np.stack(list(vectors.values())), k, list(vectors))
+
+    def search(item: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        near = index.search(item[1], k, exclude=item[0])
+        ids = np.fromiter((n.logo_id for n in near), np.int64, len(near))
+        return ids, np.fromiter((n.distance for n in near), np.float64, len(near))
+
+    return list(shared_pool("value-cluster", SEARCH_THREADS).map(search, vectors.items()))
 
 
 class ValueClusters:
@@ -128,19 +146,10 @@ class ValueClusters:
                 found[ref] = hit
         missing = [r for r in refs if r not in found]
         if missing:
-            index = self.index()
-
-            def search(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray]:
-                near = index.search(item[1], k, exclude=item[0])
-                ids = np.fromiter((n.logo_id for n in near), np.int64, len(near))
-                return item[0], ids, np.fromiter((n.distance for n in near), np.float64, len(near))
-
-            vectors = list(self.store.get_embeddings(missing).items())
-            # an index search leaves the interpreter while it walks the graph: a few at once
-            with ThreadPoolExecutor(SEARCH_THREADS) as pool:
-                for ref, ids, distances in pool.map(search, vectors):
-                    self.cache.put((ref, k), generation, ids, distances)
-                    found[ref] = (ids, distances)
+            vectors = self.store.get_embeddings(missing)
+            for ref, near in zip(vectors, neighbours_of(self.index(), vectors, k), strict=True):
+                self.cache.put((ref, k), generation, *near)
+                found[ref] = near
         horizon = min((float(d[-1]) for i, d in found.values() if len(i) >= k), default=math.inf)
         if not found:
             return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64), math.inf

@@ -61,3 +61,17 @@ class DerivedIndex(Protocol):
     def reload_if_changed(self) -> bool: ...
 
     def catch_up(self, store: MetadataStore) -> int: ...
+
+
+@runtime_checkable
+class BatchSearch(Protocol):
+    """An index that searches many stored logos' neighbours in one call (the embedded packed index).
+
+    ``search_many`` returns, per row of ``vectors``, what ``search(vectors[i], k, exclude[i])``
+    returns, as arrays: ids (int64) and distances (float64), best first. Callers fall back to
+    ``search`` one query at a time for an index without it.
+    """
+
+    def search_many(
+        self, vectors: np.ndarray, k: int, exclude: Sequence[int]
+    ) -> list[tuple[np.ndarray, np.ndarray]]: ...

@@ -12,6 +12,7 @@ import pytest
 from common.embedded_index import _packed_hnsw as ph
 from common.embedded_index._int8_codec import Int8Codec
 from common.embedded_index.packed_index import PackedIndex
+from common.errors import InternalError
 from tests.index_contract import IndexContract, OpenIndex, SameVector
 from tests.index_support import FakeStore, unit_rows
 
@@ -256,3 +257,28 @@ def test_flush_rebuilds_the_graph_when_removed_vectors_outnumber_live_ones(tmp_p
     health = PackedIndex(tmp_path, 16).health()
     assert health["removed"] == 0 and health["count"] == 1_000
     assert PackedIndex(tmp_path, 16).search(data[2], 1)[0].logo_id == 2
+
+
+@pytest.mark.parametrize(("rows", "k"), [(70, 20), (5, 40), (1, 3)])  # 70: several threads' shares
+def test_a_batch_search_finds_what_each_search_finds(
+    built: PackedIndex, clustered: np.ndarray, rows: int, k: int
+) -> None:
+    picked = np.random.default_rng(23).choice(len(clustered), rows, replace=False)
+    exclude = [int(row) + 1 for row in picked]  # each query a stored logo, left out of its results
+    exclude[0] = 10**9  # and one naming no logo: nothing left out
+    found = built.search_many(clustered[picked], k, exclude)
+    assert len(found) == rows
+    for row, skip, (ids, distances) in zip(picked, exclude, found, strict=True):
+        one = built.search(clustered[row], k, exclude=skip)
+        assert ids.dtype == np.int64 and distances.dtype == np.float64
+        assert ids.tolist() == [n.logo_id for n in one] and distances.tolist() == [n.distance for n in one]
+        assert skip not in ids.tolist() and len(ids) == k
+    assert int(picked[0]) + 1 == found[0][0][0]  # not excluded: the vector itself first
+
+
+def test_a_batch_search_of_nothing_or_in_an_empty_index(built: PackedIndex, tmp_path: Path) -> None:
+    assert built.search_many(np.zeros((0, 128), np.float32), 10, []) == []
+    empty = PackedIndex(tmp_path, 128).search_many(np.ones((2, 128), np.float32), 10, [1, 2])
+    assert [(len(i), len(d)) for i, d in empty] == [(0, 0), (0, 0)]
+    with pytest.raises(InternalError):
+        built.search_many(np.ones((2, 64), np.float32), 10, [1, 2])
