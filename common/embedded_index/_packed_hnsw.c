@@ -56,7 +56,7 @@
 #define PH_X86 1
 #endif
 
-#define PH_ABI_VERSION 2 /* bump with any change to graph_t or to an exported function's arguments */
+#define PH_ABI_VERSION 3 /* bump with any change to graph_t or to an exported function's arguments */
 #define PH_MAX_LINKS 255 /* m and m0 at most: the size of every fixed neighbour buffer below */
 #define PH_MAX_LEVEL 16
 enum { PH_OK = 0, PH_ENOMEM = -1, PH_EPARAM = -2, PH_ECORRUPT = -3 };
@@ -330,11 +330,34 @@ typedef struct {
     int16_t *q16;
     int dim;
     uint32_t *ids;
+    int owned; /* registered with the thread-exit release below */
 } scratch_t;
 
 static __thread scratch_t tls;
 
+/* A thread's scratch is released when the thread ends, whoever started it (a server's short-lived
+   request threads, a pool's threads at shutdown): a pthread key whose destructor frees it. Without
+   it, each thread that searched and exited left its bitset and heaps behind (39 MiB over 300
+   threads at 100k vectors). `live_scratch` counts the threads holding scratch, for the tests. */
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static int64_t live_scratch;
+static void free_tls(void);
+static void tls_release(void *unused) {
+    (void)unused;
+    free_tls();
+}
+static void tls_key_make(void) { pthread_key_create(&tls_key, tls_release); }
+
+int64_t ph_scratch_live(void) { return __atomic_load_n(&live_scratch, __ATOMIC_RELAXED); }
+
 static int scratch_ready(int64_t slots, int ef, int dim, int width) {
+    if (!tls.owned) {
+        pthread_once(&tls_once, tls_key_make);
+        if (pthread_setspecific(tls_key, &tls) != 0) return -1;
+        tls.owned = 1;
+        __atomic_fetch_add(&live_scratch, 1, __ATOMIC_RELAXED);
+    }
     int64_t words = (slots + 63) / 64 + 1;
     if (words > tls.seen_words) {
         words += words / 2; /* inserts grow the graph a slot at a time: grow the bitset ahead */
@@ -904,6 +927,10 @@ typedef struct {
 } batch_t;
 
 static void free_tls(void) {
+    if (tls.owned) {
+        __atomic_fetch_sub(&live_scratch, 1, __ATOMIC_RELAXED);
+        pthread_setspecific(tls_key, NULL); /* released: nothing left for the destructor */
+    }
     free(tls.seen);
     free(tls.cand);
     free(tls.res);
@@ -947,7 +974,7 @@ static int insert_share(batch_t *b) {
 
 static void *insert_worker(void *arg) {
     insert_share((batch_t *)arg);
-    free_tls(); /* this thread ends here: its search scratch goes with it */
+    free_tls(); /* this thread ends here: its search scratch goes with it (before the key's turn) */
     return NULL;
 }
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from common.errors import ConfigError, InternalError
 
-ABI_VERSION = 2  # PH_ABI_VERSION in _packed_hnsw.c
+ABI_VERSION = 3  # PH_ABI_VERSION in _packed_hnsw.c
 LIBRARY_ENV = "LOGO_ANN_PACKED_HNSW_LIB"
 MAX_LEVEL = 16
 MAX_LINKS = 255  # PH_MAX_LINKS: m and m0 at most
@@ -122,6 +122,7 @@ def declared(lib: ctypes.CDLL) -> ctypes.CDLL:
         "ph_unpack": (c_int, [_GraphP, c_u32, c_u32, _array(u32, 2, writes=True)]),
         "ph_check": (c_int, [_GraphP]),
         "ph_kernel": (c_int, [c_int]),
+        "ph_scratch_live": (c_i64, []),
     }  # fmt: skip
     for name, (result, arguments) in signatures.items():
         function = getattr(lib, name)

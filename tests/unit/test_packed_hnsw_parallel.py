@@ -93,3 +93,31 @@ def test_the_engine_refuses_a_thread_count_outside_its_bounds(data: np.ndarray, 
         ctypes.byref(struct), 0, np.zeros(0, np.int32), np.zeros(0, np.uint32), 32, threads
     )
     assert rc == binding.EPARAM and struct.count == 100 and np.array_equal(graph.links(), before)
+
+
+def test_a_thread_that_searched_and_ended_leaves_no_scratch(data: np.ndarray) -> None:
+    """Each thread that searches gets its own scratch (bitset, heaps); it is released when the thread
+    ends, whoever started the thread (a server's request threads come and go)."""
+    codes = Int8Codec(DIM).encode(data[:2000])
+    graph = ph.PackedGraph(DIM, m=8, expansion_add=64, threads=1)
+    graph.add(np.arange(2000), codes)
+    graph.search(codes[:1], 10, 32)  # this thread's scratch, kept while it lives
+    live = graph._lib.ph_scratch_live
+    before = live()
+    started = threading.Barrier(9)
+    finish = threading.Event()
+
+    def search_then_end() -> None:
+        graph.search(codes[:3], 10, 32)
+        started.wait()
+        finish.wait()
+
+    threads = [threading.Thread(target=search_then_end) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    assert live() == before + 8  # each searching thread holds its scratch...
+    finish.set()
+    for thread in threads:
+        thread.join()
+    assert live() == before  # ...and leaves none behind when it ends
