@@ -73,7 +73,7 @@ def start_server(home: Path, port: int, models: dict[str, Path]) -> subprocess.P
     code = (
         "import logging; logging.basicConfig(level=logging.WARNING);"
         "from common.bootstrap import Container; from common.settings import load_settings;"
-        "from common.api.server import serve;"
+        "from common.cli.serve import serve;"
         f"serve(Container(load_settings()), '127.0.0.1', {port}, watch_inbox=False)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -108,7 +108,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from common.api.server import serve
+    from common.cli.serve import serve
 
     serve(container(), args.host, args.port, watch_inbox=not args.no_inbox)
     return 0

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from common.api.server import listen
+from common.cli.serve import listen
 from common.domain import StoredObject
 from tests.api_support import api_container, ingest, two_squares
 from tests.integration.test_web_page import ARTIFACTS

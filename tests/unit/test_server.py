@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.api.server import InboxWatcher
 from common.bootstrap import Container
+from common.cli.serve import InboxWatcher
 from tests.unit.test_api import fake_container
 from tests.unit.test_pipeline import jpeg
 
