@@ -26,11 +26,12 @@ from common.errors import ConfigError
 from common.lazy_index import LazyIndex
 from common.messages import QueueMessage, RevoteMessage
 from common.outbound import Outbound
-from common.pipeline.crops import CropService, DecodedImageCache
+from common.pipeline.crops import CropService, DecodedImageCache, SizedCache
 from common.pipeline.detect import DetectDeps, DetectResult, detect_object
 from common.pipeline.embed_index import EmbedDeps, embed_and_index
 from common.pipeline.intake import Intake
 from common.pipeline.linear import Outbox, run_linear
+from common.pipeline.low_priority import LowPriorityPool
 from common.pipeline.neighbours import NeighbourLists
 from common.pipeline.search import SearchService
 from common.ports.crops_queue import CropsQueue
@@ -142,9 +143,12 @@ class Container:
         )
         cache = DecodedImageCache(s.crop_cache_bytes)
         remote = Outbound(DEPENDENCY, s.crop_fetch_concurrency, s.crop_miss_ttl_s, s.crop_failure_ttl_s)
+        decoder = LowPriorityPool(s.crop_decode_threads, s.crop_decode_niceness, "crop-decode")
+        jpegs = SizedCache[bytes](s.crop_jpeg_cache_bytes, len)
         return CropService(
-            self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes, remote
-        )
+            self.store, self.images, cache, policy, s.crop_fetch, s.max_image_pixels, s.max_image_bytes, remote,
+            decoder, jpegs,
+        )  # fmt: skip
 
     def embedding_dim(self) -> int:
         """The index dimension: the index's once built, else stored embeddings', else the embedder's."""
@@ -159,10 +163,18 @@ class Container:
         index = self.index
         # the clock first: a runtime-checked Protocol's isinstance costs 6-20 us, every request
         if time.monotonic() - self._last_sync > 0.2 and isinstance(index, DerivedIndex):
-            with self._lock:
-                index.reload_if_changed()
-                index.catch_up(self.store)
-                self._last_sync = time.monotonic()
+            # Once caught up, a request does not wait while another thread catches up (or holds the
+            # lock to index a photo): it searches the index as it is, at most that sync behind.
+            # Waiting made every search that arrived during a sync queue behind it, one sync each.
+            if not self._lock.acquire(blocking=self._last_sync == 0.0):
+                return index
+            try:
+                if time.monotonic() - self._last_sync > 0.2:  # not done meanwhile by the thread before
+                    index.reload_if_changed()
+                    index.catch_up(self.store)
+                    self._last_sync = time.monotonic()
+            finally:
+                self._lock.release()
         return index
 
     # --- use case wiring ---------------------------------------------------------------
