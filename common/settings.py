@@ -80,8 +80,11 @@ class Settings:
     crop_fetch_timeout_s: float = 10.0
     crop_cache_bytes: int = 256_000_000
     crop_jpeg_cache_bytes: int = 64_000_000  # crops of stored photos (~10 KB each): thousands of them
+    # photo decodes for crops on threads this much nicer than the server's (common.pipeline.low_priority):
+    # under Hunger Games' mix they took the cores from searches; at 10 (4 threads) the search's p99 fell
+    # to about a third and crops kept their rate; 5 did half as much, 2 threads starved the crops
     crop_decode_threads: int = 4
-    crop_decode_niceness: int = 5
+    crop_decode_niceness: int = 10
     crop_fetch_ports: str = "443"  # comma-separated ports an image URL may name
     # private networks (CIDR, comma-separated) an image host may resolve to besides public addresses,
     # for a mirror inside one's own network (and the tests); empty: public addresses only
