@@ -15,9 +15,9 @@
    a page asks for many crops of the same photos: a repeat crop costs a crop and a JPEG encode;
 4. the JPEG of a crop of a stored photo is kept in an LRU of its own
    (``LOGO_ANN_CROP_JPEG_CACHE_BYTES``), by the photo's bucket, name and generation and the box:
-   that crop never changes, and the same logos' crops are asked for again (the game shows a
-   logo's neighbours to everyone who annotates near it) long after their photo has left the
-   decoded-image cache (a 10 KB crop against 3 MB of pixels). A new generation of the photo is a
+   that crop never changes, and the same crops are asked for again, by other players and on
+   reloads, long after their photo has left the decoded-image cache (a 10 KB crop against 3 MB of
+   pixels). A new generation of the photo is a
    new key, and a deleted photo no longer names a stored image, so neither is served from it.
    The photo decodes run on threads of lower priority (``common.pipeline.low_priority``).
 
