@@ -13,7 +13,8 @@ split as a screen's requests are: a quarter on ``GET /api/v1/ann/search/{id}?cou
 quarter on ``GET /api/v1/images/logos?logo_ids=..`` (50 ids, repeated as the game sends them),
 half on ``GET /api/v1/images/crop?image_url=..`` (a logo-sized box of a random photo). Each route
 gets its own latency distribution; every request is counted, and any error (non-2xx, timeout,
-socket error) is reported. ``python -m bench.load [--quick] [--connections 16,64] [--seconds 20]``.
+socket error) is reported. ``python -m bench.load [--quick] [--connections 16,64] [--seconds 20]``;
+``--before DIR`` runs another checkout side by side (``run``).
 """
 
 from __future__ import annotations
@@ -116,8 +117,11 @@ def _crop_path(rng: random.Random, photos: int) -> str:
     )
 
 
-def start_server(home: Path, port: int, threads: int | None) -> subprocess.Popen[bytes]:
+def start_server(home: Path, port: int, threads: int | None, code: Path = REPO) -> subprocess.Popen[bytes]:
+    """``logo-ann serve`` over ``home``, running the checkout at ``code`` (this one by default)."""
     env = dict(os.environ, LOGO_ANN_HOME=str(home))
+    if code != REPO:
+        env["PYTHONPATH"] = str(code)  # ``-m`` imports from the working directory first, this too
     if threads:
         env["LOGO_ANN_SERVER_THREADS"] = str(threads)
     argv = [
@@ -131,7 +135,7 @@ def start_server(home: Path, port: int, threads: int | None) -> subprocess.Popen
         str(port),
         "--no-inbox",
     ]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=code)
     deadline = time.monotonic() + 300
     while subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{port}/api/v1/ann/search/1?count=1"],
                          check=False).returncode != 0:  # fmt: skip
@@ -191,10 +195,15 @@ def records_of(figures: dict[str, dict[str, Any]], connections: int, n: int, thr
 
 def run(
     workdir: Path, n: int = 100_000, photos: int = 200, levels: tuple[int, ...] = (16, 64), seconds: float = 20.0,
-    threads: int | None = None, profile: Path | None = None,
+    threads: int | None = None, profile: Path | None = None, before: Path | None = None, rounds: int = 1,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Each connection level's records (one per route), measured against one server; with
-    ``profile``, py-spy samples the server through the first level (collapsed stacks, every thread)."""
+    ``profile``, py-spy samples the server through the first level (collapsed stacks, every thread).
+
+    With ``before`` (another checkout of the project, its packed-index library built or copied in),
+    each of ``rounds`` runs every level against a server of that code, then against one of this
+    code: the side-by-side comparison on a machine whose load drifts (records marked ``code``
+    ``before``/``after`` and ``round``)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install -y wrk (make bench installs it)")
     home = workdir / f"load-home-{n}"
@@ -203,24 +212,27 @@ def run(
     from common.settings import Settings
 
     used = threads or Settings.server_threads
-    port = free_port()
-    proc = start_server(home, port, threads)
     records: list[dict[str, Any]] = []
-    try:
-        mix(port, files, 8, 3)  # warm up: pages, the first photos decoded
-        for connections in levels:
-            load_before = os.getloadavg()[0]
-            spy = _profiler(proc.pid, seconds, profile) if profile and connections == levels[0] else None
-            figures = mix(port, files, connections, seconds)
-            if spy is not None:
-                spy.wait(timeout=60)
-            records += records_of(
-                figures, connections, n, used, seconds=seconds, photos=photos, load_average_1m=round(load_before, 2)
-            )
-            log.info("load at %d connections: %s", connections, figures)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    for round_ in range(rounds):
+        for label, code in (("before", before), ("after", REPO)) if before else (("", REPO),):
+            extra = {"code": label, "round": round_} if label else {}
+            port = free_port()
+            proc = start_server(home, port, threads, code)
+            try:
+                mix(port, files, 8, 3)  # warm up: pages, the first photos decoded
+                for connections in levels:
+                    load_before = os.getloadavg()[0]
+                    first = profile and connections == levels[0] and round_ == 0 and label != "before"
+                    spy = _profiler(proc.pid, seconds, profile) if first else None
+                    figures = mix(port, files, connections, seconds)
+                    if spy is not None:
+                        spy.wait(timeout=60)
+                    records += records_of(figures, connections, n, used, seconds=seconds, photos=photos,
+                                          load_average_1m=round(load_before, 2), **extra)  # fmt: skip
+                    log.info("load at %d connections %s: %s", connections, label, figures)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
     return records
 
 
@@ -238,18 +250,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="server threads (default: the setting's)")
     parser.add_argument("--workdir", type=Path, default=CACHE, help="where the home is built and kept")
     parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the server at the first level")
+    parser.add_argument("--before", type=Path, help="another checkout to run side by side with this one "
+                        "(e.g. `git worktree add /tmp/before COMMIT`, its packed-index .so copied in): "
+                        "bench/results/load_side_by_side.json")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of before/after (default 2 with --before)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     n, seconds = (10_000, 8.0) if args.quick else (100_000, 20.0)
     levels = tuple(int(c) for c in args.connections.split(","))
-    records = run(
-        args.workdir, n, levels=levels, seconds=args.seconds or seconds, threads=args.threads, profile=args.profile
-    )
+    before = args.before.resolve() if args.before else None
+    records = run(args.workdir, n, levels=levels, seconds=args.seconds or seconds, threads=args.threads,
+                  profile=args.profile, before=before, rounds=args.rounds or (2 if before else 1))  # fmt: skip
     for record in records:
         record["mode"] = "quick" if args.quick else "full"
     print(json.dumps(records, indent=1))
     if not args.quick:
-        (RESULTS / "load.json").write_text(json.dumps(records, indent=1) + "\n")
+        (RESULTS / ("load_side_by_side.json" if before else "load.json")).write_text(
+            json.dumps(records, indent=1) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -40,13 +40,14 @@ from common.domain import StoredObject
 from common.errors import ConfigError
 from common.lazy_index import LazyIndex
 from common.outbound import Outbound
-from common.pipeline.crops import CropService, DecodedImageCache
+from common.pipeline.crops import CropService, DecodedImageCache, SizedCache
 from common.pipeline.deferred import DeferredWork
 from common.pipeline.deliver import MessageHandler
 from common.pipeline.detect import DetectDeps, DetectResult
 from common.pipeline.embed_index import EmbedDeps
 from common.pipeline.intake import Intake
 from common.pipeline.linear import EmbeddedPipeline, Outbox, Pipeline, QueuedPipeline
+from common.pipeline.low_priority import LowPriorityPool
 from common.pipeline.neighbours import NeighbourLists
 from common.pipeline.propagate import Propagation
 from common.pipeline.quests import Quests
@@ -167,9 +168,11 @@ class Container:
         s = self.settings
         cache = DecodedImageCache(s.crop_cache_bytes)
         remote = Outbound(DEPENDENCY, s.crop_fetch_concurrency, s.crop_miss_ttl_s, s.crop_failure_ttl_s)
+        decoder = LowPriorityPool(s.crop_decode_threads, s.crop_decode_niceness, "crop-decode")
+        jpegs = SizedCache[bytes](s.crop_jpeg_cache_bytes, len)
         return CropService(
             self.store, self.images, cache, self.remote_images, s.crop_fetch, s.max_image_pixels, s.max_image_bytes,
-            remote,
+            remote, decoder, jpegs,
         )  # fmt: skip
 
     def embedding_dim(self) -> int:
@@ -185,10 +188,18 @@ class Container:
         index = self.index
         # the clock first: a runtime-checked Protocol's isinstance costs 6-20 us, every request
         if time.monotonic() - self._last_sync > 0.2 and isinstance(index, DerivedIndex):
-            with self._lock:
-                index.reload_if_changed()
-                index.catch_up(self.store)
-                self._last_sync = time.monotonic()
+            # Once caught up, a request does not wait while another thread catches up (or holds the
+            # lock to index a photo): it searches the index as it is, at most that sync behind.
+            # Waiting made every search that arrived during a sync queue behind it, one sync each.
+            if not self._lock.acquire(blocking=self._last_sync == 0.0):
+                return index
+            try:
+                if time.monotonic() - self._last_sync > 0.2:  # not done meanwhile by the thread before
+                    index.reload_if_changed()
+                    index.catch_up(self.store)
+                    self._last_sync = time.monotonic()
+            finally:
+                self._lock.release()
         return index
 
     # --- use case wiring ---------------------------------------------------------------

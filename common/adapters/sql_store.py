@@ -36,7 +36,7 @@ from common.adapters.sql.records import (
     load_json,
     logo_from_row,
 )
-from common.adapters.sql.tx import Tx
+from common.adapters.sql.tx import CHUNK, Tx
 from common.adapters.sql.vectors import COLUMNS as VECTOR_COLUMNS
 from common.adapters.sql.vectors import Loaded
 from common.domain import Detection, ObjectRef
@@ -242,7 +242,8 @@ class SqlStore(NeighbourListQueries, OffImageQueries):
     def get_embeddings(self, logo_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored vectors of ``logo_ids``; unknown ids, and unreadable vectors (logged), are left out."""
         sql = f"SELECT {VECTOR_COLUMNS} FROM embedding WHERE logo_id IN {{ids}}"
-        rows = self.db.run(lambda tx: tx.rows_in(sql, _distinct(logo_ids)), write=False)
+        ids = _distinct(logo_ids)
+        rows = self.db.run(lambda tx: tx.rows_in(sql, ids), write=False, one_statement=len(ids) <= CHUNK)
         return self.db.vectors.read_by_id(rows)
 
     def iter_embeddings(self, batch_size: int = 10_000) -> Iterator[tuple[list[int], np.ndarray]]:

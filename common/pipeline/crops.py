@@ -13,7 +13,14 @@
    ``LOGO_ANN_CROP_MISS_TTL_S`` and one that failed (timeout, 5xx) 503 for
    ``LOGO_ANN_CROP_FAILURE_TTL_S``, without being fetched again;
 3. the decoded image is kept in a small LRU (``LOGO_ANN_CROP_CACHE_BYTES`` of pixels), because
-   a page asks for many crops of the same photos: a repeat crop costs a crop and a JPEG encode.
+   a page asks for many crops of the same photos: a repeat crop costs a crop and a JPEG encode;
+4. the JPEG of a crop of a stored photo is kept in an LRU of its own
+   (``LOGO_ANN_CROP_JPEG_CACHE_BYTES``), by the photo's bucket, name and generation and the box:
+   that crop never changes, and the same crops are asked for again, by other players and on
+   reloads, long after their photo has left the decoded-image cache (a 10 KB crop against 3 MB of
+   pixels). A new generation of the photo is a
+   new key, and a deleted photo no longer names a stored image, so neither is served from it.
+   The photo decodes run on threads of lower priority (``common.pipeline.low_priority``).
 
 The box is cut as Robotoff's crop route cuts it (Pillow rounds each relative corner times the
 image size to the nearest pixel), at least one pixel wide and high.
@@ -26,7 +33,8 @@ import functools
 import hashlib
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 from PIL import Image
@@ -36,39 +44,53 @@ from common.errors import NotFoundError
 from common.inference.images import decode_image, encode_jpeg
 from common.off_images import source_image_from_url_path
 from common.outbound import Outbound
+from common.pipeline.low_priority import LowPriorityPool
 from common.ports.image_store import ImageStore
 from common.ports.off_image_store import OffImageStore
 from common.ports.remote_images import DEPENDENCY, RemoteImages
 from common.records.logos import ImageRecord
 
+V = TypeVar("V")
 
-class DecodedImageCache:
-    """Decoded RGB images by key, least recently used evicted past ``max_bytes`` of pixels."""
 
-    def __init__(self, max_bytes: int) -> None:
+class SizedCache(Generic[V]):
+    """Values by key, least recently used evicted past ``max_bytes`` (as ``sizeof`` counts them)."""
+
+    def __init__(self, max_bytes: int, sizeof: Callable[[V], int]) -> None:
         self.max_bytes = max_bytes
-        self._images: LRUCache[str, Image.Image] = LRUCache(maxsize=max_bytes, getsizeof=_pixel_bytes)
+        self._sizeof = sizeof
+        self._values: LRUCache[Hashable, V] = LRUCache(maxsize=max_bytes, getsizeof=sizeof)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get_or_load(self, key: str, load: Callable[[], Image.Image]) -> Image.Image:
+    def get_or_load(self, key: Hashable, load: Callable[[], V]) -> V:
         with self._lock:
-            image = self._images.get(key)
-            if image is not None:
+            value = self._values.get(key)
+            if value is not None:
                 self.hits += 1
-                return image
+                return value
             self.misses += 1
-        image = load()  # outside the lock: other crops go on while this one decodes
-        self._put(key, image)
-        return image
+        value = load()  # outside the lock: other requests go on while this one loads
+        self._put(key, value)
+        return value
 
-    def _put(self, key: str, image: Image.Image) -> None:
-        if _pixel_bytes(image) > self.max_bytes:
+    def _put(self, key: Hashable, value: V) -> None:
+        if self._sizeof(value) > self.max_bytes:
             return
         with self._lock:
-            if key not in self._images:
-                self._images[key] = image  # evicts the least recently used past max_bytes
+            if key not in self._values:
+                self._values[key] = value  # evicts the least recently used past max_bytes
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+class DecodedImageCache(SizedCache[Image.Image]):
+    """Decoded RGB images by key, least recently used evicted past ``max_bytes`` of pixels."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes, _pixel_bytes)
 
 
 def _pixel_bytes(image: Image.Image) -> int:
@@ -117,8 +139,12 @@ class CropService:
         max_pixels: int,
         max_bytes: int,
         remote: Outbound | None = None,
+        decoder: LowPriorityPool | None = None,
+        jpegs: SizedCache[bytes] | None = None,
     ) -> None:
         self.remote = remote or Outbound(DEPENDENCY, limit=4)
+        self.decoder = decoder or LowPriorityPool(1, 0)
+        self.jpegs = jpegs or SizedCache[bytes](0, len)
         self.store = store
         self.images = images
         self.cache = cache
@@ -132,7 +158,13 @@ class CropService:
         return Crop(self.render(source, box), source.etag(box), source.stored)
 
     def render(self, source: Source, box: Box) -> bytes:
-        """The JPEG of ``box`` cut out of the source's photo (decoded once, then kept)."""
+        """The JPEG of ``box`` cut out of the source's photo (decoded once, then kept); a crop of a
+        stored photo is kept too, by the photo's generation and the box, since it never changes."""
+        if not source.stored:
+            return self._render(source, box)
+        return self.jpegs.get_or_load((source.key, *box.as_list()), lambda: self._render(source, box))
+
+    def _render(self, source: Source, box: Box) -> bytes:
         return encode_jpeg(crop_rounded(self.cache.get_or_load(source.key, source.load), box))
 
     def source(self, image_url: str) -> Source:
@@ -165,4 +197,4 @@ class CropService:
         return None if source_image is None else self.store.image_by_source_image(source_image)
 
     def _decode(self, data: bytes) -> Image.Image:
-        return decode_image(data, max_pixels=self.max_pixels, max_bytes=self.max_bytes)
+        return self.decoder.run(lambda: decode_image(data, max_pixels=self.max_pixels, max_bytes=self.max_bytes))

@@ -14,7 +14,7 @@ from common.adapters.http_images import FetchPolicy, HttpImages
 from common.adapters.sqlite_store import SqliteStore
 from common.domain import Box, ObjectRef
 from common.errors import FetchRefused, NotFoundError
-from common.pipeline.crops import CropService, DecodedImageCache, crop_rounded
+from common.pipeline.crops import CropService, DecodedImageCache, SizedCache, Source, crop_rounded
 from tests.fakes import DictImageStore
 
 OFF = "https://images.openfoodfacts.org/images/products"
@@ -111,3 +111,58 @@ def test_the_cache_evicts_the_least_recently_used() -> None:
     for key in ("a", "b", "a", "c", "a", "b"):
         cache.get_or_load(key, loader(key))
     assert loads == ["a", "b", "c", "b"]
+
+
+@pytest.fixture
+def kept(service: Any) -> Any:
+    """The service with room for two kept crops of the size the tests cut (a few hundred bytes)."""
+    service.jpegs = SizedCache[bytes](2 * len(service.render(service.source(STORED), BOXES[0])) + 100, len)
+    return service
+
+
+STORED = f"{OFF}/324/227/210/2359/4.jpg"
+BOXES = (Box(0, 0, 0.1, 0.1), Box(0.5, 0.5, 0.6, 0.6), Box(0.2, 0.3, 0.3, 0.4))
+
+
+def test_a_kept_crop_is_the_same_jpeg_and_costs_no_decode(kept: Any) -> None:
+    first = kept.crop(STORED, BOXES[0])
+    kept.cache = DecodedImageCache(10_000_000)  # a decode now would show as a miss here
+    again = kept.crop(STORED, BOXES[0])
+    assert again.jpeg == first.jpeg and again.etag == first.etag
+    assert kept.cache.misses == 0 and kept.jpegs.hits == 1
+
+
+def test_kept_crops_are_bounded_least_recently_used_out(kept: Any) -> None:
+    for box in (*BOXES, BOXES[0]):
+        kept.crop(STORED, box)
+    assert len(kept.jpegs) == 2 and kept.jpegs.hits == 0  # the first box had left when asked again
+    kept.crop(STORED, BOXES[0])
+    assert kept.jpegs.hits == 1
+
+
+def test_a_new_generation_of_the_photo_is_cropped_anew(kept: Any) -> None:
+    old = kept.crop(STORED, BOXES[1]).jpeg
+    ref = kept.images.put("bucket", "data/324/227/210/2359/4.jpg", flat_photo())
+    kept.store.upsert_image(ref, None, "image/png")
+    new = kept.crop(STORED, BOXES[1]).jpeg
+    assert new != old and decode(new).convert("RGB").getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_a_deleted_photo_is_not_served_from_the_kept_crops(kept: Any) -> None:
+    kept.crop(STORED, BOXES[0])
+    record = kept.store.image_by_source_image("/324/227/210/2359/4.jpg")
+    kept.store.mark_image(record.id, "deleted")
+    with pytest.raises(NotFoundError):  # fetching is off: no stored image has the URL any more
+        kept.crop(STORED, BOXES[0])
+
+
+def test_crops_of_fetched_photos_are_not_kept(service: Any) -> None:
+    service.jpegs = SizedCache[bytes](10**6, len)
+    source = Source("url:https://example.org/a.jpg", lambda: Image.new("RGB", (10, 10)), False)
+    assert service.render(source, BOXES[0]) == service.render(source, BOXES[0]) and len(service.jpegs) == 0
+
+
+def flat_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), (255, 255, 255)).save(out, "PNG")
+    return out.getvalue()

@@ -31,10 +31,10 @@ def writes(container: Container) -> Iterator[list[int]]:
     db: Any = container.store.db  # type: ignore[attr-defined]
     original, seen = db.run, []
 
-    def counting(work: Any, write: bool) -> Any:
+    def counting(work: Any, write: bool, one_statement: bool = False) -> Any:
         if write:
             seen.append(1)
-        return original(work, write)
+        return original(work, write, one_statement)
 
     db.run = counting
     yield seen

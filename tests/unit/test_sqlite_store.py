@@ -131,3 +131,30 @@ def test_two_processes_write_at_once(db_path: Path, raw: Callable[[str], list[tu
         (2 * per_worker, 2 * per_worker, 1, 2 * per_worker)
     ]
     assert raw("SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]  # each applied once
+
+
+def traced(store: SqliteStore) -> list[str]:
+    """The statements the store's (one pooled) connection runs from now on."""
+    statements: list[str] = []
+    conn = store.db.pool.acquire()
+    conn.set_trace_callback(statements.append)
+    store.db.pool.release(conn)
+    return statements
+
+
+def test_a_one_statement_read_opens_no_transaction_and_reads_the_same(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "meta.sqlite3", pool_size=1)
+    ref = ObjectRef("b", "a.jpg", "1")
+    record, _ = store.upsert_image(ref, None, "image/jpeg")
+    (logo,) = store.record_detections(record.id, 10, 10, [Detection(Box(0, 0, 1, 1), 0.9, "logo")], "v")
+    store.save_embeddings([logo.id], np.ones((1, 4), dtype=np.float32), "v", "r")
+    statements = traced(store)
+    sql = "SELECT logo_id FROM embedding WHERE logo_id = ?"
+    together = store.db.run(lambda tx: tx.rows(sql, logo.id), write=False)
+    alone = store.db.run(lambda tx: tx.rows(sql, logo.id), write=False, one_statement=True)
+    assert together == alone == [(logo.id,)]
+    assert [s.split()[0] for s in statements] == ["BEGIN", "SELECT", "COMMIT", "SELECT"]
+    statements.clear()
+    assert list(store.get_embeddings([logo.id])) == [logo.id]  # the neighbour search's lookup
+    assert not [s for s in statements if s.startswith(("BEGIN", "COMMIT"))]
+    store.close()

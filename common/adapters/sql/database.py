@@ -70,10 +70,16 @@ class Database:
         return iso(value) if isinstance(value, dt.datetime) else str(value)
 
     # --- running work -------------------------------------------------------------------
-    def run(self, work: Callable[[Tx], T], write: bool) -> T:
-        """Run ``work`` in one transaction; a dropped pooled connection is retried once."""
+    def run(self, work: Callable[[Tx], T], write: bool, one_statement: bool = False) -> T:
+        """Run ``work`` in one transaction; a dropped pooled connection is retried once.
+
+        ``one_statement``: ``work`` reads with a single SELECT, which the engine already runs in a
+        snapshot of its own, so no transaction is opened for it (SQLite: no BEGIN and no COMMIT,
+        two statements fewer for the neighbour search's one lookup; each gives the interpreter
+        lock up and waits to take it back under load)."""
+        begin = write or not one_statement
         try:
-            return self._attempt(work, write)
+            return self._attempt(work, write, begin)
         except _Reconnect as retry:
             stale = self.pool.discard_idle()
             logger.warning(
@@ -83,17 +89,18 @@ class Database:
                 stale,
             )
             try:
-                return self._attempt(work, write)
+                return self._attempt(work, write, begin)
             except _Reconnect as again:
                 raise self._dependency_error(again.cause) from again.cause
 
-    def _attempt(self, work: Callable[[Tx], T], write: bool) -> T:
+    def _attempt(self, work: Callable[[Tx], T], write: bool, begin: bool = True) -> T:
         conn = self.pool.acquire()
         broken = False
         committing = False
         try:
             tx = Tx(conn.cursor(), self.prepare)
-            self.begin(tx, write)
+            if begin:
+                self.begin(tx, write)
             result = work(tx)
             committing = True
             conn.commit()

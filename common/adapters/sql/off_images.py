@@ -22,7 +22,9 @@ class OffImageQueries:
             f"SELECT {IMAGE_COLUMNS} FROM image WHERE source_image = ? AND deleted = 0 AND status <> ?"
             " ORDER BY length(generation) DESC, generation DESC, id DESC LIMIT 1"
         )
-        rows: list[tuple[Any, ...]] = self.db.run(lambda tx: tx.rows(sql, str(source_image), FAILED), write=False)
+        rows: list[tuple[Any, ...]] = self.db.run(
+            lambda tx: tx.rows(sql, str(source_image), FAILED), write=False, one_statement=True
+        )
         return image_from_row(rows[0], self.db) if rows else None
 
     def get_images(self, image_ids: Sequence[int]) -> dict[int, ImageRecord]:
