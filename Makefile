@@ -7,7 +7,7 @@ PORT ?= 8080
 IMAGES ?=
 export LOGO_ANN_HOME ?= .logo-ann
 
-.PHONY: venv venv-test run test test-fast lint stack stack-down bench bench-quick bench-load venv-bench clean services triton-venv checkov-venv browser wrk
+.PHONY: venv venv-test run test test-fast lint stack stack-down bench bench-quick bench-load bench-collection venv-bench clean services triton-venv checkov-venv browser wrk
 
 # The runtime environment (what `make run` needs), and the test tools on top of it.
 venv: $(VENV)/.installed
@@ -148,6 +148,12 @@ bench-quick: venv-bench triton-venv es-node wrk
 bench-load: venv-bench wrk
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.run --resummarize
+
+# Robotoff's whole collection on one machine (bench/results/collection.json): 5M logos imported from a
+# Robotoff-schema PostgreSQL database, indexed, then searched. About 10 GB of vectors on disk twice.
+LOGOS ?= 5000000
+bench-collection: venv-bench services
+	$(BIN)/python -m bench.collection --logos $(LOGOS)
 
 clean:
 	rm -rf $(LOGO_ANN_HOME) .stack build dist

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from common.cli.serve import listen
 from common.domain import StoredObject
@@ -84,9 +85,32 @@ def tool(browser: Any) -> Iterator[Any]:
 
 
 def toast(page: Any, starts: str) -> str:
-    page.wait_for_function("s => document.getElementById('toast-text').textContent.startsWith(s)", arg=starts)
+    try:
+        page.wait_for_function(
+            "s => document.getElementById('toast-text').textContent.startsWith(s)", arg=starts, timeout=20_000
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"toast {page.text_content('#toast-text')!r}, waited for {starts!r}") from None
     text: str = page.text_content("#toast-text")
     return text
+
+
+def quest_count(page: Any) -> int:
+    """How many times the quest grid has been opened and shown (``data-opened``)."""
+    return int(page.get_attribute("#quest-grid", "data-opened") or 0)
+
+
+def quest_opened(page: Any, before: int) -> list[int]:
+    """The logo ids of the quest shown by an opening after ``before``, once its crops are in (a key
+    press opens the view on the next event: the grid of an earlier opening may still be there)."""
+    page.wait_for_function(
+        """k => { const grid = document.getElementById('quest-grid');
+                  return Number(grid.dataset.opened || 0) > k && !grid.hasAttribute('aria-busy')
+                    && grid.querySelectorAll('.card:not([disabled])').length >= 10; }""",
+        arg=before,
+    )
+    ids: list[int] = page.eval_on_selector_all("#quest-grid .card", "cs => cs.map(c => Number(c.dataset.logoId))")
+    return ids
 
 
 def shoot(page: Any, name: str) -> None:
@@ -125,9 +149,8 @@ def test_a_quest_excluding_two_then_undo_then_the_shortcuts(tool: Any, world: di
     tool.goto(f"{world['url']}/")
     tool.click("#views-nav a[data-view='quests']")  # reachable from the first screen
     assert tool.url.endswith("#/quests")
-    tool.wait_for_function("() => document.querySelectorAll('#quest-grid .card:not([disabled])').length >= 10")
+    members = quest_opened(tool, 0)
     assert tool.text_content("#identity") == f"annotating as {ME} (this machine)"
-    members = tool.eval_on_selector_all("#quest-grid .card", "cs => cs.map(c => Number(c.dataset.logoId))")
     assert set(members) <= set(range(2, 29)) | {36} and len(members) >= 10
     excluded = members[:2]
     for logo_id in excluded:
@@ -150,9 +173,9 @@ def test_a_quest_excluding_two_then_undo_then_the_shortcuts(tool: Any, world: di
     # the same with the keys only: 1 opens quests, x excludes the focused crop, l labels, u undoes
     tool.keyboard.press("2")
     tool.wait_for_selector("#view-next:not([hidden])")
+    opened = quest_count(tool)
     tool.keyboard.press("1")
-    tool.wait_for_function("() => document.querySelectorAll('#quest-grid .card:not([disabled])').length >= 10")
-    members = tool.eval_on_selector_all("#quest-grid .card", "cs => cs.map(c => Number(c.dataset.logoId))")
+    members = quest_opened(tool, opened)
     tool.focus("#quest-grid .card >> nth=0")
     tool.keyboard.press("x")
     assert tool.eval_on_selector_all("#quest-grid .card.excluded", "cs => cs.length") == 1

@@ -5,7 +5,7 @@
 (() => {
   const { API, $, get, write, toast, undo, card, fillTypes, wireCompletion, label, shown } = window.ui;
   const VIEWS = ["quests", "next", "suspects", "value", "history", "logo"];
-  const quest = { cluster: null, cursor: null };
+  const quest = { cluster: null, cursor: null, opening: 0 };
   const { value, openValue, moreCluster, moreValues, labelValue, openHistory } = window.lists;
 
   function route(initial) {
@@ -37,16 +37,23 @@
   async function openQuest(clusterId) {
     $("quest-grid").replaceChildren(); // never a stale crop to click while the next quest loads
     quest.cluster = null;
+    // the last opening wins: one still waiting for its cluster (opened by a label, an undo or a key
+    // pressed meanwhile) must not empty or fill the grid the later one shows
+    const opening = ++quest.opening;
+    $("quest-grid").setAttribute("aria-busy", "true");
     try {
       let found = null;
+      let next = quest.next;
       if (clusterId) found = await get(`${API}/clusters/${clusterId}`);
       else {
         const params = new URLSearchParams({ annotated: "false", count: "1" });
         if (quest.cursor) params.set("cursor", quest.cursor);
         const page = await get(`${API}/clusters?${params}`);
         found = page.clusters[0] || null;
-        quest.next = page.next_cursor;
+        next = page.next_cursor;
       }
+      if (opening !== quest.opening) return;
+      quest.next = next;
       quest.cluster = found;
       $("quest-grid").replaceChildren();
       if (!found) {
@@ -64,7 +71,12 @@
         $("quest-grid").append(el);
       }
     } catch (err) {
-      toast(`Could not open the quest: ${err.message}`, true);
+      if (opening === quest.opening) toast(`Could not open the quest: ${err.message}`, true);
+    } finally {
+      if (opening === quest.opening) {
+        $("quest-grid").removeAttribute("aria-busy");
+        $("quest-grid").dataset.opened = String(opening); // which opening the grid shows (tests wait on it)
+      }
     }
   }
 
