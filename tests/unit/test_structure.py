@@ -26,6 +26,7 @@ from common.ports.vector_index import VectorIndex
 from common.ports.work_queue import WorkQueue
 from common.settings import load_settings
 from tests.fakes import BruteForceIndex, CannedDetector, ColourEmbedder, DictImageStore, ListQueue
+from tests.unit.test_layers import imports_of
 
 COMMON = Path(__file__).resolve().parents[2] / "common"
 API = COMMON / "api"
@@ -128,16 +129,6 @@ def test_the_constructor_takes_every_adapter_and_builds_none(tmp_path: Path) -> 
     assert container.search_service().dim() == 8
 
 
-def imported_modules(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-    return found
-
-
 def test_adapters_are_built_in_the_composition_root_alone() -> None:
     """Outside the adapters (``common/adapters``, and the embedded index beside them), only
     ``common/bootstrap.py`` imports an adapter module: the use cases, the API and the CLI reach
@@ -147,7 +138,7 @@ def test_adapters_are_built_in_the_composition_root_alone() -> None:
         str(path.relative_to(COMMON))
         for path in COMMON.rglob("*.py")
         if not set(rooms) & set(path.relative_to(COMMON).parts)
-        and any(name.startswith(tuple(f"common.{room}" for room in rooms)) for name in imported_modules(path))
+        and any(name.startswith(tuple(f"common.{room}" for room in rooms)) for name in imports_of(path))
     )
     assert importers == ["bootstrap.py"]
 
