@@ -4,8 +4,9 @@
 The neighbours of a stored logo are asked for as the application asks (``exclude`` = the logo
 itself, inside the graph search). ``RECALL_BOUND`` sits between what the adapter's policy gets
 (``num_candidates = max(100, 2k)``) and what a starved query gets (Robotoff's ``k + 1``), so the
-same bound passes the one and fails the other. Measured on this data: 0.94 against 0.87 (20
-candidates 0.91, 50 0.93, 200 0.94: the quantized scores cap recall below 1 whatever the candidates).
+same bound passes the one and fails the other. Measured on this data, merged to one segment, in
+three builds: 0.926-0.930 against 0.802-0.818 (20 candidates 0.85-0.86, 50 0.91: the quantized scores
+cap recall below 1 whatever the candidates); the bound sits in the middle of the gap.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.es_support import embedding_like, exact_top_k
 
 pytestmark = pytest.mark.contract
 N, DIM, K, QUERIES = 20_000, 512, 10, 200
-RECALL_BOUND = 0.91
+RECALL_BOUND = 0.87
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +35,13 @@ def production(es_node: ElasticsearchNode) -> Iterator[tuple[ElasticsearchIndex,
     assert index.index.endswith("-512d-int8-hnsw")
     index.upsert(list(range(1, N + 1)), data)
     index.flush()
+    client = Elasticsearch(es_node.url, request_timeout=600)
+    # One segment, as a merged production index serves: each segment is searched with its own
+    # num_candidates, so the recall of a starved query grew with however many segments the writes
+    # happened to leave (0.87 to 0.915 measured), and the bound below read that luck.
+    client.indices.forcemerge(index=index.index, max_num_segments=1)
+    index.flush()
     yield index, data
-    client = Elasticsearch(es_node.url, request_timeout=60)
     client.options(ignore_status=404).indices.delete(index=index.index)
     client.close()
 

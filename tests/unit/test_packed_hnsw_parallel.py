@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -120,4 +121,9 @@ def test_a_thread_that_searched_and_ended_leaves_no_scratch(data: np.ndarray) ->
     finish.set()
     for thread in threads:
         thread.join()
-    assert live() == before  # ...and leaves none behind when it ends
+    # ...and leaves none behind when it ends. Python's join returns when the thread's Python state is
+    # gone, a moment before the OS thread exits and runs its pthread key destructors: wait for them.
+    deadline = time.monotonic() + 10
+    while live() != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert live() == before
