@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import os
+import pwd
 import shlex
 import signal
 import subprocess
@@ -155,6 +156,18 @@ def read_env(path: Path) -> dict[str, str]:
     return env
 
 
+def as_user(command: list[str], user: str | None) -> list[str]:
+    """``command`` run as ``user`` (None: as this process's user) through ``setpriv``, which sets the
+    ids and execs it. Not ``subprocess``'s ``user=``: that makes Python fork instead of vfork, and a
+    fork runs the atfork handlers of the libraries loaded here; gRPC's (the Pub/Sub client) restarts
+    its poller thread in the child, which then crashed on the descriptors ``close_fds`` closes before
+    the exec (PostgreSQL restarted by a fault test died of SIGSEGV with gRPC's epoll error in its log)."""
+    if user is None:
+        return command
+    entry = pwd.getpwnam(user)
+    return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--", *command]
+
+
 # --- what the stack started ---------------------------------------------------------------
 @dataclasses.dataclass
 class Launch:
@@ -219,10 +232,10 @@ class Managed:
         recipe = self.recipe
         recipe.log.parent.mkdir(parents=True, exist_ok=True)
         with recipe.log.open("ab") as out:
-            self._popen = subprocess.Popen(recipe.command, stdout=out, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, cwd=recipe.cwd,
+            self._popen = subprocess.Popen(as_user(recipe.command, recipe.user), stdout=out,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=recipe.cwd,
                                            env=None if recipe.env is None else dict(recipe.env),
-                                           start_new_session=True, user=recipe.user)  # fmt: skip
+                                           start_new_session=True)  # fmt: skip
         self.pid = self._popen.pid
         if recipe.ready is not None:
             wait_ready(recipe.ready, self._popen, recipe.log, recipe.timeout)

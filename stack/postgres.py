@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pg8000.dbapi
 
-from stack.parts import Launch, Managed
+from stack.parts import Launch, Managed, as_user
 from stack.services import HOST, ServiceError, free_port
 
 SUPERUSER = "postgres"
@@ -82,7 +82,7 @@ def _start(bindir: Path, folder: Path, log_dir: Path, timeout: float) -> tuple[M
     if user is not None:
         shutil.chown(folder, user, user)
     init = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--no-sync"]
-    done = subprocess.run(init, capture_output=True, text=True, check=False, cwd=folder, user=user, timeout=120)
+    done = subprocess.run(as_user(init, user), capture_output=True, text=True, check=False, cwd=folder, timeout=120)
     if done.returncode != 0:
         raise ServiceError(f"initdb failed ({done.returncode}): {done.stderr[-2000:]}")
     port = free_port()
