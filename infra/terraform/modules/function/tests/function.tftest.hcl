@@ -81,6 +81,10 @@ run "a_storage_function_gets_exactly_what_the_caller_gives" {
     error_message = "the Eventarc trigger's event type or retry policy is not the caller's"
   }
   assert {
+    condition     = google_cloudfunctions2_function.this.event_trigger[0].service_account_email == var.event_trigger.service_account_email && google_cloudfunctions2_function.this.event_trigger[0].trigger_region == var.region
+    error_message = "the trigger must deliver as the caller's event identity, in the function's region"
+  }
+  assert {
     condition     = { for f in google_cloudfunctions2_function.this.event_trigger[0].event_filters : f.attribute => f.value } == { bucket = "logo-ann-dev-uploads" }
     error_message = "a storage trigger filters on its bucket only"
   }

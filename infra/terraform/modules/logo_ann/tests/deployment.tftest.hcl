@@ -190,6 +190,10 @@ run "eventarc_triggers_and_their_retry" {
     error_message = "embed_index (push subscription) and search (HTTP) have no Eventarc trigger"
   }
   assert {
+    condition     = sort([for grant in values(google_cloud_run_v2_service_iam_member.events_invoke_detect) : "${grant.name} ${grant.role} ${grant.member}"]) == sort([for name in [module.detect.name, module.detect_deleted.name] : "${name} roles/run.invoker ${google_service_account.events.member}"]) && google_project_iam_member.events_receiver.member == google_service_account.events.member
+    error_message = "the triggers' identity must receive events and invoke both detect deployments"
+  }
+  assert {
     condition     = { for dep, spec in local.wiring.deployments : dep => [spec.trigger.event_type, spec.trigger.retry_policy] if spec.trigger.kind == "storage" } == { for dep, config in output.deployed_functions : dep => [config.trigger[0].event_type, config.trigger[0].retry_policy] if length(config.trigger) > 0 }
     error_message = "a storage trigger differs from the wiring's"
   }
@@ -227,8 +231,24 @@ run "push_subscriptions_dead_letter_and_cover_the_receiver" {
     error_message = "the backfill ack deadline is not the wiring's or does not cover detect's timeout"
   }
   assert {
+    condition     = google_pubsub_subscription.backfill_detect.retry_policy[0].minimum_backoff == "10s" && google_pubsub_subscription.backfill_detect.retry_policy[0].maximum_backoff == "600s"
+    error_message = "failed backfill pushes back off from 10 s to 600 s"
+  }
+  assert {
     condition     = google_pubsub_subscription.crops_dead_letter.topic == google_pubsub_topic.crops_dead_letter.id && google_pubsub_subscription.backfill_dead_letter.topic == google_pubsub_topic.backfill_dead_letter.id
     error_message = "dead letters need a pull subscription to be kept"
+  }
+  # Pub/Sub moves a message to the dead letters as its own service agent (named by the mocked
+  # project number): without publishing on the dead-letter topic and subscribing on the source
+  # subscription, a dead-letter policy is accepted by the API and never acts.
+  assert {
+    condition = alltrue(flatten([
+      for pair in [[google_pubsub_subscription.embed_index, google_pubsub_topic.crops_dead_letter], [google_pubsub_subscription.backfill_detect, google_pubsub_topic.backfill_dead_letter]] : [
+        contains([for grant in concat(values(google_pubsub_topic_iam_member.function_publishes), values(google_pubsub_topic_iam_member.operators_publish), [google_pubsub_topic_iam_member.pubsub_agent_dead_letters, google_pubsub_topic_iam_member.pubsub_agent_backfill_dead_letters]) : "${grant.topic} ${grant.role} ${grant.member}"], "${pair[1].name} roles/pubsub.publisher serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"),
+        contains([for grant in concat(values(google_pubsub_subscription_iam_member.operators_read_dead_letters), [google_pubsub_subscription_iam_member.pubsub_agent_acks_source, google_pubsub_subscription_iam_member.pubsub_agent_acks_backfill]) : "${grant.subscription} ${grant.role} ${grant.member}"], "${pair[0].name} roles/pubsub.subscriber serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"),
+      ]
+    ]))
+    error_message = "Pub/Sub's service agent cannot move a push subscription's exhausted messages to its dead-letter topic"
   }
 }
 
