@@ -1,8 +1,9 @@
 """The annotation tool as a person uses it, in real headless Chromium against ``logo-ann serve``'s
 own wiring (waitress on 127.0.0.1, no token: the page writes as the local user, no sign-in):
 walk a value's cluster with "load more", label a quest (exclude two, label the rest), undo it,
-use the shortcuts, fix a suspect, undo from the history; every view at 1,280 and 390 px wide,
-every control with an accessible name, errors on the page.
+use the shortcuts, keep a suspect and undo that, fix it, undo from the history; a card whose crop
+has not come cannot be chosen; every view at 1,280 and 390 px wide, every control with an
+accessible name, errors on the page.
 
 Screenshots of each view land in tests/artifacts/screens; ``LOGO_ANN_UPDATE_SCREENS=1`` writes
 them to docs/screens as well (the pictures of docs/web.md).
@@ -144,6 +145,11 @@ def test_value_view_walks_the_cluster_with_load_more(tool: Any, world: dict[str,
     shoot(tool, "value")
     check_layout(tool, "value")
 
+    tool.reload()  # again, with the key: n loads more
+    tool.wait_for_function("() => document.querySelectorAll('#value-cluster .card').length === 24")
+    tool.keyboard.press("n")
+    tool.wait_for_function("() => document.querySelectorAll('#value-cluster .card').length === 29")
+
 
 def test_a_quest_excluding_two_then_undo_then_the_shortcuts(tool: Any, world: dict[str, Any]) -> None:
     tool.goto(f"{world['url']}/")
@@ -200,6 +206,12 @@ def test_fix_a_suspect_next_and_history_with_undo(tool: Any, world: dict[str, An
     assert "annotated brand = Wrong; neighbours say brand = Blue Star" in tool.text_content(row)
     shoot(tool, "suspects")
     check_layout(tool, "suspects")
+    tool.click(f"{row} button.keep")  # kept: off the list, and the toast says how to undo it
+    assert "Undo" in toast(tool, "Logo 34 kept as brand = Wrong")
+    tool.wait_for_selector(row, state="detached")
+    tool.keyboard.press("u")
+    toast(tool, "Logo 34 is a suspect again")
+    tool.wait_for_selector(row)
     tool.click(f"{row} button.fix")
     toast(tool, "Logo 34 fixed: brand = Wrong → brand = Blue Star")
     assert labels(world, [34])[34] == ("Blue Star", ME)
@@ -254,6 +266,33 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     tool.goto(f"{world['url']}/#/quests/999999")
     toast(tool, "Could not open the quest: cluster 999999 does not exist")  # an error on the page
     assert tool.eval_on_selector("#toast", "t => t.classList.contains('error')")
+
+
+def test_a_crop_card_is_chosen_only_once_its_crop_shows(tool: Any, world: dict[str, Any]) -> None:
+    held: list[Any] = []  # the first crop asked for, answered only when the test says so
+
+    def hold_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    tool.route("**/api/v1/logos/*/crop", hold_first)
+    tool.goto(f"{world['url']}/#/quests")
+    tool.wait_for_function(
+        """() => { const cards = [...document.querySelectorAll('#quest-grid .card')];
+                   return cards.length >= 10 && cards.filter(c => !c.disabled).length === cards.length - 1; }"""
+    )
+    late = "#quest-grid .card[disabled]"
+    late_id = tool.get_attribute(late, "data-logo-id")
+    assert held and held[0].request.url.endswith(f"/logos/{late_id}/crop")
+    tool.click(late, force=True)  # a click on a card whose crop has not come: nothing happens
+    tool.keyboard.press("x")
+    assert tool.eval_on_selector_all("#quest-grid .card.excluded", "cs => cs.length") == 0
+    held[0].continue_()
+    tool.wait_for_selector(f"#quest-grid .card[data-logo-id='{late_id}']:not([disabled])")
+    tool.click(f"#quest-grid .card[data-logo-id='{late_id}']")
+    assert tool.eval_on_selector_all("#quest-grid .card.excluded", "cs => cs.length") == 1
 
 
 @pytest.mark.parametrize("view", ["quests", "value/brand/Green%20Leaf", "suspects", "next", "history", "logo/2"])

@@ -73,6 +73,7 @@
         call(`${API}/images/logos/${logoId}`),
         call(`${API}/images/logos/${logoId}/history`),
       ]);
+      if (logo.prediction) await window.ui.spell([[logo.prediction.type, logo.prediction.value]]);
       if (logoId !== current) return;
       $("label-now").textContent = logo.annotation_type
         ? `${logo.annotation_type}${logo.annotation_value ? ` = ${logo.annotation_value}` : ""} (by ${logo.username})`
