@@ -198,6 +198,15 @@ def test_a_quest_excluding_two_then_undo_then_the_shortcuts(tool: Any, world: di
     assert all(v == (None, None) for v in labels(world, members).values())
     assert "u" in tool.text_content("#keys") and "undo" in tool.text_content("#keys")
 
+    # n: the next quest, another group of look-alikes (the page asks for the page after this one);
+    # first the reopening the undo started (busy since the toast showed) must be over
+    tool.wait_for_function("() => !document.getElementById('quest-grid').hasAttribute('aria-busy')")
+    opened = quest_count(tool)
+    tool.keyboard.press("n")
+    following = quest_opened(tool, opened)
+    assert not set(following) & set(members)
+    assert "next" in tool.text_content("#keys")
+
 
 def test_fix_a_suspect_next_and_history_with_undo(tool: Any, world: dict[str, Any]) -> None:
     tool.goto(f"{world['url']}/#/suspects")
