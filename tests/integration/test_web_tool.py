@@ -42,11 +42,15 @@ UNNAMED = """() => [...document.querySelectorAll('button, input, select, a, [rol
       || (el.textContent || '').trim() || (el.querySelector('img[alt]') || {}).alt || el.title))
   .map(el => el.outerHTML.slice(0, 80))"""
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+OPTIONS = "() => [...document.querySelectorAll('#value-options option')].map(o => o.value + ' | ' + o.label)"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    container = api_container(Path(tmp_path_factory.mktemp("tool")))
+    home = Path(tmp_path_factory.mktemp("tool"))
+    taxonomy = home / "labels.json"  # the label type's taxonomy, for the value field's completions
+    taxonomy.write_text(json.dumps({"en:organic": {"name": {"en": "Organic"}}, "en:eu-organic": {}, "en:fair": {}}))
+    container = api_container(home, taxonomy_labels=str(taxonomy))
     ingest(container, [(GREEN, GREEN)] * 14)  # logos 1..28: one look-alike group
     ingest(container, [(BLUE, BLUE)] * 3, first=14)  # logos 29..34
     # 35 red, 36 green, in a photo named as Open Food Facts names product photos (a barcode)
@@ -275,6 +279,22 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     tool.goto(f"{world['url']}/#/quests/999999")
     toast(tool, "Could not open the quest: cluster 999999 does not exist")  # an error on the page
     assert tool.eval_on_selector("#toast", "t => t.classList.contains('error')")
+
+
+def test_the_value_field_completes_from_values_used_and_the_taxonomy(tool: Any, world: dict[str, Any]) -> None:
+    def completes(typed: str, expected: list[str]) -> None:
+        tool.fill("#quest-value", typed)
+        try:
+            same = f"e => JSON.stringify(({OPTIONS})()) === JSON.stringify(e)"
+            tool.wait_for_function(same, arg=expected, timeout=20_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"{typed!r} completes to {tool.evaluate(OPTIONS)}, not {expected}") from None
+
+    tool.goto(f"{world['url']}/#/quests")
+    completes("gre", ["Green Leaf | Green Leaf (1 logos)"])  # a value already used, and on how many logos
+    tool.select_option("#quest-type", "label")
+    # the label taxonomy's ids: those starting with it, then those containing it
+    completes("org", ["en:organic | en:organic (taxonomy)", "en:eu-organic | en:eu-organic (taxonomy)"])
 
 
 def test_a_crop_card_is_chosen_only_once_its_crop_shows(tool: Any, world: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ window.ui = (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = "logo-ann-authorization";
   const TYPES = ["brand", "label", "category", "store", "packaging", "packager_code", "qr_code", "nutritional_label", "no_logo"];
-  const state = { localUser: null, lastUndo: null, spellings: new Map(), asked: new Set() };
+  const state = { localUser: null, lastUndo: null, spellings: new Map(), asked: new Set(), completing: 0 };
 
   function authorization() {
     const token = $("auth-token") && $("auth-token").value.trim();
@@ -116,9 +116,13 @@ window.ui = (() => {
     return state.spellings.get(`${type}\u0000${canonical}`) || canonical;
   }
 
+  // the last thing typed wins: an earlier answer that comes late (the one asked on focus) is dropped
   async function complete(type, text) {
+    const asked = ++state.completing;
     try {
       const body = await get(`${API}/values/complete?${new URLSearchParams({ type, q: text, count: "20" })}`);
+      learn(body.values);
+      if (asked !== state.completing) return;
       const list = $("value-options");
       list.replaceChildren(...body.values.map((v) => {
         const option = document.createElement("option");
@@ -126,7 +130,6 @@ window.ui = (() => {
         option.label = v.source === "used" ? `${v.value} (${v.logos} logos)` : `${v.value} (taxonomy)`;
         return option;
       }));
-      learn(body.values);
     } catch (err) {
       toast(`Could not complete the value: ${err.message}`, true);
     }
