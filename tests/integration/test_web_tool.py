@@ -264,7 +264,14 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     tool.wait_for_function("() => document.getElementById('query-details').textContent.includes('Green Leaf')")
     mine = f"brand = Green Leaf (by {ME})"
     tool.wait_for_function("s => document.getElementById('label-now').textContent === s", arg=mine)
+    tool.click("#label-reset")  # the label removed, and that undone: the label is back
+    toast(tool, "Logo 2: label removed")
+    tool.wait_for_function("() => document.getElementById('label-now').textContent === 'not annotated'")
+    assert labels(world, [2])[2] == (None, None)
     tool.click("#toast-undo")
+    toast(tool, "Undid operation")
+    tool.wait_for_function("s => document.getElementById('label-now').textContent === s", arg=mine)
+    tool.click("#toast-undo")  # the undo undone: the label removed again
     toast(tool, "Undid operation")
     tool.wait_for_function("() => document.getElementById('label-now').textContent === 'not annotated'")
     assert labels(world, [2])[2] == (None, None)
