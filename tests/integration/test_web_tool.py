@@ -258,6 +258,12 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     badge = tool.text_content("#grid .card[data-logo-id='1'] .badge")
     assert badge == "✓ Green Leaf"
     assert tool.text_content("#annotate-status") == ""
+    tool.click("#select-all")  # Tick all says what it did and how to undo it
+    assert tool.text_content("#annotate-status").endswith("crops ticked; Untick all undoes it.")
+    assert tool.eval_on_selector_all("#grid .card.picked", "cs => cs.length") > 0
+    tool.click("#untick-all")
+    assert tool.eval_on_selector_all("#grid .card.picked", "cs => cs.length") == 0 and tool.is_hidden("#untick-all")
+    tool.uncheck("#select-mode")
     tool.fill("#label-value", "Green Leaf")
     tool.click("#label-set")
     toast(tool, "Logo 2: label set to brand = Green Leaf")
