@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import shutil
 import threading
 import urllib.request
@@ -257,6 +258,9 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     assert top < 900 * 0.6, "the neighbours' grid starts on the first screen"
     badge = tool.text_content("#grid .card[data-logo-id='1'] .badge")
     assert badge == "✓ Green Leaf"
+    predicted = tool.eval_on_selector_all("#grid .badge.predicted", "bs => bs.map(b => b.textContent)")
+    # a predicted neighbour: ~, the value as typed (not its tag, green-leaf) and the confidence
+    assert predicted and all(re.fullmatch(r"~ Green Leaf 0\.\d\d", p) for p in predicted), predicted
     assert tool.text_content("#annotate-status") == ""
     tool.click("#select-all")  # Tick all says what it did and how to undo it
     assert tool.text_content("#annotate-status").endswith("crops ticked; Untick all undoes it.")
