@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from common.api.local_identity import local_user_name
 from stack.waiting import wait_until
 from tests.conftest import free_port
 
@@ -211,6 +212,43 @@ def test_the_start_line_says_writes_need_the_token_when_one_is_set(world: dict[s
         proc.terminate()
         proc.communicate(timeout=30)
     assert "writes need Authorization: Bearer $LOGO_ANN_API_TOKEN" in start and "s3cret" not in start
+
+
+def test_make_runs_sample_photos_give_a_quest_labelled_and_undone_with_no_set_up(
+    world: dict[str, str], tmp_path: Path
+) -> None:
+    """What ``make run`` does (24 sample photos, the default seed, ``ingest``, then ``serve`` on
+    loopback with no token): the page's first quest is there, and labelling it, as the page does,
+    needs no sign-in (recorded as the local user), nor does undoing it."""
+    env = with_home(world, tmp_path / "home")
+    assert run(env, "samples", "--out", str(tmp_path / "samples"), "--count", "24").returncode == 0
+    assert run(env, "ingest", str(tmp_path / "samples")).returncode == 0
+    port = free_port()
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--no-inbox"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        start = proc.stdout.readline()  # written once the socket listens
+        me = local_user_name()
+        assert f"the page annotates as {me}" in start
+        api = f"http://127.0.0.1:{port}/api/v1"
+        quest = requests.get(f"{api}/clusters?annotated=false&count=1", timeout=30).json()["clusters"][0]
+        members = quest["logo_ids"]
+        assert len(members) >= 3
+        body = {"type": "brand", "value": "Acme", "exclude": members[:1], "logo_ids": members}
+        labelled = requests.post(f"{api}/clusters/{quest['id']}/annotate", json=body, timeout=60)
+        assert labelled.status_code == 200, labelled.text
+        assert labelled.json()["annotated"] == len(members) - 1
+        query = "&".join(f"logo_ids={i}" for i in members)
+        now = {x["id"]: x["username"] for x in requests.get(f"{api}/images/logos?{query}", timeout=30).json()["logos"]}
+        assert now == {i: None if i == members[0] else me for i in members}
+        operation = labelled.headers["Operation-Id"]
+        undone = requests.post(f"{api}/annotations/operations/{operation}/revert", timeout=60)
+        assert undone.status_code == 200, undone.text
+        assert sorted(undone.json()["restored"]) == sorted(members[1:])
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
 
 
 def test_calibrate_says_per_type_what_it_had_and_what_the_target_needs(world: dict[str, str], tmp_path: Path) -> None:

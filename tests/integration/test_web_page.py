@@ -95,4 +95,9 @@ def test_upload_a_photo_to_search_by_image(page: Any, base_url: str, tmp_path: P
     firsts = [int(row.query_selector(".card").get_attribute("data-logo-id")) for row in rows]
     assert firsts == [7, 8]
     assert page.eval_on_selector(".upload-logo canvas", "c => [c.width, c.height]") == [60, 60]
+    # the results land at the top of the view, above the opened logo and its neighbours, in sight
+    top = "ids => ids.map(i => document.getElementById(i).getBoundingClientRect().top)"
+    results, query, neighbours = page.evaluate(top, ["upload-results", "query", "neighbours"])
+    assert results < query and results < neighbours
+    assert -1 <= results < page.viewport_size["height"]  # scrolled into view (a fraction of a pixel off)
     page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)

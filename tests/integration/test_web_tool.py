@@ -1,8 +1,9 @@
 """The annotation tool as a person uses it, in real headless Chromium against ``logo-ann serve``'s
 own wiring (waitress on 127.0.0.1, no token: the page writes as the local user, no sign-in):
 walk a value's cluster with "load more", label a quest (exclude two, label the rest), undo it,
-use the shortcuts, fix a suspect, undo from the history; every view at 1,280 and 390 px wide,
-every control with an accessible name, errors on the page.
+use the shortcuts, keep a suspect and undo that, fix it, undo from the history; a card whose crop
+has not come cannot be chosen; every view at 1,280 and 390 px wide, every control with an
+accessible name, errors on the page.
 
 Screenshots of each view land in tests/artifacts/screens; ``LOGO_ANN_UPDATE_SCREENS=1`` writes
 them to docs/screens as well (the pictures of docs/web.md).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import shutil
 import threading
 import urllib.request
@@ -41,11 +43,15 @@ UNNAMED = """() => [...document.querySelectorAll('button, input, select, a, [rol
       || (el.textContent || '').trim() || (el.querySelector('img[alt]') || {}).alt || el.title))
   .map(el => el.outerHTML.slice(0, 80))"""
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+OPTIONS = "() => [...document.querySelectorAll('#value-options option')].map(o => o.value + ' | ' + o.label)"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    container = api_container(Path(tmp_path_factory.mktemp("tool")))
+    home = Path(tmp_path_factory.mktemp("tool"))
+    taxonomy = home / "labels.json"  # the label type's taxonomy, for the value field's completions
+    taxonomy.write_text(json.dumps({"en:organic": {"name": {"en": "Organic"}}, "en:eu-organic": {}, "en:fair": {}}))
+    container = api_container(home, taxonomy_labels=str(taxonomy))
     ingest(container, [(GREEN, GREEN)] * 14)  # logos 1..28: one look-alike group
     ingest(container, [(BLUE, BLUE)] * 3, first=14)  # logos 29..34
     # 35 red, 36 green, in a photo named as Open Food Facts names product photos (a barcode)
@@ -144,6 +150,11 @@ def test_value_view_walks_the_cluster_with_load_more(tool: Any, world: dict[str,
     shoot(tool, "value")
     check_layout(tool, "value")
 
+    tool.reload()  # again, with the key: n loads more
+    tool.wait_for_function("() => document.querySelectorAll('#value-cluster .card').length === 24")
+    tool.keyboard.press("n")
+    tool.wait_for_function("() => document.querySelectorAll('#value-cluster .card').length === 29")
+
 
 def test_a_quest_excluding_two_then_undo_then_the_shortcuts(tool: Any, world: dict[str, Any]) -> None:
     tool.goto(f"{world['url']}/")
@@ -192,6 +203,15 @@ def test_a_quest_excluding_two_then_undo_then_the_shortcuts(tool: Any, world: di
     assert all(v == (None, None) for v in labels(world, members).values())
     assert "u" in tool.text_content("#keys") and "undo" in tool.text_content("#keys")
 
+    # n: the next quest, another group of look-alikes (the page asks for the page after this one);
+    # first the reopening the undo started (busy since the toast showed) must be over
+    tool.wait_for_function("() => !document.getElementById('quest-grid').hasAttribute('aria-busy')")
+    opened = quest_count(tool)
+    tool.keyboard.press("n")
+    following = quest_opened(tool, opened)
+    assert not set(following) & set(members)
+    assert "next" in tool.text_content("#keys")
+
 
 def test_fix_a_suspect_next_and_history_with_undo(tool: Any, world: dict[str, Any]) -> None:
     tool.goto(f"{world['url']}/#/suspects")
@@ -200,6 +220,12 @@ def test_fix_a_suspect_next_and_history_with_undo(tool: Any, world: dict[str, An
     assert "annotated brand = Wrong; neighbours say brand = Blue Star" in tool.text_content(row)
     shoot(tool, "suspects")
     check_layout(tool, "suspects")
+    tool.click(f"{row} button.keep")  # kept: off the list, and the toast says how to undo it
+    assert "Undo" in toast(tool, "Logo 34 kept as brand = Wrong")
+    tool.wait_for_selector(row, state="detached")
+    tool.keyboard.press("u")
+    toast(tool, "Logo 34 is a suspect again")
+    tool.wait_for_selector(row)
     tool.click(f"{row} button.fix")
     toast(tool, "Logo 34 fixed: brand = Wrong → brand = Blue Star")
     assert labels(world, [34])[34] == ("Blue Star", ME)
@@ -232,14 +258,30 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     assert top < 900 * 0.6, "the neighbours' grid starts on the first screen"
     badge = tool.text_content("#grid .card[data-logo-id='1'] .badge")
     assert badge == "✓ Green Leaf"
+    predicted = tool.eval_on_selector_all("#grid .badge.predicted", "bs => bs.map(b => b.textContent)")
+    # a predicted neighbour: ~, the value as typed (not its tag, green-leaf) and the confidence
+    assert predicted and all(re.fullmatch(r"~ Green Leaf 0\.\d\d", p) for p in predicted), predicted
     assert tool.text_content("#annotate-status") == ""
+    tool.click("#select-all")  # Tick all says what it did and how to undo it
+    assert tool.text_content("#annotate-status").endswith("crops ticked; Untick all undoes it.")
+    assert tool.eval_on_selector_all("#grid .card.picked", "cs => cs.length") > 0
+    tool.click("#untick-all")
+    assert tool.eval_on_selector_all("#grid .card.picked", "cs => cs.length") == 0 and tool.is_hidden("#untick-all")
+    tool.uncheck("#select-mode")
     tool.fill("#label-value", "Green Leaf")
     tool.click("#label-set")
     toast(tool, "Logo 2: label set to brand = Green Leaf")
     tool.wait_for_function("() => document.getElementById('query-details').textContent.includes('Green Leaf')")
     mine = f"brand = Green Leaf (by {ME})"
     tool.wait_for_function("s => document.getElementById('label-now').textContent === s", arg=mine)
+    tool.click("#label-reset")  # the label removed, and that undone: the label is back
+    toast(tool, "Logo 2: label removed")
+    tool.wait_for_function("() => document.getElementById('label-now').textContent === 'not annotated'")
+    assert labels(world, [2])[2] == (None, None)
     tool.click("#toast-undo")
+    toast(tool, "Undid operation")
+    tool.wait_for_function("s => document.getElementById('label-now').textContent === s", arg=mine)
+    tool.click("#toast-undo")  # the undo undone: the label removed again
     toast(tool, "Undid operation")
     tool.wait_for_function("() => document.getElementById('label-now').textContent === 'not annotated'")
     assert labels(world, [2])[2] == (None, None)
@@ -254,6 +296,49 @@ def test_logo_view_grid_on_the_first_screen_with_badges(tool: Any, world: dict[s
     tool.goto(f"{world['url']}/#/quests/999999")
     toast(tool, "Could not open the quest: cluster 999999 does not exist")  # an error on the page
     assert tool.eval_on_selector("#toast", "t => t.classList.contains('error')")
+
+
+def test_the_value_field_completes_from_values_used_and_the_taxonomy(tool: Any, world: dict[str, Any]) -> None:
+    def completes(typed: str, expected: list[str]) -> None:
+        tool.fill("#quest-value", typed)
+        try:
+            same = f"e => JSON.stringify(({OPTIONS})()) === JSON.stringify(e)"
+            tool.wait_for_function(same, arg=expected, timeout=20_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"{typed!r} completes to {tool.evaluate(OPTIONS)}, not {expected}") from None
+
+    tool.goto(f"{world['url']}/#/quests")
+    completes("gre", ["Green Leaf | Green Leaf (1 logos)"])  # a value already used, and on how many logos
+    tool.select_option("#quest-type", "label")
+    # the label taxonomy's ids: those starting with it, then those containing it
+    completes("org", ["en:organic | en:organic (taxonomy)", "en:eu-organic | en:eu-organic (taxonomy)"])
+
+
+def test_a_crop_card_is_chosen_only_once_its_crop_shows(tool: Any, world: dict[str, Any]) -> None:
+    held: list[Any] = []  # the first crop asked for, answered only when the test says so
+
+    def hold_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    tool.route("**/api/v1/logos/*/crop", hold_first)
+    tool.goto(f"{world['url']}/#/quests")
+    tool.wait_for_function(
+        """() => { const cards = [...document.querySelectorAll('#quest-grid .card')];
+                   return cards.length >= 10 && cards.filter(c => !c.disabled).length === cards.length - 1; }"""
+    )
+    late = "#quest-grid .card[disabled]"
+    late_id = tool.get_attribute(late, "data-logo-id")
+    assert held and held[0].request.url.endswith(f"/logos/{late_id}/crop")
+    tool.click(late, force=True)  # a click on a card whose crop has not come: nothing happens
+    tool.keyboard.press("x")
+    assert tool.eval_on_selector_all("#quest-grid .card.excluded", "cs => cs.length") == 0
+    held[0].continue_()
+    tool.wait_for_selector(f"#quest-grid .card[data-logo-id='{late_id}']:not([disabled])")
+    tool.click(f"#quest-grid .card[data-logo-id='{late_id}']")
+    assert tool.eval_on_selector_all("#quest-grid .card.excluded", "cs => cs.length") == 1
 
 
 @pytest.mark.parametrize("view", ["quests", "value/brand/Green%20Leaf", "suspects", "next", "history", "logo/2"])

@@ -34,6 +34,13 @@
     card.setAttribute("aria-pressed", String(card.classList.contains("picked")));
   }
 
+  function untick() {
+    for (const card of document.querySelectorAll("#grid .card.picked")) {
+      card.classList.remove("picked");
+      card.setAttribute("aria-pressed", "false");
+    }
+  }
+
   function selectedIds() {
     const ids = [...document.querySelectorAll("#grid .card.picked")].map((card) => Number(card.dataset.logoId));
     if ($("include-query").checked && current !== null) ids.unshift(current);
@@ -73,6 +80,7 @@
         call(`${API}/images/logos/${logoId}`),
         call(`${API}/images/logos/${logoId}/history`),
       ]);
+      if (logo.prediction) await window.ui.spell([[logo.prediction.type, logo.prediction.value]]);
       if (logoId !== current) return;
       $("label-now").textContent = logo.annotation_type
         ? `${logo.annotation_type}${logo.annotation_value ? ` = ${logo.annotation_value}` : ""} (by ${logo.username})`
@@ -112,7 +120,7 @@
       const text = `${body.annotated} of ${ids.length} logos annotated (those already annotated are kept).`;
       say(text);
       window.ui.toast(`${text} Undo: the button or u.`, false, operation);
-      for (const card of document.querySelectorAll("#grid .card.picked")) card.classList.remove("picked");
+      untick();
       await reload();
     } catch (err) {
       say(`Annotation refused: ${err.message}`, true);
@@ -153,13 +161,14 @@
     $("select-all").addEventListener("click", () => {
       $("select-mode").checked = true;
       const ticked = [...document.querySelectorAll("#grid .card:not(.picked)")];
-      ticked.forEach((card) => card.classList.add("picked"));
-      say(`${ticked.length} crops ticked.`);
+      ticked.forEach((card) => { card.classList.add("picked"); card.setAttribute("aria-pressed", "true"); });
+      say(`${ticked.length} crops ticked; Untick all undoes it.`);
       $("untick-all").hidden = false;
     });
     $("untick-all").addEventListener("click", () => {
-      document.querySelectorAll("#grid .card.picked").forEach((card) => card.classList.remove("picked"));
+      untick();
       say("Every crop unticked.");
+      $("untick-all").hidden = true;
     });
     $("label-set").addEventListener("click", () => change("set"));
     $("label-reset").addEventListener("click", () => change("reset"));

@@ -105,6 +105,7 @@ async function badges(ids) {
     const params = new URLSearchParams();
     for (const id of ids) params.append("logo_ids", String(id));
     const body = await getJson(`${API}/images/logos?${params}`);
+    await window.ui.spell(body.logos.filter((l) => l.prediction).map((l) => [l.prediction.type, l.prediction.value]));
     for (const logo of body.logos) {
       const card = document.querySelector(`#grid .card[data-logo-id='${logo.id}'] .badge`);
       if (!card) continue;

@@ -3,7 +3,7 @@
 "use strict";
 
 window.lists = (() => {
-  const { API, $, get, write, toast, undo, card, label, shown, valueTag } = window.ui;
+  const { API, $, get, write, toast, undo, card, label, shown, spell, valueTag } = window.ui;
   const value = { type: "brand", name: "", cursor: null, tableCursor: null, progress: "" };
   let ops = null;
 
@@ -57,6 +57,7 @@ window.lists = (() => {
       const q = new URLSearchParams({ type: value.type, count: "50" });
       if (value.tableCursor) q.set("cursor", value.tableCursor);
       const page = await get(`${API}/values?${q}`);
+      await spell(page.values.map((v) => [v.type, v.value]));
       const tag = valueTag(value.name);
       for (const v of page.values) {
         const row = document.createElement("tr");

@@ -8,7 +8,7 @@ window.ui = (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = "logo-ann-authorization";
   const TYPES = ["brand", "label", "category", "store", "packaging", "packager_code", "qr_code", "nutritional_label", "no_logo"];
-  const state = { localUser: null, lastUndo: null, spellings: new Map() };
+  const state = { localUser: null, lastUndo: null, spellings: new Map(), asked: new Set(), completing: 0 };
 
   function authorization() {
     const token = $("auth-token") && $("auth-token").value.trim();
@@ -41,7 +41,8 @@ window.ui = (() => {
     return body;
   }
 
-  // what an action did, and its undo (button and the u key) when it made an operation
+  // what an action did, and its undo (button and the u key): an operation's id, or a function for an
+  // action that stays in this browser (keeping a suspect)
   function toast(text, isError = false, operation = null) {
     $("toast").hidden = false;
     $("toast").classList.toggle("error", isError);
@@ -53,6 +54,7 @@ window.ui = (() => {
 
   async function undo(operation = state.lastUndo, after = null) {
     if (!operation) return toast("Nothing to undo.", true);
+    if (typeof operation === "function") return operation();
     try {
       const { body } = await write(`${API}/annotations/operations/${operation}/revert`, "POST");
       const skipped = body.skipped.length ? `; ${body.skipped.length} changed since were kept (${body.skipped.join(", ")})` : "";
@@ -114,9 +116,13 @@ window.ui = (() => {
     return state.spellings.get(`${type}\u0000${canonical}`) || canonical;
   }
 
+  // the last thing typed wins: an earlier answer that comes late (the one asked on focus) is dropped
   async function complete(type, text) {
+    const asked = ++state.completing;
     try {
       const body = await get(`${API}/values/complete?${new URLSearchParams({ type, q: text, count: "20" })}`);
+      learn(body.values);
+      if (asked !== state.completing) return;
       const list = $("value-options");
       list.replaceChildren(...body.values.map((v) => {
         const option = document.createElement("option");
@@ -124,14 +130,39 @@ window.ui = (() => {
         option.label = v.source === "used" ? `${v.value} (${v.logos} logos)` : `${v.value} (taxonomy)`;
         return option;
       }));
-      for (const v of body.values) if (v.source === "used") state.spellings.set(`${v.type}\u0000${v.canonical}`, v.value);
     } catch (err) {
       toast(`Could not complete the value: ${err.message}`, true);
     }
   }
 
-  async function learnSpellings() {
-    await Promise.all(["brand", "label", "store", "category"].map((t) => complete(t, "")));
+  function learn(values) {
+    for (const v of values) if (v.source === "used") state.spellings.set(`${v.type}\u0000${v.canonical}`, v.value);
+  }
+
+  // the spellings of canonical values about to be shown (a prediction, a suspect, a badge): one
+  // completion request for each value not asked about yet, so any value reads as people typed it
+  // (the type's 100 most used in one request first, the rest one by one)
+  async function spell(pairs) {
+    const missing = () => [...new Set(pairs.filter(([t, c]) => t && c).map(([t, c]) => `${t}\u0000${c}`))]
+      .filter((key) => !state.spellings.has(key) && !state.asked.has(key));
+    const types = [...new Set(missing().map((key) => key.split("\u0000")[0]))].filter((t) => !state.asked.has(t));
+    await Promise.all(types.map(async (type) => {
+      state.asked.add(type);
+      try {
+        learn((await get(`${API}/values/complete?${new URLSearchParams({ type, q: "", count: "100" })}`)).values);
+      } catch (err) {
+        state.asked.delete(type);
+      }
+    }));
+    await Promise.all(missing().map(async (key) => {
+      state.asked.add(key);
+      const [type, canonical] = key.split("\u0000");
+      try {
+        learn((await get(`${API}/values/complete?${new URLSearchParams({ type, q: canonical, count: "20" })}`)).values);
+      } catch (err) {
+        state.asked.delete(key); // asked again next time; meanwhile the canonical value shows
+      }
+    }));
   }
 
   function wireCompletion(input, typeSelect) {
@@ -164,7 +195,7 @@ window.ui = (() => {
   $("toast-undo").addEventListener("click", () => undo());
   window.addEventListener("error", (event) => toast(`The page failed: ${event.message}`, true));
   window.addEventListener("unhandledrejection", (event) => toast(`The page failed: ${event.reason}`, true));
-  const ready = Promise.all([whoAmI(), learnSpellings()]);
+  const ready = whoAmI();
 
-  return { API, $, state, get, write, toast, undo, card, fillTypes, valueTag, shown, complete, wireCompletion, label, ready };
+  return { API, $, state, get, write, toast, undo, card, fillTypes, valueTag, shown, spell, complete, wireCompletion, label, ready };
 })();

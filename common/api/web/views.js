@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { API, $, get, write, toast, undo, card, fillTypes, wireCompletion, label, shown } = window.ui;
+  const { API, $, get, write, toast, undo, card, fillTypes, wireCompletion, label, shown, spell } = window.ui;
   const VIEWS = ["quests", "next", "suspects", "value", "history", "logo"];
   const quest = { cluster: null, cursor: null, opening: 0 };
   const { value, openValue, moreCluster, moreValues, labelValue, openHistory } = window.lists;
@@ -109,6 +109,7 @@
   async function openNext() {
     try {
       const body = await get(`${API}/annotate/next?count=12`);
+      await spell(body.logos.map((s) => [s.type, s.value]));
       const rows = body.logos.map((s) => {
         const item = document.createElement("li");
         const go = () => { location.hash = s.cluster_id ? `#/quests/${s.cluster_id}` : `#/logo/${s.logo_id}`; };
@@ -130,9 +131,18 @@
     return new Set(JSON.parse(localStorage.getItem("logo-ann-kept") || "[]"));
   }
 
+  // keep (hide from the list in this browser) or, to undo it, list again
+  function setKept(logoId, hide) {
+    const all = kept();
+    if (hide) all.add(logoId);
+    else all.delete(logoId);
+    localStorage.setItem("logo-ann-kept", JSON.stringify([...all]));
+  }
+
   async function openSuspects() {
     try {
       const body = await get(`${API}/images/logos/suspects?count=24`);
+      await spell(body.logos.flatMap((s) => [[s.neighbours_say.type, s.neighbours_say.value], [s.annotation.type, s.annotation.value]]));
       const keep = kept();
       const rows = body.logos.filter((s) => !keep.has(s.logo_id)).map((s) => {
         const item = document.createElement("li");
@@ -161,11 +171,13 @@
         keepButton.className = "keep";
         keepButton.textContent = `Keep: ${own}`;
         keepButton.addEventListener("click", () => {
-          const all = kept();
-          all.add(s.logo_id);
-          localStorage.setItem("logo-ann-kept", JSON.stringify([...all]));
+          setKept(s.logo_id, true);
           item.remove();
-          toast(`Logo ${s.logo_id} kept as ${own} (hidden from this list in this browser).`);
+          toast(`Logo ${s.logo_id} kept as ${own} (hidden from this list in this browser). Undo: the button or u.`, false, () => {
+            setKept(s.logo_id, false);
+            toast(`Logo ${s.logo_id} is a suspect again.`);
+            if (location.hash === "#/suspects") openSuspects();
+          });
         });
         item.append(card(s.logo_id, "", () => { location.hash = `#/logo/${s.logo_id}`; }), text, fix, keepButton);
         return item;
