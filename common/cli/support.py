@@ -31,8 +31,8 @@ class Formatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if "default" in text or default in (None, False, argparse.SUPPRESS) or not text:
-            return text
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS or not text:
+            return text  # (identity: a default of 0 is shown, although 0 == False)
         return f"{text} (default: {' '.join(map(str, default)) if isinstance(default, list) else default})"
 
 

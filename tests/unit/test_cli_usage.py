@@ -55,13 +55,24 @@ def test_every_command_and_option_is_described() -> None:
                 assert action.help, f"`{name}`: {action.dest} has no help"
 
 
+def test_every_option_with_a_default_shows_it() -> None:
+    """A default of 0 or 0.0 too (``0 == False``): ``samples --seed``, ``backfill --rate``."""
+    for name, parser in subcommands(build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            takes_value = action.nargs != 0 and not isinstance(action, argparse._HelpAction)
+            if takes_value and action.default is not None and action.default != argparse.SUPPRESS:
+                shown = formatter._get_help_string(action)  # what --help prints for it
+                assert "default" in shown, f"`{name}`: {action.dest} hides its default {action.default!r}"
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
         (["serve"], ["--port PORT", "(default: 8080)", "--host HOST", "(default: 127.0.0.1)"]),
         (["ingest"], ["PATH", "image files, or folders searched for images", "--json"]),
         (["search"], ["--count COUNT", "(default: 10)", "LOGO_ID"]),
-        (["samples"], ["--count COUNT", "(default: 24)", "--out OUT", "(default: samples)"]),
+        (["samples"], ["--count COUNT", "(default: 24)", "--out OUT", "(default: samples)", "(default: 0)"]),
         (["reconcile"], ["--older-than SECONDS", "(default: 600.0)"]),
         (["predictions", "export"], ["--min-precision MIN_PRECISION", "in [0, 1]", "(default: no minimum)"]),
     ],
