@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli.support import Formatter, check_home, command, container, number, os_error_line
+from common.cli.support import Formatter, check_home, command, container, home_text, number, os_error_line
 from common.errors import CommandError, LogoAnnError
 
 DESCRIPTION = (
@@ -131,9 +131,17 @@ def cmd_search(args: argparse.Namespace) -> int:
         response = client.get(f"/api/v1/ann/search?count={args.count}")
     body = response.get_json()
     if response.status_code >= 400 and isinstance(body, dict) and "error" in body:
-        raise CommandError(str(body["error"]), code=1)
+        raise CommandError(_with_data_folder(str(body["error"]), response.status_code), code=1)
     print(json.dumps(body, indent=2))
     return 0
+
+
+def _with_data_folder(error: str, status: int) -> str:
+    """A logo not found may be the wrong data folder (another folder's empty one): name the one read."""
+    if status != 404:
+        return error
+    c = container()
+    return f"{error}; {c.store.embedding_count()} logos with embeddings in {home_text(c.settings)}"
 
 
 def _load_vector(path: str) -> list[float]:

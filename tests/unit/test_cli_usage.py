@@ -151,3 +151,18 @@ def test_a_busy_port_is_one_line_that_names_port_and_the_option(tmp_path: Path) 
     assert done.returncode == 2
     line = one_line_error(done)
     assert f"port {port} on 127.0.0.1 is already in use" in line and "--port" in line
+
+
+def test_a_logo_not_found_names_the_data_folder_it_was_looked_for_in(tmp_path: Path) -> None:
+    """An empty data folder (made by an ingest that failed, or elsewhere) says so, not just "no logo 1"."""
+    from common.adapters.sqlite_store import SqliteStore
+
+    home = tmp_path / "home"
+    home.mkdir()
+    SqliteStore(home / "logo-ann.sqlite3").close()
+    done = run("search", "1", cwd=tmp_path, env={"LOGO_ANN_HOME": str(home)})
+    assert done.returncode == 1
+    line = one_line_error(done)
+    assert (
+        line == f"error: logo 1 does not exist or has no embedding; 0 logos with embeddings in {home} (LOGO_ANN_HOME)"
+    )
