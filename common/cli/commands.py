@@ -110,7 +110,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from common.cli.serve import serve
 
-    serve(container(), args.host, args.port, watch_inbox=not args.no_inbox)
+    serve(container(), args.host, args.port, watch_inbox=not args.no_inbox, new_home=args.new_home)
     return 0
 
 
@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         new_home = None
         if getattr(args, "data", None) and not _given_container():
             new_home = check_home(container().settings, creates=args.data == "write")
+        args.new_home = new_home  # serve announces it once listening (it does not return)
         try:
             return int(args.func(args))
         finally:

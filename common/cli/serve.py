@@ -6,6 +6,7 @@ import errno
 import logging
 import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -86,9 +87,12 @@ def listen(container: Container, host: str, port: int) -> tuple[Any, Identity | 
     return server, app.local_user
 
 
-def serve(container: Container, host: str, port: int, watch_inbox: bool = True) -> None:
-    """Serve until SIGTERM or Ctrl-C; a port already in use is a ``CommandError`` (one line)."""
+def serve(container: Container, host: str, port: int, watch_inbox: bool = True, new_home: str | None = None) -> None:
+    """Serve until SIGTERM or Ctrl-C; a port already in use is a ``CommandError`` (one line).
+    ``new_home``: the line announcing a data folder this start creates (on stderr, once listening)."""
     server, local = listen(container, host, port)
+    if new_home:
+        print(f"logo-ann: {new_home}", file=sys.stderr, flush=True)
     container.fresh_index()  # load and catch the index up before the first request
     watcher = None
     if watch_inbox:

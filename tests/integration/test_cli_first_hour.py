@@ -183,6 +183,9 @@ def test_the_server_says_where_its_data_is_and_logs_each_processed_file(
     assert start.startswith(f"Logo-ANN serving on {url}/ ")
     assert f"data in {home} (LOGO_ANN_HOME)" in start
     assert "writes only from this machine (set LOGO_ANN_API_TOKEN to allow others)" in start
+    assert (
+        f"logo-ann: new data folder {home} (LOGO_ANN_HOME={home}; set LOGO_ANN_HOME to use another)" in log.read_text()
+    )
     photos = Path(world["ROOT"]) / "photos"
     with (photos / "product-0003.jpg").open("rb") as photo:
         assert requests.post(f"{url}/api/v1/images", files={"file": photo}, timeout=60).status_code == 201
