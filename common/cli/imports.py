@@ -26,7 +26,11 @@ def add_commands(sub: Any) -> None:
     isub = p.add_subparsers(dest="import_command", required=True, metavar="SOURCE")
     r = command(isub, "robotoff", "import a Robotoff database (or its export-logos JSONL), then index it; resumable")
     source = r.add_mutually_exclusive_group(required=True)
-    source.add_argument("--database-url", metavar="URL", help="postgresql://user:password@host:port/robotoff")
+    source.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="Robotoff's PostgreSQL database, postgresql://user:password@host:port/robotoff",
+    )
     source.add_argument(
         "--jsonl", metavar="FILE", help="a file written by Robotoff's export-logos (.jsonl or .jsonl.gz)"
     )

@@ -25,8 +25,12 @@ def add_commands(sub: Any) -> None:
     f.set_defaults(func=cmd_taxonomies_fetch)
 
     p = command(sub, "calibrate", "leave-one-out calibration of the label vote; refreshes the stored predictions")
-    p.add_argument("--target-precision", type=PRECISION_TARGET, default=None,
-                   help="in (0, 1] (default: LOGO_ANN_TARGET_PRECISION)")  # fmt: skip
+    p.add_argument(
+        "--target-precision",
+        type=PRECISION_TARGET,
+        default=None,
+        help="the precision a type's threshold must show, in (0, 1] (default: LOGO_ANN_TARGET_PRECISION)",
+    )
     p.add_argument("--no-refresh", action="store_true", help="do not re-vote the stored predictions")
     p.add_argument("--full", action="store_true", help="print the whole report (reliability tables, curves, bounds)")
     p.set_defaults(func=cmd_calibrate, data="read")
