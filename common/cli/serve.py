@@ -82,6 +82,10 @@ def listen(container: Container, host: str, port: int) -> tuple[Any, Identity | 
         if exc.errno == errno.EADDRINUSE:
             raise CommandError(port_in_use_line(host, port)) from exc
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port") from exc
+    except ValueError as exc:  # waitress: a --host that is no address ("Invalid host/port specified.")
+        raise CommandError(
+            f"cannot listen on {host}:{port}: {str(exc).rstrip('.')}; give --host an IP address or a name"
+        ) from exc
     # the person at this machine annotates with no sign-in, only when every bound socket is loopback
     app.local_user = local_identity.enable(container.settings, local_identity.server_hosts(server))
     return server, app.local_user

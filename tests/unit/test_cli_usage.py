@@ -166,3 +166,11 @@ def test_a_logo_not_found_names_the_data_folder_it_was_looked_for_in(tmp_path: P
     assert (
         line == f"error: logo 1 does not exist or has no embedding; 0 logos with embeddings in {home} (LOGO_ANN_HOME)"
     )
+
+
+def test_a_host_that_is_no_address_is_one_line_that_names_the_option(tmp_path: Path) -> None:
+    env = {"LOGO_ANN_HOME": str(tmp_path / "home"), "LOGO_ANN_DETECTOR_MODEL": str(tmp_path / "none.onnx")}
+    done = run("serve", "--host", "999.1.1.1", "--port", "0", "--no-inbox", cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert line.startswith("error: cannot listen on 999.1.1.1:0: ") and "--host" in line
