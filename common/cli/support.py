@@ -72,10 +72,12 @@ def home_text(settings: Settings) -> str:
 def check_home(settings: Settings, creates: bool) -> str | None:
     """A reading command fails on a data folder that does not exist; a writing one creates it
     and returns a line announcing it (``None`` when the folder exists or is not used)."""
-    if settings.store != "sqlite" or settings.sqlite_path.exists():
-        return None
     here = settings.home.absolute()
     origin = _origin(settings)
+    if settings.home.exists() and not settings.home.is_dir():
+        raise CommandError(f"the data folder {here} ({origin}) is a file: set LOGO_ANN_HOME to a folder")
+    if settings.store != "sqlite" or settings.sqlite_path.exists():
+        return None
     if creates:
         return f"new data folder {here} ({origin}; set LOGO_ANN_HOME to use another)"
     raise CommandError(

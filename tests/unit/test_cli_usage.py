@@ -174,3 +174,12 @@ def test_a_host_that_is_no_address_is_one_line_that_names_the_option(tmp_path: P
     assert done.returncode == 2
     line = one_line_error(done)
     assert line.startswith("error: cannot listen on 999.1.1.1:0: ") and "--host" in line
+
+
+def test_a_data_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "photo.jpg"  # LOGO_ANN_HOME given a file by mistake
+    home.write_bytes(b"not a folder")
+    for command in (["search", "1"], ["ingest", str(home)]):
+        done = run(*command, cwd=tmp_path, env={"LOGO_ANN_HOME": str(home)})
+        assert done.returncode == 2
+        assert f"the data folder {home} (LOGO_ANN_HOME={home}) is a file" in one_line_error(done)
