@@ -179,7 +179,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
                 done += lists.recompute(ids)
                 progress.advance(len(ids))
         print(f"reindex: {done} neighbour lists recomputed", file=sys.stderr)
-        with Progress("re-vote", None, unit="logos") as progress:  # the predicted labels follow the new lists
+        voted = c.notes.count_logos_with_neighbours()
+        with Progress("re-vote", voted, unit="logos") as progress:  # the predicted labels follow the new lists
             revoted = c.propagation().refresh_all(advance=progress.advance)
         print(f"reindex: {revoted} predicted labels re-voted", file=sys.stderr)
     return 0

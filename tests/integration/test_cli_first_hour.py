@@ -73,6 +73,10 @@ def test_ingest_shows_progress_and_a_summary_with_the_logo_count(world: dict[str
     assert reindexed.returncode == 0
     assert f"reindex: {logos}/{logos} vectors, " in reindexed.stderr
     assert f"reindex: {logos} vectors sent; the index holds {logos} logos" in reindexed.stderr
+    relisted = run(env, "reindex", "--neighbours")
+    assert relisted.returncode == 0, relisted.stderr
+    assert f"neighbour lists: {logos}/{logos} logos, " in relisted.stderr
+    assert re.search(rf"^re-vote: {logos}/{logos} logos, [\d.]+ logos/s, 00:00 left$", relisted.stderr, re.M)
 
     backfill = run(env, "backfill", "--bucket", "uploads")  # every object is already done
     assert backfill.returncode == 0, backfill.stderr
@@ -232,7 +236,8 @@ def test_calibrate_says_per_type_what_it_had_and_what_the_target_needs(world: di
     done = run(with_home(world, home), "calibrate", "--target-precision", "0.9")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert re.search(rf"^calibrate: re-vote: {report['refreshed']} logos, [\d.]+ logos/s, ", done.stderr, re.MULTILINE)
+    revoted = report["refreshed"]  # of the logos with neighbours, out of how many there are: time left
+    assert re.search(rf"^calibrate: re-vote: {revoted}/{revoted} logos, [\d.]+ logos/s, 00:00 left$", done.stderr, re.M)
     # n right of n show 0.9 once n / (n + 1.645^2) >= 0.9: n >= 24.4, so 25 samples
     brand = re.search(
         r"calibrate: brand: (\d+) samples, no threshold: precision 0.9 needs at least 25 right", done.stderr
