@@ -183,3 +183,14 @@ def test_a_data_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
         done = run(*command, cwd=tmp_path, env={"LOGO_ANN_HOME": str(home)})
         assert done.returncode == 2
         assert f"the data folder {home} (LOGO_ANN_HOME={home}) is a file" in one_line_error(done)
+
+
+def test_ingest_without_the_model_files_fails_before_making_a_data_folder(tmp_path: Path) -> None:
+    """Run from a folder without ``models/``: the model error, and no empty data folder left behind
+    (a later ``search`` would read it and find nothing)."""
+    (tmp_path / "photo.jpg").write_bytes(b"never read")
+    home = tmp_path / "home"
+    done = run("ingest", str(tmp_path / "photo.jpg"), cwd=tmp_path, env={"LOGO_ANN_HOME": str(home)})
+    assert done.returncode == 2
+    assert f"ONNX model file not found: {tmp_path / 'models' / 'detector.onnx'}" in one_line_error(done)
+    assert not home.exists()
