@@ -149,6 +149,7 @@ class AnnotationContract:
         store.set_neighbours(c, [a], [0.1])
         notes.write_labels([label(a), label(c)], "alice", "annotate")
         assert notes.logos_with_neighbours() == [b, c] and notes.logos_with_neighbours(after=b) == [c]
+        assert notes.count_logos_with_neighbours() == 2
         assert [(i, n.value) for i, n in notes.annotated_logos()] == [(a, "Coca Cola"), (c, "Coca Cola")]
         assert notes.latest_calibration() is None
         first = notes.save_calibration({"target_precision": 0.95, "samples": 2, "thresholds": {"brand": 0.5}})

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli.support import Formatter, check_home, command, container, number, os_error_line
+from common.cli.support import Formatter, check_home, command, container, home_text, number, os_error_line
 from common.errors import CommandError, LogoAnnError
 
 DESCRIPTION = (
@@ -110,7 +110,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from common.cli.serve import serve
 
-    serve(container(), args.host, args.port, watch_inbox=not args.no_inbox)
+    serve(container(), args.host, args.port, watch_inbox=not args.no_inbox, new_home=args.new_home)
     return 0
 
 
@@ -131,9 +131,17 @@ def cmd_search(args: argparse.Namespace) -> int:
         response = client.get(f"/api/v1/ann/search?count={args.count}")
     body = response.get_json()
     if response.status_code >= 400 and isinstance(body, dict) and "error" in body:
-        raise CommandError(str(body["error"]), code=1)
+        raise CommandError(_with_data_folder(str(body["error"]), response.status_code), code=1)
     print(json.dumps(body, indent=2))
     return 0
+
+
+def _with_data_folder(error: str, status: int) -> str:
+    """A logo not found may be the wrong data folder (another folder's empty one): name the one read."""
+    if status != 404:
+        return error
+    c = container()
+    return f"{error}; {c.store.embedding_count()} logos with embeddings in {home_text(c.settings)}"
 
 
 def _load_vector(path: str) -> list[float]:
@@ -171,7 +179,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
                 done += lists.recompute(ids)
                 progress.advance(len(ids))
         print(f"reindex: {done} neighbour lists recomputed", file=sys.stderr)
-        with Progress("re-vote", None, unit="logos") as progress:  # the predicted labels follow the new lists
+        voted = c.notes.count_logos_with_neighbours()
+        with Progress("re-vote", voted, unit="logos") as progress:  # the predicted labels follow the new lists
             revoted = c.propagation().refresh_all(advance=progress.advance)
         print(f"reindex: {revoted} predicted labels re-voted", file=sys.stderr)
     return 0
@@ -233,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         new_home = None
         if getattr(args, "data", None) and not _given_container():
             new_home = check_home(container().settings, creates=args.data == "write")
+        args.new_home = new_home  # serve announces it once listening (it does not return)
         try:
             return int(args.func(args))
         finally:

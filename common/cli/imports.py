@@ -26,7 +26,11 @@ def add_commands(sub: Any) -> None:
     isub = p.add_subparsers(dest="import_command", required=True, metavar="SOURCE")
     r = command(isub, "robotoff", "import a Robotoff database (or its export-logos JSONL), then index it; resumable")
     source = r.add_mutually_exclusive_group(required=True)
-    source.add_argument("--database-url", metavar="URL", help="postgresql://user:password@host:port/robotoff")
+    source.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="Robotoff's PostgreSQL database, postgresql://user:password@host:port/robotoff",
+    )
     source.add_argument(
         "--jsonl", metavar="FILE", help="a file written by Robotoff's export-logos (.jsonl or .jsonl.gz)"
     )
@@ -151,6 +155,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         summary += f"; the index holds {index.count()} logos"
     print(json.dumps(report.as_dict()))
     print(summary, file=sys.stderr)
+    if not report.cursor.last_object:  # never listed anything: most likely a mistyped bucket or prefix
+        local = c.settings.image_store == "local"
+        where = f" (local buckets are the folders in {c.settings.local_bucket_dir})" if local else ""
+        print(
+            f"backfill: no object in {args.bucket}/{args.prefix}: check --bucket and --prefix{where}", file=sys.stderr
+        )
     this_run = report.this_run
     return 1 if this_run["failed"] and not (this_run["processed"] or this_run["skipped_as_done"]) else 0
 

@@ -50,6 +50,8 @@ def image_files(paths: list[str]) -> list[Path]:
 
 def run_ingest(c: Container, paths: list[str], as_json: bool) -> int:
     files = image_files(paths)
+    if c.settings.pipeline != "platform":  # a missing model fails here, before a data folder is made for nothing
+        _ = c.detector  # loaded now rather than at the first image (the embedder may run elsewhere)
     tally = Tally()
     progress = Progress("ingest", len(files), unit="images")
     interrupted = False

@@ -25,8 +25,12 @@ def add_commands(sub: Any) -> None:
     f.set_defaults(func=cmd_taxonomies_fetch)
 
     p = command(sub, "calibrate", "leave-one-out calibration of the label vote; refreshes the stored predictions")
-    p.add_argument("--target-precision", type=PRECISION_TARGET, default=None,
-                   help="in (0, 1] (default: LOGO_ANN_TARGET_PRECISION)")  # fmt: skip
+    p.add_argument(
+        "--target-precision",
+        type=PRECISION_TARGET,
+        default=None,
+        help="the precision a type's threshold must show, in (0, 1] (default: LOGO_ANN_TARGET_PRECISION)",
+    )
     p.add_argument("--no-refresh", action="store_true", help="do not re-vote the stored predictions")
     p.add_argument("--full", action="store_true", help="print the whole report (reliability tables, curves, bounds)")
     p.set_defaults(func=cmd_calibrate, data="read")
@@ -67,7 +71,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     target = args.target_precision if args.target_precision is not None else s.target_precision
     if not 0.0 < target <= 1.0:
         raise CommandError(f"LOGO_ANN_TARGET_PRECISION must be in (0, 1], got {target}")
-    with Progress("calibrate: re-vote", None, unit="logos") as progress:
+    total = c.notes.count_logos_with_neighbours() if not args.no_refresh else None  # what the re-vote goes through
+    with Progress("calibrate: re-vote", total, unit="logos") as progress:
         report = run_calibration(c.propagation(), target, s.calibration_min_support, 20,
                                  refresh=not args.no_refresh, advance=progress.advance)  # fmt: skip
     fewest = samples_needed(target)  # None at target 1: no count of samples can show it

@@ -6,6 +6,7 @@ import errno
 import logging
 import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -81,14 +82,21 @@ def listen(container: Container, host: str, port: int) -> tuple[Any, Identity | 
         if exc.errno == errno.EADDRINUSE:
             raise CommandError(port_in_use_line(host, port)) from exc
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port") from exc
+    except ValueError as exc:  # waitress: a --host that is no address ("Invalid host/port specified.")
+        raise CommandError(
+            f"cannot listen on {host}:{port}: {str(exc).rstrip('.')}; give --host an IP address or a name"
+        ) from exc
     # the person at this machine annotates with no sign-in, only when every bound socket is loopback
     app.local_user = local_identity.enable(container.settings, local_identity.server_hosts(server))
     return server, app.local_user
 
 
-def serve(container: Container, host: str, port: int, watch_inbox: bool = True) -> None:
-    """Serve until SIGTERM or Ctrl-C; a port already in use is a ``CommandError`` (one line)."""
+def serve(container: Container, host: str, port: int, watch_inbox: bool = True, new_home: str | None = None) -> None:
+    """Serve until SIGTERM or Ctrl-C; a port already in use is a ``CommandError`` (one line).
+    ``new_home``: the line announcing a data folder this start creates (on stderr, once listening)."""
     server, local = listen(container, host, port)
+    if new_home:
+        print(f"logo-ann: {new_home}", file=sys.stderr, flush=True)
     container.fresh_index()  # load and catch the index up before the first request
     watcher = None
     if watch_inbox:

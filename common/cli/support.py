@@ -31,8 +31,8 @@ class Formatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if "default" in text or default in (None, False, argparse.SUPPRESS) or not text:
-            return text
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS or not text:
+            return text  # (identity: a default of 0 is shown, although 0 == False)
         return f"{text} (default: {' '.join(map(str, default)) if isinstance(default, list) else default})"
 
 
@@ -72,10 +72,12 @@ def home_text(settings: Settings) -> str:
 def check_home(settings: Settings, creates: bool) -> str | None:
     """A reading command fails on a data folder that does not exist; a writing one creates it
     and returns a line announcing it (``None`` when the folder exists or is not used)."""
-    if settings.store != "sqlite" or settings.sqlite_path.exists():
-        return None
     here = settings.home.absolute()
     origin = _origin(settings)
+    if settings.home.exists() and not settings.home.is_dir():
+        raise CommandError(f"the data folder {here} ({origin}) is a file: set LOGO_ANN_HOME to a folder")
+    if settings.store != "sqlite" or settings.sqlite_path.exists():
+        return None
     if creates:
         return f"new data folder {here} ({origin}; set LOGO_ANN_HOME to use another)"
     raise CommandError(

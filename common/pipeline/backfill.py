@@ -110,16 +110,18 @@ def run_backfill(deps: BackfillDeps, request: BackfillRequest, stream: TextIO | 
     progress = Progress("backfill", None, unit="objects", stream=stream, now=deps.now)
     counts = {"listed": 0, "older_than_since": 0, "processed": 0, "skipped_as_done": 0, "failed": 0}
     pace = _Pace(request.rate, deps.sleep, deps.now)
-    for listed in deps.images.list_objects(request.bucket, request.prefix, cursor.last_object):
-        counts["listed"] += 1
-        if request.since is not None and listed.updated is not None and listed.updated < request.since:
-            counts["older_than_since"] += 1
-            continue
-        outcome, reason = _handle(deps, request, listed.name, listed.size, pace)
-        deps.cursors.advance(name, listed.name, outcome, reason)
-        counts["skipped_as_done" if outcome == "skipped" else outcome] += 1
-        progress.advance(1)
-    progress.close()
+    try:
+        for listed in deps.images.list_objects(request.bucket, request.prefix, cursor.last_object):
+            counts["listed"] += 1
+            if request.since is not None and listed.updated is not None and listed.updated < request.since:
+                counts["older_than_since"] += 1
+                continue
+            outcome, reason = _handle(deps, request, listed.name, listed.size, pace)
+            deps.cursors.advance(name, listed.name, outcome, reason)
+            counts["skipped_as_done" if outcome == "skipped" else outcome] += 1
+            progress.advance(1)
+    finally:  # stopped too (Ctrl-C, an error): the objects done so far are the last line shown
+        progress.close()
     cursor = deps.cursors.finish(name)
     return BackfillReport(cursor, deps.sink.mode, counts, deps.cursors.failures(name), progress.seconds)
 

@@ -80,14 +80,16 @@ def run_import(
     start = checkpoint.resume_after
     progress = Progress("import", source.count_after(start), stream=stream)
     outcome = BatchOutcome()
-    for rows in prefetched(source.rows(start, batch_size)):
-        batch = prepare(rows, prefix)
-        if unchecked is not None and len(rows.vectors):
-            check_dimension(unchecked())
-            unchecked = None
-        outcome.add(imports.write(source.name, bucket, batch))
-        progress.advance(len(rows))
-    progress.close()
+    try:
+        for rows in prefetched(source.rows(start, batch_size)):
+            batch = prepare(rows, prefix)
+            if unchecked is not None and len(rows.vectors):
+                check_dimension(unchecked())
+                unchecked = None
+            outcome.add(imports.write(source.name, bucket, batch))
+            progress.advance(len(rows))
+    finally:  # stopped too (Ctrl-C, an error): the rows done so far are the last line shown
+        progress.close()
     imports.finish(source.name)
     failures = imports.failures(source.name)
     return ImportReport(source.name, start, progress.done, outcome, progress.seconds, failures)

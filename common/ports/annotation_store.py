@@ -122,6 +122,10 @@ class AnnotationStore(Protocol):
         """Logo ids that have stored neighbours, in id order after ``after``."""
         ...
 
+    def count_logos_with_neighbours(self) -> int:
+        """How many logos have stored neighbours: the total a re-vote of them all shows progress against."""
+        ...
+
     def annotated_logos(self, after: int = 0, count: int = 10_000) -> list[tuple[int, Annotation]]:
         """Annotated logos in id order after ``after``."""
         ...

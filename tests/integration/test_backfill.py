@@ -96,9 +96,11 @@ def test_backfill_stops_on_a_persistent_outage_and_resumes_after_its_cursor(cont
     sleeps: list[float] = []
     deps = _deps(c, _Outage(c, fail_from=3))
     deps.sleep = sleeps.append
+    out = io.StringIO()
     with pytest.raises(DependencyError):
-        run_backfill(deps, BackfillRequest(BUCKET, "photos/", retries=2), stream=io.StringIO())
+        run_backfill(deps, BackfillRequest(BUCKET, "photos/", retries=2), stream=out)
     assert sleeps == [0.5, 1.0]  # retried with back-off before giving up
+    assert out.getvalue().strip().splitlines()[-1].startswith("backfill: 2 objects, ")  # what it did, shown
     cursor = SqlBackfills.of(c.store).cursor("existing/photos/")
     assert cursor is not None and cursor.last_object == "photos/p0.png"  # broken.png, then p0, then p1 failed
     assert (cursor.processed, cursor.failed) == (1, 1)

@@ -74,6 +74,10 @@ def test_ingest_shows_progress_and_a_summary_with_the_logo_count(world: dict[str
     assert reindexed.returncode == 0
     assert f"reindex: {logos}/{logos} vectors, " in reindexed.stderr
     assert f"reindex: {logos} vectors sent; the index holds {logos} logos" in reindexed.stderr
+    relisted = run(env, "reindex", "--neighbours")
+    assert relisted.returncode == 0, relisted.stderr
+    assert f"neighbour lists: {logos}/{logos} logos, " in relisted.stderr
+    assert re.search(rf"^re-vote: {logos}/{logos} logos, [\d.]+ logos/s, 00:00 left$", relisted.stderr, re.M)
 
     backfill = run(env, "backfill", "--bucket", "uploads")  # every object is already done
     assert backfill.returncode == 0, backfill.stderr
@@ -184,6 +188,9 @@ def test_the_server_says_where_its_data_is_and_logs_each_processed_file(
     assert start.startswith(f"Logo-ANN serving on {url}/ ")
     assert f"data in {home} (LOGO_ANN_HOME)" in start
     assert "writes only from this machine (set LOGO_ANN_API_TOKEN to allow others)" in start
+    assert (
+        f"logo-ann: new data folder {home} (LOGO_ANN_HOME={home}; set LOGO_ANN_HOME to use another)" in log.read_text()
+    )
     photos = Path(world["ROOT"]) / "photos"
     with (photos / "product-0003.jpg").open("rb") as photo:
         assert requests.post(f"{url}/api/v1/images", files={"file": photo}, timeout=60).status_code == 201
@@ -267,7 +274,8 @@ def test_calibrate_says_per_type_what_it_had_and_what_the_target_needs(world: di
     done = run(with_home(world, home), "calibrate", "--target-precision", "0.9")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert re.search(rf"^calibrate: re-vote: {report['refreshed']} logos, [\d.]+ logos/s, ", done.stderr, re.MULTILINE)
+    revoted = report["refreshed"]  # of the logos with neighbours, out of how many there are: time left
+    assert re.search(rf"^calibrate: re-vote: {revoted}/{revoted} logos, [\d.]+ logos/s, 00:00 left$", done.stderr, re.M)
     # n right of n show 0.9 once n / (n + 1.645^2) >= 0.9: n >= 24.4, so 25 samples
     brand = re.search(
         r"calibrate: brand: (\d+) samples, no threshold: precision 0.9 needs at least 25 right", done.stderr

@@ -45,8 +45,14 @@ def test_backfill_of_an_empty_bucket_reports_nothing_done(
     container: Container, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["backfill", "--bucket", "empty"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    report = json.loads(out)
     assert (report["processed"], report["skipped_as_done"], report["failed"]) == (0, 0, 0)
+    buckets = container.settings.local_bucket_dir
+    assert (
+        f"backfill: no object in empty/: check --bucket and --prefix (local buckets are the folders in {buckets})"
+        in err
+    )
 
 
 def test_backfill_refuses_a_bad_since(container: Container, capsys: pytest.CaptureFixture[str]) -> None:

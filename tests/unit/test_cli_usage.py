@@ -55,13 +55,24 @@ def test_every_command_and_option_is_described() -> None:
                 assert action.help, f"`{name}`: {action.dest} has no help"
 
 
+def test_every_option_with_a_default_shows_it() -> None:
+    """A default of 0 or 0.0 too (``0 == False``): ``samples --seed``, ``backfill --rate``."""
+    for name, parser in subcommands(build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            takes_value = action.nargs != 0 and not isinstance(action, argparse._HelpAction)
+            if takes_value and action.default is not None and action.default != argparse.SUPPRESS:
+                shown = formatter._get_help_string(action)  # what --help prints for it
+                assert "default" in shown, f"`{name}`: {action.dest} hides its default {action.default!r}"
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
         (["serve"], ["--port PORT", "(default: 8080)", "--host HOST", "(default: 127.0.0.1)"]),
         (["ingest"], ["PATH", "image files, or folders searched for images", "--json"]),
         (["search"], ["--count COUNT", "(default: 10)", "LOGO_ID"]),
-        (["samples"], ["--count COUNT", "(default: 24)", "--out OUT", "(default: samples)"]),
+        (["samples"], ["--count COUNT", "(default: 24)", "--out OUT", "(default: samples)", "(default: 0)"]),
         (["reconcile"], ["--older-than SECONDS", "(default: 600.0)"]),
         (["predictions", "export"], ["--min-precision MIN_PRECISION", "in [0, 1]", "(default: no minimum)"]),
     ],
@@ -140,3 +151,46 @@ def test_a_busy_port_is_one_line_that_names_port_and_the_option(tmp_path: Path) 
     assert done.returncode == 2
     line = one_line_error(done)
     assert f"port {port} on 127.0.0.1 is already in use" in line and "--port" in line
+
+
+def test_a_logo_not_found_names_the_data_folder_it_was_looked_for_in(tmp_path: Path) -> None:
+    """An empty data folder (made by an ingest that failed, or elsewhere) says so, not just "no logo 1"."""
+    from common.adapters.sqlite_store import SqliteStore
+
+    home = tmp_path / "home"
+    home.mkdir()
+    SqliteStore(home / "logo-ann.sqlite3").close()
+    done = run("search", "1", cwd=tmp_path, env={"LOGO_ANN_HOME": str(home)})
+    assert done.returncode == 1
+    line = one_line_error(done)
+    assert (
+        line == f"error: logo 1 does not exist or has no embedding; 0 logos with embeddings in {home} (LOGO_ANN_HOME)"
+    )
+
+
+def test_a_host_that_is_no_address_is_one_line_that_names_the_option(tmp_path: Path) -> None:
+    env = {"LOGO_ANN_HOME": str(tmp_path / "home"), "LOGO_ANN_DETECTOR_MODEL": str(tmp_path / "none.onnx")}
+    done = run("serve", "--host", "999.1.1.1", "--port", "0", "--no-inbox", cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert line.startswith("error: cannot listen on 999.1.1.1:0: ") and "--host" in line
+
+
+def test_a_data_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "photo.jpg"  # LOGO_ANN_HOME given a file by mistake
+    home.write_bytes(b"not a folder")
+    for command in (["search", "1"], ["ingest", str(home)]):
+        done = run(*command, cwd=tmp_path, env={"LOGO_ANN_HOME": str(home)})
+        assert done.returncode == 2
+        assert f"the data folder {home} (LOGO_ANN_HOME={home}) is a file" in one_line_error(done)
+
+
+def test_ingest_without_the_model_files_fails_before_making_a_data_folder(tmp_path: Path) -> None:
+    """Run from a folder without ``models/``: the model error, and no empty data folder left behind
+    (a later ``search`` would read it and find nothing)."""
+    (tmp_path / "photo.jpg").write_bytes(b"never read")
+    home = tmp_path / "home"
+    done = run("ingest", str(tmp_path / "photo.jpg"), cwd=tmp_path, env={"LOGO_ANN_HOME": str(home)})
+    assert done.returncode == 2
+    assert f"ONNX model file not found: {tmp_path / 'models' / 'detector.onnx'}" in one_line_error(done)
+    assert not home.exists()

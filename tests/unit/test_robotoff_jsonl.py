@@ -6,6 +6,7 @@ import base64
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,25 @@ def test_a_source_without_embeddings_never_asks_the_dimension(tmp_path: Path) ->
     report = run_import(RobotoffJsonl(path), SqlImports(store.db), "off", "data/", stream=io.StringIO(), dim=no_model)
     assert report.outcome.imported == 1
     store.close()
+
+
+class _StoppedAfterOneBatch(RobotoffJsonl):
+    """Ctrl-C while the second batch is read."""
+
+    def rows(self, after: int, batch_size: int) -> Iterator[Any]:
+        batches = super().rows(after, batch_size)
+        yield next(batches)
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_import_shows_the_rows_done_and_resumes(tmp_path: Path) -> None:
+    path = _write(tmp_path / "logos.jsonl", [json.dumps(_export_line(i, 0)) for i in range(11, 17)])
+    store = SqliteStore(tmp_path / "store.sqlite3", off_image_prefix="data/")
+    imports = SqlImports(store.db)
+    progress = io.StringIO()  # not a terminal: whole lines
+    with pytest.raises(KeyboardInterrupt):
+        run_import(_StoppedAfterOneBatch(path), imports, "off", "data/", batch_size=2, stream=progress)
+    assert progress.getvalue().startswith("import: 2/6 rows, ")  # the partial count, not nothing
+
+    report = run_import(RobotoffJsonl(path), imports, "off", "data/", batch_size=2, stream=io.StringIO())
+    assert report.rows == 4 and report.outcome.imported == 4  # the two rows done are not read again

@@ -96,6 +96,10 @@ class SqlPredictions:
         sql = "SELECT id FROM logo WHERE id > ? AND nearest_neighbors IS NOT NULL ORDER BY id LIMIT ?"
         return [int(row[0]) for row in self.db.run(lambda tx: tx.rows(sql, int(after), int(count)), write=False)]
 
+    def count_logos_with_neighbours(self) -> int:
+        sql = "SELECT count(*) FROM logo WHERE nearest_neighbors IS NOT NULL"
+        return int(self.db.run(lambda tx: tx.rows(sql), write=False)[0][0])
+
     def annotated_logos(self, after: int = 0, count: int = 10_000) -> list[tuple[int, Annotation]]:
         sql = (
             "SELECT id, annotation_type, annotation_value, annotation_value_tag, taxonomy_value, username, completed_at"
