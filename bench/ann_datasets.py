@@ -49,7 +49,12 @@ def profile(name: str, vectors: np.ndarray, queries: np.ndarray) -> dict[str, An
 
 
 def run(
-    n: int, queries: int, workdir: Path, rounds: int = 3, names: tuple[str, ...] = DATASETS
+    n: int,
+    queries: int,
+    workdir: Path,
+    rounds: int = 3,
+    names: tuple[str, ...] = DATASETS,
+    skip: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Records for each data set: its profile, the embedded index's sweep, every peer."""
     default, default_ef = ann.configured()
@@ -62,7 +67,7 @@ def run(
         labelled += ann.run(data, (default,), EXPANSIONS, workdir, default_ef, default, keep)
         build_s = next(r["build_s"] for r in labelled if r.get("benchmark") == "ann")
         params = {k: getattr(default, k) for k in ("engine", "connectivity", "connectivity_base", "expansion_add")}
-        labelled += ann_peers.run(data, keep, params, build_s, workdir, rounds)
+        labelled += ann_peers.run(data, keep, params, build_s, workdir, rounds, skip)
         shutil.rmtree(keep, ignore_errors=True)
         for record in labelled:
             record["dataset"] = name
@@ -112,6 +117,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--skip", default="", help="peers left out, comma-separated (bench.ann_peers.peer_specs names)")
     parser.add_argument("--out", type=Path, default=RESULTS / "ann_datasets.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -120,7 +126,7 @@ def main() -> None:
     workdir.mkdir(parents=True)
     label = f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC (load {os.getloadavg()[0]:.1f} at the start)"
     names = tuple(args.datasets.split(","))
-    records = run(args.n, args.queries, workdir, args.rounds, names)
+    records = run(args.n, args.queries, workdir, args.rounds, names, frozenset(filter(None, args.skip.split(","))))
     shutil.rmtree(workdir, ignore_errors=True)
     for record in records:
         record["run"] = label

@@ -31,21 +31,40 @@ K = 10
 
 
 def peer_specs(n: int, saved: Path, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every system with its search settings; faiss's IVF gets ``4·sqrt(n)`` lists (4096 at 1M)."""
+    """Every system with its search settings; faiss's IVF gets ``4·sqrt(n)`` lists (4096 at 1M).
+    ``name``: what ``run``'s ``skip`` names it by."""
     lists = 1 << round(math.log2(4 * math.sqrt(n)))
     efs = [64, 128, 256, 512]
     return [
-        {"kind": "project", "saved": str(saved), "params": params, "values": [64, 128, 192, 256, 384, 512]},
+        {
+            "name": "packed",
+            "kind": "project",
+            "saved": str(saved),
+            "params": params,
+            "values": [64, 128, 192, 256, 384, 512],
+        },
         {  # the usearch adapter over the same codes, the project's previous default
+            "name": "usearch-adapter",
             "kind": "project",
             "saved": None,
             "params": {"engine": "usearch", "connectivity": 16, "connectivity_base": 32, "expansion_add": 256},
             "values": [128, 256],
         },
-        {"kind": "usearch-cast", "args": {"connectivity": 16, "expansion_add": 128}, "values": [128, 256, 512]},
-        {"kind": "hnswlib", "args": {"m": 16, "ef_construction": 128}, "values": [32, 64, 128, 256]},
-        {"kind": "faiss", "args": {"factory": "HNSW32_SQ8", "knob": "efSearch", "ef_construction": 40}, "values": efs},
+        {
+            "name": "usearch",
+            "kind": "usearch-cast",
+            "args": {"connectivity": 16, "expansion_add": 128},
+            "values": [128, 256, 512],
+        },
+        {"name": "hnswlib", "kind": "hnswlib", "args": {"m": 16, "ef_construction": 128}, "values": [32, 64, 128, 256]},
+        {
+            "name": "faiss-hnsw",
+            "kind": "faiss",
+            "args": {"factory": "HNSW32_SQ8", "knob": "efSearch", "ef_construction": 40},
+            "values": efs,
+        },
         {  # one build: the inverted file alone, then wrapped in a float32 re-ranker
+            "name": "faiss-ivf",
             "kind": "faiss",
             "args": {"factory": f"IVF{lists},SQ8", "knob": "nprobe", "refine": 4},
             "values": [64, 128, 256],
@@ -111,10 +130,17 @@ def _child(work: Path, spec: dict[str, Any], rounds: int) -> list[dict[str, Any]
 
 
 def run(
-    data: Dataset, saved: Path, params: dict[str, Any], build_s: float, workdir: Path, rounds: int = 3
+    data: Dataset,
+    saved: Path,
+    params: dict[str, Any],
+    build_s: float,
+    workdir: Path,
+    rounds: int = 3,
+    skip: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Records per system and setting. ``saved``: the embedded index ``bench.ann`` built and saved
-    on this data (its ``build_s`` is taken from there; the child only opens it, as a server does)."""
+    on this data (its ``build_s`` is taken from there; the child only opens it, as a server does).
+    ``skip``: ``peer_specs`` names left out (the usearch adapter's build takes 30 min at 1M)."""
     base = workdir / "peers"
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
@@ -123,7 +149,7 @@ def run(
     truth, cosines = exact_neighbours(data.vectors, data.queries, K)
     records = exact_baseline(data)
     n = len(data.vectors)
-    for number, spec in enumerate(peer_specs(n, saved, params)):
+    for number, spec in enumerate(s for s in peer_specs(n, saved, params) if s["name"] not in skip):
         work = base / f"system-{number}"
         for result in _child(work, spec, rounds):
             log.info(

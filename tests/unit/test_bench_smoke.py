@@ -132,3 +132,21 @@ def test_peers_measure_every_system_on_the_same_data(tmp_path: Path) -> None:
     assert all(r["resident_bytes_per_vector"] > 512 for r in rows)
     assert all(r["resident_bytes_per_vector"] > 2048 for r in rows if "hnswlib" in r["system"])
     assert {r["blas_threads"] for r in records if r["benchmark"] == "ann_peers_exact"} >= {1}
+
+
+def test_a_skipped_peer_is_not_built(tmp_path: Path) -> None:
+    """``--skip`` leaves out systems by name (the usearch adapter's build is half an hour at 1M)."""
+    pytest.importorskip("faiss")
+    pytest.importorskip("hnswlib")
+    from bench import ann_peers
+
+    names = [spec["name"] for spec in ann_peers.peer_specs(1000, tmp_path, {})]
+    assert len(set(names)) == len(names)
+    small = generate(2_000, 20, seed=7)
+    saved = tmp_path / "saved"
+    built = [r for r in ann.run(small, [ann.DEFAULT], [], tmp_path, 64, ann.DEFAULT, saved) if r["benchmark"] == "ann"]
+    params = {k: getattr(ann.DEFAULT, k) for k in ("engine", "connectivity", "connectivity_base", "expansion_add")}
+    left_out = frozenset(names) - {"packed", "hnswlib"}
+    records = ann_peers.run(small, saved, params, built[0]["build_s"], tmp_path, rounds=1, skip=left_out)
+    systems = {r["system"].split(",")[0].split(" (")[0] for r in records if r["benchmark"] == "ann_peers"}
+    assert systems == {"logo-ann packed HNSW", "hnswlib float32"}
