@@ -44,6 +44,9 @@ class FakeStore:
     def get_embeddings(self, logo_ids: Sequence[int]) -> dict[int, np.ndarray]:
         return {i: self.embeddings[i] for i in logo_ids if i in self.embeddings}
 
+    def embedding_count(self) -> int:
+        return len(self.embeddings)
+
     def iter_embeddings(self, batch_size: int = 10_000) -> Iterator[tuple[list[int], np.ndarray]]:
         ids = sorted(self.embeddings)
         for start in range(0, len(ids), batch_size):

@@ -68,6 +68,12 @@ class Persistence:
     def clear(self) -> None:
         raise NotImplementedError
 
+    def reserve(self, more: int) -> None:
+        raise NotImplementedError  # room for ``more`` vectors, when the index can allocate ahead
+
+    def add_absent(self, ids: Any, vectors: np.ndarray) -> None:
+        raise NotImplementedError  # ``upsert`` of ids known to be absent (a rebuild's)
+
     def _read_generation(self, meta: dict[str, Any]) -> Any:
         raise NotImplementedError  # the graph and whatever else the generation holds
 
@@ -216,9 +222,10 @@ class Persistence:
         seq = store.last_change_seq()  # read first: anything later is replayed, never missed
         with self._mutex:
             self.clear()
+            self.reserve(store.embedding_count())
             added = 0
             for ids, vectors in store.iter_embeddings(batch_size=batch_size):
-                self.upsert(ids, vectors)
+                self.add_absent(ids, vectors)  # the store's ids are unique, the index was just cleared
                 added += len(ids)
             self._applied_seq, self._dirty = seq, True
         log.info("rebuilt %s index %s: %d vectors at seq %d", self.backend, self.directory, added, seq)

@@ -138,6 +138,21 @@ class PackedIndex(Persistence):
                 self._graph.add(keys, codes, residuals)
                 self._dirty = True
 
+    def reserve(self, more: int) -> None:
+        with self._mutex:
+            self._graph.reserve(self._graph.state.count + int(more))
+
+    def add_absent(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """``upsert`` without looking the ids up: a rebuild's, whose ids are neither in the index nor
+        repeated. The look-up reads every stored key (``np.isin``), once per batch: quadratic over a
+        rebuild, about 0.25 s a batch at 5M."""
+        keys, matrix = checked_rows(ids, vectors, self.dim)
+        if len(keys):
+            codes, residuals = self._codec.encode_refined(matrix)
+            with self._mutex:
+                self._graph.add(keys, codes, residuals)
+                self._dirty = True
+
     def delete(self, ids: Iterable[int]) -> None:
         keys = np.asarray(list(ids), dtype=np.int64).reshape(-1)
         if not len(keys):

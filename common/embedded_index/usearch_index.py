@@ -181,6 +181,12 @@ class UsearchIndex(Persistence):
             self._graph.remove(present)
         return present
 
+    def reserve(self, more: int) -> None:
+        """Nothing to do: this usearch build has no reserve call and grows its own storage."""
+
+    def add_absent(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        self.upsert(ids, vectors)  # its look-up is a hash probe per id: nothing to save
+
     def clear(self) -> None:
         """Forget everything (in memory); the next ``flush`` commits the empty index."""
         with self._mutex:

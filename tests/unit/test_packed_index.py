@@ -282,3 +282,36 @@ def test_a_batch_search_of_nothing_or_in_an_empty_index(built: PackedIndex, tmp_
     assert [(len(i), len(d)) for i, d in empty] == [(0, 0), (0, 0)]
     with pytest.raises(InternalError):
         built.search_many(np.ones((2, 64), np.float32), 10, [1, 2])
+
+
+def test_a_reserved_graph_grows_nothing_and_links_the_same() -> None:
+    """``reserve`` allocates once: the adds after it write into the same arrays (a growth would copy
+    them, holding old and new at once), and the graph is the same link for link as one that grew."""
+    data = unit_rows(np.random.default_rng(31), 6_000, 32)
+    codes, residuals = Int8Codec(32).encode_refined(data)
+    grown = ph.PackedGraph(32, m=8, expansion_add=32, threads=1)
+    reserved = ph.PackedGraph(32, m=8, expansion_add=32, threads=1)
+    reserved.reserve(6_000)
+    arrays = reserved.state.codes.ctypes.data, reserved.state.links0.ctypes.data
+    for start in range(0, 6_000, 1_000):
+        span = slice(start, start + 1_000)
+        grown.add(np.arange(start, start + 1_000), codes[span], residuals[span])
+        reserved.add(np.arange(start, start + 1_000), codes[span], residuals[span])
+    assert (reserved.state.codes.ctypes.data, reserved.state.links0.ctypes.data) == arrays
+    assert reserved.state.capacity == 6_000 and grown.state.capacity > 6_000
+    assert np.array_equal(reserved.links(), grown.links())
+
+
+def test_a_rebuild_reserves_its_size_and_finds_what_upserts_find(tmp_path: Path, clustered: np.ndarray) -> None:
+    store = FakeStore()
+    for i, vector in enumerate(clustered[:7_000], start=1):
+        store.put(i, vector)
+    rebuilt = PackedIndex(tmp_path / "rebuilt", 128, expansion_search=64)
+    assert rebuilt.rebuild(store, batch_size=2_000) == 7_000
+    assert rebuilt._graph.state.capacity == 7_000  # one allocation, no growth
+    upserted = PackedIndex(tmp_path / "upserted", 128, expansion_search=64)
+    for start in range(0, 7_000, 2_000):
+        upserted.upsert(range(start + 1, min(start + 2_001, 7_001)), clustered[start : min(start + 2_000, 7_000)])
+    for row in (0, 1_234, 6_999):
+        assert rebuilt.search(clustered[row], 10) == upserted.search(clustered[row], 10)
+    assert rebuilt.ids() == set(range(1, 7_001))
