@@ -93,13 +93,15 @@ test-engine-sanitized: $(ENGINE_SANITIZED) venv-test
 
 # The packed engine's parallel build under ThreadSanitizer (gcc's libtsan2): any data race between
 # its insert threads is reported and fails the run. Searches during an insert race by design
-# (docs/packed-engine.md), so that test is left out.
+# (docs/packed-engine.md), so that test is left out, and so is the test of threads that end: glibc,
+# which ThreadSanitizer does not see into, frees an ended thread's TLS block from another thread,
+# which it reports as a race with that thread's own last read of its scratch.
 .PHONY: test-engine-tsan
 ENGINE_TSAN := build/tsan/_packed_hnsw_lib.so
 test-engine-tsan: $(ENGINE_TSAN) venv-test
 	LD_PRELOAD="$$(gcc -print-file-name=libtsan.so)" LOGO_ANN_PACKED_HNSW_LIB="$(abspath $(ENGINE_TSAN))" \
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66 $(BIN)/pytest -q --capture=sys tests/unit/test_packed_hnsw_parallel.py \
-		-k "not searches_run"
+		-k "not searches_run and not leaves_no_scratch"
 
 $(ENGINE_TSAN): common/embedded_index/_packed_hnsw.c $(VENV)/.installed
 	test -e "$$(gcc -print-file-name=libtsan.so)" || (apt-get update -qq && apt-get install -y -qq libtsan2 >/dev/null)

@@ -160,6 +160,39 @@ def test_every_kernel_computes_the_same_neighbours() -> None:
         assert sims[q] == pytest.approx(a @ b / np.linalg.norm(b), rel=1e-5)
 
 
+@pytest.mark.parametrize("dim", [512, 100, 64, 63, 1])
+def test_every_kernel_scores_any_int8_code_exactly(dim: int) -> None:
+    # the whole int8 range, -128 included (the codec never makes it, a caller's codes may hold it),
+    # at widths that fill the vector steps, leave a tail, or are all tail
+    rng = np.random.default_rng(dim)
+    codes = rng.integers(-128, 128, (300, dim), dtype=np.int8)
+    codes[0], codes[1], codes[2] = -128, 127, np.where(np.arange(dim) % 2, -128, 127)
+    queries = rng.integers(-128, 128, (20, dim), dtype=np.int8)
+    queries[0], queries[1] = -128, 127
+    wide_codes, wide_queries = codes.astype(np.float64), queries.astype(np.float64)
+    best = ph.kernel(-1)
+    results = {}
+    try:
+        for wanted in (0, 1, -1):
+            name = ph.kernel(wanted)
+            graph = ph.PackedGraph(dim, m=8, expansion_add=64)
+            graph.add(np.arange(300), codes)
+            results[name] = graph.search(queries, 10, 300)
+    finally:
+        ph.kernel(-1)
+    assert ph.kernel() == best and len(results) >= 2  # scalar and at least one vector kernel here
+    for slots, sims in results.values():
+        found = slots[:, 0] != NONE
+        assert found.all()
+        for q, (row, got) in enumerate(zip(slots, sims, strict=True)):
+            picked = wide_codes[row]
+            expected = picked @ wide_queries[q] / np.linalg.norm(picked, axis=1)
+            assert got == pytest.approx(expected, rel=1e-6, abs=1e-4)
+    reference = results.pop("scalar")
+    for other in results.values():
+        assert all(np.array_equal(ours, theirs) for ours, theirs in zip(reference, other, strict=True))
+
+
 def test_searches_run_while_another_thread_adds(tmp_path: Path) -> None:
     data = unit_rows(np.random.default_rng(28), 6_000, 32, clusters=30)
     index = PackedIndex(tmp_path, 32)
