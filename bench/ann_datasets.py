@@ -8,6 +8,9 @@ search over its int8 codes), then every peer (``bench.ann_peers``: the index reo
 does, hnswlib, faiss HNSW and IVF with re-rank, usearch) in its own process. ``table`` says, per data
 set and recall goal, each system's fastest setting reaching it and how it compares with the
 embedded index. ``python -m bench.ann_datasets --n 200000`` replaces the records of that size.
+``--packed-only`` reruns the embedded index alone (after a change to it) and keeps the other
+systems' records of that size and data set from the earlier run: they do not depend on this
+project's code, and their rows say when they were measured (``run``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from bench.data import DATASETS, dataset, exact_neighbours, neighbour_profile, s
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results"
 GOALS = (0.99, 0.98)
-EXPANSIONS = (64, 96, 128, 192, 256)
+EXPANSIONS = (64, 96, 128, 160, 192, 256)
+PACKED = "logo-ann packed"  # how the embedded index's peer records name it
 
 
 def profile(name: str, vectors: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
@@ -89,7 +93,7 @@ def table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if r["dataset"] == name and r["n"] == n and r["recall_at_10"] >= goal:
                     if r["system"] not in best or r["qps_one_thread"] > best[r["system"]]["qps_one_thread"]:
                         best[r["system"]] = r
-            packed = next((r for s, r in best.items() if s.startswith("logo-ann packed")), None)
+            packed = next((r for s, r in best.items() if s.startswith(PACKED)), None)
             for system, r in sorted(best.items(), key=lambda item: -item[1]["qps_one_thread"]):
                 rows.append({
                     "dataset": name,
@@ -111,6 +115,15 @@ def with_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept + [{"benchmark": "ann_datasets_table", **row} for row in table(kept)]
 
 
+def replaced(record: dict[str, Any], n: int, names: tuple[str, ...], packed_only: bool) -> bool:
+    """Whether a record on file is replaced by a run at ``n`` on ``names``: every record of that
+    size and data set, or with ``packed_only`` all but the other peers'."""
+    if record.get("n") != n or record.get("dataset") not in names:
+        return False
+    other_peer = record.get("benchmark") == "ann_peers" and not str(record.get("system", "")).startswith(PACKED)
+    return not (packed_only and other_peer)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000)
@@ -119,6 +132,7 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--skip", default="", help="peers left out, comma-separated (bench.ann_peers.peer_specs names)")
     parser.add_argument("--out", type=Path, default=RESULTS / "ann_datasets.json")
+    parser.add_argument("--packed-only", action="store_true", help="rerun this index, keep the peers' records")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     workdir = RESULTS / "tmp-ann-datasets"
@@ -126,13 +140,16 @@ def main() -> None:
     workdir.mkdir(parents=True)
     label = f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC (load {os.getloadavg()[0]:.1f} at the start)"
     names = tuple(args.datasets.split(","))
-    records = run(args.n, args.queries, workdir, args.rounds, names, frozenset(filter(None, args.skip.split(","))))
+    skip = set(filter(None, args.skip.split(",")))
+    if args.packed_only:
+        skip |= {spec["name"] for spec in ann_peers.peer_specs(args.n, workdir, {}) if spec["name"] != "packed"}
+    records = run(args.n, args.queries, workdir, args.rounds, names, frozenset(skip))
     shutil.rmtree(workdir, ignore_errors=True)
     for record in records:
         record["run"] = label
     kept = []
     if args.out.exists():
-        kept = [r for r in json.loads(args.out.read_text()) if r.get("n") != args.n or r.get("dataset") not in names]
+        kept = [r for r in json.loads(args.out.read_text()) if not replaced(r, args.n, names, args.packed_only)]
     everything = with_table(kept + records)
     args.out.write_text(json.dumps(everything, indent=1) + "\n")
     for row in everything:

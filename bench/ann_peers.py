@@ -41,7 +41,7 @@ def peer_specs(n: int, saved: Path, params: dict[str, Any]) -> list[dict[str, An
             "kind": "project",
             "saved": str(saved),
             "params": params,
-            "values": [64, 128, 192, 256, 384, 512],
+            "values": [64, 128, 160, 192, 256, 384, 512],
         },
         {  # the usearch adapter over the same codes, the project's previous default
             "name": "usearch-adapter",
@@ -163,6 +163,7 @@ def run(
                 found = np.load(work / setting.pop("found"))
                 record = {
                     "benchmark": "ann_peers",
+                    "peer": spec["name"],
                     "n": n,
                     "queries": len(data.queries),
                     **result,

@@ -70,3 +70,16 @@ def test_both_data_sets_are_measured_with_every_peer(tmp_path: Path) -> None:
         systems = {r["system"] for r in peers if r["dataset"] == name}
         assert len(systems) == 7
     assert {r["dataset"] for r in records if r["benchmark"] == "ann_data"} == {"clip", "ties"}
+
+
+def test_a_packed_only_run_keeps_the_other_systems_records_of_its_size() -> None:
+    def rec(benchmark: str, system: str = "", n: int = 1000, dataset: str = "clip") -> dict[str, object]:
+        return {"benchmark": benchmark, "system": system, "n": n, "dataset": dataset}
+
+    packed = rec("ann_peers", "logo-ann packed HNSW (rotated int8 codes)")
+    hnswlib, exact, sweep = rec("ann_peers", "hnswlib float32"), rec("ann_peers_exact"), rec("ann")
+    other_size, other_set = rec("ann_peers", "hnswlib", n=2000), rec("ann", dataset="ties")
+    for only in (True, False):
+        replaced = {id(r) for r in (packed, hnswlib, exact, sweep, other_size, other_set)
+                    if ann_datasets.replaced(r, 1000, ("clip",), only)}  # fmt: skip
+        assert replaced == ({id(packed), id(exact), id(sweep)} if only else {id(packed), id(hnswlib), id(exact), id(sweep)})
