@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 K = 10
+WIDER = (256, 384, 512)  # search beams measured after the default one
 
 
 class TopK:
@@ -121,24 +122,49 @@ def search(home: Path, workdir: Path, rounds: int = 3) -> dict[str, Any]:
     container = Container(load_settings())
     index = container.index
     opened = time.perf_counter() - started
-    found = [[n.logo_id for n in index.search(q, K)] for q in queries]  # warm
+    before = load()
+    recall, qps = measured(index, queries, truth, rounds)
+    record = {
+        "index": container.settings.index,
+        "expansion_search": container.settings.index_expansion_search,
+        "open_s": round(opened, 1),
+        "recall_at_10": recall,
+        "queries_per_s": qps,
+        "peak_rss_mb": peak_rss_mb(),
+        "load": [before, load()],
+    }
+    record["wider_beams"] = wider_beams(index, queries, truth, rounds)
+    return record
+
+
+def wider_beams(index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int) -> list[dict[str, Any]]:
+    """Recall@10 and queries/s (median of ``rounds`` passes) at search beams past the default, on
+    the same index and queries: what a collection of this size needs for a recall goal."""
+    from bench.ann import set_expansion_search
+    from common.embedded_index import PackedIndex
+
+    if not isinstance(index, PackedIndex):
+        return []
+    rows = []
+    for ef in WIDER:
+        set_expansion_search(index, ef)
+        recall, qps = measured(index, queries, truth, rounds)
+        rows.append({"expansion_search": ef, "recall_at_10": recall, "queries_per_s": qps})
+    return rows
+
+
+def measured(index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int) -> tuple[float, int]:
+    """Recall@10 of one pass (which also warms the index) and queries/s, the median of ``rounds``
+    passes, each query through ``index.search`` on this thread."""
+    found = [[n.logo_id for n in index.search(q, K)] for q in queries]
     recall = float(np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)]))
     rates = []
-    before = load()
     for _ in range(rounds):
         started = time.perf_counter()
         for q in queries:
             index.search(q, K)
         rates.append(len(queries) / (time.perf_counter() - started))
-    return {
-        "index": container.settings.index,
-        "expansion_search": container.settings.index_expansion_search,
-        "open_s": round(opened, 1),
-        "recall_at_10": round(recall, 4),
-        "queries_per_s": round(float(np.median(rates))),
-        "peak_rss_mb": peak_rss_mb(),
-        "load": [before, load()],
-    }
+    return round(recall, 4), round(float(np.median(rates)))
 
 
 def main() -> None:

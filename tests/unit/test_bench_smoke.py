@@ -150,3 +150,19 @@ def test_a_skipped_peer_is_not_built(tmp_path: Path) -> None:
     records = ann_peers.run(small, saved, params, built[0]["build_s"], tmp_path, rounds=1, skip=left_out)
     systems = {r["system"].split(",")[0].split(" (")[0] for r in records if r["benchmark"] == "ann_peers"}
     assert systems == {"logo-ann packed HNSW", "hnswlib float32"}
+
+
+def test_the_collection_run_measures_recall_at_wider_beams(tmp_path: Path) -> None:
+    from bench import collection
+    from common.embedded_index import PackedIndex
+
+    data = generate(3_000, 30, dim=64, seed=5)
+    index = PackedIndex(tmp_path, 64)
+    index.upsert(range(1, 3_001), data.vectors)
+    queries = data.queries
+    ids, _ = exact_neighbours(data.vectors, queries, 10)
+    wider = collection.wider_beams(index, queries, ids + 1, rounds=1)  # logo ids are rows + 1
+    assert [row["expansion_search"] for row in wider] == list(collection.WIDER)
+    assert all(row["recall_at_10"] >= 0.95 and row["queries_per_s"] > 0 for row in wider)
+    shuffled = np.roll(ids + 1, 1, axis=0)  # another query's neighbours: the recall must fall
+    assert collection.measured(index, queries, shuffled, rounds=1)[0] < 0.5
