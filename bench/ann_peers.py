@@ -163,7 +163,6 @@ def run(
                 found = np.load(work / setting.pop("found"))
                 record = {
                     "benchmark": "ann_peers",
-                    "peer": spec["name"],
                     "n": n,
                     "queries": len(data.queries),
                     **result,

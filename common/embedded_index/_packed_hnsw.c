@@ -230,7 +230,6 @@ static inline void prefetch(const void *p) {
 #endif
 }
 
-
 /* ---- packed level-0 links ---- */
 
 static inline uint32_t sentinel_of(const graph_t *g) { return (uint32_t)((1ull << g->bits) - 1); }
