@@ -32,7 +32,7 @@ from bench.data import DATASETS, dataset, exact_neighbours, neighbour_profile, s
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results"
 GOALS = (0.99, 0.98)
-EXPANSIONS = (64, 96, 128, 160, 192, 256)
+EXPANSIONS = (64, 96, 128, 144, 160, 192, 256)
 PACKED = "logo-ann packed"  # how the embedded index's peer records name it
 
 

@@ -143,7 +143,7 @@ class Int8Codec:
     def code_of_turned(self, turned: np.ndarray) -> np.ndarray:
         """The code of one vector already rotated (``turned_one``): ``encode_one``'s last steps."""
         peak = np.float32(np.abs(turned).max())
-        if not peak > 0:
+        if not 0 < peak < np.inf:  # a zero query, or one with an infinite or NaN component: the zero code
             return np.zeros(self.dim, np.int8)
         codes: np.ndarray = np.rint(turned * (np.float32(LEVELS) / peak)).astype(np.int8)
         return codes

@@ -15,12 +15,13 @@ import ctypes
 import dataclasses
 import importlib.util
 import os
+from typing import Any
 
 import numpy as np
 
 from common.errors import ConfigError, InternalError
 
-ABI_VERSION = 3  # PH_ABI_VERSION in _packed_hnsw.c
+ABI_VERSION = 4  # PH_ABI_VERSION in _packed_hnsw.c
 LIBRARY_ENV = "LOGO_ANN_PACKED_HNSW_LIB"
 MAX_LEVEL = 16
 MAX_LINKS = 255  # PH_MAX_LINKS: m and m0 at most
@@ -116,6 +117,9 @@ def declared(lib: ctypes.CDLL) -> ctypes.CDLL:
         "ph_search_refined": (c_int, [_GraphP, c_u32, _array(u8, 2), _array(np.int8, 2), _array(np.float32, 2),
                                       c_int, c_int, c_int, c_int, _array(u32, 2, writes=True),
                                       _array(np.float32, 2, writes=True)]),
+        "ph_query": (c_int, [_GraphP, c_u32, _P, _P, _P, c_int, c_int, c_int, c_i64,
+                             ctypes.POINTER(c_i64), ctypes.POINTER(ctypes.c_double)]),
+        "ph_query_code": (None, [_array(np.float32, 1), c_int, _array(np.int8, 1, writes=True)]),
         "ph_insert": (c_int, [_GraphP, c_int, _array(np.int32, 1), _array(u32, 1), c_int]),
         "ph_insert_parallel": (c_int, [_GraphP, c_int, _array(np.int32, 1), _array(u32, 1), c_int, c_int]),
         "ph_repack": (c_int, [_array(u8, 1), c_int, c_i64, _array(u8, 1, writes=True), c_int, c_i64, c_int, c_u32]),
@@ -182,6 +186,8 @@ class _Arrays:
     # the engine's view of these arrays and counts, built by the first search (never copied by
     # ``dataclasses.replace``: a published state is not changed, a new one gets its own)
     searched: _Graph | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+    # ``ph_query``'s first arguments for this state: the graph's address, count, residuals, keys
+    queried: tuple[Any, ...] | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def capacity(self) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 from common.domain import Neighbour
 from common.embedded_index import _index_files as files
 from common.embedded_index._index_persistence import Persistence
-from common.embedded_index._index_rows import checked_rows, ranked, ranked_arrays
+from common.embedded_index._index_rows import checked_rows, ranked_arrays
 from common.embedded_index._int8_codec import CODEC, Int8Codec
 from common.embedded_index._packed_hnsw import PackedGraph, kernel
 from common.embedded_index._vector_file import RowMap
@@ -195,10 +195,8 @@ class PackedIndex(Persistence):
             return []
         wanted = k + (1 if exclude is not None else 0)
         ef = max(self.params["expansion_search"], wanted)
-        turned = self._codec.turned_one(query)
-        code = self._codec.code_of_turned(turned)
-        keys, cosines = graph.search_keys(code, wanted, ef, turned, max(self.rerank, wanted))
-        return ranked(keys, cosines, k, exclude)
+        keys, distances = graph.query(self._codec.turned_one(query), k, ef, max(self.rerank, wanted), exclude)
+        return [Neighbour(key, distance) for key, distance in zip(keys, distances, strict=True)]
 
     def search_many(self, vectors: np.ndarray, k: int, exclude: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``search`` of each row of ``vectors`` (float32 ``[n, dim]``) with ``exclude[i]`` left

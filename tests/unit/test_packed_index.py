@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from common.embedded_index import _packed_hnsw as ph
+from common.embedded_index._index_rows import ranked
 from common.embedded_index._int8_codec import Int8Codec
 from common.embedded_index.packed_index import PackedIndex
 from common.errors import InternalError
@@ -158,6 +159,62 @@ def test_every_kernel_computes_the_same_neighbours() -> None:
     for q in range(len(queries)):  # and the scalar kernel's cosine is numpy's
         a, b = queries[q].astype(np.float64), codes[slots[q]].astype(np.float64)
         assert sims[q] == pytest.approx(a @ b / np.linalg.norm(b), rel=1e-5)
+
+
+@pytest.mark.parametrize("dim", [512, 100, 9, 7, 1])  # 9, 7, 1: a tail past the 8-wide steps, or only one
+def test_a_served_query_is_coded_as_the_codec_codes_it(dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    rows = [rng.standard_normal(dim).astype(np.float32) for _ in range(20)]
+    halves = np.zeros(dim, np.float32)  # scale exactly 1 (peak 127): rounding of halves, to even
+    halves[: min(dim, 6)] = [127.0, 0.5, 1.5, -2.5, 2.4999, -127.0][: min(dim, 6)]
+    rows += [halves, np.zeros(dim, np.float32)]
+    for bad in (np.nan, np.inf, -np.inf):
+        row = rng.standard_normal(dim).astype(np.float32)
+        row[dim // 2] = bad
+        rows.append(row)
+    codec, lib, best = Int8Codec(dim), ph.library(), ph.kernel(-1)
+    try:
+        for wanted in (0, 1, -1):
+            ph.kernel(wanted)
+            for row in rows:
+                code = np.empty(dim, np.int8)
+                lib.ph_query_code(row, dim, code)
+                np.testing.assert_array_equal(code, codec.code_of_turned(row))
+    finally:
+        ph.kernel(-1)
+    assert ph.kernel() == best
+    if dim >= 6:  # numpy's rint, checked by hand: halves go to the even neighbour
+        assert codec.code_of_turned(halves)[:6].tolist() == [127, 0, 2, -2, 2, -127]
+    assert not codec.code_of_turned(rows[-1]).any()  # a query that is not finite: the zero code
+
+
+@pytest.mark.parametrize(("k", "exclude"), [(10, None), (10, 7), (10, 10**9), (1, None), (0, 3), (400, None)])
+def test_a_served_query_finds_what_the_steps_one_by_one_find(k: int, exclude: int | None) -> None:
+    # ph_query (code, search, re-rank, keys, ranking, distances in one call) against the same steps
+    # taken from Python, under every kernel; 400: more than the 300 vectors the graph holds
+    rng = np.random.default_rng(29)
+    codec = Int8Codec(100)
+    data = unit_rows(rng, 300, 100, clusters=6)
+    data[-40:] = data[:40]  # the same vector under two keys: equal cosines, ranked by key
+    codes, residuals = codec.encode_refined(data)
+    graph = ph.PackedGraph(100, m=8, expansion_add=64)
+    graph.add(np.arange(300) * 3 + 1, codes, residuals)  # keys unlike slots
+    graph.remove(np.array([5, 9]))
+    turned = codec.rotate(data[:12] + 0.05 * unit_rows(rng, 12, 100))
+    best = ph.kernel(-1)
+    try:
+        for wanted in (0, 1, -1):
+            ph.kernel(wanted)
+            for row in turned:
+                keys, distances = graph.query(row, k, 40, 16, exclude)
+                more = k + (exclude is not None)
+                step_keys, cosines = graph.search_keys(codec.code_of_turned(row), more, 40, row, max(16, more))
+                steps = ranked(step_keys, cosines, k, exclude)
+                assert keys == [n.logo_id for n in steps] and distances == [n.distance for n in steps]
+                assert len(keys) == min(k, 298) and exclude not in keys and not {16, 28} & set(keys)
+    finally:
+        ph.kernel(-1)
+    assert ph.kernel() == best
 
 
 @pytest.mark.parametrize("dim", [512, 100, 64, 63, 1])
