@@ -113,6 +113,8 @@ def set_expansion_search(index: Embedded, value: int) -> None:
     if isinstance(index, UsearchIndex):
         index._graph.expansion_search = value  # noqa: SLF001 - the adapter fixes it at construction
     index.params["expansion_search"] = value
+    if isinstance(index, PackedIndex):
+        index.expansion_search_at = 0  # the beam swept is the beam searched, whatever the index's size
 
 
 def timed_searches(index: Embedded, queries: np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:

@@ -115,6 +115,7 @@ def search(home: Path, workdir: Path, rounds: int = 3) -> dict[str, Any]:
     os.environ["LOGO_ANN_HOME"] = str(home)
     from bench.peak_rss import peak_rss_mb
     from common.bootstrap import Container
+    from common.embedded_index import PackedIndex
     from common.settings import load_settings
 
     queries, truth = np.load(workdir / "queries.npy"), np.load(workdir / "truth.npy")
@@ -127,6 +128,8 @@ def search(home: Path, workdir: Path, rounds: int = 3) -> dict[str, Any]:
     record = {
         "index": container.settings.index,
         "expansion_search": container.settings.index_expansion_search,
+        "expansion_search_at": container.settings.index_expansion_search_at,
+        "beam": index.beam() if isinstance(index, PackedIndex) else None,  # the default, widened at this size
         "open_s": round(opened, 1),
         "recall_at_10": recall,
         "queries_per_s": qps,

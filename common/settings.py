@@ -111,6 +111,7 @@ class Settings:
     index_connectivity_base: int = 28  # packed only: level-0 links per node (usearch: 2 x connectivity)
     index_expansion_add: int = 256  # 128 builds twice as fast but loses recall at 1M
     index_expansion_search: int = 160  # packed at 1M: recall@10 >= 0.99 on both bench data sets, bench/ANALYSIS.md
+    index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by sqrt(count / this)
     index_rescore: bool = False  # float32 re-scoring: +0.005 recall at 1M for 2 KB/vector of cache
     es_url: str = ""
     es_api_key: str = ""

@@ -127,6 +127,7 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
             connectivity_base=s.index_connectivity_base,
             expansion_add=s.index_expansion_add,
             expansion_search=s.index_expansion_search,
+            expansion_search_at=s.index_expansion_search_at,
         )
     from common.embedded_index import UsearchIndex
 

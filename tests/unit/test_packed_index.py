@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -405,3 +406,31 @@ def test_a_rebuild_reserves_its_size_and_finds_what_upserts_find(tmp_path: Path,
     for row in (0, 1_234, 6_999):
         assert rebuilt.search(clustered[row], 10) == upserted.search(clustered[row], 10)
     assert rebuilt.ids() == set(range(1, 7_001))
+
+
+def test_the_beam_widens_with_the_square_root_of_the_collection(tmp_path: Path) -> None:
+    from common.adapters.build import build_index
+    from common.settings import load_settings
+
+    env = {"LOGO_ANN_INDEX_EXPANSION_SEARCH": "10", "LOGO_ANN_INDEX_EXPANSION_SEARCH_AT": "100"}
+    index = build_index(load_settings(env, home=tmp_path, index="packed"), 16)
+    assert isinstance(index, PackedIndex) and index.beam() == 10  # empty: the beam as set
+    data = unit_rows(np.random.default_rng(31), 450, 16)
+    index.upsert(range(100), data[:100])
+    assert index.beam() == 10 and index.beam(wanted=25) == 25  # at the size it is set for
+    index.upsert(range(100, 450), data[100:])
+    assert index.beam() == 22  # 10 x sqrt(4.5) = 21.2, rounded up
+    index.delete(range(50))
+    assert index.beam() == 20 and index.health()["expansion_search_now"] == 20  # live vectors count: 400
+    seen: list[int] = []
+    query = index._graph.query  # noqa: SLF001
+
+    def spy(turned: np.ndarray, k: int, ef: int, rerank: int, exclude: int | None = None) -> Any:
+        seen.append(ef)
+        return query(turned, k, ef, rerank, exclude)
+
+    index._graph.query = spy  # type: ignore[method-assign]  # noqa: SLF001
+    index.search(data[60], 5)
+    index.expansion_search_at = 0  # fixed
+    index.search(data[60], 5)
+    assert seen == [20, 10]
