@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 RERANK = 32  # candidates ranked again by their refined vectors (at least k)
 COMPACT_FROM = 1024  # removed vectors below which the graph is never rebuilt at flush
+BEAMS = ("expansion_add", "expansion_search")  # a saved graph is used whatever beams built it
 
 
 class PackedIndex(Persistence):
@@ -61,7 +62,7 @@ class PackedIndex(Persistence):
         *,
         connectivity: int = 16,
         connectivity_base: int = 0,
-        expansion_add: int = 256,
+        expansion_add: int = 192,
         expansion_search: int = 128,
         rerank: int = RERANK,
         expansion_search_at: int = 0,
@@ -101,8 +102,8 @@ class PackedIndex(Persistence):
 
     def _read_generation(self, meta: dict[str, Any]) -> tuple[PackedGraph, int, int]:
         expected = {"format": FORMAT, "dim": self.dim, "dtype": self.dtype, "codec": self.codec_name, **self.params}
-        for key, value in expected.items():
-            if key != "expansion_search" and meta.get(key) != value:
+        for key, value in expected.items():  # the beams are settings of later calls, not of the saved graph
+            if key not in BEAMS and meta.get(key) != value:
                 raise InternalError(f"saved {key}={meta.get(key)!r}, this index wants {value!r}")
         path = self.directory / meta["index_file"]
         if path.stat().st_size != meta["index_bytes"] or files.crc32_of(path) != meta["index_crc32"]:

@@ -333,6 +333,7 @@ def test_reopening_with_another_graph_shape_starts_empty(tmp_path: Path) -> None
     index.upsert([1], unit_rows(np.random.default_rng(34), 1, 16))
     index.flush()
     assert PackedIndex(tmp_path, 16, expansion_search=300).count() == 1  # a search setting: same graph
+    assert PackedIndex(tmp_path, 16, expansion_add=64).count() == 1  # and the next inserts' beam
     assert PackedIndex(tmp_path, 32).count() == 0
     assert PackedIndex(tmp_path, 16, connectivity=8).count() == 0
 
