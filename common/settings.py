@@ -109,7 +109,7 @@ class Settings:
     index_dtype: str = "i8"  # usearch only; the packed index always holds int8 codes
     index_connectivity: int = 16  # links per node above level 0 (bench/ANALYSIS.md: recall, memory)
     index_connectivity_base: int = 28  # packed only: level-0 links per node (usearch: 2 x connectivity)
-    index_expansion_add: int = 192  # 0.75x the build time of 256, the same recall (bench/ANALYSIS.md); 128 loses recall
+    index_expansion_add: int = 256  # 192 builds in 0.75x the time but loses recall on near-ties at 1M (ANALYSIS)
     index_expansion_search: int = 160  # packed at 1M: recall@10 >= 0.99 on both bench data sets, bench/ANALYSIS.md
     index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by sqrt(count / this)
     index_rescore: bool = False  # float32 re-scoring: +0.005 recall at 1M for 2 KB/vector of cache

@@ -62,7 +62,7 @@ class PackedIndex(Persistence):
         *,
         connectivity: int = 16,
         connectivity_base: int = 0,
-        expansion_add: int = 192,
+        expansion_add: int = 256,
         expansion_search: int = 128,
         rerank: int = RERANK,
         expansion_search_at: int = 0,
