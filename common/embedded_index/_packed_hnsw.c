@@ -789,63 +789,20 @@ int ph_search_refined(const graph_t *g, uint32_t count, const uint8_t *resid, co
 }
 
 /* The int8 code of a rotated float query as Int8Codec.code_of_turned makes it: its largest component
-   to +-127, each rounded half to even (the zero code for a zero query or one that is not finite). */
-static void code_scalar(const float *t, int dim, int8_t *code) {
+   to +-127, each rounded half to even (the zero code for a zero query or one that is not finite).
+   The rounding adds and takes back 1.5 * 2^23, which leaves a float of magnitude below 2^22 rounded
+   to an integer in the default (nearest-even) mode, as numpy's rint: plain arithmetic the compiler
+   vectorises, where nearbyintf is a library call per component without SSE4.1. */
+void ph_query_code(const float *turned, int dim, int8_t *out) {
+    const float round = 12582912.0f;
     float peak = 0.0f;
     int finite = 1;
     for (int i = 0; i < dim; i++) {
-        finite &= isfinite(t[i]) != 0;
-        peak = fmaxf(peak, fabsf(t[i]));
+        finite &= isfinite(turned[i]) != 0;
+        peak = fmaxf(peak, fabsf(turned[i]));
     }
-    float scale = finite && peak > 0 ? 127.0f / peak : 0.0f;
-    for (int i = 0; i < dim; i++) code[i] = scale > 0 ? (int8_t)nearbyintf(t[i] * scale) : 0;
-}
-
-#ifdef PH_X86
-/* The same, 8 components a step, each rounding one instruction (a library call per component in
-   the scalar loop: about 3 us of a query's 70 at 20k vectors). */
-__attribute__((target("avx2"))) static void code_avx2(const float *t, int dim, int8_t *code) {
-    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), inf = _mm256_set1_ps(INFINITY);
-    __m256 peak8 = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= dim; i += 8) {
-        __m256 a = _mm256_and_ps(_mm256_loadu_ps(t + i), magnitude);
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ)); /* infinite or NaN */
-        peak8 = _mm256_max_ps(peak8, a);
-    }
-    float lanes[8], peak = 0.0f;
-    int finite = _mm256_movemask_ps(bad) == 0;
-    _mm256_storeu_ps(lanes, peak8);
-    for (int j = 0; j < 8; j++) peak = fmaxf(peak, lanes[j]);
-    for (int j = i; j < dim; j++) {
-        finite &= isfinite(t[j]) != 0;
-        peak = fmaxf(peak, fabsf(t[j]));
-    }
-    if (!(finite && peak > 0)) {
-        memset(code, 0, (size_t)dim);
-        return;
-    }
-    float scale = 127.0f / peak;
-    const __m256 scale8 = _mm256_set1_ps(scale);
-    int32_t ints[8];
-    for (i = 0; i + 8 <= dim; i += 8) {
-        __m256 x = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(t + i), scale8),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        _mm256_storeu_si256((__m256i *)ints, _mm256_cvtps_epi32(x));
-        for (int j = 0; j < 8; j++) code[i + j] = (int8_t)ints[j];
-    }
-    for (; i < dim; i++) code[i] = (int8_t)nearbyintf(t[i] * scale);
-}
-#endif
-
-/* The query code ph_query makes of `turned` [dim], with the kernel in use (for the tests). */
-void ph_query_code(const float *turned, int dim, int8_t *out) {
-#ifdef PH_X86
-    if (kernel_level >= 1)
-        code_avx2(turned, dim, out);
-    else
-#endif
-        code_scalar(turned, dim, out);
+    float scale = finite && peak > 0 ? 127.0f / peak : 0.0f; /* zero: the zero code */
+    for (int i = 0; i < dim; i++) out[i] = (int8_t)((turned[i] * scale + round) - round);
 }
 
 /* Orders (cosine, key) pairs as a served search ranks them: higher cosine first, then smaller key. */
