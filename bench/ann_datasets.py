@@ -115,13 +115,14 @@ def with_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept + [{"benchmark": "ann_datasets_table", **row} for row in table(kept)]
 
 
-def replaced(record: dict[str, Any], n: int, names: tuple[str, ...], packed_only: bool) -> bool:
+def replaced(record: dict[str, Any], n: int, names: tuple[str, ...], rerun: frozenset[str] | None) -> bool:
     """Whether a record on file is replaced by a run at ``n`` on ``names``: every record of that
-    size and data set, or with ``packed_only`` all but the other peers'."""
+    size and data set when every peer ran (``rerun`` None); after a run that left peers out, all
+    but the records of the peers it did not measure (``rerun``: the systems it measured)."""
     if record.get("n") != n or record.get("dataset") not in names:
         return False
     other_peer = record.get("benchmark") == "ann_peers" and not str(record.get("system", "")).startswith(PACKED)
-    return not (packed_only and other_peer)
+    return rerun is None or not other_peer or record.get("system") in rerun
 
 
 def main() -> None:
@@ -133,6 +134,7 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="peers left out, comma-separated (bench.ann_peers.peer_specs names)")
     parser.add_argument("--out", type=Path, default=RESULTS / "ann_datasets.json")
     parser.add_argument("--packed-only", action="store_true", help="rerun this index, keep the peers' records")
+    # a run that leaves peers out (--skip, --packed-only) keeps their records of its size on file
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     workdir = RESULTS / "tmp-ann-datasets"
@@ -148,8 +150,9 @@ def main() -> None:
     for record in records:
         record["run"] = label
     kept = []
+    rerun = frozenset(str(r["system"]) for r in records if r.get("benchmark") == "ann_peers") if skip else None
     if args.out.exists():
-        kept = [r for r in json.loads(args.out.read_text()) if not replaced(r, args.n, names, args.packed_only)]
+        kept = [r for r in json.loads(args.out.read_text()) if not replaced(r, args.n, names, rerun)]
     everything = with_table(kept + records)
     args.out.write_text(json.dumps(everything, indent=1) + "\n")
     for row in everything:

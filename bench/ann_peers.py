@@ -57,6 +57,12 @@ def peer_specs(n: int, saved: Path, params: dict[str, Any]) -> list[dict[str, An
             "values": [128, 256, 512],
         },
         {"name": "hnswlib", "kind": "hnswlib", "args": {"m": 16, "ef_construction": 128}, "values": [32, 64, 128, 256]},
+        {  # at the packed index's own build beam, so that neither is compared with a weaker build
+            "name": "hnswlib-256",
+            "kind": "hnswlib",
+            "args": {"m": 16, "ef_construction": 256},
+            "values": [64, 128, 256, 512],
+        },
         {
             "name": "faiss-hnsw",
             "kind": "faiss",
