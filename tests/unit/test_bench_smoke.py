@@ -123,10 +123,12 @@ def test_peers_measure_every_system_on_the_same_data(tmp_path: Path) -> None:
     records = ann_peers.run(small, saved, params, built[0]["build_s"], tmp_path, rounds=1)
     rows = [r for r in records if r["benchmark"] == "ann_peers"]
     systems = {r["system"] for r in rows}
-    assert len(systems) == 7 and {s.split(" (")[0] for s in systems if s.startswith("logo-ann")} == {
+    assert len(systems) == 8 and {s.split(" (")[0] for s in systems if s.startswith("logo-ann")} == {
         "logo-ann packed HNSW",
         "logo-ann usearch adapter",
     }
+    # hnswlib twice: at its usual build beam and at the packed index's own
+    assert {s.rsplit("=", 1)[-1] for s in systems if s.startswith("hnswlib")} == {"128", "256"}
     assert all(0.5 <= r["recall_at_10"] <= r["recall_at_10_with_ties"] <= 1.0 for r in rows)
     # int8 codes and links take at least 512 B per vector, float32 vectors 2 KB
     assert all(r["resident_bytes_per_vector"] > 512 for r in rows)
