@@ -121,8 +121,7 @@ def replaced(record: dict[str, Any], n: int, names: tuple[str, ...], rerun: froz
     but the records of the peers it did not measure (``rerun``: the systems it measured)."""
     if record.get("n") != n or record.get("dataset") not in names:
         return False
-    other_peer = record.get("benchmark") == "ann_peers" and not str(record.get("system", "")).startswith(PACKED)
-    return rerun is None or not other_peer or record.get("system") in rerun
+    return rerun is None or record.get("benchmark") != "ann_peers" or record.get("system") in rerun
 
 
 def main() -> None:
@@ -134,7 +133,6 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="peers left out, comma-separated (bench.ann_peers.peer_specs names)")
     parser.add_argument("--out", type=Path, default=RESULTS / "ann_datasets.json")
     parser.add_argument("--packed-only", action="store_true", help="rerun this index, keep the peers' records")
-    # a run that leaves peers out (--skip, --packed-only) keeps their records of its size on file
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     workdir = RESULTS / "tmp-ann-datasets"

@@ -794,7 +794,7 @@ int ph_search_refined(const graph_t *g, uint32_t count, const uint8_t *resid, co
    to an integer in the default (nearest-even) mode, as numpy's rint: plain arithmetic the compiler
    vectorises, where nearbyintf is a library call per component without SSE4.1. */
 void ph_query_code(const float *turned, int dim, int8_t *out) {
-    const float round = 12582912.0f;
+    const float shift = 12582912.0f; /* 1.5 * 2^23 */
     float peak = 0.0f;
     int finite = 1;
     for (int i = 0; i < dim; i++) {
@@ -802,7 +802,7 @@ void ph_query_code(const float *turned, int dim, int8_t *out) {
         peak = fmaxf(peak, fabsf(turned[i]));
     }
     float scale = finite && peak > 0 ? 127.0f / peak : 0.0f; /* zero: the zero code */
-    for (int i = 0; i < dim; i++) out[i] = (int8_t)((turned[i] * scale + round) - round);
+    for (int i = 0; i < dim; i++) out[i] = (int8_t)((turned[i] * scale + shift) - shift);
 }
 
 /* Orders (cosine, key) pairs as a served search ranks them: higher cosine first, then smaller key. */
