@@ -89,7 +89,8 @@ test-engine-sanitized: $(ENGINE_SANITIZED) venv-test
 	ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(BIN)/pytest -q --capture=sys \
 		tests/unit/test_packed_index.py tests/unit/test_packed_hnsw_contract.py tests/unit/test_packed_hnsw_fuzz.py \
-		tests/unit/test_packed_hnsw_parallel.py tests/unit/test_packed_index_refined.py
+		tests/unit/test_packed_hnsw_parallel.py tests/unit/test_packed_index_refined.py \
+		tests/unit/test_packed_hnsw_paused.py
 
 # The packed engine's parallel build under ThreadSanitizer (gcc's libtsan2): any data race between
 # its insert threads is reported and fails the run. Searches during an insert race by design

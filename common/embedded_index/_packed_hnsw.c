@@ -56,7 +56,7 @@
 #define PH_X86 1
 #endif
 
-#define PH_ABI_VERSION 4 /* bump with any change to graph_t or to an exported function's arguments */
+#define PH_ABI_VERSION 5 /* bump with any change to graph_t or to an exported function's arguments */
 #define PH_MAX_LINKS 255 /* m and m0 at most: the size of every fixed neighbour buffer below */
 #define PH_MAX_LEVEL 16
 enum { PH_OK = 0, PH_ENOMEM = -1, PH_EPARAM = -2, PH_ECORRUPT = -3 };
@@ -722,25 +722,18 @@ static float refined_cosine(const graph_t *g, const uint8_t *resid, const float 
     return norm > 0 ? dot / (sqrtf(norm) * tnorm) : -2.0f;
 }
 
-/* One query's search, then the best `rerank` results by code (at least k, at most ef) ranked again by
-   the cosine of their refined vectors (`resid`, above) with the query as floats (`t`, rotated as the
-   codes were): leaves up to k of them in `best` (room for ef + 1), best first; returns how many, or
-   -1 when out of memory. The caller has readied the scratch for `ef`. */
-static int refined_one(const graph_t *g, uint32_t count, const uint8_t *resid, const int8_t *query,
-                       const float *t, int k, int rerank, int ef, item_t *best) {
-    int nr = search_one(g, count, query, ef);
-    if (nr < 0) return -1;
-    while (nr > rerank) pop_min(tls.res, &nr);
+/* The best `rerank` items of the min-heap `h` (n of them, consumed) ranked by the cosine of their refined
+   vectors (`resid`) with the float query `t` of norm `tn`, into `best`, best first; returns how many. */
+static int rank_refined(const graph_t *g, const uint8_t *resid, const float *t, float tn, item_t *h, int nr,
+                        int rerank, item_t *best) {
+    while (nr > rerank) pop_min(h, &nr);
     for (int j = 0; j < nr; j++) { /* the residual rows, not read by the walk: fetch them all at once */
-        const char *row = (const char *)(resid + (int64_t)tls.res[j].id * ((g->dim + 1) / 2));
+        const char *row = (const char *)(resid + (int64_t)h[j].id * ((g->dim + 1) / 2));
         for (int off = 0; off < (g->dim + 1) / 2; off += 64) prefetch(row + off);
     }
-    float tn = 0.0f;
-    for (int i = 0; i < g->dim; i++) tn += t[i] * t[i];
-    tn = tn > 0 ? sqrtf(tn) : 1.0f;
     int n = 0;
     while (nr) {
-        item_t it = pop_min(tls.res, &nr);
+        item_t it = pop_min(h, &nr);
         it.s = refined_cosine(g, resid, t, tn, it.id);
         int j = n++; /* insertion, best first: rerank is a few dozen */
         while (j > 0 && best[j - 1].s < it.s) {
@@ -749,24 +742,127 @@ static int refined_one(const graph_t *g, uint32_t count, const uint8_t *resid, c
         }
         best[j] = it;
     }
+    return n;
+}
+
+/* The level-0 search of a served query at beam `ef`, paused where a search at the narrower beam `lo` stops:
+   one candidate heap, filled under `ef`'s rule, and two result heaps, `ef`'s (tls.res) and `lo`'s (`narrow`,
+   room for lo + 1). At the pause `lo`'s results are ranked (`rank_refined`, into `best`); unless their k-th and
+   (k+1)-th cosines are within `gap`, they are the answer. Otherwise the walk goes on from where it paused to
+   `ef`'s end, so that the results are the `ef` search's, exactly: the pause comes first (`lo`'s worst result
+   is never below `ef`'s), and until it, the candidates `ef`'s rule adds beyond `lo`'s are never reached.
+   Returns how many results `best` holds, or -1 when out of memory. */
+static int search_paused(const graph_t *g, uint32_t count, const query_t *q, uint32_t entry, float entry_s,
+                         const uint8_t *resid, const float *t, float tn, int k, int rerank, int ef, int lo,
+                         float gap, item_t *narrow, item_t *best) {
+    uint64_t *seen = tls.seen;
+    item_t *cand = tls.cand, *res = tls.res;
+    uint32_t *nb = tls.ids;
+    int nc = 0, nr = 0, nl = 0, paused = 0;
+    memset(seen, 0, (size_t)(((int64_t)count + 63) / 64 + 1) * 8);
+    item_t e = {entry_s, entry};
+    push_max(cand, &nc, e);
+    seen_test_set(seen, entry);
+    if (!is_dead(g, entry)) {
+        push_min(res, &nr, e);
+        push_min(narrow, &nl, e);
+    }
+    for (;;) {
+        if (!paused && (nc == 0 || (nl >= lo && cand[0].s < narrow[0].s))) {
+            paused = 1;
+            int m = rank_refined(g, resid, t, tn, narrow, nl, rerank, best);
+            if (!(m > k && best[k - 1].s - best[k].s < gap)) return m;
+        }
+        if (!nc) break;
+        item_t c = pop_max(cand, &nc);
+        if (nr >= ef && c.s < res[0].s) break;
+        if (nc + g->m0 + g->m + 2 > tls.heap_cap && grow_candidates() != 0) return -1;
+        cand = tls.cand;
+        int m = neighbours0(g, c.id, nb);
+        if (nc) prefetch_row0(g, cand[0].id);
+        int u = 0;
+        for (int j = 0; j < m; j++) {
+            uint32_t v = nb[j];
+            if (v >= count || seen_test_set(seen, v)) continue;
+            nb[u++] = v;
+        }
+        for (int j = 0; j < u; j++) prefetch_code(g, nb[j], j < PH_AHEAD);
+        for (int j = 0; j < u; j++) {
+            uint32_t v = nb[j];
+            if (j + PH_AHEAD < u) prefetch_code(g, nb[j + PH_AHEAD], 1);
+            float s = sim_slot(g, q, v);
+            if (nr < ef || s > res[0].s) {
+                item_t it = {s, v};
+                push_max(cand, &nc, it);
+                if (cand[0].id == v) prefetch_row0(g, v);
+                if (!is_dead(g, v)) {
+                    push_min(res, &nr, it);
+                    if (nr > ef) pop_min(res, &nr);
+                    if (!paused && (nl < lo || s > narrow[0].s)) {
+                        push_min(narrow, &nl, it);
+                        if (nl > lo) pop_min(narrow, &nl);
+                    }
+                }
+            }
+        }
+    }
+    return rank_refined(g, resid, t, tn, res, nr, rerank, best);
+}
+
+/* One query's search, then the best `rerank` results by code (at least k, at most ef) ranked again by
+   the cosine of their refined vectors (`resid`, above) with the query as floats (`t`, rotated as the
+   codes were): leaves up to k of them in `best` (room for ef + 1), best first; returns how many, or
+   -1 when out of memory. With `lo` (0 < lo < ef; `narrow` room for lo + 1), the search at beam `lo`
+   answers unless its k-th and (k+1)-th refined cosines are within `gap`, and then the search at `ef`
+   does (`search_paused`). The caller has readied the scratch for `ef`. */
+static int refined_one(const graph_t *g, uint32_t count, const uint8_t *resid, const int8_t *query,
+                       const float *t, int k, int rerank, int ef, int lo, float gap, item_t *narrow, item_t *best) {
+    float tn = 0.0f;
+    for (int i = 0; i < g->dim; i++) tn += t[i] * t[i];
+    tn = tn > 0 ? sqrtf(tn) : 1.0f;
+    int n;
+    if (lo > 0 && lo < ef) {
+        if (g->max_level < 0 || count == 0) return 0;
+        query_t q;
+        make_query(&q, query, tls.q16, g->dim);
+        uint32_t entry = g->entry_slot;
+        float entry_s;
+        if (g->entry >= 0) {
+            uint32_t u = descend(g, &q, 0, &entry_s, g->n_upper);
+            entry = g->up_slot[u];
+        } else {
+            entry_s = entry < count ? sim_slot(g, &q, entry) : 0.0f;
+        }
+        if (entry >= count) return 0;
+        n = search_paused(g, count, &q, entry, entry_s, resid, t, tn, k, rerank, ef, lo < rerank ? rerank : lo, gap,
+                          narrow, best);
+    } else {
+        int nr = search_one(g, count, query, ef);
+        if (nr < 0) return -1;
+        n = rank_refined(g, resid, t, tn, tls.res, nr, rerank, best);
+    }
+    if (n < 0) return -1;
     return n < k ? n : k;
 }
 
 /* Clamps a refined search's k, rerank and ef as every caller does, readies the scratch and returns
-   room for its results (ef + 1 items; NULL when out of memory). */
+   room for its results (ef + 1 items) followed by room for a narrow beam's heap (ef + 2); NULL when out of
+   memory. */
 static item_t *refined_ready(const graph_t *g, uint32_t count, int k, int *rerank, int *ef) {
     if (*rerank < k) *rerank = k;
     if (*ef < *rerank) *ef = *rerank;
     if (*ef < 1) *ef = 1;
     if (scratch_ready(count, *ef, g->dim, g->m0 > g->m ? g->m0 : g->m) != 0) return NULL;
-    return malloc(sizeof(item_t) * (size_t)(*ef + 1));
+    return malloc(sizeof(item_t) * (size_t)(2 * *ef + 3)); /* best (ef + 1), then a narrow beam's heap */
 }
 
 /* As ph_search, the results ranked again by their refined vectors (`refined_one`) against `turned`
-   [nq][dim]; writes up to k (slot, that cosine) per query, best first. */
+   [nq][dim]; writes up to k (slot, that cosine) per query, best first. `lo` > 0: each query searched at
+   beam `lo`, and at `ef` where `lo`'s k-th and (k+1)-th refined cosines are within `gap` (`search_paused`). */
 int ph_search_refined(const graph_t *g, uint32_t count, const uint8_t *resid, const int8_t *queries,
-                      const float *turned, int nq, int k, int rerank, int ef, uint32_t *out_slots, float *out_sims) {
-    if (!search_args_ok(g, count, nq, k) || rerank < 0) return PH_EPARAM;
+                      const float *turned, int nq, int k, int rerank, int ef, int lo, float gap, uint32_t *out_slots,
+                      float *out_sims) {
+    if (!search_args_ok(g, count, nq, k) || rerank < 0 || lo < 0 || !(gap >= 0.0f)) return PH_EPARAM;
     item_t *best = refined_ready(g, count, k, &rerank, &ef);
     if (!best) return PH_ENOMEM;
     for (int qi = 0; qi < nq; qi++) {
@@ -774,7 +870,7 @@ int ph_search_refined(const graph_t *g, uint32_t count, const uint8_t *resid, co
         float *sims = out_sims + (int64_t)qi * k;
         clear_results(slots, sims, k);
         int n = refined_one(g, count, resid, queries + (int64_t)qi * g->dim, turned + (int64_t)qi * g->dim, k,
-                            rerank, ef, best);
+                            rerank, ef, lo, gap, best + ef + 1, best);
         if (n < 0) {
             free(best);
             return PH_ENOMEM;
@@ -819,10 +915,11 @@ static int keyed_before(keyed_t a, keyed_t b) { return a.s > b.s || (a.s == b.s 
    refined search for k + 1 results when `exclude` (a key, -1 for none) is to be left out, then
    those ranked by cosine (ties: smaller key first) without `exclude`, the best k written as their
    keys (`keys`: slot -> key) and Robotoff distances, (1 - cosine) / 2 within [0, 1], in double as
-   PackedIndex.search_many computes them. Returns how many were written, or an error code. */
+   PackedIndex.search_many computes them; `lo` and `gap` as for ph_search_refined. Returns how many were
+   written, or an error code. */
 int ph_query(const graph_t *g, uint32_t count, const uint8_t *resid, const int64_t *keys, const float *turned,
-             int k, int rerank, int ef, int64_t exclude, int64_t *out_keys, double *out_dist) {
-    if (!search_args_ok(g, count, 1, k) || rerank < 0) return PH_EPARAM;
+             int k, int rerank, int ef, int lo, float gap, int64_t exclude, int64_t *out_keys, double *out_dist) {
+    if (!search_args_ok(g, count, 1, k) || rerank < 0 || lo < 0 || !(gap >= 0.0f)) return PH_EPARAM;
     int wanted = k + (exclude >= 0 ? 1 : 0);
     if (wanted == 0) return 0;
     item_t *best = refined_ready(g, count, wanted, &rerank, &ef);
@@ -835,7 +932,7 @@ int ph_query(const graph_t *g, uint32_t count, const uint8_t *resid, const int64
         return PH_ENOMEM;
     }
     ph_query_code(turned, g->dim, code);
-    int n = refined_one(g, count, resid, code, turned, wanted, rerank, ef, best), kept = 0;
+    int n = refined_one(g, count, resid, code, turned, wanted, rerank, ef, lo, gap, best + ef + 1, best), kept = 0;
     for (int j = 0; j < n; j++) {
         keyed_t it = {best[j].s, keys[best[j].id]};
         if (it.key == exclude) continue;

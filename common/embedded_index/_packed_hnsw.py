@@ -231,12 +231,22 @@ class PackedGraph:
         return a.keys[slots[0][found]], cosines
 
     def query(
-        self, turned: np.ndarray, k: int, ef: int, rerank: int, exclude: int | None = None
+        self,
+        turned: np.ndarray,
+        k: int,
+        ef: int,
+        rerank: int,
+        exclude: int | None = None,
+        narrow: int = 0,
+        gap: float = 0.0,
     ) -> tuple[list[int], list[float]]:
         """Keys and Robotoff distances of the ``k`` best live neighbours of one rotated float32 query
         ``turned`` ``[dim]`` (``Int8Codec.turned_one``), without the key ``exclude``: what
         ``search_keys`` of its code and ``turned`` then ``ranked`` give, to the bit, in one engine call
-        (``ph_query``; the steps one by one from Python cost about 50 us a query beside it)."""
+        (``ph_query``; the steps one by one from Python cost about 50 us a query beside it). With
+        ``narrow`` (0 < narrow < ef), the search at beam ``narrow`` answers unless its k-th and
+        (k+1)-th refined cosines are within ``gap``, and then the search at ``ef``, resumed from where
+        the narrow one stopped, does."""
         query = np.ascontiguousarray(turned, np.float32)
         if query.shape != (self.dim,):
             raise InternalError(f"a query of {self.dim} floats wanted, got {query.shape}")
@@ -247,12 +257,12 @@ class PackedGraph:
             a.queried = (ctypes.pointer(a.searched), a.count, a.residuals.ctypes.data, a.keys.ctypes.data)
         keys, distances = (ctypes.c_int64 * k)(), (ctypes.c_double * k)()
         skip = -1 if exclude is None else int(exclude)
-        found = self._lib.ph_query(*a.queried, query.ctypes.data, k, rerank, ef, skip, keys, distances)
+        found = self._lib.ph_query(*a.queried, query.ctypes.data, k, rerank, ef, narrow, gap, skip, keys, distances)
         checked(min(found, 0), "searching")
         return keys[:found], distances[:found]
 
     def search_keys_many(
-        self, codes: np.ndarray, turned: np.ndarray, k: int, ef: int, rerank: int
+        self, codes: np.ndarray, turned: np.ndarray, k: int, ef: int, rerank: int, narrow: int = 0, gap: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
         """``search_keys`` (re-ranked) of each row of ``codes`` and ``turned``, over one snapshot:
         keys (int64, -1 where fewer than ``k`` were found) and cosines (float64), ``[n, k]``, row
@@ -266,7 +276,7 @@ class PackedGraph:
         parts = [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
         def share(part: slice) -> tuple[np.ndarray, np.ndarray]:
-            return self.search_refined(codes[part], turned[part], k, rerank, ef, a)
+            return self.search_refined(codes[part], turned[part], k, rerank, ef, a, narrow, gap)
 
         found = [share(parts[0])] if shares == 1 else list(shared_pool("packed-search", self.threads).map(share, parts))
         slots = np.concatenate([s for s, _ in found])
@@ -275,10 +285,19 @@ class PackedGraph:
         return keys, cosines
 
     def search_refined(
-        self, codes: np.ndarray, turned: np.ndarray, k: int, rerank: int, ef: int, snapshot: _Arrays | None = None
+        self,
+        codes: np.ndarray,
+        turned: np.ndarray,
+        k: int,
+        rerank: int,
+        ef: int,
+        snapshot: _Arrays | None = None,
+        narrow: int = 0,
+        gap: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """As ``search``, the best ``rerank`` by code ranked again by their refined vectors against
-        the rotated float32 queries ``turned``; the cosines are the refined ones."""
+        the rotated float32 queries ``turned``; the cosines are the refined ones. ``narrow`` and ``gap``:
+        as for ``query``."""
         a = snapshot or self.state
         queries = np.ascontiguousarray(codes, np.int8).reshape(-1, self.dim)
         floats = np.ascontiguousarray(turned, np.float32).reshape(-1, self.dim)
@@ -288,7 +307,7 @@ class PackedGraph:
             a.searched = self._struct(a)
         rc = self._lib.ph_search_refined(
             ctypes.byref(a.searched), a.count, a.residuals, queries, floats, len(queries), k, rerank, max(ef, k),
-            slots, sims,
+            narrow, gap, slots, sims,
         )  # fmt: skip
         checked(rc, "searching")
         out = slots.astype(np.int64)

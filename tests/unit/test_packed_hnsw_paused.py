@@ -1,0 +1,60 @@
+"""A served search paused at a narrow beam and resumed to the wide one only for queries whose k-th and
+(k+1)-th results are near-ties (``ph_query`` and ``ph_search_refined``, ``narrow`` and ``gap``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.embedded_index import _packed_hnsw as ph
+from common.embedded_index._int8_codec import Int8Codec
+from tests.index_support import unit_rows
+
+K, NARROW, WIDE, RERANK, GAP = 10, 16, 64, 16, 0.002
+
+
+def clustered(seed: int, n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Members of tight clusters (many near-ties at the 10th neighbour) and queries drawn like them."""
+    rng = np.random.default_rng(seed)
+    centres = unit_rows(rng, 80, dim)
+
+    def members(count: int) -> np.ndarray:
+        rows = centres[rng.integers(0, len(centres), count)] + 0.06 * rng.normal(size=(count, dim))
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+    return members(n), members(300)
+
+
+def built(seed: int, n: int, threads: int) -> tuple[Int8Codec, ph.PackedGraph, np.ndarray]:
+    """The codec, a graph of ``clustered`` vectors (codes and residuals) and the queries, rotated."""
+    dim = 64
+    vectors, queries = clustered(seed, n, dim)
+    codec = Int8Codec(dim)
+    codes, residuals = codec.encode_refined(vectors)
+    graph = ph.PackedGraph(dim, 8, 16, 64, threads=threads)
+    graph.add(np.arange(len(vectors)), codes, residuals)
+    return codec, graph, codec.rotate(queries)
+
+
+def test_each_query_gets_the_narrow_or_the_wide_beams_results_as_its_own_near_ties_say() -> None:
+    _, graph, queries = built(7, 6000, threads=1)
+    widened = 0
+    for turned in queries:
+        narrow_keys, narrow_distances = graph.query(turned, K + 1, NARROW, RERANK)
+        wide = graph.query(turned, K, WIDE, RERANK)
+        got = graph.query(turned, K, WIDE, RERANK, narrow=NARROW, gap=GAP)
+        # the engine's test, in its own float32 arithmetic: cosine = 1 - 2 * distance
+        cosines = (1.0 - 2.0 * np.asarray(narrow_distances, np.float64)).astype(np.float32)
+        near = len(cosines) > K and cosines[K - 1] - cosines[K] < np.float32(GAP)
+        widened += int(near)
+        assert got == (wide if near else (narrow_keys[:K], narrow_distances[:K]))
+    assert 0 < widened < len(queries)  # both branches taken on this data
+
+
+def test_a_batch_widens_the_same_queries_as_one_query_at_a_time() -> None:
+    codec, graph, turned = built(8, 4000, threads=2)
+    query_codes = np.stack([codec.code_of_turned(row) for row in turned])
+    keys, cosines = graph.search_keys_many(query_codes, turned, K, WIDE, RERANK, narrow=NARROW, gap=GAP)
+    for row, one in enumerate(turned):
+        found, distances = graph.query(one, K, WIDE, RERANK, narrow=NARROW, gap=GAP)
+        assert keys[row].tolist() == found
+        assert np.allclose((1.0 - cosines[row]) / 2.0, distances, atol=1e-12)
