@@ -128,6 +128,8 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
             expansion_add=s.index_expansion_add,
             expansion_search=s.index_expansion_search,
             expansion_search_at=s.index_expansion_search_at,
+            expansion_search_narrow=s.index_expansion_search_narrow,
+            near_tie_gap=s.index_near_tie_gap,
         )
     from common.embedded_index import UsearchIndex
 

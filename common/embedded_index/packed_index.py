@@ -66,6 +66,8 @@ class PackedIndex(Persistence):
         expansion_search: int = 128,
         rerank: int = RERANK,
         expansion_search_at: int = 0,
+        expansion_search_narrow: int = 0,
+        near_tie_gap: float = 0.002,
     ) -> None:
         self.directory, self.dim, self.dtype = Path(directory), int(dim), "i8"
         self.params = {
@@ -77,6 +79,9 @@ class PackedIndex(Persistence):
         self.rerank = int(rerank)
         # the collection size ``expansion_search`` is set for (0: the beam is fixed); see ``beam``
         self.expansion_search_at = int(expansion_search_at)
+        # a search at this narrower beam answers unless its k-th and (k+1)-th refined cosines are within
+        # ``near_tie_gap``; then the search goes on to ``expansion_search`` (0: always the full beam)
+        self.expansion_search_narrow, self.near_tie_gap = int(expansion_search_narrow), float(near_tie_gap)
         self.rescore, self.file_format, self.codec_name = False, FORMAT, CODEC
         self._codec = Int8Codec(self.dim)
         self._mutex = threading.RLock()
@@ -203,6 +208,12 @@ class PackedIndex(Persistence):
             ef = math.ceil(ef * math.sqrt(count / at))
         return max(ef, wanted)
 
+    def narrow_beam(self, wanted: int = 0) -> int:
+        """The narrow beam now (0: none): ``expansion_search_narrow`` widened as ``beam`` widens its beam."""
+        if self.expansion_search_narrow <= 0:
+            return 0
+        return max(math.ceil(self.expansion_search_narrow * self.beam() / self.params["expansion_search"]), wanted)
+
     def search(self, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Neighbour]:
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dim:
@@ -212,7 +223,10 @@ class PackedIndex(Persistence):
             return []
         wanted = k + (1 if exclude is not None else 0)
         ef = self.beam(wanted)
-        keys, distances = graph.query(self._codec.turned_one(query), k, ef, max(self.rerank, wanted), exclude)
+        narrow, gap = self.narrow_beam(wanted), self.near_tie_gap
+        keys, distances = graph.query(
+            self._codec.turned_one(query), k, ef, max(self.rerank, wanted), exclude, narrow=narrow, gap=gap
+        )
         return [Neighbour(key, distance) for key, distance in zip(keys, distances, strict=True)]
 
     def search_many(self, vectors: np.ndarray, k: int, exclude: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -231,7 +245,8 @@ class PackedIndex(Persistence):
         wanted = k + 1
         turned = self._codec.rotate(queries)  # row for row as ``turned_one`` (``Int8Codec.rotate``)
         codes = np.stack([self._codec.code_of_turned(row) for row in turned])
-        keys, cosines = graph.search_keys_many(codes, turned, wanted, self.beam(wanted), max(self.rerank, wanted))
+        ef, rerank, narrow = self.beam(wanted), max(self.rerank, wanted), self.narrow_beam(wanted)
+        keys, cosines = graph.search_keys_many(codes, turned, wanted, ef, rerank, narrow, self.near_tie_gap)
         found = keys >= 0
         return [
             ranked_arrays(keys[row][found[row]], cosines[row][found[row]], k, int(skip))
@@ -276,6 +291,8 @@ class PackedIndex(Persistence):
             **self.params,
             "expansion_search_at": self.expansion_search_at,
             "expansion_search_now": self.beam(),
+            "expansion_search_narrow_now": self.narrow_beam(),
+            "near_tie_gap": self.near_tie_gap,
             "rerank": self.rerank,
             "applied_seq": self._applied_seq,
             "generation": self._generation,

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from common.embedded_index import _packed_hnsw as ph
 from common.embedded_index._int8_codec import Int8Codec
+from common.embedded_index.packed_index import PackedIndex
 from tests.index_support import unit_rows
 
 K, NARROW, WIDE, RERANK, GAP = 10, 16, 64, 16, 0.002
@@ -58,3 +61,25 @@ def test_a_batch_widens_the_same_queries_as_one_query_at_a_time() -> None:
         found, distances = graph.query(one, K, WIDE, RERANK, narrow=NARROW, gap=GAP)
         assert keys[row].tolist() == found
         assert np.allclose((1.0 - cosines[row]) / 2.0, distances, atol=1e-12)
+
+
+def test_an_index_with_a_narrow_beam_answers_each_query_as_the_narrow_or_the_full_beam(tmp_path: Path) -> None:
+    vectors, queries = clustered(9, 6000, 64)
+    index = PackedIndex(
+        tmp_path, 64, connectivity=8, connectivity_base=16, expansion_add=64, expansion_search=WIDE, rerank=RERANK,
+        expansion_search_narrow=NARROW,
+    )  # fmt: skip
+    index.upsert(range(1, len(vectors) + 1), vectors)
+    assert index.health()["expansion_search_narrow_now"] == NARROW
+    none = 0  # no logo has id 0: what ``search_many`` leaves out, ``search`` leaves out too
+    paused = [index.search(query, K, exclude=none) for query in queries]
+    batch = index.search_many(queries, K, [none] * len(queries))
+    assert [ids.tolist() for ids, _ in batch] == [[n.logo_id for n in found] for found in paused]
+    index.expansion_search_narrow = 0
+    wide = [index.search(query, K, exclude=none) for query in queries]
+    index.params["expansion_search"] = NARROW
+    narrow = [index.search(query, K, exclude=none) for query in queries]
+    triples = zip(paused, narrow, wide, strict=True)
+    kinds = ["narrow" if p == n else "wide" if p == w else "neither" for p, n, w in triples]
+    differing = [kind for kind, n, w in zip(kinds, narrow, wide, strict=True) if n != w]
+    assert "neither" not in kinds and {"narrow", "wide"} <= set(differing)

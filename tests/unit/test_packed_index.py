@@ -426,9 +426,9 @@ def test_the_beam_widens_with_the_square_root_of_the_collection(tmp_path: Path) 
     seen: list[int] = []
     query = index._graph.query  # noqa: SLF001
 
-    def spy(turned: np.ndarray, k: int, ef: int, rerank: int, exclude: int | None = None) -> Any:
+    def spy(turned: np.ndarray, k: int, ef: int, rerank: int, exclude: int | None = None, **options: Any) -> Any:
         seen.append(ef)
-        return query(turned, k, ef, rerank, exclude)
+        return query(turned, k, ef, rerank, exclude, **options)
 
     index._graph.query = spy  # type: ignore[method-assign]  # noqa: SLF001
     index.search(data[60], 5)
