@@ -605,20 +605,26 @@ static float make_query(query_t *q, const int8_t *code, int16_t *wide, int dim) 
     return norm_of(wide, dim);
 }
 
+/* Where a search of `query` (made a query in `q`) starts at level 0: the slot the upper levels lead to,
+   its score in `entry_s`; `count` (nothing reachable) for an empty graph or an entry past `count`. */
+static uint32_t level0_entry(const graph_t *g, uint32_t count, const int8_t *query, query_t *q, float *entry_s) {
+    if (g->max_level < 0 || count == 0) return count;
+    make_query(q, query, tls.q16, g->dim);
+    uint32_t entry = g->entry_slot;
+    if (g->entry >= 0) {
+        entry = g->up_slot[descend(g, q, 0, entry_s, g->n_upper)];
+    } else {
+        *entry_s = entry < count ? sim_slot(g, q, entry) : 0.0f;
+    }
+    return entry < count ? entry : count;
+}
+
 /* The graph search of one query code: up to `ef` results left in tls.res (a min-heap); returns their
    number (0 when nothing is reachable), -1 when out of memory. */
 static int search_one(const graph_t *g, uint32_t count, const int8_t *query, int ef) {
-    if (g->max_level < 0 || count == 0) return 0;
     query_t q;
-    make_query(&q, query, tls.q16, g->dim);
-    uint32_t entry = g->entry_slot;
-    float entry_s;
-    if (g->entry >= 0) {
-        uint32_t u = descend(g, &q, 0, &entry_s, g->n_upper);
-        entry = g->up_slot[u];
-    } else {
-        entry_s = entry < count ? sim_slot(g, &q, entry) : 0.0f;
-    }
+    float entry_s = 0.0f;
+    uint32_t entry = level0_entry(g, count, query, &q, &entry_s);
     if (entry >= count) return 0;
     return search_level(g, &q, entry, entry_s, 0, ef, 1, count, 0);
 }
@@ -822,17 +828,9 @@ static int refined_one(const graph_t *g, uint32_t count, const uint8_t *resid, c
     tn = tn > 0 ? sqrtf(tn) : 1.0f;
     int n;
     if (lo > 0 && lo < ef) {
-        if (g->max_level < 0 || count == 0) return 0;
         query_t q;
-        make_query(&q, query, tls.q16, g->dim);
-        uint32_t entry = g->entry_slot;
-        float entry_s;
-        if (g->entry >= 0) {
-            uint32_t u = descend(g, &q, 0, &entry_s, g->n_upper);
-            entry = g->up_slot[u];
-        } else {
-            entry_s = entry < count ? sim_slot(g, &q, entry) : 0.0f;
-        }
+        float entry_s = 0.0f;
+        uint32_t entry = level0_entry(g, count, query, &q, &entry_s);
         if (entry >= count) return 0;
         n = search_paused(g, count, &q, entry, entry_s, resid, t, tn, k, rerank, ef, lo < rerank ? rerank : lo, gap,
                           narrow, best);
