@@ -81,7 +81,10 @@ class Uploader:
             region_name=env["LOGO_ANN_S3_REGION"],
             aws_access_key_id=env["LOGO_ANN_S3_ACCESS_KEY_ID"],
             aws_secret_access_key=env["LOGO_ANN_S3_SECRET_ACCESS_KEY"],
-            config=Config(connect_timeout=2, read_timeout=4, retries={"max_attempts": 1}),
+            # a refused connection (the store is down) fails at once; a put that reached the store waits
+            # for its answer, so a slow first write after the restart is not sent twice (a second put of
+            # the same bytes is a new generation, which rightly supersedes the first)
+            config=Config(connect_timeout=2, read_timeout=60, retries={"max_attempts": 1}),
         )
         self.uploaded: dict[str, bytes] = {}
         self.lock = threading.Lock()
