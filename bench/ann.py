@@ -23,7 +23,7 @@ import numpy as np
 from bench.data import Dataset, exact_neighbours
 from common.embedded_index.packed_index import PackedIndex
 from common.embedded_index.usearch_index import UsearchIndex
-from common.settings import Settings
+from common.settings import load_settings
 
 Embedded = PackedIndex | UsearchIndex
 
@@ -39,18 +39,25 @@ class Setting:
     expansion_add: int = 128
     rescore: bool = False
     oversample: int = 4
+    # packed only: the narrow beam a search pauses at, as a share of the search beam (0: a fixed
+    # beam), and the near-tie gap that widens it (``LOGO_ANN_INDEX_EXPANSION_SEARCH_NARROW``)
+    narrow_share: float = 0.0
+    near_tie_gap: float = 0.002
 
     def label(self) -> str:
         if self.engine == "packed":
-            return f"packed i8 M={self.connectivity} M0={self.connectivity_base} ef_add={self.expansion_add}"
+            narrow = f" narrow={self.narrow_share:g}·ef gap={self.near_tie_gap:g}" if self.narrow_share else ""
+            return f"packed i8 M={self.connectivity} M0={self.connectivity_base} ef_add={self.expansion_add}{narrow}"
         suffix = "+rescore" if self.rescore else ""
         return f"usearch {self.dtype}{suffix} M={self.connectivity} ef_add={self.expansion_add}"
 
 
 def configured() -> tuple[Setting, int]:
-    """The setting ``logo-ann`` runs with (``common.settings`` defaults) and its search expansion."""
-    s = Settings()
+    """The setting ``logo-ann`` runs with (``common.settings``, with any ``LOGO_ANN_INDEX_*`` of the
+    environment, as the service reads them) and its search expansion."""
+    s = load_settings()
     engine = s.index if s.index in ("packed", "usearch") else "packed"
+    narrow = s.index_expansion_search_narrow if engine == "packed" else 0
     return Setting(
         engine=engine,
         dtype="i8" if engine == "packed" else s.index_dtype,
@@ -58,6 +65,8 @@ def configured() -> tuple[Setting, int]:
         connectivity_base=s.index_connectivity_base if engine == "packed" else 2 * s.index_connectivity,
         expansion_add=s.index_expansion_add,
         rescore=s.index_rescore and engine == "usearch",
+        narrow_share=max(narrow, 0) / s.index_expansion_search,
+        near_tie_gap=s.index_near_tie_gap,
     ), s.index_expansion_search
 
 
@@ -76,6 +85,8 @@ def open_index(setting: Setting, directory: Path, dim: int, expansion_search: in
             connectivity_base=setting.connectivity_base,
             expansion_add=setting.expansion_add,
             expansion_search=expansion_search,
+            expansion_search_narrow=narrow_at(setting.narrow_share, expansion_search),
+            near_tie_gap=setting.near_tie_gap,
         )
     return UsearchIndex(
         directory,
@@ -108,13 +119,20 @@ def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_sear
     return index, time.perf_counter() - started
 
 
-def set_expansion_search(index: Embedded, value: int) -> None:
-    """Change the search beam of a built index (a runtime setting of both engines)."""
+def narrow_at(share: float, expansion_search: int) -> int:
+    """The packed index's narrow beam at search beam ``expansion_search`` (0: a fixed beam)."""
+    return round(share * expansion_search) if share > 0 else 0
+
+
+def set_expansion_search(index: Embedded, value: int, narrow_share: float = 0.0) -> None:
+    """Change the search beam of a built index (a runtime setting of both engines); the packed
+    index's narrow beam keeps its share of it (``narrow_share``, 0: a fixed beam)."""
     if isinstance(index, UsearchIndex):
         index._graph.expansion_search = value  # noqa: SLF001 - the adapter fixes it at construction
     index.params["expansion_search"] = value
     if isinstance(index, PackedIndex):
         index.expansion_search_at = 0  # the beam swept is the beam searched, whatever the index's size
+        index.expansion_search_narrow = narrow_at(narrow_share, value)
 
 
 def timed_searches(index: Embedded, queries: np.ndarray, k: int) -> tuple[list[list[int]], np.ndarray]:
@@ -141,7 +159,7 @@ def resident_bytes(index: Embedded) -> int:
 def measure(
     index: Embedded, setting: Setting, data: Dataset, truth: np.ndarray, expansion_search: int, build_s: float
 ) -> dict[str, Any]:
-    set_expansion_search(index, expansion_search)
+    set_expansion_search(index, expansion_search, setting.narrow_share)
     index.search(data.queries[0], 10)  # warm the caches once
     found10, seconds = timed_searches(index, data.queries, 10)
     found100, seconds100 = timed_searches(index, data.queries, 100)
@@ -153,6 +171,7 @@ def measure(
         "queries": len(data.queries),
         **dataclasses.asdict(setting),
         "expansion_search": expansion_search,
+        "expansion_search_narrow": narrow_at(setting.narrow_share, expansion_search),
         "setting": setting.label(),
         "recall_at_1": recall_at(found10, truth, 1),
         "recall_at_10": recall_at(found10, truth, 10),
@@ -245,7 +264,7 @@ def run(
             )
             yield record
         if keep is not None and setting == swept:
-            set_expansion_search(index, default_expansion)
+            set_expansion_search(index, default_expansion, setting.narrow_share)
             index.flush()
             index.close()
             shutil.rmtree(keep, ignore_errors=True)

@@ -73,9 +73,10 @@ class Project(System):
         self.saved, self.setting = saved, ann.Setting(**params)
         p = self.setting
         if p.engine == "packed":
+            narrow = f", narrow {p.narrow_share:g}·ef, gap {p.near_tie_gap:g}" if p.narrow_share else ""
             self.name = (
                 f"logo-ann packed HNSW (rotated int8 codes, M={p.connectivity}, M0={p.connectivity_base}, "
-                f"ef_add={p.expansion_add})"
+                f"ef_add={p.expansion_add}{narrow})"
             )
         else:
             self.name = f"logo-ann usearch adapter (rotated int8 codes, M={p.connectivity}, ef_add={p.expansion_add})"
@@ -89,7 +90,7 @@ class Project(System):
             raise RuntimeError(f"saved index holds {self.index.count()} vectors, expected {len(vectors)}")
 
     def configure(self, value: int) -> None:
-        ann.set_expansion_search(self.index, value)
+        ann.set_expansion_search(self.index, value, self.setting.narrow_share)
 
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
         return np.array([n.logo_id for n in self.index.search(query, k)], np.int64)

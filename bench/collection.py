@@ -129,20 +129,28 @@ def search(home: Path, workdir: Path, rounds: int = 3) -> dict[str, Any]:
         "index": container.settings.index,
         "expansion_search": container.settings.index_expansion_search,
         "expansion_search_at": container.settings.index_expansion_search_at,
+        "expansion_search_narrow": container.settings.index_expansion_search_narrow,
         "beam": index.beam() if isinstance(index, PackedIndex) else None,  # the default, widened at this size
+        "narrow_beam": index.narrow_beam() if isinstance(index, PackedIndex) else None,
         "open_s": round(opened, 1),
         "recall_at_10": recall,
         "queries_per_s": qps,
         "peak_rss_mb": peak_rss_mb(),
         "load": [before, load()],
     }
-    record["wider_beams"] = wider_beams(index, queries, truth, rounds)
+    s = container.settings
+    record["wider_beams"] = wider_beams(
+        index, queries, truth, rounds, s.index_expansion_search_narrow / s.index_expansion_search
+    )
     return record
 
 
-def wider_beams(index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int) -> list[dict[str, Any]]:
+def wider_beams(
+    index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int, narrow_share: float
+) -> list[dict[str, Any]]:
     """Recall@10 and queries/s (median of ``rounds`` passes) at search beams past the default, on
-    the same index and queries: what a collection of this size needs for a recall goal."""
+    the same index and queries: what a collection of this size needs for a recall goal. The narrow
+    beam (if any) keeps its share of each beam, as the default's does."""
     from bench.ann import set_expansion_search
     from common.embedded_index import PackedIndex
 
@@ -150,9 +158,12 @@ def wider_beams(index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int)
         return []
     rows = []
     for ef in WIDER:
-        set_expansion_search(index, ef)
+        set_expansion_search(index, ef, narrow_share)
         recall, qps = measured(index, queries, truth, rounds)
-        rows.append({"expansion_search": ef, "recall_at_10": recall, "queries_per_s": qps})
+        narrow = index.expansion_search_narrow
+        rows.append(
+            {"expansion_search": ef, "expansion_search_narrow": narrow, "recall_at_10": recall, "queries_per_s": qps}
+        )
     return rows
 
 

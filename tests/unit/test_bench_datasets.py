@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench import ann_datasets
-from bench.data import dataset, generate, spectrum_slope
+from bench.data import DATASETS, HELD_OUT, dataset, generate, spectrum_slope
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,18 @@ def test_ties_differ_in_kind_from_the_clip_set(ties) -> None:
     assert tied >= 0.3 and tied >= 4 * their_tied  # 10th and 11th within 1e-4: about half the queries
     flatter, steeper = spectrum_slope(ties.vectors, sample=10_000), spectrum_slope(clip.vectors, sample=10_000)
     assert flatter >= steeper + 0.1, (flatter, steeper)  # drawn as i^-0.5 against 1/i (few clusters steepen it)
+
+
+def test_the_held_out_set_is_drawn_apart_from_both(ties) -> None:
+    tight = dataset("tight", 20_000, 200, seed=3)
+    assert tight.vectors.shape == (20_000, 512) and "tight" in HELD_OUT and "tight" not in DATASETS
+    assert not np.allclose(tight.vectors[:100], ties.vectors[:100], atol=0.1)  # its own random stream
+    ours = ann_datasets.profile("tight", tight.vectors, tight.queries)
+    theirs = ann_datasets.profile("ties", ties.vectors, ties.queries)
+    assert ours["nn1_median"] >= 0.98 and ours["share_gap_10_11_below_1e-3"] >= 0.3  # tight near-duplicates, ties
+    slope, ties_slope = spectrum_slope(tight.vectors, sample=10_000), spectrum_slope(ties.vectors, sample=10_000)
+    assert slope != pytest.approx(ties_slope, abs=0.02), (slope, ties_slope)  # another spectrum (i^-0.6)
+    assert ours["share_gap_10_11_below_1e-4"] != pytest.approx(theirs["share_gap_10_11_below_1e-4"], abs=0.01)
 
 
 def test_an_unknown_data_set_is_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -163,8 +164,30 @@ def test_the_collection_run_measures_recall_at_wider_beams(tmp_path: Path) -> No
     index.upsert(range(1, 3_001), data.vectors)
     queries = data.queries
     ids, _ = exact_neighbours(data.vectors, queries, 10)
-    wider = collection.wider_beams(index, queries, ids + 1, rounds=1)  # logo ids are rows + 1
+    wider = collection.wider_beams(index, queries, ids + 1, rounds=1, narrow_share=0.0)  # logo ids are rows + 1
     assert [row["expansion_search"] for row in wider] == list(collection.WIDER)
     assert all(row["recall_at_10"] >= 0.95 and row["queries_per_s"] > 0 for row in wider)
     shuffled = np.roll(ids + 1, 1, axis=0)  # another query's neighbours: the recall must fall
     assert collection.measured(index, queries, shuffled, rounds=1)[0] < 0.5
+
+
+def test_the_bench_measures_the_narrow_beam_the_index_is_configured_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGO_ANN_INDEX_EXPANSION_SEARCH", "160")
+    monkeypatch.setenv("LOGO_ANN_INDEX_EXPANSION_SEARCH_NARROW", "96")
+    monkeypatch.setenv("LOGO_ANN_INDEX_NEAR_TIE_GAP", "0.004")
+    setting, ef = ann.configured()
+    assert (ef, setting.narrow_share, setting.near_tie_gap) == (160, 0.6, 0.004)
+    assert "narrow=0.6" in setting.label()
+    small = generate(2_000, 20, dim=64, seed=9)
+    index, _ = ann.build(setting, small.vectors, tmp_path / "index", ef)
+    assert (index.expansion_search_narrow, index.near_tie_gap) == (96, 0.004)  # as logo-ann opens it
+    truth, _ = exact_neighbours(small.vectors, small.queries, 100)
+    record = ann.measure(index, setting, small, truth, 200, 1.0)
+    assert (record["expansion_search"], record["expansion_search_narrow"]) == (200, 120)  # the share kept
+    assert index.narrow_beam() == 120
+    fixed = dataclasses.replace(setting, narrow_share=0.0)
+    assert ann.measure(index, fixed, small, truth, 200, 1.0)["expansion_search_narrow"] == 0
+    assert index.narrow_beam() == 0
+    index.close()
