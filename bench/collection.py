@@ -184,27 +184,38 @@ def measured(index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--logos", type=int, default=5_000_000)
-    parser.add_argument("--dataset", choices=data.DATASETS, default="clip")
+    parser.add_argument("--dataset", choices=data.KNOWN, default="clip")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "logo-ann" / "bench-collection")
+    parser.add_argument(
+        "--search-again",
+        action="store_true",
+        help="rerun stage 3 alone on the home the last run left in --workdir (after a change to the search "
+        "settings), replacing that record's search part",
+    )
     parser.add_argument("--search-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.search_only:
         print(json.dumps(search(args.workdir / "home", args.workdir)))
         return
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    record = build(args.logos, args.dataset, args.queries, args.workdir)
+    path = RESULTS / "collection.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    kept = [r for r in records if (r["n"], r["dataset"]) != (args.logos, args.dataset)]
+    if args.search_again:
+        earlier = [r for r in records if (r["n"], r["dataset"]) == (args.logos, args.dataset)]
+        if not earlier or not (args.workdir / "home").is_dir():
+            raise SystemExit(f"no {args.logos}-logo {args.dataset} run to search again in {args.workdir}: run it whole")
+        record = earlier[-1]
+        record.setdefault("search_at_build", record["search"])  # what the build's own run measured, kept
+        record["search_date"] = time.strftime("%Y-%m-%d %H:%M")
+    else:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        record = build(args.logos, args.dataset, args.queries, args.workdir)
+        record.update(date=time.strftime("%Y-%m-%d %H:%M"), cpus=os.cpu_count())
     probe = [sys.executable, "-m", "bench.collection", "--search-only", "--workdir", str(args.workdir)]
     done = subprocess.run(probe, capture_output=True, text=True, check=True, cwd=REPO)
     record["search"] = json.loads(done.stdout.splitlines()[-1])
-    record.update(date=time.strftime("%Y-%m-%d %H:%M"), cpus=os.cpu_count())
-    path = RESULTS / "collection.json"
-    kept = (
-        [r for r in json.loads(path.read_text()) if (r["n"], r["dataset"]) != (args.logos, args.dataset)]
-        if (path.exists())
-        else []
-    )
     path.write_text(json.dumps([*kept, record], indent=1) + "\n")
     print(json.dumps(record, indent=1))
 

@@ -112,7 +112,7 @@ class Settings:
     index_expansion_add: int = 256  # 192 builds in 0.75x the time but loses recall on near-ties at 1M (ANALYSIS)
     index_expansion_search: int = 160  # packed at 1M: recall@10 >= 0.99 on both bench data sets, bench/ANALYSIS.md
     index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by sqrt(count / this)
-    index_expansion_search_narrow: int = 0  # packed: search at this beam first, widen only for near-ties (0: off)
+    index_expansion_search_narrow: int = 96  # packed: search at this beam first, widen only for near-ties (0: off)
     index_near_tie_gap: float = 0.002  # packed: k-th and (k+1)-th cosines closer than this widen a narrow search
     index_rescore: bool = False  # float32 re-scoring: +0.005 recall at 1M for 2 KB/vector of cache
     es_url: str = ""

@@ -97,6 +97,7 @@ def test_a_run_that_leaves_peers_out_keeps_their_records_of_its_size() -> None:
     runs = {  # the systems a run measured (None: every peer) -> the records it replaces
         None: ours | {id(hnswlib), id(faiss)},
         frozenset({packed_name}): ours,  # --packed-only
+        frozenset({packed_name + ", narrow"}): ours,  # --packed-only after a change of its setting
         frozenset({packed_name, "hnswlib float32"}): ours | {id(hnswlib)},  # --skip of the others
     }
     for rerun, wanted in runs.items():
