@@ -218,6 +218,8 @@ class Settings:
             ("taxonomy_timeout_s", self.taxonomy_timeout_s > 0, "above 0"),
             ("taxonomy_failure_ttl_s", self.taxonomy_failure_ttl_s >= 0, "at least 0"),
             ("token_user", bool(self.token_user.strip()), "a non-empty name"),
+            ("index_expansion_search_narrow", self.index_expansion_search_narrow >= 0, "at least 0 (0: off)"),
+            ("index_near_tie_gap", 0.0 <= self.index_near_tie_gap <= 2.0, "a cosine gap in [0, 2]"),
         ]
         for name, ok, expected in checks:
             if not ok:

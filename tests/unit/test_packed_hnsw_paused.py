@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from common.embedded_index import _packed_hnsw as ph
 from common.embedded_index._int8_codec import Int8Codec
 from common.embedded_index.packed_index import PackedIndex
+from common.errors import ConfigError
+from common.settings import load_settings
 from tests.index_support import unit_rows
 
 K, NARROW, WIDE, RERANK, GAP = 10, 16, 64, 16, 0.002
@@ -83,3 +86,22 @@ def test_an_index_with_a_narrow_beam_answers_each_query_as_the_narrow_or_the_ful
     kinds = ["narrow" if p == n else "wide" if p == w else "neither" for p, n, w in triples]
     differing = [kind for kind, n, w in zip(kinds, narrow, wide, strict=True) if n != w]
     assert "neither" not in kinds and {"narrow", "wide"} <= set(differing)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("LOGO_ANN_INDEX_NEAR_TIE_GAP", "-0.001", "a cosine gap in"),
+        ("LOGO_ANN_INDEX_NEAR_TIE_GAP", "nan", "a cosine gap in"),
+        ("LOGO_ANN_INDEX_EXPANSION_SEARCH_NARROW", "-1", "at least 0"),
+    ],
+)
+def test_a_narrow_beam_setting_the_engine_would_refuse_is_refused_at_start(name: str, raw: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name}=.*{expected}"):
+        load_settings({name: raw})
+
+
+def test_the_service_searches_paused_by_default() -> None:
+    settings = load_settings({})
+    assert 0 < settings.index_expansion_search_narrow < settings.index_expansion_search
+    assert load_settings({"LOGO_ANN_INDEX_EXPANSION_SEARCH_NARROW": "0"}).index_expansion_search_narrow == 0  # off
