@@ -80,3 +80,24 @@ def test_one_vector_encodes_like_a_batch() -> None:
     batch = codec.encode(rows)
     for row, codes in zip(rows, batch, strict=True):
         np.testing.assert_array_equal(codec.encode_one(row), codes)
+
+
+@pytest.mark.parametrize("dim", [512, 384, 7])
+def test_a_batch_encoded_in_chunks_is_the_batch_encoded_whole(dim: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are encoded ``CHUNK_ROWS`` at a time (for the cache); across the chunks' edges the codes and
+    residuals are those of one pass over the whole batch, and each row's are its own alone."""
+    from common.embedded_index import _int8_codec
+
+    codec, chunk = Int8Codec(dim), _int8_codec.CHUNK_ROWS
+    rows = np.random.default_rng(6).standard_normal((2 * chunk + 37, dim)).astype(np.float32)
+    codes, residuals = codec.encode_refined(rows)
+    plain, turned = codec.encode(rows), codec.rotate(rows)
+    monkeypatch.setattr(_int8_codec, "CHUNK_ROWS", len(rows) + 1)  # one chunk: the whole batch at once
+    whole_codes, whole_residuals = codec.encode_refined(rows)
+    np.testing.assert_array_equal(codes, whole_codes)
+    np.testing.assert_array_equal(residuals, whole_residuals)
+    np.testing.assert_array_equal(plain, codec.encode(rows))
+    np.testing.assert_array_equal(turned, codec.rotate(rows))
+    for i in (0, chunk - 1, chunk, len(rows) - 1):
+        np.testing.assert_array_equal(codec.encode_one(rows[i]), plain[i])
+    assert np.abs(turned @ codec.turn.T - rows).max() < 1e-4  # still the turn, undone by its transpose
