@@ -65,7 +65,7 @@ def configured() -> tuple[Setting, int]:
         connectivity_base=s.index_connectivity_base if engine == "packed" else 2 * s.index_connectivity,
         expansion_add=s.index_expansion_add,
         rescore=s.index_rescore and engine == "usearch",
-        narrow_share=max(narrow, 0) / s.index_expansion_search,
+        narrow_share=narrow / s.index_expansion_search,
         near_tie_gap=s.index_near_tie_gap,
     ), s.index_expansion_search
 
@@ -121,7 +121,7 @@ def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_sear
 
 def narrow_at(share: float, expansion_search: int) -> int:
     """The packed index's narrow beam at search beam ``expansion_search`` (0: a fixed beam)."""
-    return round(share * expansion_search) if share > 0 else 0
+    return round(share * expansion_search)
 
 
 def set_expansion_search(index: Embedded, value: int, narrow_share: float = 0.0) -> None:

@@ -138,24 +138,20 @@ def search(home: Path, workdir: Path, rounds: int = 3) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb(),
         "load": [before, load()],
     }
-    s = container.settings
-    record["wider_beams"] = wider_beams(
-        index, queries, truth, rounds, s.index_expansion_search_narrow / s.index_expansion_search
-    )
+    record["wider_beams"] = wider_beams(index, queries, truth, rounds)
     return record
 
 
-def wider_beams(
-    index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int, narrow_share: float
-) -> list[dict[str, Any]]:
+def wider_beams(index: Any, queries: np.ndarray, truth: np.ndarray, rounds: int) -> list[dict[str, Any]]:
     """Recall@10 and queries/s (median of ``rounds`` passes) at search beams past the default, on
     the same index and queries: what a collection of this size needs for a recall goal. The narrow
-    beam (if any) keeps its share of each beam, as the default's does."""
+    beam (if any) keeps the share of each beam it has of the index's default."""
     from bench.ann import set_expansion_search
     from common.embedded_index import PackedIndex
 
     if not isinstance(index, PackedIndex):
         return []
+    narrow_share = index.expansion_search_narrow / index.params["expansion_search"]
     rows = []
     for ef in WIDER:
         set_expansion_search(index, ef, narrow_share)

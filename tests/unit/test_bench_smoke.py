@@ -164,7 +164,7 @@ def test_the_collection_run_measures_recall_at_wider_beams(tmp_path: Path) -> No
     index.upsert(range(1, 3_001), data.vectors)
     queries = data.queries
     ids, _ = exact_neighbours(data.vectors, queries, 10)
-    wider = collection.wider_beams(index, queries, ids + 1, rounds=1, narrow_share=0.0)  # logo ids are rows + 1
+    wider = collection.wider_beams(index, queries, ids + 1, rounds=1)  # logo ids are rows + 1
     assert [row["expansion_search"] for row in wider] == list(collection.WIDER)
     assert all(row["recall_at_10"] >= 0.95 and row["queries_per_s"] > 0 for row in wider)
     shuffled = np.roll(ids + 1, 1, axis=0)  # another query's neighbours: the recall must fall
