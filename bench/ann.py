@@ -37,6 +37,7 @@ class Setting:
     connectivity: int = 16
     connectivity_base: int = 28  # packed only: level-0 links (usearch has 2 x connectivity)
     expansion_add: int = 128
+    expansion_add_seeded: int = 0  # packed only: the build beam of a seeded batch (0: none seeded)
     rescore: bool = False
     oversample: int = 4
     # packed only: the narrow beam a search pauses at, as a share of the search beam (0: a fixed
@@ -47,7 +48,9 @@ class Setting:
     def label(self) -> str:
         if self.engine == "packed":
             narrow = f" narrow={self.narrow_share:g}·ef gap={self.near_tie_gap:g}" if self.narrow_share else ""
-            return f"packed i8 M={self.connectivity} M0={self.connectivity_base} ef_add={self.expansion_add}{narrow}"
+            seeded = f" seeded ef_add={self.expansion_add_seeded}" if self.expansion_add_seeded else ""
+            head = f"packed i8 M={self.connectivity} M0={self.connectivity_base} ef_add={self.expansion_add}"
+            return head + seeded + narrow
         suffix = "+rescore" if self.rescore else ""
         return f"usearch {self.dtype}{suffix} M={self.connectivity} ef_add={self.expansion_add}"
 
@@ -64,6 +67,7 @@ def configured() -> tuple[Setting, int]:
         connectivity=s.index_connectivity,
         connectivity_base=s.index_connectivity_base if engine == "packed" else 2 * s.index_connectivity,
         expansion_add=s.index_expansion_add,
+        expansion_add_seeded=s.index_expansion_add_seeded if engine == "packed" else 0,
         rescore=s.index_rescore and engine == "usearch",
         narrow_share=narrow / s.index_expansion_search,
         near_tie_gap=s.index_near_tie_gap,
@@ -84,6 +88,7 @@ def open_index(setting: Setting, directory: Path, dim: int, expansion_search: in
             connectivity=setting.connectivity,
             connectivity_base=setting.connectivity_base,
             expansion_add=setting.expansion_add,
+            expansion_add_seeded=setting.expansion_add_seeded,
             expansion_search=expansion_search,
             expansion_search_narrow=narrow_at(setting.narrow_share, expansion_search),
             near_tie_gap=setting.near_tie_gap,
@@ -113,9 +118,11 @@ def build(setting: Setting, vectors: np.ndarray, directory: Path, expansion_sear
     index = open_index(setting, directory, vectors.shape[1], expansion_search)
     started = time.perf_counter()
     step = 200_000
+    index.reserve(len(vectors))  # as ``logo-ann index rebuild`` builds from the store
     for start in range(0, len(vectors), step):
         part = vectors[start : start + step]
-        index.upsert(range(start, start + len(part)), part)
+        index.add_absent(range(start, start + len(part)), part)
+    index.added_absent()
     return index, time.perf_counter() - started
 
 

@@ -71,7 +71,15 @@ def run(
         keep = workdir / f"index-{name}"
         labelled += ann.run(data, (default,), EXPANSIONS, workdir, default_ef, default, keep)
         build_s = next(r["build_s"] for r in labelled if r.get("benchmark") == "ann")
-        knobs = ("engine", "connectivity", "connectivity_base", "expansion_add", "narrow_share", "near_tie_gap")
+        knobs = (
+            "engine",
+            "connectivity",
+            "connectivity_base",
+            "expansion_add",
+            "expansion_add_seeded",
+            "narrow_share",
+            "near_tie_gap",
+        )
         params = {k: getattr(default, k) for k in knobs}
         labelled += ann_peers.run(data, keep, params, build_s, workdir, rounds, skip)
         shutil.rmtree(keep, ignore_errors=True)

@@ -38,13 +38,20 @@ def run(name: str, n: int, queries: int, expansions: tuple[int, ...] = (64, 96, 
     records = []
     for threads in (len(os.sched_getaffinity(0)), 1):
         graph = PackedGraph(
-            codes.shape[1], setting.connectivity, setting.connectivity_base, setting.expansion_add, threads=threads
+            codes.shape[1],
+            setting.connectivity,
+            setting.connectivity_base,
+            setting.expansion_add,
+            threads=threads,
+            expansion_add_seeded=setting.expansion_add_seeded,
         )
         load = os.getloadavg()[0]
         wall, cpu = time.perf_counter(), time.process_time()
-        for start in range(0, n, STEP):
+        graph.reserve(n)
+        for start in range(0, n, STEP):  # staged page by page and linked at once, as a rebuild does
             stop = min(n, start + STEP)
-            graph.add(np.arange(start, stop), codes[start:stop], residuals[start:stop])
+            graph.stage(np.arange(start, stop), codes[start:stop], residuals[start:stop])
+        graph.link_staged()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         for ef in expansions:
             slots, _ = graph.search_refined(query_codes, turned, 10, RERANK, ef)

@@ -74,9 +74,10 @@ class Project(System):
         p = self.setting
         if p.engine == "packed":
             narrow = f", narrow {p.narrow_share:g}·ef, gap {p.near_tie_gap:g}" if p.narrow_share else ""
+            seeded = f", seeded ef_add={p.expansion_add_seeded}" if p.expansion_add_seeded else ""
             self.name = (
                 f"logo-ann packed HNSW (rotated int8 codes, M={p.connectivity}, M0={p.connectivity_base}, "
-                f"ef_add={p.expansion_add}{narrow})"
+                f"ef_add={p.expansion_add}{seeded}{narrow})"
             )
         else:
             self.name = f"logo-ann usearch adapter (rotated int8 codes, M={p.connectivity}, ef_add={p.expansion_add})"

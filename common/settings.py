@@ -110,6 +110,7 @@ class Settings:
     index_connectivity: int = 16  # links per node above level 0 (bench/ANALYSIS.md: recall, memory)
     index_connectivity_base: int = 28  # packed only: level-0 links per node (usearch: 2 x connectivity)
     index_expansion_add: int = 256  # 192 builds in 0.75x the time but loses recall on near-ties at 1M (ANALYSIS)
+    index_expansion_add_seeded: int = 128  # packed: the build beam of a batch given its seeds (0: no seeds)
     index_expansion_search: int = 160  # packed at 1M: recall@10 >= 0.99 on both bench data sets, bench/ANALYSIS.md
     index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by sqrt(count / this)
     index_expansion_search_narrow: int = 96  # packed: search at this beam first, widen only for near-ties (0: off)
@@ -219,6 +220,7 @@ class Settings:
             ("taxonomy_failure_ttl_s", self.taxonomy_failure_ttl_s >= 0, "at least 0"),
             ("token_user", bool(self.token_user.strip()), "a non-empty name"),
             ("index_expansion_search_narrow", self.index_expansion_search_narrow >= 0, "at least 0 (0: off)"),
+            ("index_expansion_add_seeded", self.index_expansion_add_seeded >= 0, "at least 0 (0: no seeds)"),
             ("index_near_tie_gap", 0.0 <= self.index_near_tie_gap <= 2.0, "a cosine gap in [0, 2]"),
         ]
         for name, ok, expected in checks:

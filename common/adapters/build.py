@@ -126,6 +126,7 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
             connectivity=s.index_connectivity,
             connectivity_base=s.index_connectivity_base,
             expansion_add=s.index_expansion_add,
+            expansion_add_seeded=s.index_expansion_add_seeded,
             expansion_search=s.index_expansion_search,
             expansion_search_at=s.index_expansion_search_at,
             expansion_search_narrow=s.index_expansion_search_narrow,

@@ -74,6 +74,9 @@ class Persistence:
     def add_absent(self, ids: Any, vectors: np.ndarray) -> None:
         raise NotImplementedError  # ``upsert`` of ids known to be absent (a rebuild's)
 
+    def added_absent(self) -> None:
+        """The end of a run of ``add_absent``: whatever it held back is in the index after this."""
+
     def _read_generation(self, meta: dict[str, Any]) -> Any:
         raise NotImplementedError  # the graph and whatever else the generation holds
 
@@ -227,6 +230,7 @@ class Persistence:
             for ids, vectors in store.iter_embeddings(batch_size=batch_size):
                 self.add_absent(ids, vectors)  # the store's ids are unique, the index was just cleared
                 added += len(ids)
+            self.added_absent()
             self._applied_seq, self._dirty = seq, True
         log.info("rebuilt %s index %s: %d vectors at seq %d", self.backend, self.directory, added, seq)
         return added

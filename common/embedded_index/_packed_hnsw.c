@@ -56,9 +56,10 @@
 #define PH_X86 1
 #endif
 
-#define PH_ABI_VERSION 5 /* bump with any change to graph_t or to an exported function's arguments */
+#define PH_ABI_VERSION 6 /* bump with any change to graph_t or to an exported function's arguments */
 #define PH_MAX_LINKS 255 /* m and m0 at most: the size of every fixed neighbour buffer below */
 #define PH_MAX_LEVEL 16
+#define PH_MAX_SEEDS 256 /* candidates handed to one insert at most (`ph_insert`'s seeds) */
 enum { PH_OK = 0, PH_ENOMEM = -1, PH_EPARAM = -2, PH_ECORRUPT = -3 };
 
 typedef struct {
@@ -1040,11 +1041,11 @@ typedef struct {
     item_t *found, *rest, *tmp;
 } insert_scratch_t;
 
-static int scratch_alloc(insert_scratch_t *x, const graph_t *g, int ef) {
+static int scratch_alloc(insert_scratch_t *x, const graph_t *g, int ef, int seed_k) {
     int width = g->m0 > g->m ? g->m0 : g->m;
     x->wide = malloc(sizeof(int16_t) * g->dim);
-    x->found = malloc(sizeof(item_t) * (ef + 2));
-    x->rest = malloc(sizeof(item_t) * (ef + 2));
+    x->found = malloc(sizeof(item_t) * (ef + 2 + seed_k)); /* the search's results, then the seeds */
+    x->rest = malloc(sizeof(item_t) * (ef + 2 + seed_k));
     x->tmp = malloc(sizeof(item_t) * (width + 2));
     return (x->wide && x->found && x->rest && x->tmp) ? PH_OK : PH_ENOMEM;
 }
@@ -1059,14 +1060,45 @@ static void scratch_release(insert_scratch_t *x) {
 /* Where an insert starts and what it may reach. Sequential: the graph's entry point, slots below
    its own and upper nodes below its own. Parallel: the entry point read under the entry lock, and
    every slot and upper node of the batch (a node not yet inserted has empty rows and no links to
-   it, so it is never reached); rows are read and written under their node's lock. */
+   it, so it is never reached); rows are read and written under their node's lock.
+   `seeds` (`seed_k` slots, UINT32_MAX for none): candidates besides those the level-0 search finds,
+   taken only once linked: every slot below `linked_from` is, and slot `linked_from + i` once
+   `linked[i]` is set (a parallel insert; sequentially `linked` is NULL and `linked_from` the slot). */
 typedef struct {
     int32_t entry;
     uint32_t entry_slot;
     int32_t max_level;
     uint32_t slots, uppers;
     int locked;
+    const uint32_t *seeds;
+    int seed_k;
+    const uint8_t *linked;
+    uint32_t linked_from;
 } reach_t;
+
+/* Whether slot `v` may be linked to now: below `slots`, and its own insert finished. */
+static int seed_usable(const reach_t *r, uint32_t v) {
+    if (v >= r->slots) return 0;
+    if (v < r->linked_from) return 1;
+    return r->linked && __atomic_load_n(&r->linked[v - r->linked_from], __ATOMIC_ACQUIRE);
+}
+
+/* Appends to `found` (`total` items, best first) the seeds the level-0 search did not visit, scored
+   against `q`, and sorts them in; returns the new total (room: `total` + seed_k). A seed the search
+   visited is in `found` already or worse than all of it. The search itself starts from the top as
+   any insert's does: started among the seeds, it stayed inside their near-duplicate cluster and
+   linked the cluster to nothing else (recall 0.980 against 0.992 at 1M, bench/ANALYSIS.md). */
+static int with_seeds(const graph_t *g, const query_t *q, const reach_t *r, item_t *found, int total) {
+    int added = 0;
+    for (int j = 0; j < r->seed_k; j++) {
+        uint32_t v = r->seeds[j];
+        if (v == UINT32_MAX || !seed_usable(r, v) || seen_test_set(tls.seen, v)) continue;
+        item_t it = {sim_slot(g, q, v), v};
+        found[total + added++] = it;
+    }
+    if (added) qsort(found, (size_t)(total + added), sizeof(item_t), by_sim_desc);
+    return total + added;
+}
 
 /* Links slot `slot` (its code in place, its rows empty; its upper node, when `level` >= 1, is `u`)
    into the graph from `r`'s entry point. The node's own rows are all written before any other node
@@ -1109,6 +1141,7 @@ static int link_in(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, con
     int total = search_level(g, q, entry_slot, cur_s, 0, ef, 0, r->slots, r->locked), n = total;
     if (total < 0) return -1;
     for (int j = total - 1; j >= 0; j--) found[j] = pop_min(tls.res, &n);
+    if (r->seeds) total = with_seeds(g, q, r, found, total);
     for (int j = 0; j < total; j++) found[j].s /= qnorm;
     /* a new node keeps m links, as above level 0 (the heuristic's, topped up with the nearest it
        pruned); links back to it fill lists up to m0 */
@@ -1126,7 +1159,8 @@ static int link_in(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, con
 
 /* Inserts slot `slot` (its code already in place; its upper node, when `level` >= 1, is `u`, with
    its rows allocated and its fields set by the caller), alone: the slots before it are all linked. */
-static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, const insert_scratch_t *x) {
+static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, const insert_scratch_t *x,
+                      const uint32_t *seeds, int seed_k) {
     int width = g->m0 > g->m ? g->m0 : g->m;
     if (scratch_ready((int64_t)slot + 1, ef, g->dim, width) != 0) return -1;
     write_row0(g, slot, NULL, 0);
@@ -1139,7 +1173,7 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, 
         g->count = slot + 1;
         return 0;
     }
-    reach_t r = {g->entry, g->entry_slot, g->max_level, slot, u, 0};
+    reach_t r = {g->entry, g->entry_slot, g->max_level, slot, u, 0, seeds, seed_k, NULL, slot};
     if (link_in(g, slot, level, u, ef, x, &r) != 0) return -1;
     if (level > g->max_level) {
         g->max_level = level;
@@ -1151,8 +1185,10 @@ static int insert_one(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, 
 }
 
 /* The checks both insert calls make; PH_OK or PH_EPARAM. */
-static int insert_params_ok(const graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
+static int insert_params_ok(const graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef,
+                            const uint32_t *seeds, int seed_k) {
     if (!params_ok(g) || n < 0 || ef < 1 || (uint64_t)g->count + (uint64_t)n > sentinel_of(g)) return PH_EPARAM;
+    if (seed_k < 0 || seed_k > PH_MAX_SEEDS || (seed_k > 0 && !seeds)) return PH_EPARAM;
     if (g->max_level >= 0 && g->entry_slot >= g->count) return PH_EPARAM;
     for (int i = 0; i < n; i++)
         if (levels[i] < 0 || levels[i] > PH_MAX_LEVEL || (levels[i] >= 1 && upper[i] >= g->n_upper)) return PH_EPARAM;
@@ -1160,14 +1196,19 @@ static int insert_params_ok(const graph_t *g, int n, const int32_t *levels, cons
 }
 
 /* Inserts slots count..count+n-1 (codes in place); levels[i] is slot's level, upper[i] its upper
-   node when levels[i] >= 1 (rows allocated by the caller). Returns PH_OK, PH_ENOMEM, or PH_EPARAM
-   (nothing inserted) when the graph's parameters, a level, an upper node or the slot count is off. */
-int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef) {
-    if (insert_params_ok(g, n, levels, upper, ef) != PH_OK) return PH_EPARAM;
+   node when levels[i] >= 1 (rows allocated by the caller). `seeds` (NULL when `seed_k` is 0):
+   `seed_k` slots per insert (UINT32_MAX for none), candidates for its level-0 links besides those
+   its search at `ef` finds; a seed at or past the slot's own is passed over. Returns PH_OK,
+   PH_ENOMEM, or PH_EPARAM (nothing inserted) when the graph's parameters, a level, an upper node,
+   the seeds' width (0..PH_MAX_SEEDS) or the slot count is off. */
+int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef, const uint32_t *seeds,
+              int seed_k) {
+    if (insert_params_ok(g, n, levels, upper, ef, seeds, seed_k) != PH_OK) return PH_EPARAM;
     insert_scratch_t x;
-    int rc = scratch_alloc(&x, g, ef);
+    int rc = scratch_alloc(&x, g, ef, seed_k);
     for (int i = 0; i < n && rc == 0; i++)
-        rc = insert_one(g, g->count, levels[i], levels[i] >= 1 ? upper[i] : 0, ef, &x);
+        rc = insert_one(g, g->count, levels[i], levels[i] >= 1 ? upper[i] : 0, ef, &x,
+                        seed_k ? seeds + (int64_t)i * seed_k : NULL, seed_k);
     scratch_release(&x);
     return rc;
 }
@@ -1180,6 +1221,9 @@ typedef struct {
     const uint32_t *upper;
     uint32_t first; /* the batch's first slot */
     int n, ef;
+    const uint32_t *seeds;
+    int seed_k;
+    uint8_t *linked; /* linked[i]: slot first + i is linked (its seeds' readers wait for it) */
     int next;       /* the next item of the batch to insert (taken atomically) */
     int rc;         /* the first error, PH_OK while none */
     pthread_mutex_t entry_lock;
@@ -1203,7 +1247,7 @@ static int insert_share(batch_t *b) {
     graph_t *g = b->g;
     int width = g->m0 > g->m ? g->m0 : g->m;
     insert_scratch_t x;
-    int rc = scratch_alloc(&x, g, b->ef);
+    int rc = scratch_alloc(&x, g, b->ef, b->seed_k);
     if (rc == PH_OK && scratch_ready((int64_t)b->first + b->n, b->ef, g->dim, width) != 0) rc = PH_ENOMEM;
     while (rc == PH_OK && __atomic_load_n(&b->rc, __ATOMIC_RELAXED) == PH_OK) {
         int i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
@@ -1213,10 +1257,12 @@ static int insert_share(batch_t *b) {
         /* a node that rises above the top keeps the entry lock for its whole insert, so that no
            other insert starts from an entry point it is about to replace */
         pthread_mutex_lock(&b->entry_lock);
-        reach_t r = {g->entry, g->entry_slot, g->max_level, b->first + (uint32_t)b->n, g->n_upper, 1};
+        reach_t r = {g->entry,   g->entry_slot, g->max_level, b->first + (uint32_t)b->n, g->n_upper, 1,
+                     b->seed_k ? b->seeds + (int64_t)i * b->seed_k : NULL, b->seed_k, b->linked, b->first};
         int rises = level > r.max_level;
         if (!rises) pthread_mutex_unlock(&b->entry_lock);
         if (link_in(g, b->first + (uint32_t)i, level, u, b->ef, &x, &r) != 0) rc = PH_ENOMEM;
+        __atomic_store_n(&b->linked[i], 1, __ATOMIC_RELEASE);
         if (rises) {
             if (rc == PH_OK) {
                 g->max_level = level;
@@ -1243,11 +1289,14 @@ static void *insert_worker(void *arg) {
    the order in which nodes meet (not link for link the same as ph_insert). Every new slot's row is
    emptied first (and upper rows are zeroed by the caller, as for ph_insert); a graph that is empty
    takes its first node alone. Searches may run meanwhile on a snapshot, as during ph_insert; the
-   graph's `count` becomes count + n at the end. PH_EPARAM also for threads outside 1..256. */
-int ph_insert_parallel(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef, int threads) {
-    if (insert_params_ok(g, n, levels, upper, ef) != PH_OK || threads < 1 || threads > PH_MAX_THREADS)
+   graph's `count` becomes count + n at the end. PH_EPARAM also for threads outside 1..256. A seed in
+   the batch is taken only once its own insert has finished (a node being linked has empty rows). */
+int ph_insert_parallel(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef, int threads,
+                       const uint32_t *seeds, int seed_k) {
+    if (insert_params_ok(g, n, levels, upper, ef, seeds, seed_k) != PH_OK || threads < 1 ||
+        threads > PH_MAX_THREADS)
         return PH_EPARAM;
-    if (threads == 1 || n < 2) return ph_insert(g, n, levels, upper, ef);
+    if (threads == 1 || n < 2) return ph_insert(g, n, levels, upper, ef, seeds, seed_k);
     for (int i = 0; i < n; i++) {
         write_row0(g, g->count + (uint32_t)i, NULL, 0);
         if (levels[i] >= 1)
@@ -1255,11 +1304,18 @@ int ph_insert_parallel(graph_t *g, int n, const int32_t *levels, const uint32_t 
     }
     int done = 0;
     if (g->max_level < 0) { /* the first node: the entry point of every other */
-        int rc = ph_insert(g, 1, levels, upper, ef);
+        int rc = ph_insert(g, 1, levels, upper, ef, NULL, 0);
         if (rc != PH_OK) return rc;
         done = 1;
     }
-    batch_t b = {g, levels + done, upper + done, g->count, n - done, ef, 0, PH_OK, PTHREAD_MUTEX_INITIALIZER};
+    uint8_t *linked = calloc((size_t)n, 1);
+    if (!linked) return PH_ENOMEM;
+    batch_t b = {g,      levels + done,
+                 upper + done, g->count,
+                 n - done,     ef,
+                 seed_k ? seeds + (int64_t)done * seed_k : NULL, seed_k,
+                 linked,       0,
+                 PH_OK,        PTHREAD_MUTEX_INITIALIZER};
     pthread_t ids[PH_MAX_THREADS];
     int started = 0;
     pthread_once(&stripes_once, stripes_init);
@@ -1268,8 +1324,62 @@ int ph_insert_parallel(graph_t *g, int n, const int32_t *levels, const uint32_t 
     insert_share(&b);
     for (int t = 0; t < started; t++) pthread_join(ids[t], NULL);
     pthread_mutex_destroy(&b.entry_lock);
+    free(linked);
     if (b.rc != PH_OK) return b.rc;
     g->count = b.first + (uint32_t)b.n;
+    return PH_OK;
+}
+
+/* ---- seeds: the nearest earlier slots of each insert, from scores computed by the caller ----
+   The caller scores blocks of inserts against blocks of slots (a matrix product over the members of
+   a coarse cell) and hands each block here: row r of `scores` ([nq][nd]) belongs to insert
+   `rows[r]` (0..n_rows-1), slot `qslots[r]`; column j to slot `dslots[j]`. Each insert keeps its
+   `k` best scores from slots before its own in best[row * k ..] (ids) and best_s (a min-heap:
+   the worst kept first), which the caller fills with UINT32_MAX and -INFINITY beforehand. `dslots`
+   ascend, and no slot appears in two calls for one insert (each slot is in one cell). The rows
+   of one call must name distinct inserts unless it runs alone. PH_EPARAM for a row out of range or
+   k outside 1..PH_MAX_SEEDS. */
+int ph_seed_merge(const float *scores, int nq, int nd, const uint32_t *rows, const uint32_t *qslots,
+                  const uint32_t *dslots, int k, int64_t n_rows, uint32_t *best, float *best_s) {
+    if (nq < 0 || nd < 0 || k < 1 || k > PH_MAX_SEEDS) return PH_EPARAM;
+    for (int r = 0; r < nq; r++)
+        if ((int64_t)rows[r] >= n_rows) return PH_EPARAM;
+    for (int r = 0; r < nq; r++) {
+        const float *row = scores + (int64_t)r * nd;
+        uint32_t *ids = best + (int64_t)rows[r] * k, own = qslots[r];
+        float *hs = best_s + (int64_t)rows[r] * k, worst = hs[0];
+        int end = 0; /* the columns before the row's own slot (`dslots` ascending) */
+        for (int lo = 0, hi = nd; lo < hi;) {
+            int mid = lo + (hi - lo) / 2;
+            if (dslots[mid] < own)
+                lo = end = mid + 1;
+            else
+                hi = mid;
+        }
+        for (int j0 = 0; j0 < end; j0 += 16) {
+            int j1 = j0 + 16 < end ? j0 + 16 : end, any = 0;
+            for (int j = j0; j < j1; j++) any |= row[j] > worst; /* vectorised: most blocks hold none */
+            if (!any) continue;
+            for (int j = j0; j < j1; j++) {
+                float s = row[j];
+                if (!(s > worst)) continue;
+                /* replace the worst kept and sift it down */
+                int i = 0;
+                for (;;) {
+                    int c = 2 * i + 1;
+                    if (c >= k) break;
+                    if (c + 1 < k && hs[c + 1] < hs[c]) c++;
+                    if (hs[c] >= s) break;
+                    hs[i] = hs[c];
+                    ids[i] = ids[c];
+                    i = c;
+                }
+                hs[i] = s;
+                ids[i] = dslots[j];
+                worst = hs[0];
+            }
+        }
+    }
     return PH_OK;
 }
 

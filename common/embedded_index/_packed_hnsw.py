@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from common.embedded_index import _packed_hnsw_files as files
+from common.embedded_index import _seeds as seeding
 from common.embedded_index._packed_hnsw_binding import (
     MAX_LEVEL,
     MAX_LINKS,
@@ -47,6 +48,10 @@ SEED = 0x5EED
 # a batch of at least this many vectors is inserted on ``threads`` threads (``ph_insert_parallel``);
 # smaller ones, one at a time on the calling thread, give the same graph link for link every time
 PARALLEL_FROM = 8192
+# staged rows (``stage``) are linked once this many wait: a seeded batch's scratch (seeds and their
+# scores, 256 bytes a row) stays under 300 MB
+STAGE_LIMIT = 1 << 20
+NO_SEEDS = np.zeros((1, 1), np.uint32)  # the seeds argument of an unseeded insert (its width is 0)
 MAX_THREADS = 256  # PH_MAX_THREADS
 # a batch of queries is shared out among threads, at least this many queries a share (fewer are
 # not worth a hand-off: a search takes 0.1-0.2 ms)
@@ -57,7 +62,13 @@ class PackedGraph:
     """Cosine search over int8 codes in a packed HNSW graph; slots are numbered in insertion order."""
 
     def __init__(
-        self, dim: int, m: int = 16, m0: int | None = None, expansion_add: int = 256, threads: int | None = None
+        self,
+        dim: int,
+        m: int = 16,
+        m0: int | None = None,
+        expansion_add: int = 256,
+        threads: int | None = None,
+        expansion_add_seeded: int = 0,
     ) -> None:
         if dim <= 0 or not 2 <= m <= MAX_LINKS or not 2 <= (m0 or 2 * m) <= MAX_LINKS:
             raise ConfigError(
@@ -65,11 +76,15 @@ class PackedGraph:
             )
         self.dim, self.m, self.m0 = int(dim), int(m), int(m0 or 2 * m)
         self.expansion_add = max(int(expansion_add), self.m0)
+        # the build beam of a seeded batch (``_seeds``); 0: batches are not seeded
+        self.expansion_add_seeded = max(int(expansion_add_seeded), self.m0) if expansion_add_seeded > 0 else 0
         self.mult = 1.0 / math.log(2 * self.m)  # one node in 2·m above level 0
         self.threads = min(max(1, int(threads or len(os.sched_getaffinity(0)))), MAX_THREADS)
         self._lib = library()
         self.state = self._empty(0)
         self.removed = 0
+        self.staged = 0  # rows stored past ``state.count`` by ``stage``, not linked yet
+        self._partition: seeding.Partition | None = None
 
     # --- arrays ----------------------------------------------------------------------------------
     def _empty(self, capacity: int) -> _Arrays:
@@ -114,10 +129,10 @@ class PackedGraph:
         out = a
         if slots > a.capacity:
             out = self._empty(max(slots, a.capacity + a.capacity // 2, 1024))
-            n = a.count
-            out.codes[:n] = a.codes[:n]
-            out.residuals[:n] = a.residuals[:n]
-            out.keys[:n] = a.keys[:n]
+            n, held = a.count, a.count + self.staged  # staged rows' codes and keys move with the linked
+            out.codes[:held] = a.codes[:held]
+            out.residuals[:held] = a.residuals[:held]
+            out.keys[:held] = a.keys[:held]
             out.dead[: len(a.dead)] = a.dead
             if out.bits == a.bits:
                 size = n * row_bytes(self.m0, a.bits)
@@ -162,14 +177,41 @@ class PackedGraph:
 
     def add(self, keys: np.ndarray, codes: np.ndarray, residuals: np.ndarray | None = None) -> np.ndarray:
         """Append int8 ``codes`` ``[n, dim]`` under int64 ``keys``, with their 4-bit ``residuals``
-        (``Int8Codec.encode_refined``; none: the codes are taken as exact); returns their slots."""
+        (``Int8Codec.encode_refined``; none: the codes are taken as exact), and link them (with any
+        rows staged before them); returns their slots."""
+        first = self.state.count + self.staged
+        self.stage(keys, codes, residuals)
+        self.link_staged()
+        return np.arange(first, first + len(keys), dtype=np.int64)
+
+    def stage(self, keys: np.ndarray, codes: np.ndarray, residuals: np.ndarray | None = None) -> None:
+        """Store rows as ``add`` does without linking them yet: searches do not see them until
+        ``link_staged`` (or the next ``add``) links every staged row as one batch. A build that
+        stages its pages links in large batches (seeded: ``_seeds``) without holding its rows twice.
+        Staged rows are linked at ``STAGE_LIMIT`` rows, and before any removal or save."""
         n = len(keys)
-        a = self.state
-        first = a.count
         if n == 0:
-            return np.zeros(0, np.int64)
+            return
+        a = self.state
+        first = a.count + self.staged
         if first + n >= (1 << 32) - 1:
             raise InternalError("a packed index holds at most 2^32 - 2 vectors")
+        if first + n > a.capacity:  # a fresh state object: a search holds the one published before
+            a = self.state = dataclasses.replace(self._grown(a, first + n, a.n_upper, a.up_used))
+        a.codes[first : first + n] = codes
+        a.residuals[first : first + n] = 0x88 if residuals is None else residuals  # 0x88: no correction
+        a.keys[first : first + n] = keys
+        self.staged += n
+        if self.staged >= STAGE_LIMIT:
+            self.link_staged()
+
+    def link_staged(self) -> None:
+        """Link every staged row into the graph, as one batch, and publish them."""
+        n = self.staged
+        if n == 0:
+            return
+        a = self.state
+        first = a.count
         levels = self.levels_for(first, n)
         high = np.flatnonzero(levels >= 1)
         upper = np.zeros(n, np.uint32)
@@ -177,9 +219,6 @@ class PackedGraph:
         sizes = levels[high].astype(np.int64) * (1 + self.m)
         # a fresh state object: a search holds the one published before, whose counts never change
         a = dataclasses.replace(self._grown(a, first + n, a.n_upper + len(high), a.up_used + int(sizes.sum())))
-        a.codes[first : first + n] = codes
-        a.residuals[first : first + n] = 0x88 if residuals is None else residuals  # 0x88: no correction
-        a.keys[first : first + n] = keys
         if len(high):
             offsets = a.up_used + np.concatenate([[0], np.cumsum(sizes)[:-1]])
             span = slice(a.n_upper, a.n_upper + len(high))
@@ -189,20 +228,33 @@ class PackedGraph:
             a.up_links[a.up_used : a.up_used + int(sizes.sum())] = 0
             a.n_upper += len(high)
             a.up_used += int(sizes.sum())
+        seeds, ef = self._seeds(a, first, n)
         graph = self._struct(a)
         graph.count = first
         threads = self.threads if n >= PARALLEL_FROM else 1
-        rc = self._lib.ph_insert_parallel(ctypes.byref(graph), n, levels, upper, self.expansion_add, threads)
+        width = 0 if seeds is None else seeds.shape[1]
+        rc = self._lib.ph_insert_parallel(
+            ctypes.byref(graph), n, levels, upper, ef, threads, NO_SEEDS if seeds is None else seeds, width
+        )
         checked(rc, "inserting")
         a.count, a.entry, a.entry_slot, a.max_level = graph.count, graph.entry, graph.entry_slot, graph.max_level
+        self.staged = 0
         self.state = a
-        return np.arange(first, first + n, dtype=np.int64)
+
+    def _seeds(self, a: _Arrays, first: int, n: int) -> tuple[np.ndarray | None, int]:
+        """The seeds of slots ``first .. first+n-1`` and the build beam to link them at."""
+        if not self.expansion_add_seeded or n < seeding.SEEDED_FROM:
+            return None, self.expansion_add
+        if self._partition is None:
+            self._partition = seeding.Partition.drawn(a.codes[first : first + n], max(a.capacity, first + n), first)
+        return seeding.seeds_for(self._lib, self._partition, a.codes, first, n), self.expansion_add_seeded
 
     def remove(self, slots: np.ndarray) -> None:
         """Mark ``slots`` removed: searches still walk through them but never return them."""
         slots = np.unique(np.asarray(slots, np.int64))
         if not len(slots):
             return
+        self.link_staged()
         dead = self.state.dead
         fresh = slots[(dead[slots >> 3] >> (slots & 7)) & 1 == 0]
         np.bitwise_or.at(dead, fresh >> 3, (1 << (fresh & 7)).astype(np.uint8))
@@ -359,7 +411,8 @@ class PackedGraph:
 
     # --- persistence -----------------------------------------------------------------------------
     def save(self, path: str) -> None:
-        """Every array in one uncompressed ``.npz`` file at ``path``."""
+        """Every array in one uncompressed ``.npz`` file at ``path`` (staged rows linked first)."""
+        self.link_staged()
         with open(path, "wb") as handle:
             savez: Any = np.savez  # numpy's stub reads ``**arrays`` as its keyword options
             savez(handle, **files.to_arrays(self.state, self.dim, self.m, self.m0))
@@ -370,7 +423,7 @@ class PackedGraph:
         state = files.read(path, self.dim, self.m, self.m0)
         if self._lib.ph_check(ctypes.byref(self._struct(state))) != 0:
             raise InternalError(f"saved packed graph {path} is inconsistent (a link, an upper node or its entry)")
-        self.state = state
+        self.state, self.staged, self._partition = state, 0, None  # a partition of other slots is void
         self.removed = state.count - int(self.live().sum())
 
 

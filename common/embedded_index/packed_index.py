@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 RERANK = 32  # candidates ranked again by their refined vectors (at least k)
 COMPACT_FROM = 1024  # removed vectors below which the graph is never rebuilt at flush
-BEAMS = ("expansion_add", "expansion_search")  # a saved graph is used whatever beams built it
+# a saved graph is used whatever beams built it
+BEAMS = ("expansion_add", "expansion_add_seeded", "expansion_search")
 
 
 class PackedIndex(Persistence):
@@ -63,6 +64,7 @@ class PackedIndex(Persistence):
         connectivity: int = 16,
         connectivity_base: int = 0,
         expansion_add: int = 256,
+        expansion_add_seeded: int = 0,
         expansion_search: int = 128,
         rerank: int = RERANK,
         expansion_search_at: int = 0,
@@ -74,6 +76,7 @@ class PackedIndex(Persistence):
             "connectivity": int(connectivity),
             "connectivity_base": int(connectivity_base or 2 * connectivity),
             "expansion_add": int(expansion_add),
+            "expansion_add_seeded": int(expansion_add_seeded),
             "expansion_search": int(expansion_search),
         }
         self.rerank = int(rerank)
@@ -93,7 +96,13 @@ class PackedIndex(Persistence):
     # --- state -----------------------------------------------------------------------------------
     def _new_graph(self) -> PackedGraph:
         p = self.params
-        return PackedGraph(self.dim, m=p["connectivity"], m0=p["connectivity_base"], expansion_add=p["expansion_add"])
+        return PackedGraph(
+            self.dim,
+            m=p["connectivity"],
+            m0=p["connectivity_base"],
+            expansion_add=p["expansion_add"],
+            expansion_add_seeded=p["expansion_add_seeded"],
+        )
 
     def _start_empty(self) -> None:
         self._graph: PackedGraph = self._new_graph()
@@ -121,7 +130,9 @@ class PackedIndex(Persistence):
 
     # --- writes ----------------------------------------------------------------------------------
     def _slots_of(self, keys: np.ndarray) -> dict[int, int]:
-        """Live slot of each of ``keys`` the graph holds (caller holds the mutex)."""
+        """Live slot of each of ``keys`` the graph holds (caller holds the mutex); rows staged by
+        ``add_absent`` are linked first, so that none is missed."""
+        self._graph.link_staged()
         state = self._graph.state
         stored = state.keys[: state.count]
         hits = np.flatnonzero(np.isin(stored, keys) & self._graph.live())
@@ -161,8 +172,12 @@ class PackedIndex(Persistence):
         if len(keys):
             codes, residuals = self._codec.encode_refined(matrix)
             with self._mutex:
-                self._graph.add(keys, codes, residuals)
+                self._graph.stage(keys, codes, residuals)  # linked in large batches: seeded, faster
                 self._dirty = True
+
+    def added_absent(self) -> None:
+        with self._mutex:
+            self._graph.link_staged()
 
     def delete(self, ids: Iterable[int]) -> None:
         keys = np.asarray(list(ids), dtype=np.int64).reshape(-1)

@@ -192,4 +192,4 @@ def test_array_arguments_must_have_the_declared_dtype_and_order(codes: np.ndarra
         with pytest.raises(ctypes.ArgumentError):
             lib.ph_search(struct, a.count, q, 4, 5, 16, s, d)
     with pytest.raises(ctypes.ArgumentError):
-        lib.ph_insert(struct, 1, np.zeros(1, np.int64), np.zeros(1, np.uint32), 32)
+        lib.ph_insert(struct, 1, np.zeros(1, np.int64), np.zeros(1, np.uint32), 32, ph.NO_SEEDS, 0)

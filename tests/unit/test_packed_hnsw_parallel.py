@@ -91,7 +91,7 @@ def test_the_engine_refuses_a_thread_count_outside_its_bounds(data: np.ndarray, 
     before = graph.links()
     struct = graph._struct(graph.state)
     rc = graph._lib.ph_insert_parallel(
-        ctypes.byref(struct), 0, np.zeros(0, np.int32), np.zeros(0, np.uint32), 32, threads
+        ctypes.byref(struct), 0, np.zeros(0, np.int32), np.zeros(0, np.uint32), 32, threads, ph.NO_SEEDS, 0
     )
     assert rc == binding.EPARAM and struct.count == 100 and np.array_equal(graph.links(), before)
 
