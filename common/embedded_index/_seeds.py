@@ -84,15 +84,16 @@ class Partition:
             centroids = np.concatenate(halves)
         return cls(centroids, np.zeros(0, np.int32))
 
-    def probes(self, rows: np.ndarray, count: int) -> np.ndarray:
-        """The ``count`` nearest cells of each unit row, nearest first (int64 ``[n, count]``)."""
+    def nearest(self, codes: np.ndarray, first: int, stop: int, count: int) -> np.ndarray:
+        """The ``count`` nearest cells of slots ``first .. stop-1``, nearest first (int64 ``[n,
+        count]``), their codes turned to floats a block at a time (a whole batch would take 2 KB a row)."""
         count = min(count, len(self.centroids))
-        out = np.empty((len(rows), count), np.int64)
-        for start in range(0, len(rows), BLOCK):
-            scores = rows[start : start + BLOCK] @ self.centroids.T
+        out = np.empty((stop - first, count), np.int64)
+        for start in range(first, stop, BLOCK):
+            scores = unit_rows(codes[start : min(start + BLOCK, stop)]) @ self.centroids.T
             every = np.arange(len(scores))
             for j in range(count):  # a few arg-maxes: 5x faster than an arg-partition here
-                out[start : start + len(scores), j] = best = np.argmax(scores, axis=1)
+                out[start - first : start - first + len(scores), j] = best = np.argmax(scores, axis=1)
                 scores[every, best] = -np.inf
         return out
 
@@ -106,9 +107,7 @@ class Partition:
         if cells is not None:
             out[self.assigned : upto] = cells
         else:
-            for start in range(self.assigned, upto, BLOCK):
-                stop = min(start + BLOCK, upto)
-                out[start:stop] = self.probes(unit_rows(codes[start:stop]), 1)[:, 0]
+            out[self.assigned : upto] = self.nearest(codes, self.assigned, upto, 1)[:, 0]
         self.cell_of, self.assigned = out, upto
 
 
@@ -127,8 +126,7 @@ def seeds_for(lib: ctypes.CDLL, partition: Partition, codes: np.ndarray, first: 
     up to ``SEEDS`` nearest slots before it among the members of its ``PROBES`` nearest cells:
     uint32 ``[n, SEEDS]``, ``NONE`` where there are fewer."""
     partition.assign(codes, first)
-    new = unit_rows(codes[first : first + n])
-    probes = partition.probes(new, PROBES)
+    probes = partition.nearest(codes, first, first + n, PROBES)
     partition.assign(codes, first + n, probes[:, 0])  # rows earlier in the batch are seeds too
     cell_of = partition.cell_of[: first + n]
     members = np.argsort(cell_of, kind="stable").astype(np.uint32)  # by cell, then by slot
@@ -150,7 +148,7 @@ def seeds_for(lib: ctypes.CDLL, partition: Partition, codes: np.ndarray, first: 
             if not before:
                 continue
             slots = members_of[:before]
-            scores = new[block] @ member_rows[:before].T
+            scores = unit_rows(codes[own]) @ member_rows[:before].T
             rc = lib.ph_seed_merge(scores, len(block), len(slots), block, own, slots, SEEDS, n, best, best_s)
             checked(rc, "choosing seeds")
     return best
