@@ -110,7 +110,9 @@ class Settings:
     index_connectivity: int = 16  # links per node above level 0 (bench/ANALYSIS.md: recall, memory)
     index_connectivity_base: int = 28  # packed only: level-0 links per node (usearch: 2 x connectivity)
     index_expansion_add: int = 256  # 192 builds in 0.75x the time but loses recall on near-ties at 1M (ANALYSIS)
-    index_expansion_add_seeded: int = 128  # packed: the build beam of a batch given its seeds (0: no seeds)
+    # packed: the build beam of a batch given its seeds (0: off). 128 built 1M in 0.69x the time but lost
+    # 0.0005-0.006 recall@10 at the default search beam (bench/ANALYSIS.md, seeded builds): opt-in
+    index_expansion_add_seeded: int = 0
     index_expansion_search: int = 160  # packed at 1M: recall@10 >= 0.99 on both bench data sets, bench/ANALYSIS.md
     index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by sqrt(count / this)
     index_expansion_search_narrow: int = 96  # packed: search at this beam first, widen only for near-ties (0: off)

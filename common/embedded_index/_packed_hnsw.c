@@ -1087,7 +1087,7 @@ static int seed_usable(const reach_t *r, uint32_t v) {
    against `q`, and sorts them in; returns the new total (room: `total` + seed_k). A seed the search
    visited is in `found` already or worse than all of it. The search itself starts from the top as
    any insert's does: started among the seeds, it stayed inside their near-duplicate cluster and
-   linked the cluster to nothing else (recall 0.980 against 0.992 at 1M, bench/ANALYSIS.md). */
+   linked the cluster to nothing else (recall 0.980 against 0.990 at 1M, bench/ANALYSIS.md). */
 static int with_seeds(const graph_t *g, const query_t *q, const reach_t *r, item_t *found, int total) {
     int added = 0;
     for (int j = 0; j < r->seed_k; j++) {

@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.adapters.build import build_index
 from common.embedded_index import _packed_hnsw as ph
 from common.embedded_index import _packed_hnsw_binding as binding
 from common.embedded_index import _seeds as seeding
 from common.embedded_index._int8_codec import Int8Codec
 from common.embedded_index.packed_index import PackedIndex
-from tests.index_support import unit_rows
+from common.errors import ConfigError
+from common.settings import load_settings
+from tests.index_support import FakeStore, unit_rows
 
 DIM = 32
 N = 12_000
@@ -91,7 +94,9 @@ def test_seeds_are_the_nearest_earlier_slots_when_every_cell_is_probed(
         assert found == truth[row], row  # all before the slot, the best of them (ties aside: none here)
 
 
-def test_a_sequential_insert_never_takes_a_seed_at_or_after_its_own_slot(data: np.ndarray) -> None:
+def test_a_sequential_insert_never_takes_a_seed_at_or_after_its_own_slot(
+    data: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
     codes = Int8Codec(DIM).encode(data[:2000])
     graphs = []
     for seeds in (None, np.array([[1000 + i, 1000 + min(i + 1, 999), 1999] for i in range(1000)], np.uint32)):
@@ -101,19 +106,10 @@ def test_a_sequential_insert_never_takes_a_seed_at_or_after_its_own_slot(data: n
         if seeds is None:
             graph.link_staged()
         else:  # each row seeded only with itself and slots after it: every seed is passed over
-            _link_with(graph, seeds)
+            monkeypatch.setattr(graph, "_seeds", lambda a, first, n, s=seeds: (s, 16))
+            graph.link_staged()
         graphs.append(graph.links())
     assert np.array_equal(graphs[0], graphs[1])
-
-
-def _link_with(graph: ph.PackedGraph, seeds: np.ndarray) -> None:
-    """``link_staged`` with the given seeds, on one thread (the same graph link for link every time)."""
-    original = graph._seeds
-    graph._seeds = lambda a, first, n: (seeds, graph.expansion_add)  # type: ignore[method-assign]
-    try:
-        graph.link_staged()
-    finally:
-        graph._seeds = original  # type: ignore[method-assign]
 
 
 def test_the_engine_refuses_seeds_wider_than_its_bound(data: np.ndarray) -> None:
@@ -181,3 +177,32 @@ def test_staged_rows_are_linked_before_a_removal_a_save_or_an_upsert_reads_them(
     index.add_absent(range(50, 80), data[50:80])
     index.added_absent()
     assert index.count() == 80 and index.search(data[60], 1)[0].logo_id == 60
+
+
+def test_a_rebuild_with_seeding_configured_builds_seeded_from_the_store_pages(
+    tmp_path: Path, data: np.ndarray, seeded_from_small: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings({"LOGO_ANN_HOME": str(tmp_path), "LOGO_ANN_INDEX_EXPANSION_ADD_SEEDED": "40"})
+    assert load_settings({"LOGO_ANN_HOME": str(tmp_path)}).index_expansion_add_seeded == 0  # off by default
+    index = build_index(settings, DIM)
+    assert isinstance(index, PackedIndex)
+    store = FakeStore()
+    for row in range(5000):
+        store.put(row, data[row])
+    calls: list[int] = []
+    real = seeding.seeds_for
+
+    def counted(lib: ctypes.CDLL, partition: seeding.Partition, codes: np.ndarray, first: int, n: int) -> np.ndarray:
+        calls.append(n)
+        return real(lib, partition, codes, first, n)
+
+    monkeypatch.setattr(seeding, "seeds_for", counted)
+    assert index.rebuild(store, batch_size=700) == 5000  # pages of 700, linked as one seeded batch
+    assert calls == [5000] and index._graph.expansion_add_seeded == 40
+    assert index.count() == 5000 and all(index.search(data[row], 1)[0].logo_id == row for row in range(0, 5000, 250))
+
+
+@pytest.mark.parametrize("raw", ["-1", "-128"])
+def test_a_negative_seeded_build_beam_is_refused_at_start(raw: str) -> None:
+    with pytest.raises(ConfigError, match="LOGO_ANN_INDEX_EXPANSION_ADD_SEEDED=.*at least 0"):
+        load_settings({"LOGO_ANN_INDEX_EXPANSION_ADD_SEEDED": raw})
