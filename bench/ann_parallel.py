@@ -1,6 +1,7 @@
 """The packed graph built on one thread and on every core, side by side (``ann_parallel_build.json``).
 
-Same vectors, same batches (200,000), same default setting; for each build: wall and process CPU
+Same vectors, same default setting, staged 200,000 rows at a time and linked as one batch (as a
+rebuild links the store's pages); for each build: wall and process CPU
 seconds, the load average, and recall@10 against exact search at each search beam (re-ranked, as
 ``PackedIndex.search`` does). ``python -m bench.ann_parallel --n 200000 --dataset ties``.
 """
