@@ -246,7 +246,7 @@ class PackedGraph:
         if not self.expansion_add_seeded or n < seeding.SEEDED_FROM:
             return None, self.expansion_add
         if self._partition is None:
-            self._partition = seeding.Partition.drawn(a.codes[first : first + n], max(a.capacity, first + n), first)
+            self._partition = seeding.Partition.drawn(a.codes[first : first + n], a.capacity, first)
         return seeding.seeds_for(self._lib, self._partition, a.codes, first, n), self.expansion_add_seeded
 
     def remove(self, slots: np.ndarray) -> None:

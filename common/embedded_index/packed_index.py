@@ -172,7 +172,7 @@ class PackedIndex(Persistence):
         if len(keys):
             codes, residuals = self._codec.encode_refined(matrix)
             with self._mutex:
-                self._graph.stage(keys, codes, residuals)  # linked in large batches: seeded, faster
+                self._graph.stage(keys, codes, residuals)  # linked as one batch by ``added_absent``
                 self._dirty = True
 
     def added_absent(self) -> None:
