@@ -1,19 +1,21 @@
 /* Packed HNSW: a hierarchical navigable small-world graph over int8 codes, with bit-packed links.
  *
- * The memory of a vector is its code (dim bytes) and its level-0 neighbour list, whose ids take
- * `bits` bits each (the fewest that number every slot: 20 at a million), so a 512-byte code and 28
- * neighbours take 582 bytes where 4-byte links would take 626. Nodes above level 0 (one in
+ * The memory of a vector is its code (dim bytes), its norm (4 bytes) and its level-0 neighbour list,
+ * whose ids take `bits` bits each (the fewest that number every slot: 20 at a million), so a 512-byte
+ * code and 28 neighbours take 586 bytes where 4-byte links would take 630. Nodes above level 0 (one in
  * `2·m`) are numbered apart, with 4-byte links among themselves: they only find the entry point.
  *
- * Similarity is the cosine of the codes: dot(a, b) / sqrt(|a|² |b|²), the squared norm computed in
- * the same pass as the dot product, so no per-vector norm is stored. Removed nodes keep their place
+ * Similarity is the cosine of the codes: dot(a, b) / (|a| |b|), each slot's |a| kept in `norms` (4
+ * bytes a vector), so that a kernel computes the dot product alone. Removed nodes keep their place
  * in the graph (searches walk through them) but never appear in results.
  *
  * Contract with the caller (Python, `_packed_hnsw_binding.py`, which checks `ph_abi_version` and
  * `ph_graph_bytes` against its own copy of `graph_t` when it loads this library):
  * - The caller owns every array and grows them; this file only reads and writes them. Arrays are
- *   sized by the counts in `graph_t`: codes and level-0 rows for `count` slots (links0 plus 8 bytes
- *   of padding), the upper-node arrays for `n_upper` nodes, `up_links` for `up_used` ints.
+ *   sized by the counts in `graph_t`: codes, norms and level-0 rows for `count` slots (links0 plus 8
+ *   bytes of padding), the upper-node arrays for `n_upper` nodes, `up_links` for `up_used` ints.
+ *   Inserts compute the norms of the slots they add; a graph read from a file has them computed by
+ *   `ph_norms` before it is searched.
  * - Every entry point checks the parameters the fixed buffers depend on (2 <= m, m0 <= PH_MAX_LINKS,
  *   8 <= bits <= 32, the row size) and returns PH_EPARAM, touching nothing, when one is off.
  * - A graph read from a file is trusted only after `ph_check` accepts it: every level-0 link is a
@@ -56,7 +58,7 @@
 #define PH_X86 1
 #endif
 
-#define PH_ABI_VERSION 6 /* bump with any change to graph_t or to an exported function's arguments */
+#define PH_ABI_VERSION 7 /* bump with any change to graph_t or to an exported function's arguments */
 #define PH_MAX_LINKS 255 /* m and m0 at most: the size of every fixed neighbour buffer below */
 #define PH_MAX_LEVEL 16
 #define PH_MAX_SEEDS 256 /* candidates handed to one insert at most (`ph_insert`'s seeds) */
@@ -69,6 +71,7 @@ typedef struct {
     int32_t bits;       /* bits per level-0 link */
     int64_t row_bytes;  /* bytes per level-0 row */
     int8_t *codes;      /* [capacity][dim] */
+    float *norms;       /* [capacity]: |code| of each slot (0 for the zero code) */
     uint8_t *links0;    /* [capacity][row_bytes], then 8 bytes of padding */
     uint8_t *dead;      /* bitset over slots */
     uint32_t *up_slot;  /* upper node -> slot */
@@ -100,91 +103,94 @@ typedef struct {
     uint32_t id;
 } item_t;
 
-/* ---- kernels: dot(a, q) and |a|^2 in one pass ---- */
+/* ---- kernels: dot(a, q) of a stored code and a query ---- */
 
-typedef struct {
-    int32_t dot, norm;
-} dn_t;
-
-/* A query as the kernels take it: its int8 code, that code widened to int16 (the scalar and AVX2
-   kernels multiply int16 lanes; `make_query` fills it for them only) and the sum of its components
-   (the VNNI kernel's correction). */
+/* A query as the kernels take it: its int8 code; that code widened to int16 where the AVX2 kernel
+   cannot take it as bytes (it holds -128, below), NULL otherwise; the sum of its components (the
+   VNNI kernel's correction). `make_query` fills it for the kernel in use. */
 typedef struct {
     const int8_t *b;
-    int16_t *w;
+    const int16_t *w;
     int32_t sum;
 } query_t;
 
-static dn_t dn_tail(const int8_t *a, const int16_t *q, int dim) {
-    int32_t d = 0, n = 0;
-    for (int i = 0; i < dim; i++) {
-        d += (int32_t)a[i] * q[i];
-        n += (int32_t)a[i] * a[i];
+static int32_t dot_scalar(const int8_t *a, const query_t *q, int dim) {
+    int32_t d = 0;
+    for (int i = 0; i < dim; i++) d += (int32_t)a[i] * q->b[i];
+    return d;
+}
+
+#ifdef PH_X86
+__attribute__((target("avx2"))) static int32_t sum8_avx2(__m256i d) {
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
+}
+
+/* 32 components a step on int8 lanes: vpmaddubsw multiplies unsigned bytes by signed ones, so it
+   takes |a| and q with a's sign (vpsignb), whose pairwise sums stay within int16 (2·128·127): exact
+   unless q holds -128, whose negation is itself; such a query comes widened (`w`) and is multiplied
+   on int16 lanes, 16 components a step. */
+__attribute__((target("avx2"))) static int32_t dot_avx2(const int8_t *a, const query_t *query, int dim) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i d = _mm256_setzero_si256();
+    int i = 0;
+    if (!query->w) {
+        for (; i + 32 <= dim; i += 32) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
+            __m256i y = _mm256_loadu_si256((const __m256i *)(query->b + i));
+            __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
+            d = _mm256_add_epi32(d, _mm256_madd_epi16(p, ones));
+        }
+    } else {
+        for (; i + 16 <= dim; i += 16) {
+            __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+            __m256i y = _mm256_loadu_si256((const __m256i *)(query->w + i));
+            d = _mm256_add_epi32(d, _mm256_madd_epi16(x, y));
+        }
     }
-    dn_t r = {d, n};
+    int32_t r = sum8_avx2(d);
+    for (; i < dim; i++) r += (int32_t)a[i] * query->b[i];
     return r;
 }
 
-static dn_t dn_scalar(const int8_t *a, const query_t *q, int dim) { return dn_tail(a, q->w, dim); }
-
-#ifdef PH_X86
-__attribute__((target("avx2"))) static dn_t dn_avx2(const int8_t *a, const query_t *query, int dim) {
-    const int16_t *q = query->w;
-    __m256i d = _mm256_setzero_si256(), n = _mm256_setzero_si256();
+/* Whether a code holds -128 (the AVX2 kernel then needs it widened). */
+__attribute__((target("avx2"))) static int has_min_avx2(const int8_t *code, int dim) {
+    const __m256i low = _mm256_set1_epi8((char)-128);
+    __m256i any = _mm256_setzero_si256();
     int i = 0;
-    for (; i + 16 <= dim; i += 16) {
-        __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
-        __m256i y = _mm256_loadu_si256((const __m256i *)(q + i));
-        d = _mm256_add_epi32(d, _mm256_madd_epi16(x, y));
-        n = _mm256_add_epi32(n, _mm256_madd_epi16(x, x));
-    }
-    int32_t dd[8], nn[8];
-    _mm256_storeu_si256((__m256i *)dd, d);
-    _mm256_storeu_si256((__m256i *)nn, n);
-    dn_t r = {0, 0};
-    for (int j = 0; j < 8; j++) {
-        r.dot += dd[j];
-        r.norm += nn[j];
-    }
-    dn_t tail = dn_tail(a + i, q + i, dim - i);
-    r.dot += tail.dot;
-    r.norm += tail.norm;
-    return r;
+    for (; i + 32 <= dim; i += 32)
+        any = _mm256_or_si256(any, _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(code + i)), low));
+    int found = !_mm256_testz_si256(any, any);
+    for (; i < dim; i++) found |= code[i] == -128;
+    return found;
 }
 
 /* 64 components a step on int8 lanes. vpdpbusd multiplies unsigned bytes by signed ones, so the
    code is read shifted, u = a + 128 (its sign bit flipped), and the shift taken back exactly:
-   dot(u, q) = dot(a, q) + 128·sum(q), dot(u, a) = |a|² + 128·sum(a), dot(u, 1) = sum(a) + 128·lanes.
-   Past `dim` the masked loads give a = q = 0, so u = 128 there, which the lane count accounts for.
+   dot(u, q) = dot(a, q) + 128·sum(q). Past `dim` the masked loads give q = 0, which adds nothing.
    Every partial sum stays far inside int32 (at most 255·128 a component). Exact for any int8. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static dn_t dn_vnni(const int8_t *a, const query_t *q,
-                                                                            int dim) {
-    const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);
-    __m512i d = _mm512_setzero_si512(), n = _mm512_setzero_si512(), s = _mm512_setzero_si512();
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static int32_t dot_vnni(const int8_t *a, const query_t *q,
+                                                                                int dim) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i d = _mm512_setzero_si512();
     int i = 0;
     for (; i + 64 <= dim; i += 64) {
-        __m512i x = _mm512_loadu_si512((const void *)(a + i)), u = _mm512_xor_si512(x, flip);
+        __m512i u = _mm512_xor_si512(_mm512_loadu_si512((const void *)(a + i)), flip);
         d = _mm512_dpbusd_epi32(d, u, _mm512_loadu_si512((const void *)(q->b + i)));
-        n = _mm512_dpbusd_epi32(n, u, x);
-        s = _mm512_dpbusd_epi32(s, u, ones);
     }
-    int lanes = i;
     if (i < dim) {
         __mmask64 k = ((__mmask64)1 << (dim - i)) - 1; /* 1 <= dim - i <= 63 */
-        __m512i x = _mm512_maskz_loadu_epi8(k, a + i), u = _mm512_xor_si512(x, flip);
+        __m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, a + i), flip);
         d = _mm512_dpbusd_epi32(d, u, _mm512_maskz_loadu_epi8(k, q->b + i));
-        n = _mm512_dpbusd_epi32(n, u, x);
-        s = _mm512_dpbusd_epi32(s, u, ones);
-        lanes += 64;
     }
-    int32_t sum_a = _mm512_reduce_add_epi32(s) - 128 * lanes;
-    dn_t r = {_mm512_reduce_add_epi32(d) - 128 * q->sum, _mm512_reduce_add_epi32(n) - 128 * sum_a};
-    return r;
+    return _mm512_reduce_add_epi32(d) - 128 * q->sum;
 }
 #endif
 
-typedef dn_t (*kernel_t)(const int8_t *, const query_t *, int);
-static kernel_t kernel = dn_scalar;
+typedef int32_t (*kernel_t)(const int8_t *, const query_t *, int);
+static kernel_t kernel = dot_scalar;
 static int kernel_level = 0; /* 0 scalar, 1 avx2, 2 avx512 vnni */
 
 static int fma_ok = 0; /* the refined re-ranking's vector kernel needs FMA besides AVX2 */
@@ -195,10 +201,10 @@ static void choose_kernel(void) {
     fma_ok = __builtin_cpu_supports("fma");
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vnni")) {
-        kernel = dn_vnni;
+        kernel = dot_vnni;
         kernel_level = 2;
     } else if (__builtin_cpu_supports("avx2")) {
-        kernel = dn_avx2;
+        kernel = dot_avx2;
         kernel_level = 1;
     }
 #endif
@@ -209,19 +215,37 @@ int ph_kernel(int wanted) {
     if (wanted == -2) return kernel_level;
     choose_kernel();
     if (wanted == 0) {
-        kernel = dn_scalar;
+        kernel = dot_scalar;
         kernel_level = 0;
     }
 #ifdef PH_X86
     if (wanted == 1 && kernel_level >= 1) {
-        kernel = dn_avx2;
+        kernel = dot_avx2;
         kernel_level = 1;
     }
 #endif
     return kernel_level;
 }
 
-static inline float cosine_of(dn_t r) { return r.norm > 0 ? (float)r.dot / sqrtf((float)r.norm) : -2.0f; }
+/* |code| as `norms` holds it: 0 for the zero code */
+static float norm_of_code(const int8_t *code, int dim) {
+    int32_t sum = 0;
+    for (int i = 0; i < dim; i++) sum += (int32_t)code[i] * code[i];
+    return sum > 0 ? sqrtf((float)sum) : 0.0f;
+}
+
+static void fill_norms(graph_t *g, uint32_t first, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        g->norms[first + i] = norm_of_code(g->codes + (int64_t)(first + i) * g->dim, g->dim);
+}
+
+/* Computes `norms` for slots first .. first + n - 1 (at most `count`) from their codes: a graph read
+   from a file (inserts compute their own slots'). */
+int ph_norms(graph_t *g, uint32_t first, uint32_t n) {
+    if (!params_ok(g) || (uint64_t)first + n > g->count) return PH_EPARAM;
+    fill_norms(g, first, n);
+    return PH_OK;
+}
 
 static inline void prefetch(const void *p) {
 #ifdef PH_X86
@@ -430,9 +454,10 @@ static inline int seen_test_set(uint64_t *seen, uint32_t id) {
 
 #define PH_AHEAD 2 /* codes fetched into L1 ahead of their scoring (the others into L2 meanwhile) */
 
-/* Every line of a slot's code, into L1 (`near`) or into L2. */
+/* Every line of a slot's code, into L1 (`near`) or into L2, and its norm into L1. */
 static inline void prefetch_code(const graph_t *g, uint32_t slot, int near) {
     const char *code = (const char *)(g->codes + (int64_t)slot * g->dim);
+    prefetch(g->norms + slot);
     for (int off = 0; off < g->dim; off += 64) {
 #ifdef PH_X86
         if (near)
@@ -452,8 +477,10 @@ static inline void prefetch_row0(const graph_t *g, uint32_t slot) {
     prefetch(row + g->row_bytes - 1);
 }
 
+/* cosine(slot, q) · |q| (-2 for the zero code) */
 static inline float sim_slot(const graph_t *g, const query_t *q, uint32_t slot) {
-    return cosine_of(kernel(g->codes + (int64_t)slot * g->dim, q, g->dim));
+    float norm = g->norms[slot];
+    return norm > 0 ? (float)kernel(g->codes + (int64_t)slot * g->dim, q, g->dim) / norm : -2.0f;
 }
 
 /* ---- node locks of a parallel insert ----
@@ -576,41 +603,41 @@ static int search_level(const graph_t *g, const query_t *q, uint32_t entry, floa
     return nr;
 }
 
-/* |w|, so that a search's dot(w, x) / |x| becomes the cosine of w and x */
-static float norm_of(const int16_t *w, int dim) {
-    int64_t sum = 0;
-    for (int i = 0; i < dim; i++) sum += (int32_t)w[i] * w[i];
-    return sum > 0 ? sqrtf((float)sum) : 1.0f;
+/* `code` made a query for the kernel in use (`wide`: room for dim int16, used only when the AVX2
+   kernel needs the code widened); returns |code| (1 for a zero code), so that a search's
+   dot(code, x) / |x| divided by it is the cosine. `norm`: |code| when known (a slot's, from
+   `norms`), below 0 to compute it here. */
+static float make_query(query_t *q, const int8_t *code, int16_t *wide, int dim, float norm) {
+    q->b = code;
+    q->w = NULL;
+    q->sum = 0;
+#ifdef PH_X86
+    if (kernel_level == 2) {
+        for (int i = 0; i < dim; i++) q->sum += code[i];
+    } else if (kernel_level == 1 && has_min_avx2(code, dim)) {
+        for (int i = 0; i < dim; i++) wide[i] = code[i];
+        q->w = wide;
+    }
+#else
+    (void)wide;
+#endif
+    if (norm < 0) {
+        int32_t sq = kernel(code, q, dim);
+        norm = sq > 0 ? sqrtf((float)sq) : 0.0f;
+    }
+    return norm > 0 ? norm : 1.0f;
 }
 
-/* `code` made a query (`wide`: room for dim int16); returns |code| (1 for a zero code), so that a
-   search's dot(code, x) / |x| divided by it is the cosine. With the VNNI kernel, one call of it on
-   the code against itself gives both: uncorrected (sum 0) its dot is |a|² + 128·sum(a). */
-static float make_query(query_t *q, const int8_t *code, int16_t *wide, int dim) {
-    q->b = code;
-    q->w = wide;
-#ifdef PH_X86
-    if (kernel == dn_vnni) {
-        query_t self = {code, wide, 0};
-        dn_t r = dn_vnni(code, &self, dim);
-        q->sum = (r.dot - r.norm) / 128;
-        return r.norm > 0 ? sqrtf((float)r.norm) : 1.0f;
-    }
-#endif
-    int32_t sum = 0;
-    for (int i = 0; i < dim; i++) {
-        wide[i] = code[i];
-        sum += code[i];
-    }
-    q->sum = sum;
-    return norm_of(wide, dim);
+/* A slot's code made a query (`make_query`), its norm taken from `norms`. */
+static float slot_query(const graph_t *g, query_t *q, uint32_t slot, int16_t *wide) {
+    return make_query(q, g->codes + (int64_t)slot * g->dim, wide, g->dim, g->norms[slot]);
 }
 
 /* Where a search of `query` (made a query in `q`) starts at level 0: the slot the upper levels lead to,
    its score in `entry_s`; `count` (nothing reachable) for an empty graph or an entry past `count`. */
 static uint32_t level0_entry(const graph_t *g, uint32_t count, const int8_t *query, query_t *q, float *entry_s) {
     if (g->max_level < 0 || count == 0) return count;
-    make_query(q, query, tls.q16, g->dim);
+    make_query(q, query, tls.q16, g->dim, -1.0f);
     uint32_t entry = g->entry_slot;
     if (g->entry >= 0) {
         entry = g->up_slot[descend(g, q, 0, entry_s, g->n_upper)];
@@ -966,7 +993,7 @@ static int select_diverse(const graph_t *g, item_t *items, int n, int keep, int 
     for (int i = 0; i < n && kept < keep; i++) {
         uint32_t ci = level == 0 ? items[i].id : g->up_slot[items[i].id];
         query_t qi;
-        float own = make_query(&qi, g->codes + (int64_t)ci * g->dim, wide, g->dim);
+        float own = slot_query(g, &qi, ci, wide);
         int good = 1;
         for (int j = 0; j < kept; j++) {
             uint32_t cj = level == 0 ? items[j].id : g->up_slot[items[j].id];
@@ -1013,7 +1040,7 @@ static void link_back(graph_t *g, uint32_t at, uint32_t node, int level, int16_t
         ids[c++] = node;
     } else {
         query_t qa;
-        float own = make_query(&qa, g->codes + (int64_t)at_slot * g->dim, wide, g->dim);
+        float own = slot_query(g, &qa, at_slot, wide);
         for (int j = 0; j < c; j++) {
             tmp[j].id = ids[j];
             tmp[j].s = sim_slot(g, &qa, level == 0 ? ids[j] : g->up_slot[ids[j]]) / own;
@@ -1110,7 +1137,7 @@ static int link_in(graph_t *g, uint32_t slot, int level, uint32_t u, int ef, con
     item_t *found = x->found, *tmp = x->tmp;
     query_t own;
     const query_t *q = &own;
-    float qnorm = make_query(&own, g->codes + (int64_t)slot * g->dim, tls.q16, g->dim);
+    float qnorm = slot_query(g, &own, slot, tls.q16);
     /* upper levels: greedy down to the node's own top level, then linked beam searches */
     uint32_t entry_slot = r->entry_slot;
     float cur_s;
@@ -1204,6 +1231,7 @@ static int insert_params_ok(const graph_t *g, int n, const int32_t *levels, cons
 int ph_insert(graph_t *g, int n, const int32_t *levels, const uint32_t *upper, int ef, const uint32_t *seeds,
               int seed_k) {
     if (insert_params_ok(g, n, levels, upper, ef, seeds, seed_k) != PH_OK) return PH_EPARAM;
+    fill_norms(g, g->count, (uint32_t)n);
     insert_scratch_t x;
     int rc = scratch_alloc(&x, g, ef, seed_k);
     for (int i = 0; i < n && rc == 0; i++)
@@ -1297,6 +1325,7 @@ int ph_insert_parallel(graph_t *g, int n, const int32_t *levels, const uint32_t 
         threads > PH_MAX_THREADS)
         return PH_EPARAM;
     if (threads == 1 || n < 2) return ph_insert(g, n, levels, upper, ef, seeds, seed_k);
+    fill_norms(g, g->count, (uint32_t)n);
     for (int i = 0; i < n; i++) {
         write_row0(g, g->count + (uint32_t)i, NULL, 0);
         if (levels[i] >= 1)

@@ -91,6 +91,7 @@ class PackedGraph:
         bits = bits_for(capacity)
         return _Arrays(
             codes=np.empty((capacity, self.dim), np.int8),
+            norms=np.empty(capacity, np.float32),
             residuals=np.empty((capacity, (self.dim + 1) // 2), np.uint8),
             links0=np.empty(capacity * row_bytes(self.m0, bits) + PAD, np.uint8),
             dead=np.zeros(capacity // 8 + 1, np.uint8),
@@ -110,6 +111,7 @@ class PackedGraph:
             a.bits,
             row_bytes(self.m0, a.bits),
             a.codes.ctypes.data,
+            a.norms.ctypes.data,
             a.links0.ctypes.data,
             a.dead.ctypes.data,
             a.up_slot.ctypes.data,
@@ -133,6 +135,7 @@ class PackedGraph:
             out.codes[:held] = a.codes[:held]
             out.residuals[:held] = a.residuals[:held]
             out.keys[:held] = a.keys[:held]
+            out.norms[:n] = a.norms[:n]  # a staged row's is computed when it is linked
             out.dead[: len(a.dead)] = a.dead
             if out.bits == a.bits:
                 size = n * row_bytes(self.m0, a.bits)
@@ -421,8 +424,10 @@ class PackedGraph:
         """Adopt the arrays saved at ``path`` once they are checked to fit together, links included
         (``ph_check``); ``InternalError`` for any file that cannot be used, however it is damaged."""
         state = files.read(path, self.dim, self.m, self.m0)
-        if self._lib.ph_check(ctypes.byref(self._struct(state))) != 0:
+        graph = self._struct(state)
+        if self._lib.ph_check(ctypes.byref(graph)) != 0:
             raise InternalError(f"saved packed graph {path} is inconsistent (a link, an upper node or its entry)")
+        checked(self._lib.ph_norms(ctypes.byref(graph), 0, state.count), "computing its norms")
         self.state, self.staged, self._partition = state, 0, None  # a partition of other slots is void
         self.removed = state.count - int(self.live().sum())
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from common.errors import ConfigError, InternalError
 
-ABI_VERSION = 6  # PH_ABI_VERSION in _packed_hnsw.c
+ABI_VERSION = 7  # PH_ABI_VERSION in _packed_hnsw.c
 LIBRARY_ENV = "LOGO_ANN_PACKED_HNSW_LIB"
 MAX_LEVEL = 16
 MAX_LINKS = 255  # PH_MAX_LINKS: m and m0 at most
@@ -38,6 +38,7 @@ class _Graph(ctypes.Structure):
         ("bits", ctypes.c_int32),
         ("row_bytes", ctypes.c_int64),
         ("codes", _P),
+        ("norms", _P),
         ("links0", _P),
         ("dead", _P),
         ("up_slot", _P),
@@ -129,6 +130,7 @@ def declared(lib: ctypes.CDLL) -> ctypes.CDLL:
         "ph_repack": (c_int, [_array(u8, 1), c_int, c_i64, _array(u8, 1, writes=True), c_int, c_i64, c_int, c_u32]),
         "ph_unpack": (c_int, [_GraphP, c_u32, c_u32, _array(u32, 2, writes=True)]),
         "ph_check": (c_int, [_GraphP]),
+        "ph_norms": (c_int, [_GraphP, c_u32, c_u32]),
         "ph_kernel": (c_int, [c_int]),
         "ph_scratch_live": (c_i64, []),
     }  # fmt: skip
@@ -172,6 +174,7 @@ class _Arrays:
     """One consistent set of arrays and counts; a search holds it for its whole call."""
 
     codes: np.ndarray
+    norms: np.ndarray  # float32 [capacity]: |code| of each slot, computed by the engine
     residuals: np.ndarray  # uint8 [capacity][(dim + 1) // 2]: 4 more bits per component (re-ranking)
     links0: np.ndarray
     dead: np.ndarray

@@ -76,6 +76,7 @@ def from_arrays(arrays: Any, want_dim: int, want_m: int, want_m0: int) -> _Array
         raise InternalError("saved packed graph is inconsistent: it removes slots past its last vector")
     return _Arrays(
         codes=_flat(arrays["codes"], np.int8, n * dim).reshape(n, dim),
+        norms=np.empty(n, np.float32),  # computed from the codes once the graph is checked (`ph_norms`)
         residuals=_flat(arrays["residuals"], np.uint8, n * ((dim + 1) // 2)).reshape(n, (dim + 1) // 2),
         links0=links0,
         dead=dead,
