@@ -355,19 +355,34 @@ static inline void push_min(item_t *h, int *n, item_t v) {
     h[i] = v;
 }
 
-static inline item_t pop_min(item_t *h, int *n) {
-    item_t top = h[0], v = h[--(*n)];
+/* Sifts `v` down from the root of min-heap `h` (`n` items): the root replaced by `v`. */
+static inline void sift_min(item_t *h, int n, item_t v) {
     int i = 0;
     for (;;) {
         int c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && h[c + 1].s < h[c].s) c++;
+        if (c >= n) break;
+        if (c + 1 < n && h[c + 1].s < h[c].s) c++;
         if (h[c].s >= v.s) break;
         h[i] = h[c];
         i = c;
     }
     h[i] = v;
+}
+
+static inline item_t pop_min(item_t *h, int *n) {
+    item_t top = h[0];
+    --(*n);
+    sift_min(h, *n, h[*n]);
     return top;
+}
+
+/* Adds `v` to the results (a min-heap of at most `ef`): pushed while there is room, otherwise in place
+   of the worst (the caller has checked that `v` beats it), one sift instead of a push and a pop. */
+static inline void keep_best(item_t *h, int *n, int ef, item_t v) {
+    if (*n < ef)
+        push_min(h, n, v);
+    else
+        sift_min(h, *n, v);
 }
 
 /* ---- per-thread scratch: visited bitsets, heaps, the widened query ---- */
@@ -594,8 +609,7 @@ static int search_level(const graph_t *g, const query_t *q, uint32_t entry, floa
                 push_max(cand, &nc, it);
                 if (level == 0 && cand[0].id == v) prefetch_row0(g, v);
                 if (!(level == 0 && live_only && is_dead(g, v))) {
-                    push_min(res, &nr, it);
-                    if (nr > ef) pop_min(res, &nr);
+                    keep_best(res, &nr, ef, it);
                 }
             }
         }
@@ -830,8 +844,7 @@ static int search_paused(const graph_t *g, uint32_t count, const query_t *q, uin
                 push_max(cand, &nc, it);
                 if (cand[0].id == v) prefetch_row0(g, v);
                 if (!is_dead(g, v)) {
-                    push_min(res, &nr, it);
-                    if (nr > ef) pop_min(res, &nr);
+                    keep_best(res, &nr, ef, it);
                     if (!paused && (nl < lo || s > narrow[0].s)) {
                         push_min(narrow, &nl, it);
                         if (nl > lo) pop_min(narrow, &nl);

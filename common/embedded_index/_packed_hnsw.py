@@ -53,6 +53,7 @@ PARALLEL_FROM = 8192
 STAGE_LIMIT = 1 << 20
 NO_SEEDS = np.zeros((1, 1), np.uint32)  # the seeds argument of an unseeded insert (its width is 0)
 MAX_THREADS = 256  # PH_MAX_THREADS
+LINE = 64  # bytes in a cache line: codes start on one
 # a batch of queries is shared out among threads, at least this many queries a share (fewer are
 # not worth a hand-off: a search takes 0.1-0.2 ms)
 SHARE_FROM = 16
@@ -90,7 +91,7 @@ class PackedGraph:
     def _empty(self, capacity: int) -> _Arrays:
         bits = bits_for(capacity)
         return _Arrays(
-            codes=np.empty((capacity, self.dim), np.int8),
+            codes=_line_aligned((capacity, self.dim), np.int8),
             norms=np.empty(capacity, np.float32),
             residuals=np.empty((capacity, (self.dim + 1) // 2), np.uint8),
             links0=np.empty(capacity * row_bytes(self.m0, bits) + PAD, np.uint8),
@@ -430,6 +431,15 @@ class PackedGraph:
         checked(self._lib.ph_norms(ctypes.byref(graph), 0, state.count), "computing its norms")
         self.state, self.staged, self._partition = state, 0, None  # a partition of other slots is void
         self.removed = state.count - int(self.live().sum())
+
+
+def _line_aligned(shape: tuple[int, int], dtype: type) -> np.ndarray:
+    """An empty array that starts on a cache line (numpy's large ones start 16 bytes into a page, so a
+    512-byte code spans 9 lines where it could span 8)."""
+    size = shape[0] * shape[1] * np.dtype(dtype).itemsize
+    raw = np.empty(size + LINE, np.uint8)
+    skip = -raw.ctypes.data % LINE
+    return raw[skip : skip + size].view(dtype).reshape(shape)
 
 
 def _resized(array: np.ndarray, size: int, used: int) -> np.ndarray:
