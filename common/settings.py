@@ -113,9 +113,9 @@ class Settings:
     # packed: the build beam of a batch given its seeds (0: off). 128 built 1M in 0.69x the time but lost
     # 0.0005-0.006 recall@10 at the default search beam (bench/ANALYSIS.md, seeded builds): opt-in
     index_expansion_add_seeded: int = 0
-    index_expansion_search: int = 160  # packed at 1M: recall@10 >= 0.99 on both bench data sets, bench/ANALYSIS.md
+    index_expansion_search: int = 192  # packed at 1M: recall@10 >= 0.99 on the bench's three data sets (ANALYSIS)
     index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by sqrt(count / this)
-    index_expansion_search_narrow: int = 96  # packed: search at this beam first, widen only for near-ties (0: off)
+    index_expansion_search_narrow: int = 115  # packed: this beam first (0.6x), the full one only for near-ties (0: off)
     index_near_tie_gap: float = 0.002  # packed: k-th and (k+1)-th cosines closer than this widen a narrow search
     index_rescore: bool = False  # float32 re-scoring: +0.005 recall at 1M for 2 KB/vector of cache
     es_url: str = ""
