@@ -635,10 +635,7 @@ static float make_query(query_t *q, const int8_t *code, int16_t *wide, int dim, 
 #else
     (void)wide;
 #endif
-    if (norm < 0) {
-        int32_t sq = kernel(code, q, dim);
-        norm = sq > 0 ? sqrtf((float)sq) : 0.0f;
-    }
+    if (norm < 0) norm = norm_of_code(code, dim);
     return norm > 0 ? norm : 1.0f;
 }
 
