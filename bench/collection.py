@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 K = 10
-WIDER = (256, 384, 512)  # search beams measured after the default one
+WIDER = (256, 384, 512, 640)  # search beams measured after the default one
 
 
 class TopK:
@@ -129,6 +129,7 @@ def search(home: Path, workdir: Path, rounds: int = 3) -> dict[str, Any]:
         "index": container.settings.index,
         "expansion_search": container.settings.index_expansion_search,
         "expansion_search_at": container.settings.index_expansion_search_at,
+        "expansion_search_growth": container.settings.index_expansion_search_growth,
         "expansion_search_narrow": container.settings.index_expansion_search_narrow,
         "beam": index.beam() if isinstance(index, PackedIndex) else None,  # the default, widened at this size
         "narrow_beam": index.narrow_beam() if isinstance(index, PackedIndex) else None,

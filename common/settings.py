@@ -114,7 +114,9 @@ class Settings:
     # 0.0005-0.006 recall@10 at the default search beam (bench/ANALYSIS.md, seeded builds): opt-in
     index_expansion_add_seeded: int = 0
     index_expansion_search: int = 192  # packed at 1M: recall@10 >= 0.99 on the bench's three data sets (ANALYSIS)
-    index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by sqrt(count / this)
+    index_expansion_search_at: int = 1_000_000  # packed: a larger collection widens the beam by (count / this)^growth
+    # packed: the widening's exponent; 0.5 left 5M CLIP-like logos at recall@10 0.9891 (bench/ANALYSIS.md)
+    index_expansion_search_growth: float = 0.67
     index_expansion_search_narrow: int = 115  # packed: this beam first (0.6x), the full one only for near-ties (0: off)
     index_near_tie_gap: float = 0.002  # packed: k-th and (k+1)-th cosines closer than this widen a narrow search
     index_rescore: bool = False  # float32 re-scoring: +0.005 recall at 1M for 2 KB/vector of cache
@@ -224,6 +226,7 @@ class Settings:
             ("index_expansion_search_narrow", self.index_expansion_search_narrow >= 0, "at least 0 (0: off)"),
             ("index_expansion_add_seeded", self.index_expansion_add_seeded >= 0, "at least 0 (0: no seeds)"),
             ("index_near_tie_gap", 0.0 <= self.index_near_tie_gap <= 2.0, "a cosine gap in [0, 2]"),
+            ("index_expansion_search_growth", 0 <= self.index_expansion_search_growth <= 2, "an exponent in [0, 2]"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -129,6 +129,7 @@ def build_index(s: Settings, dim: int) -> VectorIndex:
             expansion_add_seeded=s.index_expansion_add_seeded,
             expansion_search=s.index_expansion_search,
             expansion_search_at=s.index_expansion_search_at,
+            expansion_search_growth=s.index_expansion_search_growth,
             expansion_search_narrow=s.index_expansion_search_narrow,
             near_tie_gap=s.index_near_tie_gap,
         )

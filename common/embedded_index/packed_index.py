@@ -68,6 +68,7 @@ class PackedIndex(Persistence):
         expansion_search: int = 128,
         rerank: int = RERANK,
         expansion_search_at: int = 0,
+        expansion_search_growth: float = 0.5,
         expansion_search_narrow: int = 0,
         near_tie_gap: float = 0.002,
     ) -> None:
@@ -82,6 +83,7 @@ class PackedIndex(Persistence):
         self.rerank = int(rerank)
         # the collection size ``expansion_search`` is set for (0: the beam is fixed); see ``beam``
         self.expansion_search_at = int(expansion_search_at)
+        self.expansion_search_growth = float(expansion_search_growth)
         # a search at this narrower beam answers unless its k-th and (k+1)-th refined cosines are within
         # ``near_tie_gap``; then the search goes on to ``expansion_search`` (0: always the full beam)
         self.expansion_search_narrow, self.near_tie_gap = int(expansion_search_narrow), float(near_tie_gap)
@@ -212,15 +214,15 @@ class PackedIndex(Persistence):
 
     # --- reads -----------------------------------------------------------------------------------
     def beam(self, wanted: int = 0) -> int:
-        """The search beam now: ``expansion_search``, widened by the square root of how many times
-        ``expansion_search_at`` vectors the index holds when it holds more (the same beam finds fewer
-        of the true neighbours in a larger graph: at 5M CLIP-like vectors ef 192 gives recall@10
-        0.984 where 1M gives 0.996, and 0.99 needs about twice the beam, ``bench/ANALYSIS.md``), and
-        at least ``wanted``."""
+        """The search beam now: ``expansion_search``, times how many times ``expansion_search_at``
+        vectors the index holds, when it holds more, to the power ``expansion_search_growth`` (the
+        same beam finds fewer of the true neighbours in a larger graph: at 5M CLIP-like vectors beam
+        430, 192 widened by the square root, gave recall@10 0.9891 where 192 gives 0.9946 at 1M, and
+        512 gave 0.991, ``bench/ANALYSIS.md``), and at least ``wanted``."""
         ef, at = self.params["expansion_search"], self.expansion_search_at
         count = len(self._graph)
         if 0 < at < count:
-            ef = math.ceil(ef * math.sqrt(count / at))
+            ef = math.ceil(ef * (count / at) ** self.expansion_search_growth)
         return max(ef, wanted)
 
     def narrow_beam(self, wanted: int = 0) -> int:
@@ -305,6 +307,7 @@ class PackedIndex(Persistence):
             "kernel": kernel(),
             **self.params,
             "expansion_search_at": self.expansion_search_at,
+            "expansion_search_growth": self.expansion_search_growth,
             "expansion_search_now": self.beam(),
             "expansion_search_narrow_now": self.narrow_beam(),
             "near_tie_gap": self.near_tie_gap,

@@ -94,6 +94,8 @@ def test_an_index_with_a_narrow_beam_answers_each_query_as_the_narrow_or_the_ful
         ("LOGO_ANN_INDEX_NEAR_TIE_GAP", "-0.001", "a cosine gap in"),
         ("LOGO_ANN_INDEX_NEAR_TIE_GAP", "nan", "a cosine gap in"),
         ("LOGO_ANN_INDEX_EXPANSION_SEARCH_NARROW", "-1", "at least 0"),
+        ("LOGO_ANN_INDEX_EXPANSION_SEARCH_GROWTH", "-0.5", "an exponent in"),
+        ("LOGO_ANN_INDEX_EXPANSION_SEARCH_GROWTH", "nan", "an exponent in"),
     ],
 )
 def test_a_narrow_beam_setting_the_engine_would_refuse_is_refused_at_start(name: str, raw: str, expected: str) -> None:

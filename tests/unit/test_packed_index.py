@@ -409,20 +409,36 @@ def test_a_rebuild_reserves_its_size_and_finds_what_upserts_find(tmp_path: Path,
     assert rebuilt.ids() == set(range(1, 7_001))
 
 
-def test_the_beam_widens_with_the_square_root_of_the_collection(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("growth", "at_450", "at_400"),
+    [
+        ("0.5", 22, 20),  # 10 x sqrt(4.5) = 21.2, rounded up; 10 x sqrt(4) = 20
+        ("1", 45, 40),  # in proportion to the collection
+        ("0", 10, 10),  # fixed
+    ],
+)
+def test_the_beam_widens_with_the_collection_to_the_growth_set(
+    tmp_path: Path, growth: str, at_450: int, at_400: int
+) -> None:
     from common.adapters.build import build_index
     from common.settings import load_settings
 
-    env = {"LOGO_ANN_INDEX_EXPANSION_SEARCH": "10", "LOGO_ANN_INDEX_EXPANSION_SEARCH_AT": "100"}
+    env = {
+        "LOGO_ANN_INDEX_EXPANSION_SEARCH": "10",
+        "LOGO_ANN_INDEX_EXPANSION_SEARCH_AT": "100",
+        "LOGO_ANN_INDEX_EXPANSION_SEARCH_GROWTH": growth,
+    }
     index = build_index(load_settings(env, home=tmp_path, index="packed"), 16)
     assert isinstance(index, PackedIndex) and index.beam() == 10  # empty: the beam as set
     data = unit_rows(np.random.default_rng(31), 450, 16)
     index.upsert(range(100), data[:100])
     assert index.beam() == 10 and index.beam(wanted=25) == 25  # at the size it is set for
     index.upsert(range(100, 450), data[100:])
-    assert index.beam() == 22  # 10 x sqrt(4.5) = 21.2, rounded up
+    assert index.beam() == at_450
     index.delete(range(50))
-    assert index.beam() == 20 and index.health()["expansion_search_now"] == 20  # live vectors count: 400
+    assert index.beam() == at_400 and index.health()["expansion_search_now"] == at_400  # live vectors count: 400
+    if growth != "0.5":
+        return
     seen: list[int] = []
     query = index._graph.query  # noqa: SLF001
 
