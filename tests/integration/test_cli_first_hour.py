@@ -100,7 +100,16 @@ def test_nothing_processed_is_a_failure(world: dict[str, str], tmp_path: Path) -
 def test_ctrl_c_during_ingest_summarises_and_the_same_command_resumes(world: dict[str, str], tmp_path: Path) -> None:
     env = with_home(world, tmp_path / "home")
     command = [*CLI, "ingest", "--json", str(Path(world["ROOT"]) / "photos")]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal delivers it: a shell runs a background job with SIGINT ignored, and the command
+    # would inherit that when the tests themselves run in the background
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
     assert proc.stdout is not None
     first = [json.loads(proc.stdout.readline()) for _ in range(2)]  # two images done: interrupt the third
     proc.send_signal(signal.SIGINT)
