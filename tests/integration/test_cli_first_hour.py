@@ -108,7 +108,7 @@ def test_ctrl_c_during_ingest_summarises_and_the_same_command_resumes(world: dic
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     first = [json.loads(proc.stdout.readline()) for _ in range(2)]  # two images done: interrupt the third
