@@ -1,0 +1,93 @@
+"""The floor under a packed build's time on this machine (``memory_floor.json``).
+
+``python -m bench.memory_floor [--reads 2695] [--seconds 5]``
+
+A build spends three quarters of its time in each insert's level-0 search, which scores ``--reads``
+codes (2,695 an insert, counted in a 1M ``ties`` build at beam 256, ``bench/ANALYSIS.md``), each a
+512-byte code at a place nothing predicts. ``memory_floor.c`` reads random 512-byte blocks out of
+arrays the size of the 1M and 5M builds' codes, as fast as the machine allows (every line
+requested at once, nothing else in the way), on one thread and on every core. From that rate:
+
+    floor (s) = vectors x reads x 8 lines / (lines read per second, every core)
+
+is the least time those searches alone can take if each code they read comes from memory; the
+rest of an insert (choosing links, links back, upper levels) comes on top. A build goal below the
+floor needs fewer bytes read per insert, not a faster loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+CODE_BYTES = 512
+SIZES = {1_000_000: 512, 5_000_000: 2560}  # vectors: MiB of 512-byte codes
+
+
+def compiled(workdir: Path) -> Path:
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not compiler:
+        raise SystemExit("memory_floor needs a C compiler: install gcc (or set CC)")
+    binary = workdir / "memory_floor"
+    source = HERE / "memory_floor.c"
+    subprocess.run([compiler, "-O3", "-march=native", "-pthread", "-o", str(binary), str(source)], check=True)
+    return binary
+
+
+def rate(binary: Path, mb: int, threads: int, seconds: float, batch: int = 16) -> dict[str, Any]:
+    argv = [str(binary), str(CODE_BYTES), str(mb), str(threads), str(batch), str(seconds)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def floor_seconds(vectors: int, reads: int, lines_per_us: float) -> float:
+    lines = vectors * reads * (CODE_BYTES // 64)
+    return lines / (lines_per_us * 1e6)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reads", type=int, default=2695, help="codes scored by an insert's level-0 search")
+    parser.add_argument("--seconds", type=float, default=5.0, help="each measurement's length")
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        binary = compiled(Path(tmp))
+        for vectors, mb in SIZES.items():
+            one = rate(binary, mb, 1, args.seconds)
+            every = rate(binary, mb, cores, args.seconds)
+            rows.append(
+                {
+                    "vectors": vectors,
+                    "codes_mb": mb,
+                    "lines_per_us_one_thread": one["lines_per_us"],
+                    "lines_per_us_every_core": every["lines_per_us"],
+                    "level0_search_floor_s": round(floor_seconds(vectors, args.reads, every["lines_per_us"]), 1),
+                }
+            )
+    record = {
+        "benchmark": "memory_floor",
+        "reads_per_insert": args.reads,
+        "cores": cores,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load": round(os.getloadavg()[0], 2),
+        "rows": rows,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "memory_floor.json").write_text(json.dumps(record, indent=1) + "\n")
+    print(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
