@@ -31,7 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CODE_BYTES = 512
-# vectors: MiB read, those vectors' 512-byte codes (488 and 2,441 MiB) rounded up to a power-of-two multiple
+# vectors: MiB read, those vectors' 512-byte codes (488 and 2,441 MiB) rounded up to multiples of 512 MiB
 SIZES = {1_000_000: 512, 5_000_000: 2560}
 
 
