@@ -20,7 +20,13 @@ def test_the_stage_measures_both_systems_on_the_same_vectors(tmp_path: Path) -> 
     assert node["knn_vectors_bytes_per_vector"] > 64 + 4 * 64  # int8 codes beside the float vectors
     assert node["disk_bytes_per_vector"] > node["knn_vectors_bytes_per_vector"] + node["source_bytes_per_vector"] / 2
     knn = by["elasticsearch", "knn"]
-    assert [p["num_candidates"] for p in knn][0] == 10 and knn[-1]["recall_at_10"] >= knn[0]["recall_at_10"]
+    swept = [p["num_candidates"] for p in knn]
+    assert swept[0] == 10 and swept == sorted(set(swept))
+    # The node answers with real neighbours: int8 codes of 64-d vectors cap recall@10 near 0.9 (0.88-0.91 over
+    # seeds and runs), wrong ids would give about 10 / 3,000. Recall need not rise with the candidates: with
+    # int8 scores and no re-scoring, a wider search can let an over-scored false neighbour displace a true
+    # one (one run gave 0.9075 at 10 candidates, 0.9025 at 640).
+    assert all(p["recall_at_10"] >= 0.8 for p in knn)
     for target in by["elasticsearch", "target"] + by["embedded", "target"]:
         knob = "num_candidates" if target["system"] == "elasticsearch" else "expansion_search"
         points = by[target["system"], "knn"]
