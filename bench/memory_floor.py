@@ -14,6 +14,10 @@ thread and on every core. From that rate:
 for each count of ``--reads``: the least time those reads can take if each comes from memory, with
 nothing else (kernels, heaps, rows) in the way. A build goal below the floor needs fewer bytes read
 per insert, not a faster loop.
+
+``--blocks`` also measures, out of the 1M array on every core, blocks of other sizes (the same reader),
+so that a smaller code's gain can be told before it is built: how many more codes a second the
+machine delivers when each is 256 or 128 bytes instead of 512 (``by_block`` in the record).
 """
 
 from __future__ import annotations
@@ -45,8 +49,10 @@ def compiled(workdir: Path) -> Path:
     return binary
 
 
-def rate(binary: Path, mb: int, threads: int, seconds: float, batch: int = 16) -> dict[str, Any]:
-    argv = [str(binary), str(CODE_BYTES), str(mb), str(threads), str(batch), str(seconds)]
+def rate(
+    binary: Path, mb: int, threads: int, seconds: float, batch: int = 16, block: int = CODE_BYTES
+) -> dict[str, Any]:
+    argv = [str(binary), str(block), str(mb), str(threads), str(batch), str(seconds)]
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -65,11 +71,19 @@ def main() -> None:
         help="codes an insert reads from memory, comma-separated: its level-0 search; with the links back; all",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="each measurement's length")
+    parser.add_argument(
+        "--blocks",
+        default="64,128,256,512,1024",
+        help="block sizes in bytes (multiples of 64) also read out of the 1M array on every core; '' for none",
+    )
     args = parser.parse_args()
     try:
         reads = [int(value) for value in args.reads.split(",")]
+        blocks = [int(value) for value in args.blocks.split(",") if value.strip()]
     except ValueError:
-        parser.error(f"--reads takes whole numbers separated by commas, not {args.reads!r}")
+        parser.error(f"--reads and --blocks take whole numbers separated by commas: {args.reads!r}, {args.blocks!r}")
+    if any(block < 64 or block % 64 for block in blocks):
+        parser.error(f"--blocks must be multiples of 64 bytes, not {args.blocks!r}")
     cores = len(os.sched_getaffinity(0))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +100,10 @@ def main() -> None:
                     "floor_s": {str(r): round(floor_seconds(vectors, r, every["lines_per_us"]), 1) for r in reads},
                 }
             )
+        by_block = []
+        for block in blocks:
+            lines = rate(binary, SIZES[1_000_000], cores, args.seconds, block=block)["lines_per_us"]
+            by_block.append({"block": block, "lines_per_us": lines, "blocks_per_us": round(lines * 64 / block, 2)})
     record = {
         "benchmark": "memory_floor",
         "reads_per_insert": reads,
@@ -93,6 +111,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "load": round(os.getloadavg()[0], 2),
         "rows": rows,
+        "by_block": by_block,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "memory_floor.json").write_text(json.dumps(record, indent=1) + "\n")

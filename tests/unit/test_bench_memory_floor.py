@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,22 @@ def test_the_reader_refuses_a_bad_setting_in_one_line(binary: Path, argv: list[s
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "memory_floor" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_block_size_reaches_the_reader(binary: Path) -> None:
+    result = memory_floor.rate(binary, mb=4, threads=1, seconds=0.1, batch=4, block=128)
+    assert (result["block"], result["threads"]) == (128, 1)
+    assert result["lines_per_us"] > 0
+
+
+@pytest.mark.parametrize("blocks", ["100", "32", "64,x"])
+def test_the_command_refuses_a_bad_block_size_in_one_line(blocks: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.memory_floor", "--blocks", blocks, "--seconds", "0.1"],
+        capture_output=True,
+        text=True,
+        cwd=Path(memory_floor.__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 2
+    assert "--blocks" in done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr
