@@ -288,24 +288,26 @@ class PackedGraph:
 
     def query(
         self,
-        turned: np.ndarray,
+        vector: np.ndarray,
         k: int,
         ef: int,
         rerank: int,
         exclude: int | None = None,
         narrow: int = 0,
         gap: float = 0.0,
+        signs: np.ndarray | None = None,
     ) -> tuple[list[int], list[float]]:
-        """Keys and Robotoff distances of the ``k`` best live neighbours of one rotated float32 query
-        ``turned`` ``[dim]`` (``Int8Codec.turned_one``), without the key ``exclude``: what
-        ``search_keys`` of its code and ``turned`` then ``ranked`` give, to the bit, in one engine call
-        (``ph_query``; the steps one by one from Python cost about 50 us a query beside it). With
-        ``narrow`` (0 < narrow < ef), the search at beam ``narrow`` answers unless its k-th and
-        (k+1)-th refined cosines are within ``gap``, and then the search at ``ef``, resumed from where
-        the narrow one stopped, does."""
-        query = np.ascontiguousarray(turned, np.float32)
-        if query.shape != (self.dim,):
-            raise InternalError(f"a query of {self.dim} floats wanted, got {query.shape}")
+        """Keys and Robotoff distances of the ``k`` best live neighbours of one float32 query ``vector``
+        ``[dim]``, without the key ``exclude``: turned in the engine as ``Int8Codec.rotate`` turns it,
+        with ``signs`` (``Int8Codec.signs``), or already turned without; then what ``search_keys`` of
+        its code and the turned query then ``ranked`` give, to the bit, in one engine call
+        (``ph_query``; the steps one by one from Python cost about 50 us a query beside it, the turn
+        in numpy 13 us). With ``narrow`` (0 < narrow < ef), the search at beam ``narrow`` answers
+        unless its k-th and (k+1)-th refined cosines are within ``gap``, and then the search at
+        ``ef``, resumed from where the narrow one stopped, does."""
+        query = np.ascontiguousarray(vector, np.float32)
+        if query.shape != (self.dim,) or (signs is not None and signs.shape != (self.dim,)):
+            raise InternalError(f"a query and signs of {self.dim} floats wanted, got {query.shape}")
         a = self.state
         if a.queried is None:  # once per published state, as ``searched``
             if a.searched is None:
@@ -313,7 +315,10 @@ class PackedGraph:
             a.queried = (ctypes.pointer(a.searched), a.count, a.residuals.ctypes.data, a.keys.ctypes.data)
         keys, distances = (ctypes.c_int64 * k)(), (ctypes.c_double * k)()
         skip = -1 if exclude is None else int(exclude)
-        found = self._lib.ph_query(*a.queried, query.ctypes.data, k, rerank, ef, narrow, gap, skip, keys, distances)
+        turn = None if signs is None else np.ascontiguousarray(signs, np.float32).ctypes.data
+        found = self._lib.ph_query(
+            *a.queried, query.ctypes.data, turn, k, rerank, ef, narrow, gap, skip, keys, distances
+        )
         checked(min(found, 0), "searching")
         return keys[:found], distances[:found]
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from common.errors import ConfigError, InternalError
 
-ABI_VERSION = 7  # PH_ABI_VERSION in _packed_hnsw.c
+ABI_VERSION = 8  # PH_ABI_VERSION in _packed_hnsw.c
 LIBRARY_ENV = "LOGO_ANN_PACKED_HNSW_LIB"
 MAX_LEVEL = 16
 MAX_LINKS = 255  # PH_MAX_LINKS: m and m0 at most
@@ -118,8 +118,10 @@ def declared(lib: ctypes.CDLL) -> ctypes.CDLL:
         "ph_search_refined": (c_int, [_GraphP, c_u32, _array(u8, 2), _array(np.int8, 2), _array(np.float32, 2),
                                       c_int, c_int, c_int, c_int, c_int, c_f32, _array(u32, 2, writes=True),
                                       _array(np.float32, 2, writes=True)]),
-        "ph_query": (c_int, [_GraphP, c_u32, _P, _P, _P, c_int, c_int, c_int, c_int, c_f32, c_i64,
+        "ph_query": (c_int, [_GraphP, c_u32, _P, _P, _P, _P, c_int, c_int, c_int, c_int, c_f32, c_i64,
                              ctypes.POINTER(c_i64), ctypes.POINTER(ctypes.c_double)]),
+        "ph_turn": (c_int, [_array(np.float32, 2), c_i64, c_int, _array(np.float32, 1),
+                            _array(np.float32, 2, writes=True)]),
         "ph_query_code": (None, [_array(np.float32, 1), c_int, _array(np.int8, 1, writes=True)]),
         "ph_insert": (c_int, [_GraphP, c_int, _array(np.int32, 1), _array(u32, 1), c_int, _array(u32, 2), c_int]),
         "ph_insert_parallel": (c_int, [_GraphP, c_int, _array(np.int32, 1), _array(u32, 1), c_int, c_int,

@@ -241,9 +241,8 @@ class PackedIndex(Persistence):
         wanted = k + (1 if exclude is not None else 0)
         ef = self.beam(wanted)
         narrow, gap = self.narrow_beam(wanted), self.near_tie_gap
-        keys, distances = graph.query(
-            self._codec.turned_one(query), k, ef, max(self.rerank, wanted), exclude, narrow=narrow, gap=gap
-        )
+        rerank = max(self.rerank, wanted)
+        keys, distances = graph.query(query, k, ef, rerank, exclude, narrow=narrow, gap=gap, signs=self._codec.signs)
         return [Neighbour(key, distance) for key, distance in zip(keys, distances, strict=True)]
 
     def search_many(self, vectors: np.ndarray, k: int, exclude: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -260,7 +259,7 @@ class PackedIndex(Persistence):
         if k <= 0 or len(graph) == 0 or not len(queries):
             return [(np.empty(0, np.int64), np.empty(0, np.float64)) for _ in exclude]
         wanted = k + 1
-        turned = self._codec.rotate(queries)  # row for row as ``turned_one`` (``Int8Codec.rotate``)
+        turned = self._codec.rotate(queries)  # row for row as ``search`` turns each (``ph_turn``)
         codes = np.stack([self._codec.code_of_turned(row) for row in turned])
         ef, rerank, narrow = self.beam(wanted), max(self.rerank, wanted), self.narrow_beam(wanted)
         keys, cosines = graph.search_keys_many(codes, turned, wanted, ef, rerank, narrow, self.near_tie_gap)

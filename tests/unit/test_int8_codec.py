@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.embedded_index import _int8_codec
 from common.embedded_index._int8_codec import Int8Codec, column_signs, sylvester_hadamard
 
 
@@ -36,6 +37,22 @@ def test_no_hadamard_for_other_orders() -> None:
 def test_turn_is_orthogonal(dim: int) -> None:
     codec = Int8Codec(dim)
     np.testing.assert_allclose(codec.turn @ codec.turn.T, np.eye(dim), atol=1e-5)
+
+
+@pytest.mark.parametrize("dim", [512, 384, 37])
+def test_the_engine_turns_rows_by_the_turn_matrix(dim: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rotate`` (the engine's butterflies) is ``rows @ turn`` in float64 to float32's rounding, and so
+    are numpy's products, which turn the rows where the engine is not built."""
+    codec = Int8Codec(dim)
+    rows = np.random.default_rng(3).standard_normal((300, dim)).astype(np.float32)
+    exact = rows.astype(np.float64) @ codec.turn.astype(np.float64)
+    turned = codec.rotate(rows)
+    assert turned.dtype == np.float32 and np.abs(turned - exact).max() < 4e-6
+    monkeypatch.setattr(_int8_codec, "_engine", lambda: None)
+    by_numpy = codec.rotate(rows)
+    assert np.abs(by_numpy - exact).max() < 4e-6
+    assert not np.array_equal(by_numpy, turned)  # the two paths did run: their last bits differ
+    np.testing.assert_array_equal(codec.rotate(rows[7:8]), by_numpy[7:8])  # one row as in the batch
 
 
 def test_signs_are_fixed_and_mixed() -> None:

@@ -201,13 +201,16 @@ def test_a_served_query_finds_what_the_steps_one_by_one_find(k: int, exclude: in
     graph = ph.PackedGraph(100, m=8, expansion_add=64)
     graph.add(np.arange(300) * 3 + 1, codes, residuals)  # keys unlike slots
     graph.remove(np.array([5, 9]))
-    turned = codec.rotate(data[:12] + 0.05 * unit_rows(rng, 12, 100))
+    raw = data[:12] + 0.05 * unit_rows(rng, 12, 100)
+    turned = codec.rotate(raw)
     best = ph.kernel(-1)
     try:
         for wanted in (0, 1, -1):
             ph.kernel(wanted)
-            for row in turned:
+            for row, vector in zip(turned, raw, strict=True):
                 keys, distances = graph.query(row, k, 40, 16, exclude)
+                # the raw query turned in the engine, as the index serves it: the same to the bit
+                assert graph.query(vector, k, 40, 16, exclude, signs=codec.signs) == (keys, distances)
                 more = k + (exclude is not None)
                 step_keys, cosines = graph.search_keys(codec.code_of_turned(row), more, 40, row, max(16, more))
                 steps = ranked(step_keys, cosines, k, exclude)
@@ -442,9 +445,9 @@ def test_the_beam_widens_with_the_collection_to_the_growth_set(
     seen: list[int] = []
     query = index._graph.query  # noqa: SLF001
 
-    def spy(turned: np.ndarray, k: int, ef: int, rerank: int, exclude: int | None = None, **options: Any) -> Any:
+    def spy(vector: np.ndarray, k: int, ef: int, rerank: int, exclude: int | None = None, **options: Any) -> Any:
         seen.append(ef)
-        return query(turned, k, ef, rerank, exclude, **options)
+        return query(vector, k, ef, rerank, exclude, **options)
 
     index._graph.query = spy  # type: ignore[method-assign]  # noqa: SLF001
     index.search(data[60], 5)
