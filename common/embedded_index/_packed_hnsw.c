@@ -920,11 +920,6 @@ int ph_search_refined(const graph_t *g, uint32_t count, const uint8_t *resid, co
     return PH_OK;
 }
 
-/* The int8 code of a rotated float query as Int8Codec.code_of_turned makes it: its largest component
-   to +-127, each rounded half to even (the zero code for a zero query or one that is not finite).
-   The rounding adds and takes back 1.5 * 2^23, which leaves a float of magnitude below 2^22 rounded
-   to an integer in the default (nearest-even) mode, as numpy's rint: plain arithmetic the compiler
-   vectorises, where nearbyintf is a library call per component without SSE4.1. */
 /* The fixed turn of Int8Codec (`_int8_codec.py`) applied to one row: each component times its sign,
    then per block of the dimension (one per binary digit of `dim`, largest first: 512 is one block,
    384 is 256 then 128) the normalised Walsh-Hadamard transform of Sylvester's order, in place, as
@@ -958,6 +953,11 @@ int ph_turn(const float *rows, int64_t n, int dim, const float *signs, float *ou
     return PH_OK;
 }
 
+/* The int8 code of a rotated float query as Int8Codec.code_of_turned makes it: its largest component
+   to +-127, each rounded half to even (the zero code for a zero query or one that is not finite).
+   The rounding adds and takes back 1.5 * 2^23, which leaves a float of magnitude below 2^22 rounded
+   to an integer in the default (nearest-even) mode, as numpy's rint: plain arithmetic the compiler
+   vectorises, where nearbyintf is a library call per component without SSE4.1. */
 void ph_query_code(const float *turned, int dim, int8_t *out) {
     const float shift = 12582912.0f; /* 1.5 * 2^23 */
     float peak = 0.0f;

@@ -306,7 +306,9 @@ class PackedGraph:
         unless its k-th and (k+1)-th refined cosines are within ``gap``, and then the search at
         ``ef``, resumed from where the narrow one stopped, does."""
         query = np.ascontiguousarray(vector, np.float32)
-        if query.shape != (self.dim,) or (signs is not None and signs.shape != (self.dim,)):
+        # held here, not only its address: a converted copy must outlive the call
+        turn = None if signs is None else np.ascontiguousarray(signs, np.float32)
+        if query.shape != (self.dim,) or (turn is not None and turn.shape != (self.dim,)):
             raise InternalError(f"a query and signs of {self.dim} floats wanted, got {query.shape}")
         a = self.state
         if a.queried is None:  # once per published state, as ``searched``
@@ -315,9 +317,9 @@ class PackedGraph:
             a.queried = (ctypes.pointer(a.searched), a.count, a.residuals.ctypes.data, a.keys.ctypes.data)
         keys, distances = (ctypes.c_int64 * k)(), (ctypes.c_double * k)()
         skip = -1 if exclude is None else int(exclude)
-        turn = None if signs is None else np.ascontiguousarray(signs, np.float32).ctypes.data
+        signed = None if turn is None else turn.ctypes.data
         found = self._lib.ph_query(
-            *a.queried, query.ctypes.data, turn, k, rerank, ef, narrow, gap, skip, keys, distances
+            *a.queried, query.ctypes.data, signed, k, rerank, ef, narrow, gap, skip, keys, distances
         )
         checked(min(found, 0), "searching")
         return keys[:found], distances[:found]
